@@ -1,0 +1,1 @@
+//! Choria lifecycle events: cloudevents (filled in by a later issue).

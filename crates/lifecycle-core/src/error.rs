@@ -1,0 +1,167 @@
+use std::fmt;
+
+/// Why an event could not be parsed, built or addressed.
+///
+/// The message names the field and the offending value; [`Error::kind`] gives the same
+/// information as data, so callers can count rejections by cause.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    source: Option<serde_json::Error>,
+}
+
+/// The cause of an [`Error`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The bytes are not valid JSON (the source error says where).
+    InvalidJson,
+    /// Valid JSON, but not an object: the value found instead.
+    NotAnObject(&'static str),
+    /// The input is larger than [`crate::MAX_EVENT_BYTES`].
+    TooLarge {
+        /// Size of the input in bytes.
+        size: usize,
+    },
+    /// A JSON object that is neither a Choria event nor a CloudEvent.
+    UnknownFormat,
+    /// A `protocol` this crate does not know.
+    UnknownProtocol(String),
+    /// A field holds a JSON value of the wrong type.
+    WrongType {
+        /// The field, with `data.` in front when inside a CloudEvent.
+        field: String,
+        /// What the field must hold.
+        expected: &'static str,
+        /// The JSON type found.
+        found: &'static str,
+    },
+    /// A field the event requires is absent or empty.
+    MissingField(String),
+    /// A field holds a value outside what it allows.
+    InvalidValue {
+        /// The field.
+        field: String,
+        /// The value found.
+        value: String,
+        /// What is allowed.
+        reason: &'static str,
+    },
+    /// A CloudEvent whose `specversion` is not "1.0".
+    UnsupportedSpecVersion(String),
+    /// A CloudEvent whose `source` is not a Choria one.
+    ForeignSource(String),
+    /// A CloudEvent whose `datacontenttype` is not JSON.
+    UnsupportedContentType(String),
+    /// A CloudEvent whose `data_base64` is not valid base64.
+    InvalidBase64,
+    /// The event has no NATS subject because its component is empty.
+    NoSubject,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Error { kind, source: None }
+    }
+
+    pub(crate) fn json(source: serde_json::Error) -> Self {
+        Error {
+            kind: ErrorKind::InvalidJson,
+            source: Some(source),
+        }
+    }
+
+    pub(crate) fn wrong_type(field: &str, expected: &'static str, found: &'static str) -> Self {
+        Error::new(ErrorKind::WrongType {
+            field: field.to_owned(),
+            expected,
+            found,
+        })
+    }
+
+    pub(crate) fn missing(field: &str) -> Self {
+        Error::new(ErrorKind::MissingField(field.to_owned()))
+    }
+
+    pub(crate) fn invalid(field: &str, value: &str, reason: &'static str) -> Self {
+        Error::new(ErrorKind::InvalidValue {
+            field: field.to_owned(),
+            value: value.to_owned(),
+            reason,
+        })
+    }
+
+    /// Prefixes the field of a field error, so errors inside a CloudEvent's `data` say so.
+    pub(crate) fn within(mut self, prefix: &str) -> Self {
+        match &mut self.kind {
+            ErrorKind::WrongType { field, .. }
+            | ErrorKind::MissingField(field)
+            | ErrorKind::InvalidValue { field, .. } => field.insert_str(0, prefix),
+            _ => {}
+        }
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::InvalidJson => match &self.source {
+                Some(e) => write!(f, "not valid JSON: {e}"),
+                None => f.write_str("not valid JSON"),
+            },
+            ErrorKind::NotAnObject(found) => {
+                write!(f, "expected a JSON object holding an event, found {found}")
+            }
+            ErrorKind::TooLarge { size } => write!(
+                f,
+                "event of {size} bytes is larger than the limit of {} bytes",
+                crate::MAX_EVENT_BYTES
+            ),
+            ErrorKind::UnknownFormat => f.write_str(
+                "not a Choria event: expected a 'protocol' key (Choria format) or \
+                 'specversion' \"1.0\" with a Choria 'source' (CloudEvents format)",
+            ),
+            ErrorKind::UnknownProtocol(p) => write!(f, "unknown protocol '{p}'"),
+            ErrorKind::WrongType {
+                field,
+                expected,
+                found,
+            } => write!(f, "field '{field}' must be {expected}, found {found}"),
+            ErrorKind::MissingField(field) => write!(f, "missing required field '{field}'"),
+            ErrorKind::InvalidValue {
+                field,
+                value,
+                reason,
+            } => write!(f, "invalid {field} '{value}': {reason}"),
+            ErrorKind::UnsupportedSpecVersion(v) => {
+                write!(
+                    f,
+                    "unsupported CloudEvents specversion '{v}', expected \"1.0\""
+                )
+            }
+            ErrorKind::ForeignSource(s) => write!(
+                f,
+                "CloudEvent from another source '{s}', expected 'io.choria.lifecycle' or 'io.choria.machine'"
+            ),
+            ErrorKind::UnsupportedContentType(t) => {
+                write!(f, "CloudEvent datacontenttype '{t}' is not JSON")
+            }
+            ErrorKind::InvalidBase64 => f.write_str("CloudEvent data_base64 is not valid base64"),
+            ErrorKind::NoSubject => f.write_str(
+                "event has no component, so it has no NATS subject and cannot be published",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}

@@ -1,0 +1,335 @@
+//! Serialising events: Choria's JSON and CloudEvents structured JSON, keys in Choria's order.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
+
+use crate::builder::new_id;
+use crate::error::Error;
+use crate::event::{Event, EventKind};
+use crate::machine::{MachineEvent, Transition, WatcherState};
+use crate::parse::{AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, Parsed};
+use crate::rfc3339;
+
+fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    // Our Serialize impls write only string keys and valid raw values into a Vec, the one
+    // case where serde_json cannot fail.
+    serde_json::to_vec(value).expect("serialising an event to memory cannot fail")
+}
+
+fn extra<M: SerializeMap>(map: &mut M, extra: &[(String, Box<RawValue>)]) -> Result<(), M::Error> {
+    extra
+        .iter()
+        .try_for_each(|(k, v)| map.serialize_entry(k, v))
+}
+
+/// Choria's JSON: `protocol`, `id`, `identity`, `component`, `timestamp`, then the type's own
+/// keys, then any extra members received.
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("protocol", self.protocol())?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("identity", &self.identity)?;
+        map.serialize_entry("component", &self.component)?;
+        map.serialize_entry("timestamp", &self.timestamp)?;
+        match &self.kind {
+            EventKind::Startup { version } | EventKind::Alive { version } => {
+                map.serialize_entry("version", version)?;
+            }
+            EventKind::Shutdown | EventKind::Provisioned => {}
+            EventKind::Governor {
+                governor,
+                sequence,
+                event_type,
+            } => {
+                map.serialize_entry("governor", governor)?;
+                map.serialize_entry("sequence", sequence)?;
+                map.serialize_entry("event_type", event_type.as_str())?;
+            }
+            EventKind::Upgraded {
+                version,
+                new_version,
+            } => {
+                map.serialize_entry("version", version)?;
+                map.serialize_entry("new_version", new_version)?;
+            }
+        }
+        extra(&mut map, &self.extra)?;
+        map.end()
+    }
+}
+
+impl Serialize for Transition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("protocol", crate::machine::TRANSITION_PROTOCOL)?;
+        map.serialize_entry("identity", &self.identity)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("version", &self.version)?;
+        map.serialize_entry("timestamp", &self.timestamp)?;
+        map.serialize_entry("machine", &self.machine)?;
+        map.serialize_entry("transition", &self.transition)?;
+        map.serialize_entry("from_state", &self.from_state)?;
+        map.serialize_entry("to_state", &self.to_state)?;
+        extra(&mut map, &self.extra)?;
+        map.end()
+    }
+}
+
+impl Serialize for WatcherState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("protocol", &self.protocol())?;
+        map.serialize_entry("identity", &self.identity)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("version", &self.version)?;
+        map.serialize_entry("timestamp", &self.timestamp)?;
+        map.serialize_entry("type", &self.watcher_type)?;
+        map.serialize_entry("machine", &self.machine)?;
+        map.serialize_entry("name", &self.name)?;
+        if let Some(exec) = &self.exec {
+            map.serialize_entry("command", &exec.command)?;
+            map.serialize_entry("previous_outcome", &exec.previous_outcome)?;
+            map.serialize_entry("previous_run_time", &exec.previous_run_time)?;
+        }
+        extra(&mut map, &self.extra)?;
+        map.end()
+    }
+}
+
+impl Serialize for MachineEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MachineEvent::Transition(t) => t.serialize(serializer),
+            MachineEvent::WatcherState(w) => w.serialize(serializer),
+        }
+    }
+}
+
+/// The Choria-format object of either kind of event.
+impl Serialize for AnyEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AnyEvent::Lifecycle(e) => e.serialize(serializer),
+            AnyEvent::Machine(m) => m.serialize(serializer),
+        }
+    }
+}
+
+/// An event as a CloudEvents 1.0 structured JSON object, from [`Event::cloudevent`] or
+/// [`MachineEvent::cloudevent`]: serialise it with serde, or call [`CloudEventJson::to_json`].
+#[derive(Debug, Clone)]
+pub struct CloudEventJson<'a> {
+    id: Cow<'a, str>,
+    event: EventRef<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum EventRef<'a> {
+    Lifecycle(&'a Event),
+    Machine(&'a MachineEvent),
+}
+
+impl CloudEventJson<'_> {
+    /// The CloudEvent's `id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}
+
+impl Serialize for CloudEventJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (source, protocol, identity, timestamp) = match self.event {
+            EventRef::Lifecycle(e) => (
+                LIFECYCLE_SOURCE,
+                Cow::Borrowed(e.protocol()),
+                e.identity(),
+                e.timestamp(),
+            ),
+            EventRef::Machine(m) => (
+                MACHINE_SOURCE,
+                Cow::Owned(m.protocol()),
+                m.identity(),
+                m.timestamp(),
+            ),
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("specversion", "1.0")?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("source", source)?;
+        map.serialize_entry("type", &protocol)?;
+        let subject = identity.trim();
+        if !subject.is_empty() {
+            map.serialize_entry("subject", subject)?;
+        }
+        map.serialize_entry("datacontenttype", "application/json")?;
+        map.serialize_entry("time", &rfc3339::format_utc(timestamp))?;
+        match self.event {
+            EventRef::Lifecycle(e) => map.serialize_entry("data", e)?,
+            EventRef::Machine(m) => map.serialize_entry("data", m)?,
+        }
+        map.end()
+    }
+}
+
+impl Event {
+    /// The event as a CloudEvent; its `id` is the event's id.
+    pub fn cloudevent(&self) -> CloudEventJson<'_> {
+        CloudEventJson {
+            id: Cow::Borrowed(&self.id),
+            event: EventRef::Lifecycle(self),
+        }
+    }
+
+    /// Choria's JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}
+
+impl MachineEvent {
+    /// The event as a CloudEvent with a fresh UUID v4 `id`, as Choria sends them (a machine
+    /// event's own `id` names the machine instance, not the event).
+    pub fn cloudevent(&self) -> CloudEventJson<'_> {
+        CloudEventJson {
+            id: Cow::Owned(new_id()),
+            event: EventRef::Machine(self),
+        }
+    }
+
+    /// Choria's JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}
+
+impl AnyEvent {
+    /// The event as a CloudEvent.
+    pub fn cloudevent(&self) -> CloudEventJson<'_> {
+        match self {
+            AnyEvent::Lifecycle(e) => e.cloudevent(),
+            AnyEvent::Machine(m) => m.cloudevent(),
+        }
+    }
+
+    /// Choria's JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+
+    /// The bytes in `format`.
+    pub fn to_json_as(&self, format: Format) -> Vec<u8> {
+        match format {
+            Format::Choria => self.to_json(),
+            Format::CloudEvents => self.cloudevent().to_json(),
+        }
+    }
+
+    /// The type name: `startup` ... `upgraded`, or `transition`, `state` for machine events.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            AnyEvent::Lifecycle(e) => e.event_type().as_str(),
+            AnyEvent::Machine(m) => m.type_name(),
+        }
+    }
+
+    /// The protocol on the wire.
+    pub fn protocol(&self) -> Cow<'static, str> {
+        match self {
+            AnyEvent::Lifecycle(e) => Cow::Borrowed(e.protocol()),
+            AnyEvent::Machine(m) => Cow::Owned(m.protocol()),
+        }
+    }
+
+    /// The event's `id`.
+    pub fn id(&self) -> &str {
+        match self {
+            AnyEvent::Lifecycle(e) => e.id(),
+            AnyEvent::Machine(m) => m.id(),
+        }
+    }
+
+    /// Identity of the sending node.
+    pub fn identity(&self) -> &str {
+        match self {
+            AnyEvent::Lifecycle(e) => e.identity(),
+            AnyEvent::Machine(m) => m.identity(),
+        }
+    }
+
+    /// The component; machine events have none.
+    pub fn component(&self) -> Option<&str> {
+        match self {
+            AnyEvent::Lifecycle(e) => Some(e.component()),
+            AnyEvent::Machine(_) => None,
+        }
+    }
+
+    /// When it happened, unix seconds.
+    pub fn timestamp(&self) -> i64 {
+        match self {
+            AnyEvent::Lifecycle(e) => e.timestamp(),
+            AnyEvent::Machine(m) => m.timestamp(),
+        }
+    }
+
+    /// The NATS subject it is published on.
+    pub fn subject(&self) -> Result<String, Error> {
+        match self {
+            AnyEvent::Lifecycle(e) => e.subject(),
+            AnyEvent::Machine(m) => Ok(m.subject()),
+        }
+    }
+
+    /// The lifecycle event, if it is one.
+    pub fn as_lifecycle(&self) -> Option<&Event> {
+        match self {
+            AnyEvent::Lifecycle(e) => Some(e),
+            AnyEvent::Machine(_) => None,
+        }
+    }
+}
+
+/// Choria's display line.
+impl fmt::Display for AnyEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyEvent::Lifecycle(e) => e.fmt(f),
+            AnyEvent::Machine(m) => m.fmt(f),
+        }
+    }
+}
+
+/// The event written back in the format it arrived in; a CloudEvent keeps its received
+/// attributes, order and extensions.
+impl Serialize for Parsed {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match (self.format, &self.envelope) {
+            (Format::Choria, _) => self.event.serialize(serializer),
+            (Format::CloudEvents, None) => self.event.cloudevent().serialize(serializer),
+            (Format::CloudEvents, Some(envelope)) => {
+                let mut map = serializer.serialize_map(None)?;
+                let (before, after) = envelope.attributes.split_at(envelope.data_at);
+                extra(&mut map, before)?;
+                map.serialize_entry("data", &self.event)?;
+                extra(&mut map, after)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl Parsed {
+    /// The bytes in the format it arrived in.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}

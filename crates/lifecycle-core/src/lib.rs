@@ -1,0 +1,47 @@
+//! The Choria lifecycle event model: parse and produce every lifecycle event as Choria does.
+//!
+//! Choria components publish small JSON events to NATS when they start, stop, are
+//! provisioned, are alive, upgrade or take a Governor slot; autonomous agents publish machine
+//! events. This crate reads them in either wire format and writes them as Choria does. It has
+//! no I/O: transport lives in `lifecycle-nats`.
+//!
+//! - [`parse`] reads bytes in Choria's JSON or CloudEvents structured JSON into a [`Parsed`].
+//! - [`Event`] is a lifecycle event; [`Event::builder`] makes a new one.
+//! - [`MachineEvent`] is a machine transition or watcher state.
+//! - [`Error`] says what was wrong, with [`ErrorKind`] for counting causes.
+//!
+//! ```
+//! use lifecycle_core::{parse, AnyEvent, Format};
+//!
+//! let bytes = br#"{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"node1.example.net","component":"server","timestamp":1700000000,"version":"0.29.4"}"#;
+//! let parsed = parse(bytes)?;
+//! assert_eq!(parsed.format(), Format::Choria);
+//! let AnyEvent::Lifecycle(event) = parsed.event() else { unreachable!() };
+//! assert_eq!(event.to_string(), "[alive] node1.example.net: server version 0.29.4");
+//! assert_eq!(event.subject()?, "choria.lifecycle.event.alive.server");
+//! assert_eq!(event.to_json(), bytes);
+//! # Ok::<(), lifecycle_core::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod builder;
+mod error;
+mod event;
+mod fields;
+mod json;
+mod machine;
+mod parse;
+mod rfc3339;
+
+pub use builder::EventBuilder;
+pub use error::{Error, ErrorKind};
+pub use event::{Event, EventKind, EventType, GovernorEventType};
+pub use json::CloudEventJson;
+pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
+pub use parse::{
+    AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed, parse,
+};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

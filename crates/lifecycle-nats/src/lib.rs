@@ -1,0 +1,1 @@
+//! Choria lifecycle events: nats (filled in by a later issue).

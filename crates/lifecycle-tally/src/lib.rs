@@ -1,0 +1,1 @@
+//! Choria lifecycle events: tally (filled in by a later issue).
