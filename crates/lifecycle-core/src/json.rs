@@ -25,6 +25,13 @@ fn extra<M: SerializeMap>(map: &mut M, extra: &[(String, Box<RawValue>)]) -> Res
         .try_for_each(|(k, v)| map.serialize_entry(k, v))
 }
 
+/// `choria` or `cloudevents`.
+impl Serialize for Format {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Choria's JSON: `protocol`, `id`, `identity`, `component`, `timestamp`, then the type's own
 /// keys, then any extra members received.
 impl Serialize for Event {

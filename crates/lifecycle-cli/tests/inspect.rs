@@ -1,0 +1,154 @@
+//! `lifecycle inspect`, run as a user runs it: the built binary, real files, real stdin.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn reference(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/go-choria");
+    assert!(
+        dir.join("expected.tsv").is_file(),
+        "Choria's reference events are missing: expected {}",
+        dir.display()
+    );
+    dir.join(name)
+}
+
+fn inspect(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .arg("inspect")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lifecycle");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn files_print_choria_display_lines() {
+    let table = std::fs::read_to_string(reference("expected.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .skip(1)
+        .map(|r| r.split('\t').collect())
+        .collect();
+    let files: Vec<String> = rows
+        .iter()
+        .map(|r| reference(r[0]).display().to_string())
+        .collect();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let out = inspect(&args, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let want: Vec<&str> = rows.iter().map(|r| r[7]).collect();
+    assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), want);
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn json_reports_every_field() {
+    let file = reference("go_choria_alive.json");
+    let out = inspect(&["--json", file.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["format"], "choria");
+    assert_eq!(report["type"], "alive");
+    assert_eq!(report["protocol"], "io.choria.lifecycle.v1.alive");
+    assert_eq!(report["id"], "6b0b2a6e-1f0e-4c1a-9d2e-000000000007");
+    assert_eq!(report["identity"], "node1.example.net");
+    assert_eq!(report["component"], "server");
+    assert_eq!(report["timestamp"], 1_700_000_000);
+    assert_eq!(report["subject"], "choria.lifecycle.event.alive.server");
+    assert_eq!(
+        report["display"],
+        "[alive] node1.example.net: server version 0.29.4"
+    );
+    // The embedded objects keep Choria's key order: compare their text.
+    let choria = std::fs::read_to_string(&file).unwrap();
+    let cloudevent = std::fs::read_to_string(reference("go_cloudevent_alive.json")).unwrap();
+    assert!(
+        stdout.contains(&format!("\"event\":{}", choria.trim())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("\"cloudevent\":{}", cloudevent.trim())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn stdin_lines_report_each_error_and_exit_1() {
+    let alive = std::fs::read_to_string(reference("go_cloudevent_alive.json")).unwrap();
+    let input = format!(
+        "{}\n\n{{\"protocol\":\"io.choria.lifecycle.v1.bogus\"}}\nnot json\n",
+        alive.trim()
+    );
+    let out = inspect(&[], &input);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "[alive] node1.example.net: server version 0.29.4\n"
+    );
+    let stderr: Vec<&str> = text(&out.stderr).lines().collect();
+    assert_eq!(stderr.len(), 2, "{stderr:?}");
+    assert_eq!(
+        stderr[0],
+        "stdin line 3: unknown protocol 'io.choria.lifecycle.v1.bogus'"
+    );
+    assert!(
+        stderr[1].starts_with("stdin line 4: not valid JSON: "),
+        "{}",
+        stderr[1]
+    );
+}
+
+#[test]
+fn json_errors_are_objects_and_dash_reads_stdin() {
+    let file = reference("go_choria_shutdown.json");
+    let out = inspect(
+        &[
+            "--json",
+            file.to_str().unwrap(),
+            "-",
+            "/nonexistent/event.json",
+        ],
+        "[1,2]\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["ok"], true);
+    assert_eq!(lines[0]["display"], "[shutdown] node1.example.net: server");
+    assert_eq!(
+        lines[1],
+        serde_json::json!({"ok": false, "error": "stdin line 1: expected a JSON object holding an event, found an array"})
+    );
+    assert_eq!(lines[2]["ok"], false);
+    let error = lines[2]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("/nonexistent/event.json: cannot read: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = inspect(&["--no-such-flag"], "");
+    assert_eq!(out.status.code(), Some(2));
+}
