@@ -1,1 +1,45 @@
-//! Choria lifecycle events: nats (filled in by a later issue).
+//! Choria lifecycle events over NATS: connect like a Choria client, publish, subscribe with
+//! filters pushed into subjects, and replay the past from JetStream.
+//!
+//! - [`Settings`] resolves where to connect: `--server`, `NATS_URL`, then the Choria client
+//!   configuration (brokers and mutual TLS), then `nats://127.0.0.1:4222`.
+//! - [`Connection`] connects, reconnects forever and logs what happens with `tracing`.
+//! - [`Publisher`] sends events to their subjects in either format and flushes.
+//! - [`Subscription`] is a `Stream` of [`Received`] events for an [`Interest`]; messages that
+//!   are not events come out as [`ReceiveError`]s, never dropped in silence.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use lifecycle_core::{EventType, Format};
+//! use lifecycle_nats::{ConnectOptions, Connection, Interest, Settings};
+//!
+//! # async fn run() -> Result<(), lifecycle_nats::Error> {
+//! let settings = Settings::resolve(&ConnectOptions::default())?;
+//! let connection = Connection::connect(&settings).await?;
+//! let interest = Interest::default().types([EventType::Alive]).components(["server"]);
+//! let mut events = connection.subscribe(&interest).await?;
+//! while let Some(received) = events.next().await {
+//!     match received {
+//!         Ok(event) => println!("{}", event.parsed.event()),
+//!         Err(invalid) => eprintln!("{invalid}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod connection;
+mod error;
+mod jetstream;
+mod publish;
+mod settings;
+mod subscribe;
+
+pub use connection::Connection;
+pub use error::{Error, ErrorKind};
+pub use jetstream::{DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, ReplayFrom};
+pub use publish::Publisher;
+pub use settings::{
+    CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, Secret, ServerSource, Settings, TlsFiles,
+};
+pub use subscribe::{Interest, ReceiveError, Received, Subscription};

@@ -1,0 +1,136 @@
+use std::fmt;
+use std::path::PathBuf;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
+/// A failure to configure, connect, publish, subscribe or replay.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    source: Option<Source>,
+}
+
+/// The cause of an [`Error`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A configuration file could not be read.
+    ConfigUnreadable {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A configuration file names something that is wrong.
+    ConfigInvalid {
+        /// The file.
+        path: PathBuf,
+        /// The key at fault.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A NATS credentials file could not be loaded.
+    Credentials {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A server URL is not valid.
+    InvalidServer(String),
+    /// No connection could be made to any of the servers.
+    Connect {
+        /// The servers tried.
+        servers: Vec<String>,
+    },
+    /// A component or type cannot be part of a subject.
+    InvalidSubject(String),
+    /// The event cannot be published (the source says why).
+    Event(lifecycle_core::ErrorKind),
+    /// The server refused or lost a publish, flush or subscribe.
+    Nats,
+    /// The server has no JetStream, so nothing can be replayed.
+    JetStreamUnavailable,
+    /// The stream to replay from does not exist.
+    StreamNotFound(String),
+    /// A JetStream request failed.
+    JetStream,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Error { kind, source: None }
+    }
+
+    pub(crate) fn with_source(kind: ErrorKind, source: impl Into<Source>) -> Self {
+        Error {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    pub(crate) fn config(path: &std::path::Path, key: &str, problem: impl Into<String>) -> Self {
+        Error::new(ErrorKind::ConfigInvalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            problem: problem.into(),
+        })
+    }
+
+    pub(crate) fn nats(source: impl Into<Source>) -> Self {
+        Error::with_source(ErrorKind::Nats, source)
+    }
+
+    pub(crate) fn jetstream(source: impl Into<Source>) -> Self {
+        Error::with_source(ErrorKind::JetStream, source)
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::ConfigUnreadable { path } => {
+                write!(f, "cannot read configuration file {}", path.display())
+            }
+            ErrorKind::ConfigInvalid { path, key, problem } => {
+                write!(f, "configuration file {}: {key}: {problem}", path.display())
+            }
+            ErrorKind::Credentials { path } => {
+                write!(f, "cannot load NATS credentials file {}", path.display())
+            }
+            ErrorKind::InvalidServer(server) => write!(f, "invalid NATS server URL '{server}'"),
+            ErrorKind::Connect { servers } => {
+                write!(f, "cannot connect to NATS at {}", servers.join(", "))
+            }
+            ErrorKind::InvalidSubject(problem) => f.write_str(problem),
+            ErrorKind::Event(_) => f.write_str("cannot publish event"),
+            ErrorKind::Nats => f.write_str("NATS request failed"),
+            ErrorKind::JetStreamUnavailable => f.write_str(
+                "JetStream is not enabled on the NATS server, so past events cannot be replayed",
+            ),
+            ErrorKind::StreamNotFound(name) => write!(
+                f,
+                "the JetStream stream {name} does not exist on the NATS server, so past events cannot be replayed"
+            ),
+            ErrorKind::JetStream => f.write_str("JetStream request failed"),
+        }?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+impl From<lifecycle_core::Error> for Error {
+    fn from(e: lifecycle_core::Error) -> Self {
+        Error::with_source(ErrorKind::Event(e.kind().clone()), e)
+    }
+}

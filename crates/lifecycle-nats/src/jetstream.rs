@@ -1,0 +1,129 @@
+use std::time::{Duration, SystemTime};
+
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
+use futures_util::stream::{self, StreamExt};
+use time::OffsetDateTime;
+use tracing::info;
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind};
+use crate::subscribe::{Interest, ReceiveError, Subscription, receive};
+
+/// The stream in which Choria's brokers keep lifecycle events.
+pub const EVENTS_STREAM: &str = "CHORIA_EVENTS";
+/// The subjects of [`EVENTS_STREAM`].
+pub const EVENTS_SUBJECTS: &str = "choria.lifecycle.>";
+/// How long [`Connection::ensure_events_stream`] keeps events unless told otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Where a replay starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayFrom {
+    /// The oldest event the stream still holds.
+    Start,
+    /// The first event stored at or after this time.
+    Time(SystemTime),
+    /// This stream sequence.
+    Sequence(u64),
+}
+
+impl Connection {
+    /// Creates [`EVENTS_STREAM`] keeping `max_age` of events, when the server lacks it.
+    /// Returns whether it was created.
+    pub async fn ensure_events_stream(&self, max_age: Duration) -> Result<bool, Error> {
+        if !self.has_jetstream() {
+            return Err(Error::new(ErrorKind::JetStreamUnavailable));
+        }
+        let js = async_nats::jetstream::new(self.client.clone());
+        match js.get_stream(EVENTS_STREAM).await {
+            Ok(_) => return Ok(false),
+            Err(e) if is_not_found(e.kind()) => {}
+            Err(e) => return Err(Error::jetstream(e)),
+        }
+        js.create_stream(StreamConfig {
+            name: EVENTS_STREAM.to_owned(),
+            subjects: vec![EVENTS_SUBJECTS.to_owned()],
+            max_age,
+            storage: StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(Error::jetstream)?;
+        info!(stream = EVENTS_STREAM, ?max_age, "created JetStream stream");
+        Ok(true)
+    }
+
+    /// Replays the lifecycle events `interest` names from [`EVENTS_STREAM`], starting at
+    /// `from`, then goes on with new ones as they are stored: one ordered sequence, with no
+    /// gap and no duplicate where the past meets the present. Machine events, which that
+    /// stream does not hold, are received live alongside.
+    pub async fn replay(
+        &self,
+        interest: &Interest,
+        from: ReplayFrom,
+    ) -> Result<Subscription, Error> {
+        if !self.has_jetstream() {
+            return Err(Error::new(ErrorKind::JetStreamUnavailable));
+        }
+        let js = async_nats::jetstream::new(self.client.clone());
+        let events = js.get_stream(EVENTS_STREAM).await.map_err(|e| {
+            if is_not_found(e.kind()) {
+                Error::new(ErrorKind::StreamNotFound(EVENTS_STREAM.to_owned()))
+            } else {
+                Error::jetstream(e)
+            }
+        })?;
+        let mut filters = interest.lifecycle_subjects()?;
+        let deliver_policy = match from {
+            ReplayFrom::Start => DeliverPolicy::All,
+            ReplayFrom::Time(at) => DeliverPolicy::ByStartTime {
+                start_time: OffsetDateTime::from(at),
+            },
+            ReplayFrom::Sequence(start_sequence) => {
+                DeliverPolicy::ByStartSequence { start_sequence }
+            }
+        };
+        let mut config = OrderedConfig {
+            deliver_policy,
+            ..Default::default()
+        };
+        if filters.len() == 1 {
+            config.filter_subject = filters.remove(0);
+        } else {
+            config.filter_subjects = filters;
+        }
+        let consumer = events
+            .create_consumer(config)
+            .await
+            .map_err(Error::jetstream)?;
+        let replayed = consumer
+            .messages()
+            .await
+            .map_err(Error::jetstream)?
+            .map(|message| match message {
+                Ok(message) => {
+                    let sequence = message.info().ok().map(|info| info.stream_sequence);
+                    let message = message.message;
+                    receive(message.subject.to_string(), message.payload, sequence)
+                }
+                Err(e) => Err(ReceiveError::Stream(Error::jetstream(e))),
+            })
+            .boxed();
+        let mut streams = self.live_streams(interest.machine_subjects(), None).await?;
+        let inner = if streams.is_empty() {
+            replayed
+        } else {
+            streams.push(replayed);
+            stream::select_all(streams).boxed()
+        };
+        Ok(Subscription::new(inner, self.health.clone()))
+    }
+}
+
+fn is_not_found(kind: GetStreamErrorKind) -> bool {
+    matches!(kind, GetStreamErrorKind::JetStream(e)
+        if e.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND)
+}

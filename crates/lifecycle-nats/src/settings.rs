@@ -1,0 +1,414 @@
+//! Where to connect and how: flags, `NATS_URL`, then the Choria client configuration.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind};
+
+/// The broker used when nothing else is configured.
+pub const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
+
+/// Choria's client configuration files, searched in this order when `--config` is not given.
+/// A leading `~/` means the home directory.
+pub const CHORIA_CONFIG_FILES: [&str; 4] = [
+    "~/.choriarc",
+    "~/.mcollective",
+    "/etc/choria/client.conf",
+    "/usr/local/etc/choria/client.conf",
+];
+
+/// What the user asked for: the connection flags of every command.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// `--server`: servers, each a URL or `host:port` (comma lists are split).
+    pub servers: Vec<String>,
+    /// `--config`: a Choria client configuration file.
+    pub config: Option<PathBuf>,
+    /// `--creds`: a NATS credentials file.
+    pub credentials: Option<PathBuf>,
+    /// `--token`: a NATS authentication token.
+    pub token: Option<Secret>,
+    /// Keep trying when no server answers at first, instead of failing.
+    pub retry_initial_connect: bool,
+    /// The connection name the server shows.
+    pub name: Option<String>,
+    /// Messages each subscription buffers before it drops (and counts) them; async-nats'
+    /// default (65,536) when unset.
+    pub subscription_capacity: Option<usize>,
+}
+
+/// A string that never appears in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Mutual-TLS files from the Choria configuration's file security provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The client certificate (`plugin.security.file.certificate`).
+    pub certificate: PathBuf,
+    /// The client key (`plugin.security.file.key`).
+    pub key: PathBuf,
+    /// The CA that signed the brokers (`plugin.security.file.ca`).
+    pub ca: PathBuf,
+}
+
+/// Where the servers came from, for diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSource {
+    /// `--server`.
+    Flags,
+    /// `NATS_URL`.
+    Environment,
+    /// `plugin.choria.middleware_hosts` of this file.
+    ChoriaConfig(PathBuf),
+    /// Nothing was configured.
+    Default,
+}
+
+/// Resolved connection settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Servers as URLs.
+    pub servers: Vec<String>,
+    /// Where they came from.
+    pub source: ServerSource,
+    /// Mutual TLS, when the Choria configuration uses the file security provider.
+    pub tls: Option<TlsFiles>,
+    /// A NATS credentials file.
+    pub credentials: Option<PathBuf>,
+    /// A NATS token.
+    pub token: Option<Secret>,
+    /// Retry the first connection instead of failing.
+    pub retry_initial_connect: bool,
+    /// Connection name.
+    pub name: String,
+    /// Messages each subscription buffers before dropping.
+    pub subscription_capacity: Option<usize>,
+}
+
+impl Settings {
+    /// Resolves `options` against the environment (`NATS_URL`, `HOME`) and the files on disk.
+    pub fn resolve(options: &ConnectOptions) -> Result<Settings, Error> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let candidates: Vec<PathBuf> = CHORIA_CONFIG_FILES
+            .iter()
+            .filter_map(|p| match p.strip_prefix("~/") {
+                Some(rest) => home.as_ref().map(|h| h.join(rest)),
+                None => Some(PathBuf::from(p)),
+            })
+            .collect();
+        let nats_url = std::env::var("NATS_URL").ok();
+        Settings::resolve_with(options, nats_url.as_deref(), &candidates)
+    }
+
+    /// [`Settings::resolve`] with the environment given, for tests.
+    pub fn resolve_with(
+        options: &ConnectOptions,
+        nats_url: Option<&str>,
+        config_candidates: &[PathBuf],
+    ) -> Result<Settings, Error> {
+        let config = match &options.config {
+            Some(path) => Some(ChoriaConfig::load(path)?),
+            None => match config_candidates.iter().find(|p| p.is_file()) {
+                Some(path) => Some(ChoriaConfig::load(path)?),
+                None => None,
+            },
+        };
+        let flags = split_servers(options.servers.iter().map(String::as_str));
+        let env = split_servers(nats_url.into_iter());
+        let (servers, source) = if !flags.is_empty() {
+            (flags, ServerSource::Flags)
+        } else if !env.is_empty() {
+            (env, ServerSource::Environment)
+        } else if let Some(config) = config.as_ref().filter(|c| !c.middleware_hosts.is_empty()) {
+            (
+                config.middleware_hosts.clone(),
+                ServerSource::ChoriaConfig(config.path.clone()),
+            )
+        } else {
+            (vec![DEFAULT_SERVER.to_owned()], ServerSource::Default)
+        };
+        let servers = servers
+            .into_iter()
+            .map(|s| normalise_server(&s))
+            .collect::<Result<_, _>>()?;
+        Ok(Settings {
+            servers,
+            source,
+            tls: config.and_then(|c| c.tls),
+            credentials: options.credentials.clone(),
+            token: options.token.clone(),
+            retry_initial_connect: options.retry_initial_connect,
+            name: options
+                .name
+                .clone()
+                .unwrap_or_else(|| "lifecycle".to_owned()),
+            subscription_capacity: options.subscription_capacity,
+        })
+    }
+}
+
+fn split_servers<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    values
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `host:port` becomes `nats://host:port`; URLs keep their scheme.
+fn normalise_server(server: &str) -> Result<String, Error> {
+    let url = if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("nats://{server}")
+    };
+    let valid_scheme = ["nats://", "tls://", "ws://", "wss://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme));
+    let host = url.split("://").nth(1).unwrap_or_default();
+    if !valid_scheme || host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(Error::new(ErrorKind::InvalidServer(server.to_owned())));
+    }
+    Ok(url)
+}
+
+/// The parts of a Choria client configuration that say how to reach the brokers.
+#[derive(Debug, Clone)]
+struct ChoriaConfig {
+    path: PathBuf,
+    middleware_hosts: Vec<String>,
+    tls: Option<TlsFiles>,
+}
+
+impl ChoriaConfig {
+    fn load(path: &Path) -> Result<ChoriaConfig, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::with_source(
+                ErrorKind::ConfigUnreadable {
+                    path: path.to_owned(),
+                },
+                e,
+            )
+        })?;
+        let value = |key: &str| -> Option<String> {
+            // Choria's files are `key = value` lines; the last setting of a key wins.
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
+                .filter_map(|l| l.split_once('='))
+                .filter(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().to_owned())
+                .last()
+        };
+        let middleware_hosts = split_servers(
+            value("plugin.choria.middleware_hosts")
+                .iter()
+                .map(String::as_str),
+        );
+        let tls = match value("plugin.security.provider").as_deref() {
+            None | Some("") => None,
+            Some("file") => {
+                let file = |key: &str| -> Result<PathBuf, Error> {
+                    let name = value(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+                        Error::config(
+                            path,
+                            key,
+                            "required by the file security provider, but not set",
+                        )
+                    })?;
+                    let file = PathBuf::from(&name);
+                    if !file.is_file() {
+                        return Err(Error::config(
+                            path,
+                            key,
+                            format!("file {name} does not exist"),
+                        ));
+                    }
+                    std::fs::File::open(&file).map_err(|e| {
+                        Error::config(path, key, format!("file {name} cannot be read: {e}"))
+                    })?;
+                    Ok(file)
+                };
+                Some(TlsFiles {
+                    certificate: file("plugin.security.file.certificate")?,
+                    key: file("plugin.security.file.key")?,
+                    ca: file("plugin.security.file.ca")?,
+                })
+            }
+            Some(other) => {
+                return Err(Error::config(
+                    path,
+                    "plugin.security.provider",
+                    format!("'{other}' is not supported; use 'file' with certificate, key and ca"),
+                ));
+            }
+        };
+        Ok(ChoriaConfig {
+            path: path.to_owned(),
+            middleware_hosts,
+            tls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "lifecycle-settings-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn servers_come_from_flags_then_env_then_config_then_default() {
+        let dir = tempdir();
+        let config = write(
+            &dir,
+            "client.conf",
+            "# a comment\nplugin.choria.middleware_hosts = b1.example.net:4222, b2.example.net:4222\n",
+        );
+        let with_flags = ConnectOptions {
+            servers: vec!["a:4222,nats://c:4222".into(), "tls://d:4443".into()],
+            ..Default::default()
+        };
+        let s = Settings::resolve_with(&with_flags, Some("nats://env:4222"), &[config.clone()])
+            .unwrap();
+        assert_eq!(
+            s.servers,
+            ["nats://a:4222", "nats://c:4222", "tls://d:4443"]
+        );
+        assert_eq!(s.source, ServerSource::Flags);
+
+        let none = ConnectOptions::default();
+        let s = Settings::resolve_with(&none, Some("nats://env:4222"), &[config.clone()]).unwrap();
+        assert_eq!(
+            (s.servers, s.source),
+            (
+                vec!["nats://env:4222".to_owned()],
+                ServerSource::Environment
+            )
+        );
+
+        let s =
+            Settings::resolve_with(&none, None, &[dir.join("missing"), config.clone()]).unwrap();
+        assert_eq!(
+            s.servers,
+            ["nats://b1.example.net:4222", "nats://b2.example.net:4222"]
+        );
+        assert_eq!(s.source, ServerSource::ChoriaConfig(config));
+
+        let s = Settings::resolve_with(&none, None, &[dir.join("missing")]).unwrap();
+        assert_eq!(
+            (s.servers, s.source),
+            (vec![DEFAULT_SERVER.to_owned()], ServerSource::Default)
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_file_and_key() {
+        let dir = tempdir();
+        let missing = ConnectOptions {
+            config: Some(dir.join("nope.conf")),
+            ..Default::default()
+        };
+        let err = Settings::resolve_with(&missing, None, &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "cannot read configuration file {}",
+                dir.join("nope.conf").display()
+            )),
+            "{err}"
+        );
+
+        let cert = write(&dir, "cert.pem", "x");
+        let config = write(
+            &dir,
+            "tls.conf",
+            &format!(
+                "plugin.security.provider = file\nplugin.security.file.certificate = {}\nplugin.security.file.key = {}\nplugin.security.file.ca = {}\n",
+                cert.display(),
+                dir.join("missing-key.pem").display(),
+                cert.display()
+            ),
+        );
+        let options = ConnectOptions {
+            config: Some(config.clone()),
+            ..Default::default()
+        };
+        let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "configuration file {}: plugin.security.file.key: file {} does not exist",
+                config.display(),
+                dir.join("missing-key.pem").display()
+            )
+        );
+
+        let config = write(&dir, "puppet.conf", "plugin.security.provider = puppet\n");
+        let options = ConnectOptions {
+            config: Some(config.clone()),
+            ..Default::default()
+        };
+        let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("plugin.security.provider: 'puppet' is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_servers_are_refused() {
+        for bad in ["http://x:1", "nats://", "nats://a b"] {
+            let options = ConnectOptions {
+                servers: vec![bad.into()],
+                ..Default::default()
+            };
+            let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
+            assert_eq!(err.to_string(), format!("invalid NATS server URL '{bad}'"));
+        }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let options = ConnectOptions {
+            token: Some(Secret::new("s3cr3t")),
+            ..Default::default()
+        };
+        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+        assert!(!format!("{options:?}{settings:?}").contains("s3cr3t"));
+    }
+}

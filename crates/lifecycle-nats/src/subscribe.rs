@@ -1,0 +1,273 @@
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+use lifecycle_core::{EventType, Parsed, parse};
+
+use crate::connection::{Connection, Health};
+use crate::error::{Error, ErrorKind};
+
+/// Which events to receive. Types and components become NATS subjects, so the server sends
+/// only what was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interest {
+    /// Receive lifecycle events.
+    pub lifecycle: bool,
+    /// Lifecycle types to receive; empty means every type.
+    pub types: Vec<EventType>,
+    /// Components to receive; empty means every component.
+    pub components: Vec<String>,
+    /// Receive machine transitions (`choria.machine.transition`).
+    pub transitions: bool,
+    /// Receive machine watcher states (`choria.machine.watcher.*.state`).
+    pub watcher_states: bool,
+}
+
+impl Default for Interest {
+    /// Every lifecycle event, no machine events.
+    fn default() -> Self {
+        Interest {
+            lifecycle: true,
+            types: Vec::new(),
+            components: Vec::new(),
+            transitions: false,
+            watcher_states: false,
+        }
+    }
+}
+
+impl Interest {
+    /// Lifecycle events of these types (empty: all).
+    pub fn types(mut self, types: impl IntoIterator<Item = EventType>) -> Self {
+        self.types = types.into_iter().collect();
+        self
+    }
+
+    /// Lifecycle events of these components (empty: all).
+    pub fn components<S: Into<String>>(mut self, components: impl IntoIterator<Item = S>) -> Self {
+        self.components = components.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Also machine transitions and watcher states.
+    pub fn with_machine_events(mut self) -> Self {
+        self.transitions = true;
+        self.watcher_states = true;
+        self
+    }
+
+    /// The narrowest lifecycle subjects: `choria.lifecycle.event.<type|*>.<component|*>`.
+    pub fn lifecycle_subjects(&self) -> Result<Vec<String>, Error> {
+        if !self.lifecycle {
+            return Ok(Vec::new());
+        }
+        for component in &self.components {
+            if component.is_empty()
+                || component.contains(|c: char| matches!(c, '.' | '*' | '>') || c.is_whitespace())
+            {
+                return Err(Error::new(ErrorKind::InvalidSubject(format!(
+                    "component '{component}' cannot be a NATS subject token"
+                ))));
+            }
+        }
+        let mut types: Vec<&str> = self.types.iter().map(|t| t.as_str()).collect();
+        types.sort_unstable();
+        types.dedup();
+        let mut components: Vec<&str> = self.components.iter().map(String::as_str).collect();
+        components.sort_unstable();
+        components.dedup();
+        let wildcard = ["*"];
+        let types = if types.is_empty() {
+            &wildcard[..]
+        } else {
+            &types[..]
+        };
+        let components = if components.is_empty() {
+            &wildcard[..]
+        } else {
+            &components[..]
+        };
+        Ok(types
+            .iter()
+            .flat_map(|t| {
+                components
+                    .iter()
+                    .map(move |c| format!("choria.lifecycle.event.{t}.{c}"))
+            })
+            .collect())
+    }
+
+    /// The machine event subjects asked for.
+    pub fn machine_subjects(&self) -> Vec<String> {
+        let mut subjects = Vec::new();
+        if self.transitions {
+            subjects.push("choria.machine.transition".to_owned());
+        }
+        if self.watcher_states {
+            subjects.push("choria.machine.watcher.*.state".to_owned());
+        }
+        subjects
+    }
+
+    /// Every subject to subscribe to.
+    pub fn subjects(&self) -> Result<Vec<String>, Error> {
+        let mut subjects = self.lifecycle_subjects()?;
+        subjects.extend(self.machine_subjects());
+        Ok(subjects)
+    }
+}
+
+/// An event received from NATS.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The subject it arrived on.
+    pub subject: String,
+    /// The event, and the format it came in.
+    pub parsed: Parsed,
+    /// The payload as received.
+    pub payload: Bytes,
+    /// Its sequence in the JetStream stream, when it was replayed from one.
+    pub stream_sequence: Option<u64>,
+}
+
+/// Something received that is not an event, or a failure of the stream itself.
+#[derive(Debug)]
+pub enum ReceiveError {
+    /// A message that is not a valid event: it is reported, never dropped in silence.
+    Invalid {
+        /// The subject it arrived on.
+        subject: String,
+        /// The payload as received.
+        payload: Bytes,
+        /// Why it is not an event.
+        error: lifecycle_core::Error,
+    },
+    /// The JetStream consumer failed; it recovers by itself where it can.
+    Stream(Error),
+}
+
+impl fmt::Display for ReceiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReceiveError::Invalid { subject, error, .. } => {
+                write!(f, "invalid event on {subject}: {error}")
+            }
+            ReceiveError::Stream(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ReceiveError {}
+
+/// Parses one message.
+pub(crate) fn receive(
+    subject: String,
+    payload: Bytes,
+    stream_sequence: Option<u64>,
+) -> Result<Received, ReceiveError> {
+    match parse(&payload) {
+        Ok(parsed) => Ok(Received {
+            subject,
+            parsed,
+            payload,
+            stream_sequence,
+        }),
+        Err(error) => Err(ReceiveError::Invalid {
+            subject,
+            payload,
+            error,
+        }),
+    }
+}
+
+/// A stream of received events: `Ok` for each event, `Err` for each message that is not one.
+pub struct Subscription {
+    inner: BoxStream<'static, Result<Received, ReceiveError>>,
+    health: Arc<Health>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        inner: BoxStream<'static, Result<Received, ReceiveError>>,
+        health: Arc<Health>,
+    ) -> Self {
+        Subscription { inner, health }
+    }
+
+    /// Messages dropped by the connection because a subscriber fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.health.dropped()
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Result<Received, ReceiveError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl Connection {
+    /// Subscribes to the events `interest` names, on the narrowest subjects.
+    pub async fn subscribe(&self, interest: &Interest) -> Result<Subscription, Error> {
+        self.subscribe_subjects(interest.subjects()?, None).await
+    }
+
+    /// As [`Connection::subscribe`], sharing the events with the other members of
+    /// `queue_group` (each event goes to one member).
+    pub async fn queue_subscribe(
+        &self,
+        interest: &Interest,
+        queue_group: &str,
+    ) -> Result<Subscription, Error> {
+        self.subscribe_subjects(interest.subjects()?, Some(queue_group))
+            .await
+    }
+
+    pub(crate) async fn live_streams(
+        &self,
+        subjects: Vec<String>,
+        queue_group: Option<&str>,
+    ) -> Result<Vec<BoxStream<'static, Result<Received, ReceiveError>>>, Error> {
+        let mut streams = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            let subscriber = match queue_group {
+                Some(group) => self.client.queue_subscribe(subject, group.to_owned()).await,
+                None => self.client.subscribe(subject).await,
+            }
+            .map_err(Error::nats)?;
+            streams.push(
+                subscriber
+                    .map(|m| receive(m.subject.to_string(), m.payload, None))
+                    .boxed(),
+            );
+        }
+        Ok(streams)
+    }
+
+    async fn subscribe_subjects(
+        &self,
+        subjects: Vec<String>,
+        queue_group: Option<&str>,
+    ) -> Result<Subscription, Error> {
+        let mut streams = self.live_streams(subjects, queue_group).await?;
+        let inner = if streams.len() == 1 {
+            streams.remove(0)
+        } else {
+            stream::select_all(streams).boxed()
+        };
+        Ok(Subscription::new(inner, self.health.clone()))
+    }
+}

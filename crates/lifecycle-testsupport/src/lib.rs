@@ -1,0 +1,11 @@
+//! Test support: a real `nats-server` for integration tests, and certificates for TLS tests.
+//!
+//! [`NatsServer::start`] runs `nats-server` with JetStream on a random loopback port in a
+//! temporary directory, and kills it on drop. It never skips: a missing `nats-server` fails
+//! the test with an install hint.
+
+mod certs;
+mod server;
+
+pub use certs::TestCerts;
+pub use server::{NatsServer, ServerOptions};
