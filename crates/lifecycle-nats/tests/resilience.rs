@@ -1,0 +1,111 @@
+//! The broker goes away and comes back: subscribers and publishers carry on by themselves.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::StreamExt;
+use lifecycle_core::{Event, EventType, Format};
+use lifecycle_nats::{Interest, ReplayFrom};
+use lifecycle_testsupport::NatsServer;
+
+fn alive(identity: &str) -> Event {
+    Event::builder(EventType::Alive)
+        .identity(identity)
+        .component("server")
+        .version("0.29.4")
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriber_and_publisher_resume_after_a_broker_restart() {
+    let mut server = NatsServer::start();
+    let connection = connect(&server).await;
+    let mut events = connection.subscribe(&Interest::default()).await.unwrap();
+    connection.client().flush().await.unwrap();
+    let publisher = connect(&server).await.publisher(Format::Choria);
+
+    publisher.publish(&alive("before")).await.unwrap();
+    publisher.flush().await.unwrap();
+    let got = within(10, "the event before the restart", take(&mut events, 1)).await;
+    assert_eq!(got[0].parsed.event().identity(), "before");
+
+    server.restart();
+
+    // Both clients reconnect on their own; probe until the subscription is back.
+    within(30, "the subscription to resume", async {
+        loop {
+            let _ = publisher.publish(&alive("probe")).await;
+            if let Ok(Some(Ok(_))) =
+                tokio::time::timeout(Duration::from_millis(250), events.next()).await
+            {
+                break;
+            }
+        }
+    })
+    .await;
+    let after: Vec<Event> = (0..100).map(|i| alive(&format!("after-{i}"))).collect();
+    publisher.publish_all(&after).await.unwrap();
+    publisher.flush().await.unwrap();
+    let mut seen = Vec::new();
+    within(10, "the events published after the restart", async {
+        while seen.len() < after.len() {
+            let received = events.next().await.unwrap().unwrap();
+            let identity = received.parsed.event().identity().to_owned();
+            if identity != "probe" {
+                seen.push(identity);
+            }
+        }
+    })
+    .await;
+    let want: Vec<String> = after.iter().map(|e| e.identity().to_owned()).collect();
+    assert_eq!(seen, want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_survives_a_broker_restart() {
+    let mut server = NatsServer::start();
+    let connection = connect(&server).await;
+    assert!(
+        connection
+            .ensure_events_stream(Duration::from_secs(3600))
+            .await
+            .unwrap()
+    );
+    let publisher = connection.publisher(Format::Choria);
+    let first: Vec<Event> = (0..50).map(|i| alive(&format!("first-{i}"))).collect();
+    publisher.publish_all(&first).await.unwrap();
+    publisher.flush().await.unwrap();
+    let mut replay = connection
+        .replay(&Interest::default(), ReplayFrom::Start)
+        .await
+        .unwrap();
+    let got = within(15, "the first events", take(&mut replay, 50)).await;
+    assert_eq!(got.last().unwrap().stream_sequence, Some(50));
+
+    server.restart();
+
+    let second: Vec<Event> = (0..50).map(|i| alive(&format!("second-{i}"))).collect();
+    within(60, "the replay to resume after the restart", async {
+        // Publishing before the reconnect is buffered by the client; JetStream stores it
+        // once it arrives, and the ordered consumer picks up where it left off.
+        publisher.publish_all(&second).await.unwrap();
+        publisher.flush().await.unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < second.len() {
+            match replay.next().await {
+                Some(Ok(received)) => {
+                    assert_eq!(received.stream_sequence, Some(51 + seen.len() as u64));
+                    seen.push(received.parsed.event().identity().to_owned());
+                }
+                Some(Err(e)) => tracing::debug!("consumer recovering: {e}"),
+                None => panic!("replay ended"),
+            }
+        }
+        let want: Vec<String> = second.iter().map(|e| e.identity().to_owned()).collect();
+        assert_eq!(seen, want);
+    })
+    .await;
+}
