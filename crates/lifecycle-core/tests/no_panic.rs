@@ -1,0 +1,569 @@
+//! `parse` never panics, whatever the bytes, and whatever it accepts it writes back so that
+//! parsing again gives the same event in the same format.
+//!
+//! Random inputs come from proptest with a bounded number of cases (the whole file runs in
+//! a few seconds in debug mode); the mutations that can be enumerated (truncation at every
+//! point, invalid UTF-8 at every byte, each member duplicated) are tried exhaustively on
+//! every reference event Choria produced.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use lifecycle_core::{AnyEvent, ErrorKind, Format, MAX_EVENT_BYTES, parse};
+use proptest::prelude::*;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// Every reference event, by file name. Fails, never skips, when they are missing.
+fn references() -> &'static [(String, Vec<u8>)] {
+    static FILES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/go-choria");
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "Choria's reference events are missing: expected {} (the project's ../shared): {e}",
+                dir.display()
+            )
+        });
+        let mut files: Vec<(String, Vec<u8>)> = entries
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 16, "the reference set has 16 events");
+        files
+    })
+}
+
+/// Parses `bytes`; an accepted event must display, address, write back and parse again to
+/// the same event in the same format, and write back identically the second time.
+fn check(bytes: &[u8]) {
+    let parsed = match parse(bytes) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            let _ = (err.to_string(), format!("{err:?}"), err.kind().clone());
+            let _ = std::error::Error::source(&err).map(ToString::to_string);
+            return;
+        }
+    };
+    let event = parsed.event();
+    let _ = (event.to_string(), event.type_name(), event.protocol());
+    match (event, event.subject()) {
+        (_, Ok(subject)) => assert!(subject.starts_with("choria."), "{subject}"),
+        (AnyEvent::Lifecycle(e), Err(err)) => {
+            assert_eq!(err.kind(), &ErrorKind::NoSubject);
+            assert_eq!(e.component(), "");
+        }
+        (AnyEvent::Machine(_), Err(err)) => panic!("machine event without subject: {err}"),
+    }
+
+    let written = parsed.to_json();
+    let show = || String::from_utf8_lossy(bytes).into_owned();
+    let again = parse(&written).unwrap_or_else(|e| {
+        panic!(
+            "{} written back as {} does not parse: {e}",
+            show(),
+            String::from_utf8_lossy(&written)
+        )
+    });
+    assert_eq!(again.event(), event, "event after writing back {}", show());
+    assert_eq!(again.format(), parsed.format(), "format of {}", show());
+    assert_eq!(again.to_json(), written, "second write of {}", show());
+
+    // The other format holds the same event too.
+    for format in [Format::Choria, Format::CloudEvents] {
+        let other = event.to_json_as(format);
+        let reparsed = parse(&other).unwrap_or_else(|e| panic!("{format} of {}: {e}", show()));
+        assert_eq!(reparsed.event(), event, "{format} of {}", show());
+        assert_eq!(reparsed.format(), format, "{format} of {}", show());
+    }
+}
+
+/// The members of a JSON object in their order, values raw.
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+impl Members {
+    fn parse(object: &[u8]) -> Members {
+        serde_json::from_slice(object).unwrap()
+    }
+
+    fn render(&self) -> Vec<u8> {
+        let mut out = b"{".to_vec();
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend(serde_json::to_vec(key).unwrap());
+            out.push(b':');
+            out.extend(value.get().as_bytes());
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).unwrap()
+}
+
+/// A change to one member of a reference event.
+#[derive(Debug, Clone)]
+enum MemberEdit {
+    /// Repeat the member right after itself, or at the end, with its own value or another.
+    Duplicate {
+        at_end: bool,
+        value: Option<String>,
+    },
+    /// Give it a value of another JSON type.
+    Replace(String),
+    Remove,
+    Add(String, String),
+}
+
+/// A change to a reference event's bytes.
+#[derive(Debug, Clone)]
+enum Edit {
+    Flip(Vec<(usize, u8)>),
+    Truncate(usize),
+    Insert(usize, Vec<u8>),
+    Member {
+        /// Inside a CloudEvent's `data` rather than at the top.
+        inner: bool,
+        member: usize,
+        edit: MemberEdit,
+    },
+}
+
+fn edit_members(object: &[u8], member: usize, edit: &MemberEdit) -> Vec<u8> {
+    let mut members = match serde_json::from_slice::<Members>(object) {
+        Ok(members) if !members.0.is_empty() => members,
+        _ => return object.to_vec(),
+    };
+    let i = member % members.0.len();
+    match edit {
+        MemberEdit::Duplicate { at_end, value } => {
+            let (key, old) = members.0[i].clone();
+            let value = value.as_deref().map_or(old, raw);
+            let at = if *at_end { members.0.len() } else { i + 1 };
+            members.0.insert(at, (key, value));
+        }
+        MemberEdit::Replace(value) => members.0[i].1 = raw(value),
+        MemberEdit::Remove => {
+            members.0.remove(i);
+        }
+        MemberEdit::Add(key, value) => members.0.insert(i, (key.clone(), raw(value))),
+    }
+    members.render()
+}
+
+fn apply(reference: &[u8], edit: &Edit) -> Vec<u8> {
+    let mut bytes = reference.to_vec();
+    match edit {
+        Edit::Flip(flips) => {
+            for (at, xor) in flips {
+                if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] ^= xor;
+                }
+            }
+        }
+        Edit::Truncate(at) => bytes.truncate(at % (bytes.len() + 1)),
+        Edit::Insert(at, inserted) => {
+            let i = at % (bytes.len() + 1);
+            bytes.splice(i..i, inserted.iter().copied());
+        }
+        Edit::Member {
+            inner,
+            member,
+            edit,
+        } => {
+            let Ok(mut top) = serde_json::from_slice::<Members>(&bytes) else {
+                return bytes;
+            };
+            let data = top.0.iter_mut().find(|(key, _)| key == "data");
+            return match data {
+                Some((_, data)) if *inner && data.get().starts_with('{') => {
+                    let edited = edit_members(data.get().as_bytes(), *member, edit);
+                    *data = raw(std::str::from_utf8(&edited).unwrap());
+                    top.render()
+                }
+                _ => edit_members(&bytes, *member, edit),
+            };
+        }
+    }
+    bytes
+}
+
+/// The keys Choria's formats use, and a few others.
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "protocol",
+            "id",
+            "identity",
+            "component",
+            "timestamp",
+            "version",
+            "new_version",
+            "governor",
+            "sequence",
+            "event_type",
+            "specversion",
+            "source",
+            "type",
+            "subject",
+            "datacontenttype",
+            "time",
+            "data",
+            "data_base64",
+            "machine",
+            "name",
+            "command",
+            "previous_run_time",
+        ])
+        .prop_map(str::to_owned),
+        "[a-z_]{1,10}",
+        any::<String>(),
+    ]
+}
+
+fn string(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// Any JSON value: strings (Choria-like and arbitrary), integers of every size and sign,
+/// floats, null, booleans, arrays, objects, and nesting 10,000 deep.
+fn json_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        any::<String>().prop_map(|s| string(&s)),
+        prop::sample::select(vec![
+            "io.choria.lifecycle.v1.alive",
+            "io.choria.lifecycle.v1.governor",
+            "choria:lifecycle:startup:1",
+            "io.choria.machine.v1.transition",
+            "io.choria.machine.watcher.exec.v1.state",
+            "io.choria.lifecycle",
+            "io.choria.machine",
+            "1.0",
+            "application/json",
+            "enter",
+            "",
+            " ",
+        ])
+        .prop_map(string),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        (-1_000_000i64..0).prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+            .prop_map(|f| serde_json::to_string(&f).unwrap()),
+        "-?[1-9][0-9]{19,40}",
+        "-?[0-9]\\.[0-9]{1,3}[eE][-+]?[0-9]{1,3}",
+        Just("null".to_owned()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        (1usize..=10_000).prop_map(|depth| format!("{}{}", "[".repeat(depth), "]".repeat(depth))),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((key(), inner), 0..4).prop_map(|members| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(k, v)| format!("{}:{v}", serde_json::to_string(&k).unwrap()))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    })
+}
+
+fn member_edit() -> impl Strategy<Value = MemberEdit> {
+    prop_oneof![
+        1 => (any::<bool>(), prop::option::of(json_value()))
+            .prop_map(|(at_end, value)| MemberEdit::Duplicate { at_end, value }),
+        3 => json_value().prop_map(MemberEdit::Replace),
+        1 => Just(MemberEdit::Remove),
+        1 => (key(), json_value()).prop_map(|(k, v)| MemberEdit::Add(k, v)),
+    ]
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        1 => prop::collection::vec((any::<usize>(), 1..=255u8), 1..4).prop_map(Edit::Flip),
+        1 => any::<usize>().prop_map(Edit::Truncate),
+        1 => (
+            any::<usize>(),
+            prop::collection::vec(any::<u8>(), 1..16)
+        )
+            .prop_map(|(at, bytes)| Edit::Insert(at, bytes)),
+        // Bytes that are never valid UTF-8 on their own, overlong forms, encoded surrogates.
+        1 => (
+            any::<usize>(),
+            prop_oneof![
+                prop::collection::vec(0x80..=0xffu8, 1..4),
+                Just(vec![0xc0, 0x80]),
+                Just(vec![0xed, 0xa0, 0x80]),
+                Just(vec![0xf4, 0x90, 0x80, 0x80]),
+            ]
+        )
+            .prop_map(|(at, bytes)| Edit::Insert(at, bytes)),
+        6 => (any::<bool>(), any::<usize>(), member_edit()).prop_map(|(inner, member, edit)| {
+            Edit::Member {
+                inner,
+                member,
+                edit,
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        check(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_like_text_never_panics(text in "[{}\\[\\]\":,0-9a-z. \\\\-]{0,256}") {
+        check(text.as_bytes());
+    }
+
+    #[test]
+    fn mutated_reference_events_never_panic(file in any::<usize>(), edits in prop::collection::vec(edit(), 1..3)) {
+        let refs = references();
+        let (_, reference) = &refs[file % refs.len()];
+        let mut bytes = reference.clone();
+        for edit in &edits {
+            // A member edit after an edit that broke the JSON leaves the bytes as they are.
+            bytes = apply(&bytes, edit);
+        }
+        check(&bytes);
+    }
+
+    #[test]
+    fn any_value_of_any_member_never_panics(file in any::<usize>(), inner in any::<bool>(), member in any::<usize>(), value in json_value()) {
+        let refs = references();
+        let (_, reference) = &refs[file % refs.len()];
+        check(&apply(reference, &Edit::Member { inner, member, edit: MemberEdit::Replace(value) }));
+    }
+
+    /// Edits that keep most events valid, so that writing back is exercised on many:
+    /// strings of any content in place of string members, and members added anywhere.
+    #[test]
+    fn accepted_variants_write_back_the_same_event(
+        file in any::<usize>(),
+        strings in prop::collection::vec((any::<bool>(), any::<usize>(), any::<String>()), 0..3),
+        added in prop::collection::vec((any::<bool>(), any::<usize>(), key(), json_value()), 0..3),
+    ) {
+        let refs = references();
+        let (_, reference) = &refs[file % refs.len()];
+        let mut bytes = reference.clone();
+        for (inner, member, text) in strings {
+            bytes = apply(&bytes, &Edit::Member { inner, member, edit: MemberEdit::Replace(string(&text)) });
+        }
+        for (inner, member, key, value) in added {
+            bytes = apply(&bytes, &Edit::Member { inner, member, edit: MemberEdit::Add(key, value) });
+        }
+        check(&bytes);
+    }
+}
+
+#[test]
+fn reference_events_truncated_at_every_point() {
+    for (name, bytes) in references() {
+        check(bytes);
+        for end in 0..bytes.len() {
+            let truncated = &bytes[..end];
+            // Only trailing white space can go without breaking the JSON.
+            if truncated.trim_ascii_end() != bytes.trim_ascii_end() {
+                let err = parse(truncated).map(|_| ()).unwrap_err();
+                assert_eq!(err.kind(), &ErrorKind::InvalidJson, "{name} cut at {end}");
+            }
+        }
+    }
+}
+
+#[test]
+fn reference_events_with_invalid_utf8_at_every_byte() {
+    for (name, bytes) in references() {
+        for at in 0..bytes.len() {
+            for bad in [&[0xff][..], &[0xc3], &[0xed, 0xa0, 0x80]] {
+                let mut mutated = bytes.clone();
+                mutated.splice(at..=at, bad.iter().copied());
+                let result = parse(&mutated);
+                // Inside an object every byte is in a string or is structure: never accepted.
+                assert!(result.is_err(), "{name} with {bad:x?} at {at}");
+                check(&mutated);
+            }
+        }
+    }
+}
+
+#[test]
+fn reference_events_with_each_member_duplicated() {
+    for (name, bytes) in references() {
+        let top = Members::parse(bytes);
+        for i in 0..top.0.len() {
+            for at_end in [false, true] {
+                for value in [None, Some("\"other\""), Some("7"), Some("null")] {
+                    let edit = MemberEdit::Duplicate {
+                        at_end,
+                        value: value.map(str::to_owned),
+                    };
+                    for inner in [false, true] {
+                        let edit = Edit::Member {
+                            inner,
+                            member: i,
+                            edit: edit.clone(),
+                        };
+                        check(&apply(bytes, &edit));
+                    }
+                }
+            }
+        }
+        // The last of a repeated member counts, as in Go's encoding/json.
+        if let Ok(parsed) = parse(bytes) {
+            if parsed.format() == Format::Choria {
+                let mut members = Members::parse(bytes);
+                members
+                    .0
+                    .push(("identity".into(), raw("\"second.example.net\"")));
+                let parsed = parse(&members.render()).unwrap();
+                assert_eq!(parsed.event().identity(), "second.example.net", "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_never_panics() {
+    let deep = 10_000;
+    let open = "[".repeat(deep);
+    let closed = format!("{open}{}", "]".repeat(deep));
+    let objects = format!("{}1{}", "{\"a\":".repeat(deep), "}".repeat(deep));
+    let alive = std::str::from_utf8(
+        &references()
+            .iter()
+            .find(|(name, _)| name == "go_choria_alive.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap()
+    .to_owned();
+    let cloud = std::str::from_utf8(
+        &references()
+            .iter()
+            .find(|(name, _)| name == "go_cloudevent_alive.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap()
+    .to_owned();
+    let in_alive = |value: &str| alive.replacen("\"0.29.4\"", value, 1);
+    let in_data = |value: &str| cloud.replacen("\"0.29.4\"", value, 1);
+    let with_extra = |value: &str| alive.replacen('}', &format!(",\"x\":{value}}}"), 1);
+
+    let cases: Vec<(String, Option<ErrorKind>)> = vec![
+        (open.clone(), Some(ErrorKind::InvalidJson)),
+        (closed.clone(), Some(ErrorKind::NotAnObject("an array"))),
+        ("{".repeat(deep), Some(ErrorKind::InvalidJson)),
+        (objects.clone(), Some(ErrorKind::UnknownFormat)),
+        (in_alive(&open), Some(ErrorKind::InvalidJson)),
+        (
+            in_alive(&closed),
+            Some(ErrorKind::WrongType {
+                field: "version".into(),
+                expected: "a string",
+                found: "an array",
+            }),
+        ),
+        (
+            in_data(&objects),
+            Some(ErrorKind::WrongType {
+                field: "data.version".into(),
+                expected: "a string",
+                found: "an object",
+            }),
+        ),
+        (
+            cloud.replacen("{\"protocol\"", &format!("{open}{{\"protocol\""), 1),
+            Some(ErrorKind::InvalidJson),
+        ),
+        // Unknown members are kept as received, however deep, and written back.
+        (with_extra(&closed), None),
+        (with_extra(&objects), None),
+    ];
+    for (input, expected) in cases {
+        let result = parse(input.as_bytes());
+        match (&result, expected) {
+            (Err(err), Some(kind)) => assert_eq!(err.kind(), &kind, "{err}"),
+            (Ok(_), None) => {}
+            (result, expected) => panic!(
+                "{}...: expected {expected:?}, got {:?}",
+                &input[..80],
+                result.as_ref().map(|p| p.event())
+            ),
+        }
+        check(input.as_bytes());
+    }
+}
+
+#[test]
+fn two_mebibytes_is_too_large() {
+    let alive = &references()
+        .iter()
+        .find(|(name, _)| name == "go_choria_alive.json")
+        .unwrap()
+        .1;
+    let size = 2 * 1024 * 1024;
+    let mut padded = alive.clone();
+    padded.resize(size, b' ');
+    for input in [padded, vec![b'['; size], vec![0xff; size]] {
+        let err = parse(&input).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::TooLarge { size });
+        assert_eq!(
+            err.to_string(),
+            "event of 2097152 bytes is larger than the limit of 1048576 bytes"
+        );
+    }
+
+    // The limit itself is allowed.
+    let mut at_limit = alive.clone();
+    at_limit.resize(MAX_EVENT_BYTES, b' ');
+    assert!(parse(&at_limit).is_ok());
+    at_limit.push(b' ');
+    assert_eq!(
+        parse(&at_limit).map(|_| ()).unwrap_err().kind(),
+        &ErrorKind::TooLarge {
+            size: MAX_EVENT_BYTES + 1
+        }
+    );
+}
