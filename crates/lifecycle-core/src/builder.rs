@@ -3,7 +3,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::Error;
 use crate::event::{Event, EventKind, EventType, GovernorEventType};
 
-/// Builds a new [`Event`], refusing one that lacks what its type requires.
+/// Builds a new [`Event`], refusing one that lacks what its type requires: every type an
+/// identity and a component; startup and alive a version; governor a Governor name, a
+/// sequence and one of the four stages; upgraded a version and a new version.
 ///
 /// ```
 /// use lifecycle_core::{Event, EventType};
@@ -138,49 +140,49 @@ impl EventBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let required: &[(&str, &str)] = match self.event_type {
-            EventType::Startup | EventType::Alive => &[
-                ("identity", &self.identity),
-                ("component", &self.component),
-                ("version", &self.version),
-            ],
-            EventType::Shutdown | EventType::Provisioned => {
-                &[("identity", &self.identity), ("component", &self.component)]
-            }
+        // Every event needs an identity and a component: without a component it has no
+        // subject and cannot be published.
+        let own: &[(&str, &str)] = match self.event_type {
+            EventType::Startup | EventType::Alive => &[("version", &self.version)],
+            EventType::Shutdown | EventType::Provisioned => &[],
             EventType::Governor => &[("governor", &self.governor)],
             EventType::Upgraded => &[
                 ("version", &self.version),
                 ("new_version", &self.new_version),
             ],
         };
-        if let Some((field, _)) = required.iter().find(|(_, value)| value.is_empty()) {
+        let common = [
+            ("identity", &*self.identity),
+            ("component", &*self.component),
+        ];
+        if let Some((field, _)) = common.iter().chain(own).find(|(_, value)| value.is_empty()) {
             return Err(Error::missing(field));
         }
         let kind = match self.event_type {
             EventType::Startup => EventKind::Startup {
-                version: self.version,
+                version: self.version.into(),
             },
             EventType::Shutdown => EventKind::Shutdown,
             EventType::Provisioned => EventKind::Provisioned,
             EventType::Alive => EventKind::Alive {
-                version: self.version,
+                version: self.version.into(),
             },
             EventType::Governor => EventKind::Governor {
-                governor: self.governor,
+                governor: self.governor.into(),
                 sequence: self.sequence.ok_or_else(|| Error::missing("sequence"))?,
                 event_type: self
                     .governor_event
                     .ok_or_else(|| Error::missing("event_type"))?,
             },
             EventType::Upgraded => EventKind::Upgraded {
-                version: self.version,
-                new_version: self.new_version,
+                version: self.version.into(),
+                new_version: self.new_version.into(),
             },
         };
         Ok(Event {
-            id: self.id.unwrap_or_else(new_id),
-            identity: self.identity,
-            component: self.component,
+            id: self.id.unwrap_or_else(new_id).into(),
+            identity: self.identity.into(),
+            component: self.component.into(),
             timestamp: self.timestamp.unwrap_or_else(now),
             kind,
             extra: Vec::new(),

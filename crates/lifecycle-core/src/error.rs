@@ -7,14 +7,15 @@ use std::fmt;
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
-    source: Option<serde_json::Error>,
+    /// Where and how the JSON is broken, for [`ErrorKind::InvalidJson`].
+    detail: Option<Box<str>>,
 }
 
 /// The cause of an [`Error`].
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The bytes are not valid JSON (the source error says where).
+    /// The bytes are not valid JSON (the message says what and where).
     InvalidJson,
     /// Valid JSON, but not an object: the value found instead.
     NotAnObject(&'static str),
@@ -61,13 +62,13 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Self {
-        Error { kind, source: None }
+        Error { kind, detail: None }
     }
 
-    pub(crate) fn json(source: serde_json::Error) -> Self {
+    pub(crate) fn invalid_json(detail: String) -> Self {
         Error {
             kind: ErrorKind::InvalidJson,
-            source: Some(source),
+            detail: Some(detail.into()),
         }
     }
 
@@ -111,8 +112,8 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            ErrorKind::InvalidJson => match &self.source {
-                Some(e) => write!(f, "not valid JSON: {e}"),
+            ErrorKind::InvalidJson => match &self.detail {
+                Some(detail) => write!(f, "not valid JSON: {detail}"),
                 None => f.write_str("not valid JSON"),
             },
             ErrorKind::NotAnObject(found) => {
@@ -160,8 +161,4 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
-    }
-}
+impl std::error::Error for Error {}

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::CompactString;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
@@ -161,7 +162,7 @@ pub enum EventKind {
     /// A component started at `version`.
     Startup {
         /// The component's version.
-        version: String,
+        version: CompactString,
     },
     /// A component is shutting down.
     Shutdown,
@@ -170,12 +171,12 @@ pub enum EventKind {
     /// A component running `version` is alive.
     Alive {
         /// The component's version.
-        version: String,
+        version: CompactString,
     },
     /// A Governor slot changed hands.
     Governor {
         /// The Governor's name.
-        governor: String,
+        governor: CompactString,
         /// The slot's sequence number (0 when not known).
         sequence: u64,
         /// What happened.
@@ -184,9 +185,9 @@ pub enum EventKind {
     /// A component upgraded from `version` to `new_version`.
     Upgraded {
         /// The version before the upgrade.
-        version: String,
+        version: CompactString,
         /// The version after the upgrade.
-        new_version: String,
+        new_version: CompactString,
     },
 }
 
@@ -215,9 +216,10 @@ pub(crate) type Extra = Vec<(String, Box<RawValue>)>;
 /// [`Event::cloudevent`].
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub(crate) id: String,
-    pub(crate) identity: String,
-    pub(crate) component: String,
+    // Short strings are stored inline: most events then need one allocation, for the id.
+    pub(crate) id: CompactString,
+    pub(crate) identity: CompactString,
+    pub(crate) component: CompactString,
     pub(crate) timestamp: i64,
     pub(crate) kind: EventKind,
     pub(crate) extra: Extra,
@@ -287,7 +289,7 @@ impl Event {
         match &self.kind {
             EventKind::Startup { version }
             | EventKind::Alive { version }
-            | EventKind::Upgraded { version, .. } => Some(version),
+            | EventKind::Upgraded { version, .. } => Some(version.as_str()),
             _ => None,
         }
     }
@@ -295,7 +297,7 @@ impl Event {
     /// The version upgraded to, for upgraded events.
     pub fn new_version(&self) -> Option<&str> {
         match &self.kind {
-            EventKind::Upgraded { new_version, .. } => Some(new_version),
+            EventKind::Upgraded { new_version, .. } => Some(new_version.as_str()),
             _ => None,
         }
     }
@@ -303,7 +305,7 @@ impl Event {
     /// The Governor name, for governor events.
     pub fn governor(&self) -> Option<&str> {
         match &self.kind {
-            EventKind::Governor { governor, .. } => Some(governor),
+            EventKind::Governor { governor, .. } => Some(governor.as_str()),
             _ => None,
         }
     }

@@ -1,16 +1,16 @@
-//! One pass over a JSON object that keeps every member as a borrowed raw value.
+//! The members of an event object, found in one pass and decoded only when asked for.
 //!
-//! Known keys land in fixed slots; decoding then reads only what the event's type needs,
-//! straight from the input bytes. Unknown members stay raw, so nothing received is lost.
+//! Known keys land in fixed slots; unknown members are kept as raw JSON, so nothing received
+//! is lost. A CloudEvent's `data` object is read in the same pass, into its own [`Fields`].
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use compact_str::CompactString;
 use serde_json::value::RawValue;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::event::Extra;
+use crate::scan::{self, Kind, Reader, SyntaxError};
 
 macro_rules! keys {
     ($($key:ident = $name:literal),* $(,)?) => {
@@ -46,24 +46,123 @@ keys! {
 
 const SLOTS: usize = Key::ALL.len();
 
+/// Where one member's value lies, compact so that a whole object's slots stay small.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    pos: u32,
+    value: scan::Value,
+}
+
+/// One member's value, resolved against the input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Member<'a> {
+    pos: u32,
+    kind: Kind,
+    /// The value's whole JSON text, quotes included.
+    raw: &'a str,
+}
+
 /// The members of one JSON object, by position.
-pub(crate) struct Fields<'de> {
-    slots: [Option<(u32, &'de RawValue)>; SLOTS],
-    unknown: Vec<(u32, Cow<'de, str>, &'de RawValue)>,
+pub(crate) struct Fields<'a> {
+    source: &'a str,
+    slots: [Option<Slot>; SLOTS],
+    unknown: Vec<(Cow<'a, str>, Slot)>,
     len: u32,
 }
 
-impl<'de> Fields<'de> {
-    pub(crate) fn from_slice(bytes: &'de [u8]) -> Result<Self, Error> {
-        serde_json::from_slice(bytes).map_err(Error::json)
+/// A top-level object and, when it holds a `data` object, that object's members.
+pub(crate) struct Document<'a> {
+    pub(crate) top: Fields<'a>,
+    pub(crate) data: Option<Fields<'a>>,
+}
+
+impl<'a> Document<'a> {
+    /// Reads `bytes`, which must hold one JSON object and nothing else.
+    pub(crate) fn read(bytes: &'a [u8]) -> Result<Document<'a>, Error> {
+        let syntax = |at: usize, problem: &str| {
+            let (line, column) = scan::line_column(bytes, at);
+            Error::invalid_json(format!("{problem} at line {line} column {column}"))
+        };
+        // One check of the whole input lets every string be sliced without another.
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| syntax(e.valid_up_to(), "invalid UTF-8"))?;
+        let mut reader = Reader::new(text);
+        let syntax = |e: SyntaxError| syntax(e.at, e.problem);
+        match reader.peek() {
+            Some(b'{') => {}
+            _ => {
+                let value = reader.value().and_then(|v| reader.end().map(|()| v));
+                return Err(match value {
+                    Ok(value) => Error::new(ErrorKind::NotAnObject(value.kind.name())),
+                    Err(e) => syntax(e),
+                });
+            }
+        }
+        let mut data = None;
+        let top = Fields::read(text, &mut reader, Some(&mut data)).map_err(syntax)?;
+        reader.end().map_err(syntax)?;
+        Ok(Document { top, data })
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// Reads the object the reader is on; when `data` is given, a `data` member that is an
+    /// object is read into it as well.
+    fn read(
+        source: &'a str,
+        reader: &mut Reader<'a>,
+        mut data: Option<&mut Option<Fields<'a>>>,
+    ) -> scan::Result<Self> {
+        let mut fields = Fields {
+            source,
+            slots: [None; SLOTS],
+            unknown: Vec::new(),
+            len: 0,
+        };
+        reader.object(|reader, key, escaped| {
+            let name: Cow<'a, str> = if escaped {
+                Cow::Owned(scan::unescape(key))
+            } else {
+                Cow::Borrowed(key)
+            };
+            let known = Key::from_name(&name);
+            let value = match (known, data.as_deref_mut(), reader.peek()) {
+                (Some(Key::Data), Some(slot), Some(b'{')) => {
+                    let start = reader.position();
+                    *slot = Some(Fields::read(source, reader, None)?);
+                    reader.value_since(start, Kind::Object)
+                }
+                _ => reader.value()?,
+            };
+            let slot = Slot {
+                pos: fields.len,
+                value,
+            };
+            fields.len = fields.len.saturating_add(1);
+            match known {
+                // A repeated key keeps its last value, as Go's encoding/json does.
+                Some(key) => fields.slots[key as usize] = Some(slot),
+                None => fields.unknown.push((name, slot)),
+            }
+            Ok(())
+        })?;
+        Ok(fields)
     }
 
-    pub(crate) fn get(&self, key: Key) -> Option<&'de RawValue> {
-        self.slots[key as usize].map(|(_, raw)| raw)
+    fn member(&self, slot: Slot) -> Member<'a> {
+        Member {
+            pos: slot.pos,
+            kind: slot.value.kind,
+            raw: &self.source[slot.value.start as usize..slot.value.end as usize],
+        }
+    }
+
+    pub(crate) fn get(&self, key: Key) -> Option<Member<'a>> {
+        self.slots[key as usize].map(|slot| self.member(slot))
     }
 
     pub(crate) fn position(&self, key: Key) -> Option<u32> {
-        self.slots[key as usize].map(|(pos, _)| pos)
+        self.slots[key as usize].map(|slot| slot.pos)
     }
 
     pub(crate) fn len(&self) -> u32 {
@@ -82,141 +181,123 @@ impl<'de> Fields<'de> {
             .filter_map(|&key| self.position(key))
             .filter(|&p| p < pos)
             .count();
-        known + self.unknown.iter().filter(|(p, ..)| *p < pos).count()
+        known
+            + self
+                .unknown
+                .iter()
+                .filter(|(_, slot)| slot.pos < pos)
+                .count()
     }
 
     /// Every member except `defined`, in input order and owned: what a type keeps as extra.
     pub(crate) fn rest(&self, defined: &[Key]) -> Extra {
-        let mut rest: Vec<(u32, &str, &RawValue)> = Key::ALL
+        let mut rest: Vec<(&str, Member<'a>)> = Key::ALL
             .iter()
             .filter(|key| !defined.contains(key))
-            .filter_map(|&key| self.slots[key as usize].map(|(pos, raw)| (pos, key.name(), raw)))
-            .chain(self.unknown.iter().map(|(pos, k, raw)| (*pos, &**k, *raw)))
+            .filter_map(|&key| self.get(key).map(|m| (key.name(), m)))
+            .chain(
+                self.unknown
+                    .iter()
+                    .map(|(k, slot)| (&**k, self.member(*slot))),
+            )
             .collect();
-        if rest.is_empty() {
-            return Vec::new();
-        }
-        rest.sort_unstable_by_key(|(pos, ..)| *pos);
+        rest.sort_unstable_by_key(|(_, m)| m.pos);
         rest.into_iter()
-            .map(|(_, key, raw)| (key.to_owned(), raw.to_owned()))
+            .map(|(key, member)| (key.to_owned(), member.to_raw()))
             .collect()
     }
 }
 
-impl<'de> Deserialize<'de> for Fields<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(FieldsVisitor)
-    }
-}
-
-struct FieldsVisitor;
-
-impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Fields<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+impl<'a> Member<'a> {
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Fields {
-            slots: [None; SLOTS],
-            unknown: Vec::new(),
-            len: 0,
-        };
-        while let Some(KeyName(name)) = map.next_key()? {
-            let raw: &'de RawValue = map.next_value()?;
-            let pos = fields.len;
-            fields.len = fields.len.saturating_add(1);
-            match Key::from_name(&name) {
-                // A repeated key keeps its last value, as Go's encoding/json does.
-                Some(key) => fields.slots[key as usize] = Some((pos, raw)),
-                None => fields.unknown.push((pos, name, raw)),
-            }
+    pub(crate) fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// A string's content between its quotes, still escaped.
+    fn text(&self) -> &'a str {
+        match self.kind {
+            Kind::String { .. } => &self.raw[1..self.raw.len() - 1],
+            _ => self.raw,
         }
-        Ok(fields)
     }
-}
 
-/// An object key, borrowed from the input unless it holds escapes.
-struct KeyName<'de>(Cow<'de, str>);
+    /// The member as an owned raw JSON value.
+    fn to_raw(self) -> Box<RawValue> {
+        // serde_json refuses lone surrogate escapes, which we read as Go does (U+FFFD):
+        // such a string is kept decoded rather than raw.
+        RawValue::from_string(self.raw.to_owned()).unwrap_or_else(|_| {
+            let decoded = serde_json::to_string(&scan::unescape(self.text()))
+                .unwrap_or_else(|_| "null".to_owned());
+            RawValue::from_string(decoded).unwrap_or_else(|_| null())
+        })
+    }
 
-impl<'de> Deserialize<'de> for KeyName<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = KeyName<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(KeyName(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(KeyName(Cow::Owned(v.to_owned())))
-            }
+    /// The content of a string, decoded.
+    fn str(&self) -> Option<Cow<'a, str>> {
+        match self.kind {
+            Kind::String { escaped: false } => Some(Cow::Borrowed(self.text())),
+            Kind::String { escaped: true } => Some(Cow::Owned(scan::unescape(self.text()))),
+            _ => None,
         }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
-/// The JSON type of a raw value, for error messages.
-pub(crate) fn json_type(raw: &str) -> &'static str {
-    match raw.as_bytes().first() {
-        Some(b'"') => "a string",
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    }
+fn null() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).expect("null is JSON")
 }
 
-/// The content of a JSON string value without copying when it has no escapes.
-fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let s = raw.get();
-    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
-    } else {
-        Some(Cow::Borrowed(inner))
-    }
-}
-
-/// A string member; null reads as empty, as Go's zero value.
-pub(crate) fn string(raw: Option<&RawValue>, field: &str) -> Result<String, Error> {
-    match raw {
+/// A string member; null or absent reads as empty, as Go's zero value.
+pub(crate) fn string(member: Option<Member<'_>>, field: &str) -> Result<String, Error> {
+    match member {
         None => Ok(String::new()),
-        Some(raw) if raw.get() == "null" => Ok(String::new()),
-        Some(raw) => raw_str(raw)
+        Some(m) if m.kind == Kind::Null => Ok(String::new()),
+        Some(m) => m
+            .str()
             .map(Cow::into_owned)
-            .ok_or_else(|| Error::wrong_type(field, "a string", json_type(raw.get()))),
+            .ok_or_else(|| Error::wrong_type(field, "a string", m.kind.name())),
+    }
+}
+
+/// A string member stored inline when short; null or absent reads as empty.
+pub(crate) fn compact(member: Option<Member<'_>>, field: &str) -> Result<CompactString, Error> {
+    match member {
+        None => Ok(CompactString::default()),
+        Some(m) if m.kind == Kind::Null => Ok(CompactString::default()),
+        Some(m) => m
+            .str()
+            .map(|s| CompactString::from(&*s))
+            .ok_or_else(|| Error::wrong_type(field, "a string", m.kind.name())),
     }
 }
 
 /// Whether a member is the JSON string `expected`.
-pub(crate) fn str_eq(raw: Option<&RawValue>, expected: &str) -> bool {
-    raw.and_then(raw_str).is_some_and(|s| s == expected)
+pub(crate) fn str_eq(member: Option<Member<'_>>, expected: &str) -> bool {
+    member
+        .and_then(|m| m.str().map(|s| s == expected))
+        .unwrap_or(false)
 }
 
-fn number<'a>(raw: &'a RawValue, field: &str) -> Result<Option<&'a str>, Error> {
-    let s = raw.get();
-    match s.as_bytes().first() {
-        Some(b'n') => Ok(None),
-        Some(b'-' | b'0'..=b'9') if s.contains(['.', 'e', 'E']) => Err(Error::wrong_type(
+fn number<'a>(member: &Member<'a>, field: &str) -> Result<Option<&'a str>, Error> {
+    match member.kind {
+        Kind::Null => Ok(None),
+        Kind::Number if member.raw.contains(['.', 'e', 'E']) => Err(Error::wrong_type(
             field,
             "an integer",
             "a number with a fraction or exponent",
         )),
-        Some(b'-' | b'0'..=b'9') => Ok(Some(s)),
-        _ => Err(Error::wrong_type(field, "an integer", json_type(s))),
+        Kind::Number => Ok(Some(member.raw)),
+        kind => Err(Error::wrong_type(field, "an integer", kind.name())),
     }
 }
 
 /// A signed integer member; null or absent reads as 0.
-pub(crate) fn int(raw: Option<&RawValue>, field: &str) -> Result<i64, Error> {
-    let Some(raw) = raw else { return Ok(0) };
-    match number(raw, field)? {
+pub(crate) fn int(member: Option<Member<'_>>, field: &str) -> Result<i64, Error> {
+    let Some(member) = member else { return Ok(0) };
+    match number(&member, field)? {
         None => Ok(0),
         Some(s) => s
             .parse()
@@ -225,9 +306,9 @@ pub(crate) fn int(raw: Option<&RawValue>, field: &str) -> Result<i64, Error> {
 }
 
 /// An unsigned integer member; null or absent reads as 0.
-pub(crate) fn uint(raw: Option<&RawValue>, field: &str) -> Result<u64, Error> {
-    let Some(raw) = raw else { return Ok(0) };
-    match number(raw, field)? {
+pub(crate) fn uint(member: Option<Member<'_>>, field: &str) -> Result<u64, Error> {
+    let Some(member) = member else { return Ok(0) };
+    match number(&member, field)? {
         None => Ok(0),
         Some(s) if s.starts_with('-') => Err(Error::invalid(field, s, "must not be negative")),
         Some(s) => s

@@ -38,13 +38,13 @@ impl Serialize for Event {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("protocol", self.protocol())?;
-        map.serialize_entry("id", &self.id)?;
-        map.serialize_entry("identity", &self.identity)?;
-        map.serialize_entry("component", &self.component)?;
+        map.serialize_entry("id", self.id.as_str())?;
+        map.serialize_entry("identity", self.identity.as_str())?;
+        map.serialize_entry("component", self.component.as_str())?;
         map.serialize_entry("timestamp", &self.timestamp)?;
         match &self.kind {
             EventKind::Startup { version } | EventKind::Alive { version } => {
-                map.serialize_entry("version", version)?;
+                map.serialize_entry("version", version.as_str())?;
             }
             EventKind::Shutdown | EventKind::Provisioned => {}
             EventKind::Governor {
@@ -52,7 +52,7 @@ impl Serialize for Event {
                 sequence,
                 event_type,
             } => {
-                map.serialize_entry("governor", governor)?;
+                map.serialize_entry("governor", governor.as_str())?;
                 map.serialize_entry("sequence", sequence)?;
                 map.serialize_entry("event_type", event_type.as_str())?;
             }
@@ -60,8 +60,8 @@ impl Serialize for Event {
                 version,
                 new_version,
             } => {
-                map.serialize_entry("version", version)?;
-                map.serialize_entry("new_version", new_version)?;
+                map.serialize_entry("version", version.as_str())?;
+                map.serialize_entry("new_version", new_version.as_str())?;
             }
         }
         extra(&mut map, &self.extra)?;
@@ -293,6 +293,14 @@ impl AnyEvent {
         match self {
             AnyEvent::Lifecycle(e) => e.subject(),
             AnyEvent::Machine(m) => Ok(m.subject()),
+        }
+    }
+
+    /// The machine event, if it is one.
+    pub fn as_machine(&self) -> Option<&MachineEvent> {
+        match self {
+            AnyEvent::Machine(m) => Some(m),
+            AnyEvent::Lifecycle(_) => None,
         }
     }
 

@@ -27,13 +27,16 @@
 mod builder;
 mod error;
 mod event;
+mod fast;
 mod fields;
 mod json;
 mod machine;
 mod parse;
 mod rfc3339;
+mod scan;
 
 pub use builder::EventBuilder;
+pub use compact_str::CompactString;
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
 pub use json::CloudEventJson;

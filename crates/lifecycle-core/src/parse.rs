@@ -1,14 +1,12 @@
-use std::borrow::Cow;
-
 use base64::Engine;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventKind, EventType, Extra, GovernorEventType};
-use crate::fields::{self, Fields, Key, json_type};
+use crate::fields::{self, Document, Fields, Key};
 use crate::machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
 use crate::rfc3339;
+use crate::scan::Kind;
 
 /// The largest input [`parse`] accepts: NATS' default maximum payload. Choria's events are
 /// a few hundred bytes; anything near this is an attack or an accident.
@@ -65,8 +63,20 @@ impl std::str::FromStr for Format {
 pub enum AnyEvent {
     /// One of the six lifecycle events.
     Lifecycle(Event),
-    /// An autonomous agent's event.
-    Machine(MachineEvent),
+    /// An autonomous agent's event (boxed: it is rare and larger).
+    Machine(Box<MachineEvent>),
+}
+
+impl From<Event> for AnyEvent {
+    fn from(event: Event) -> Self {
+        AnyEvent::Lifecycle(event)
+    }
+}
+
+impl From<MachineEvent> for AnyEvent {
+    fn from(event: MachineEvent) -> Self {
+        AnyEvent::Machine(Box::new(event))
+    }
 }
 
 /// An event as received: what it is, in which format it came, and the CloudEvents envelope
@@ -120,16 +130,27 @@ impl Parsed {
 /// by `specversion` "1.0" with a Choria `source`. The event inside a CloudEvent's `data`
 /// decides its type. Everything else is an [`Error`] that names the problem.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, Error> {
-    let fields = object(bytes)?;
-    if fields.get(Key::Protocol).is_some() {
+    if bytes.len() > MAX_EVENT_BYTES {
+        return Err(Error::new(ErrorKind::TooLarge { size: bytes.len() }));
+    }
+    if let Some(parsed) = std::str::from_utf8(bytes).ok().and_then(crate::fast::parse) {
+        return Ok(parsed);
+    }
+    parse_general(bytes)
+}
+
+/// Parses any layout: the general JSON reader.
+pub(crate) fn parse_general(bytes: &[u8]) -> Result<Parsed, Error> {
+    let document = read(bytes)?;
+    if document.top.get(Key::Protocol).is_some() {
         return Ok(Parsed {
             format: Format::Choria,
-            event: choria(&fields)?,
+            event: choria(&document.top)?,
             envelope: None,
         });
     }
-    if fields.get(Key::SpecVersion).is_some() {
-        return cloudevent(&fields);
+    if document.top.get(Key::SpecVersion).is_some() {
+        return cloudevent(&document);
     }
     Err(Error::new(ErrorKind::UnknownFormat))
 }
@@ -146,21 +167,11 @@ impl Event {
     }
 }
 
-fn object(bytes: &[u8]) -> Result<Fields<'_>, Error> {
+fn read(bytes: &[u8]) -> Result<Document<'_>, Error> {
     if bytes.len() > MAX_EVENT_BYTES {
         return Err(Error::new(ErrorKind::TooLarge { size: bytes.len() }));
     }
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
-    match start.map(|i| bytes[i]) {
-        Some(b'{') => Fields::from_slice(bytes),
-        _ => match serde_json::from_slice::<IgnoredAny>(bytes) {
-            Err(e) => Err(Error::json(e)),
-            Ok(_) => {
-                let text = std::str::from_utf8(bytes).unwrap_or_default().trim();
-                Err(Error::new(ErrorKind::NotAnObject(json_type(text))))
-            }
-        },
-    }
+    Document::read(bytes)
 }
 
 const COMMON: [Key; 5] = [
@@ -178,22 +189,21 @@ fn choria(f: &Fields<'_>) -> Result<AnyEvent, Error> {
         return lifecycle(f, event_type).map(AnyEvent::Lifecycle);
     }
     if protocol == TRANSITION_PROTOCOL {
-        return transition(f).map(|t| AnyEvent::Machine(MachineEvent::Transition(t)));
+        return transition(f).map(|t| AnyEvent::Machine(Box::new(MachineEvent::Transition(t))));
     }
     let watcher = protocol
         .strip_prefix("io.choria.machine.watcher.")
         .and_then(|rest| rest.strip_suffix(".v1.state"))
         .filter(|kind| !kind.is_empty() && !kind.contains('.'));
     match watcher {
-        Some(kind) => {
-            watcher_state(f, kind).map(|w| AnyEvent::Machine(MachineEvent::WatcherState(w)))
-        }
+        Some(kind) => watcher_state(f, kind)
+            .map(|w| AnyEvent::Machine(Box::new(MachineEvent::WatcherState(w)))),
         None => Err(Error::new(ErrorKind::UnknownProtocol(protocol))),
     }
 }
 
 fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
-    let text = |key: Key| fields::string(f.get(key), key.name());
+    let text = |key: Key| fields::compact(f.get(key), key.name());
     let (kind, defined): (EventKind, &[Key]) = match event_type {
         EventType::Startup => (
             EventKind::Startup {
@@ -240,12 +250,12 @@ fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
 }
 
 fn rest(f: &Fields<'_>, defined: &[Key]) -> Extra {
-    let expected = 5 + defined.len() as u32;
-    if f.len() == expected && !f.has_unknown() {
-        return Vec::new(); // the common case: nothing else was sent
+    let all = COMMON.iter().chain(defined);
+    let present = all.clone().filter(|&&key| f.get(key).is_some()).count();
+    if f.len() as usize == present && !f.has_unknown() {
+        return Vec::new(); // the common case: nothing but the type's own keys was sent
     }
-    let all: Vec<Key> = COMMON.iter().chain(defined).copied().collect();
-    f.rest(&all)
+    f.rest(&all.copied().collect::<Vec<_>>())
 }
 
 const MACHINE_COMMON: [Key; 5] = [
@@ -324,47 +334,48 @@ fn rest_machine(f: &Fields<'_>, defined: &[Key]) -> Extra {
 }
 
 /// A CloudEvents structured-mode object: check the envelope, then parse `data`.
-fn cloudevent(f: &Fields<'_>) -> Result<Parsed, Error> {
+fn cloudevent(document: &Document<'_>) -> Result<Parsed, Error> {
+    let f = &document.top;
     let spec = fields::string(f.get(Key::SpecVersion), "specversion")?;
     if spec != "1.0" {
         return Err(Error::new(ErrorKind::UnsupportedSpecVersion(spec)));
     }
-    let source = fields::string(f.get(Key::Source), "source")?;
-    if source.is_empty() {
-        return Err(Error::missing("source"));
-    }
-    if source != LIFECYCLE_SOURCE && source != MACHINE_SOURCE {
+    if !fields::str_eq(f.get(Key::Source), LIFECYCLE_SOURCE)
+        && !fields::str_eq(f.get(Key::Source), MACHINE_SOURCE)
+    {
+        let source = fields::string(f.get(Key::Source), "source")?;
+        if source.is_empty() {
+            return Err(Error::missing("source"));
+        }
         return Err(Error::new(ErrorKind::ForeignSource(source)));
     }
-    if let Some(raw) = f.get(Key::DataContentType) {
-        let content_type = fields::string(Some(raw), "datacontenttype")?;
-        if !is_json(&content_type) {
-            return Err(Error::new(ErrorKind::UnsupportedContentType(content_type)));
+    if let Some(member) = f.get(Key::DataContentType) {
+        if !fields::str_eq(Some(member), "application/json") {
+            let content_type = fields::string(Some(member), "datacontenttype")?;
+            if !is_json(&content_type) {
+                return Err(Error::new(ErrorKind::UnsupportedContentType(content_type)));
+            }
         }
     }
-    let data: Cow<'_, [u8]> = match (f.get(Key::Data), f.get(Key::DataBase64)) {
-        (Some(raw), _) if raw.get().starts_with('{') => Cow::Borrowed(raw.get().as_bytes()),
+    let data = f.get(Key::Data).filter(|m| m.kind() != Kind::Null);
+    let event = match (data, &document.data, f.get(Key::DataBase64)) {
+        (Some(_), Some(inner), _) => data_event(inner)?,
         // Some producers send the JSON document as a string.
-        (Some(raw), _) if raw.get().starts_with('"') => {
-            Cow::Owned(fields::string(Some(raw), "data")?.into_bytes())
+        (Some(member), _, _) if matches!(member.kind(), Kind::String { .. }) => {
+            embedded(fields::string(Some(member), "data")?.into_bytes())?
         }
-        (Some(raw), _) if raw.get() != "null" => {
-            return Err(Error::wrong_type("data", "an object", json_type(raw.get())));
+        (Some(member), _, _) => {
+            return Err(Error::wrong_type("data", "an object", member.kind().name()));
         }
-        (_, Some(raw)) => {
-            let encoded = fields::string(Some(raw), "data_base64")?;
+        (None, _, Some(member)) => {
+            let encoded = fields::string(Some(member), "data_base64")?;
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .map_err(|_| Error::new(ErrorKind::InvalidBase64))?;
-            Cow::Owned(decoded)
+            embedded(decoded)?
         }
-        _ => return Err(Error::missing("data")),
+        (None, _, None) => return Err(Error::missing("data")),
     };
-    let inner = object(&data).map_err(|e| e.within("data."))?;
-    if inner.get(Key::Protocol).is_none() {
-        return Err(Error::missing("data.protocol"));
-    }
-    let event = choria(&inner).map_err(|e| e.within("data."))?;
     let envelope = if is_canonical(f, &event) {
         None
     } else {
@@ -375,6 +386,20 @@ fn cloudevent(f: &Fields<'_>) -> Result<Parsed, Error> {
         event,
         envelope,
     })
+}
+
+/// The Choria-format event inside `data`; its errors name `data.<field>`.
+fn data_event(inner: &Fields<'_>) -> Result<AnyEvent, Error> {
+    if inner.get(Key::Protocol).is_none() {
+        return Err(Error::missing("data.protocol"));
+    }
+    choria(inner).map_err(|e| e.within("data."))
+}
+
+/// An event carried as a string or as base64: its bytes hold the Choria object.
+fn embedded(bytes: Vec<u8>) -> Result<AnyEvent, Error> {
+    let document = read(&bytes).map_err(|e| e.within("data."))?;
+    data_event(&document.top)
 }
 
 fn is_json(content_type: &str) -> bool {
@@ -394,11 +419,29 @@ fn is_canonical(f: &Fields<'_>, event: &AnyEvent) -> bool {
         return false; // a machine CloudEvent's id is its own, so keep the envelope
     };
     let subject = event.identity.trim();
-    let mut order = vec![Key::SpecVersion, Key::Id, Key::Source, Key::Type];
-    if !subject.is_empty() {
-        order.push(Key::Subject);
-    }
-    order.extend([Key::DataContentType, Key::Time, Key::Data]);
+    const WITH_SUBJECT: [Key; 8] = [
+        Key::SpecVersion,
+        Key::Id,
+        Key::Source,
+        Key::Type,
+        Key::Subject,
+        Key::DataContentType,
+        Key::Time,
+        Key::Data,
+    ];
+    let order: &[Key] = if subject.is_empty() {
+        &[
+            Key::SpecVersion,
+            Key::Id,
+            Key::Source,
+            Key::Type,
+            Key::DataContentType,
+            Key::Time,
+            Key::Data,
+        ]
+    } else {
+        &WITH_SUBJECT
+    };
     f.len() as usize == order.len()
         && !f.has_unknown()
         && order
@@ -410,9 +453,9 @@ fn is_canonical(f: &Fields<'_>, event: &AnyEvent) -> bool {
         && fields::str_eq(f.get(Key::Type), event.protocol())
         && (subject.is_empty() || fields::str_eq(f.get(Key::Subject), subject))
         && fields::str_eq(f.get(Key::DataContentType), "application/json")
-        && fields::str_eq(f.get(Key::Time), &rfc3339::format_utc(event.timestamp))
-        && f.get(Key::Data)
-            .is_some_and(|raw| raw.get().starts_with('{'))
+        && f.get(Key::Time)
+            .is_some_and(|m| rfc3339::is_utc(m.raw(), event.timestamp))
+        && f.get(Key::Data).is_some_and(|m| m.kind() == Kind::Object)
 }
 
 fn envelope(f: &Fields<'_>) -> Envelope {

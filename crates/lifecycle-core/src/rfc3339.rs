@@ -5,17 +5,53 @@ use std::fmt::Write;
 
 /// Writes unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, as Go's RFC3339Nano does for whole seconds.
 pub(crate) fn write_utc(out: &mut String, unix: i64) {
+    let _ = write_to(out, unix);
+}
+
+fn write_to(out: &mut impl Write, unix: i64) -> std::fmt::Result {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     // Years outside 0..=9999 cannot be written in four digits; they keep their sign and
     // digits rather than fail, so no timestamp makes serialising panic or err.
-    let _ = if (0..=9999).contains(&year) {
+    if (0..=9999).contains(&year) {
         write!(out, "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
     } else {
         write!(out, "{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+    }
+}
+
+/// Whether `json` is the JSON string our serialiser writes for `unix`, checked without
+/// allocating: this runs for every CloudEvent parsed.
+pub(crate) fn is_utc(json: &str, unix: i64) -> bool {
+    json.strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .is_some_and(|text| is_utc_text(text, unix))
+}
+
+/// Whether `text` is exactly what [`format_utc`] writes for `unix`.
+pub(crate) fn is_utc_text(text: &str, unix: i64) -> bool {
+    struct Buffer {
+        bytes: [u8; 48],
+        len: usize,
+    }
+    impl Write for Buffer {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.len + s.len();
+            self.bytes
+                .get_mut(self.len..end)
+                .ok_or(std::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut buffer = Buffer {
+        bytes: [0; 48],
+        len: 0,
     };
+    write_to(&mut buffer, unix).is_ok() && &buffer.bytes[..buffer.len] == text.as_bytes()
 }
 
 /// Formats unix seconds as an RFC 3339 UTC string.
