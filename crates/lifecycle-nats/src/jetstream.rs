@@ -109,7 +109,7 @@ impl Connection {
                     let message = message.message;
                     receive(message.subject.to_string(), message.payload, sequence)
                 }
-                Err(e) => Err(ReceiveError::Stream(Error::jetstream(e))),
+                Err(e) => Err(ReceiveError::Stream(Box::new(Error::jetstream(e)))),
             })
             .boxed();
         let mut streams = self.live_streams(interest.machine_subjects(), None).await?;

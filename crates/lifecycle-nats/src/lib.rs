@@ -42,4 +42,4 @@ pub use publish::Publisher;
 pub use settings::{
     CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, Secret, ServerSource, Settings, TlsFiles,
 };
-pub use subscribe::{Interest, ReceiveError, Received, Subscription};
+pub use subscribe::{Interest, InvalidMessage, ReceiveError, Received, Subscription};

@@ -213,12 +213,13 @@ impl ChoriaConfig {
         let value = |key: &str| -> Option<String> {
             // Choria's files are `key = value` lines; the last setting of a key wins.
             text.lines()
+                .rev()
                 .map(str::trim)
                 .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
                 .filter_map(|l| l.split_once('='))
                 .filter(|(k, _)| k.trim() == key)
                 .map(|(_, v)| v.trim().to_owned())
-                .last()
+                .next()
         };
         let middleware_hosts = split_servers(
             value("plugin.choria.middleware_hosts")
@@ -303,8 +304,12 @@ mod tests {
             servers: vec!["a:4222,nats://c:4222".into(), "tls://d:4443".into()],
             ..Default::default()
         };
-        let s = Settings::resolve_with(&with_flags, Some("nats://env:4222"), &[config.clone()])
-            .unwrap();
+        let s = Settings::resolve_with(
+            &with_flags,
+            Some("nats://env:4222"),
+            std::slice::from_ref(&config),
+        )
+        .unwrap();
         assert_eq!(
             s.servers,
             ["nats://a:4222", "nats://c:4222", "tls://d:4443"]
@@ -312,7 +317,12 @@ mod tests {
         assert_eq!(s.source, ServerSource::Flags);
 
         let none = ConnectOptions::default();
-        let s = Settings::resolve_with(&none, Some("nats://env:4222"), &[config.clone()]).unwrap();
+        let s = Settings::resolve_with(
+            &none,
+            Some("nats://env:4222"),
+            std::slice::from_ref(&config),
+        )
+        .unwrap();
         assert_eq!(
             (s.servers, s.source),
             (

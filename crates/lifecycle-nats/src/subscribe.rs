@@ -137,23 +137,27 @@ pub struct Received {
 #[derive(Debug)]
 pub enum ReceiveError {
     /// A message that is not a valid event: it is reported, never dropped in silence.
-    Invalid {
-        /// The subject it arrived on.
-        subject: String,
-        /// The payload as received.
-        payload: Bytes,
-        /// Why it is not an event.
-        error: lifecycle_core::Error,
-    },
+    Invalid(Box<InvalidMessage>),
     /// The JetStream consumer failed; it recovers by itself where it can.
-    Stream(Error),
+    Stream(Box<Error>),
+}
+
+/// A message that is not a valid event.
+#[derive(Debug)]
+pub struct InvalidMessage {
+    /// The subject it arrived on.
+    pub subject: String,
+    /// The payload as received.
+    pub payload: Bytes,
+    /// Why it is not an event.
+    pub error: lifecycle_core::Error,
 }
 
 impl fmt::Display for ReceiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReceiveError::Invalid { subject, error, .. } => {
-                write!(f, "invalid event on {subject}: {error}")
+            ReceiveError::Invalid(invalid) => {
+                write!(f, "invalid event on {}: {}", invalid.subject, invalid.error)
             }
             ReceiveError::Stream(e) => e.fmt(f),
         }
@@ -175,11 +179,11 @@ pub(crate) fn receive(
             payload,
             stream_sequence,
         }),
-        Err(error) => Err(ReceiveError::Invalid {
+        Err(error) => Err(ReceiveError::Invalid(Box::new(InvalidMessage {
             subject,
             payload,
             error,
-        }),
+        }))),
     }
 }
 
