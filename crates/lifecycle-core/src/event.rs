@@ -5,6 +5,7 @@ use compact_str::CompactString;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
+use crate::id::Id;
 
 /// The six kinds of lifecycle event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -217,7 +218,7 @@ pub(crate) type Extra = Vec<(String, Box<RawValue>)>;
 #[derive(Debug, Clone)]
 pub struct Event {
     // Short strings are stored inline: most events then need one allocation, for the id.
-    pub(crate) id: CompactString,
+    pub(crate) id: Id,
     pub(crate) identity: CompactString,
     pub(crate) component: CompactString,
     pub(crate) timestamp: i64,
@@ -261,7 +262,7 @@ impl Event {
 
     /// The unique id of the event.
     pub fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 
     /// The identity of the node that sent it.

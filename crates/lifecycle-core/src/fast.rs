@@ -6,8 +6,6 @@
 //! extra members, an envelope we would not write ourselves) returns `None` and the general
 //! reader takes over, so both paths always give the same result.
 
-use compact_str::CompactString;
-
 use crate::event::{Event, EventKind, EventType, GovernorEventType};
 use crate::parse::{AnyEvent, Format, LIFECYCLE_SOURCE, Parsed};
 use crate::rfc3339;
@@ -117,7 +115,7 @@ impl<'a> Cursor<'a> {
         };
         self.literal("}")?;
         Some(Event {
-            id: CompactString::from(id),
+            id: id.into(),
             identity: identity.into(),
             component: component.into(),
             timestamp,
@@ -144,7 +142,7 @@ impl<'a> Cursor<'a> {
         let event = self.event()?;
         self.literal("}")?;
         let trimmed = event.identity.trim();
-        let canonical = id == event.id
+        let canonical = id == event.id.as_str()
             && protocol == event.protocol()
             && subject.unwrap_or_default() == trimmed
             && (subject.is_some() || trimmed.is_empty())

@@ -191,7 +191,7 @@ impl Event {
     /// The event as a CloudEvent; its `id` is the event's id.
     pub fn cloudevent(&self) -> CloudEventJson<'_> {
         CloudEventJson {
-            id: Cow::Borrowed(&self.id),
+            id: Cow::Borrowed(self.id.as_str()),
             event: EventRef::Lifecycle(self),
         }
     }

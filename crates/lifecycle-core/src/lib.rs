@@ -29,6 +29,7 @@ mod error;
 mod event;
 mod fast;
 mod fields;
+mod id;
 mod json;
 mod machine;
 mod parse;
@@ -44,7 +45,3 @@ pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, Watc
 pub use parse::{
     AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed, parse,
 };
-
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -240,7 +240,7 @@ fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
         }
     };
     Ok(Event {
-        id: text(Key::Id)?,
+        id: text(Key::Id)?.as_str().into(),
         identity: text(Key::Identity)?,
         component: text(Key::Component)?,
         timestamp: fields::int(f.get(Key::Timestamp), "timestamp")?,
@@ -448,7 +448,7 @@ fn is_canonical(f: &Fields<'_>, event: &AnyEvent) -> bool {
             .iter()
             .enumerate()
             .all(|(i, &key)| f.position(key) == Some(i as u32))
-        && fields::str_eq(f.get(Key::Id), &event.id)
+        && fields::str_eq(f.get(Key::Id), event.id.as_str())
         && fields::str_eq(f.get(Key::Source), LIFECYCLE_SOURCE)
         && fields::str_eq(f.get(Key::Type), event.protocol())
         && (subject.is_empty() || fields::str_eq(f.get(Key::Subject), subject))

@@ -107,7 +107,7 @@ impl Connection {
                 Ok(message) => {
                     let sequence = message.info().ok().map(|info| info.stream_sequence);
                     let message = message.message;
-                    receive(message.subject.to_string(), message.payload, sequence)
+                    receive(message.subject, message.payload, sequence)
                 }
                 Err(e) => Err(ReceiveError::Stream(Box::new(Error::jetstream(e)))),
             })

@@ -43,3 +43,8 @@ pub use settings::{
     CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, Secret, ServerSource, Settings, TlsFiles,
 };
 pub use subscribe::{Interest, InvalidMessage, ReceiveError, Received, Subscription};
+
+/// README.md's examples compile and run as doctests of this crate, which sees both layers.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

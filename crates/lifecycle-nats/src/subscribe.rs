@@ -3,6 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use async_nats::Subject;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use lifecycle_core::{EventType, Parsed, parse};
@@ -123,8 +124,8 @@ impl Interest {
 /// An event received from NATS.
 #[derive(Debug, Clone)]
 pub struct Received {
-    /// The subject it arrived on.
-    pub subject: String,
+    /// The subject it arrived on (shared with the message, not copied).
+    pub subject: Subject,
     /// The event, and the format it came in.
     pub parsed: Parsed,
     /// The payload as received.
@@ -146,7 +147,7 @@ pub enum ReceiveError {
 #[derive(Debug)]
 pub struct InvalidMessage {
     /// The subject it arrived on.
-    pub subject: String,
+    pub subject: Subject,
     /// The payload as received.
     pub payload: Bytes,
     /// Why it is not an event.
@@ -168,7 +169,7 @@ impl std::error::Error for ReceiveError {}
 
 /// Parses one message.
 pub(crate) fn receive(
-    subject: String,
+    subject: Subject,
     payload: Bytes,
     stream_sequence: Option<u64>,
 ) -> Result<Received, ReceiveError> {
@@ -254,7 +255,7 @@ impl Connection {
             .map_err(Error::nats)?;
             streams.push(
                 subscriber
-                    .map(|m| receive(m.subject.to_string(), m.payload, None))
+                    .map(|m| receive(m.subject, m.payload, None))
                     .boxed(),
             );
         }

@@ -99,7 +99,10 @@ async fn invalid_messages_are_reported_with_their_subject() {
     plain.flush().await.unwrap();
     match within(10, "the invalid message", events.next()).await {
         Some(Err(ReceiveError::Invalid(invalid))) => {
-            assert_eq!(invalid.subject, "choria.lifecycle.event.alive.server");
+            assert_eq!(
+                invalid.subject.as_str(),
+                "choria.lifecycle.event.alive.server"
+            );
             assert_eq!(&invalid.payload[..], b"not json");
         }
         other => panic!("expected an invalid message, got {other:?}"),
