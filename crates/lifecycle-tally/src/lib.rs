@@ -1,1 +1,27 @@
-//! Choria lifecycle events: tally (filled in by a later issue).
+//! A tally of which nodes run which version of which Choria component, from the lifecycle
+//! events they send.
+//!
+//! [`Fleet`] holds the state: it applies events, expires nodes not seen for a while, and
+//! answers per component and version. It stays right whatever the order of events and
+//! whoever leads, because the counts are kept from the state itself.
+//!
+//! ```
+//! use lifecycle_core::{Event, EventType};
+//! use lifecycle_tally::{Change, Fleet};
+//!
+//! let mut fleet = Fleet::new();
+//! let alive = Event::builder(EventType::Alive)
+//!     .identity("node1.example.net")
+//!     .component("server")
+//!     .version("0.29.4")
+//!     .build()?;
+//! assert_eq!(fleet.observe(&alive, alive.timestamp()), Change::Added);
+//! let (component, versions) = fleet.components().next().unwrap();
+//! assert_eq!((component, versions), ("server", vec![("0.29.4", 1)]));
+//! # Ok::<(), lifecycle_core::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod fleet;
+
+pub use fleet::{Change, Fleet, MAX_NAMES, NodeView};
