@@ -8,6 +8,7 @@
 //! - [`parse`] reads bytes in Choria's JSON or CloudEvents structured JSON into a [`Parsed`].
 //! - [`Event`] is a lifecycle event; [`Event::builder`] makes a new one.
 //! - [`MachineEvent`] is a machine transition or watcher state.
+//! - [`Filter`] is the filter language of `view` and `wait`; [`Progress`] counts toward a goal.
 //! - [`Error`] says what was wrong, with [`ErrorKind`] for counting causes.
 //!
 //! ```
@@ -29,10 +30,12 @@ mod error;
 mod event;
 mod fast;
 mod fields;
+mod filter;
 mod id;
 mod json;
 mod machine;
 mod parse;
+mod progress;
 mod rfc3339;
 mod scan;
 
@@ -40,8 +43,10 @@ pub use builder::EventBuilder;
 pub use compact_str::CompactString;
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
+pub use filter::{Filter, FilterError, FilterErrorKind, Op, Pushdown, compare_versions};
 pub use json::CloudEventJson;
 pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
 pub use parse::{
     AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed, parse,
 };
+pub use progress::Progress;

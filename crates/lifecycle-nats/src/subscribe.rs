@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use async_nats::Subject;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
-use lifecycle_core::{EventType, Parsed, parse};
+use lifecycle_core::{EventType, Filter, Parsed, Pushdown, parse};
 
 use crate::connection::{Connection, Health};
 use crate::error::{Error, ErrorKind};
@@ -58,6 +58,25 @@ impl Interest {
         self.transitions = true;
         self.watcher_states = true;
         self
+    }
+
+    /// The subjects a filter can narrow to (see [`Filter::pushdown`]); the filter still has
+    /// to be applied to each event received.
+    pub fn from_filter(filter: &Filter) -> Self {
+        let Pushdown {
+            lifecycle,
+            types,
+            components,
+            transitions,
+            watcher_states,
+        } = filter.pushdown();
+        Interest {
+            lifecycle,
+            types,
+            components,
+            transitions,
+            watcher_states,
+        }
     }
 
     /// The narrowest lifecycle subjects: `choria.lifecycle.event.<type|*>.<component|*>`.
@@ -274,5 +293,38 @@ impl Connection {
             stream::select_all(streams).boxed()
         };
         Ok(Subscription::new(inner, self.health.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_narrows_the_subjects() {
+        let subjects = |expression: &str| {
+            let filter = Filter::parse(expression).unwrap();
+            Interest::from_filter(&filter).subjects().unwrap()
+        };
+        assert_eq!(subjects(""), ["choria.lifecycle.event.*.*"]);
+        assert_eq!(
+            subjects("alive,upgraded,component=server,.version>=0.29.0"),
+            [
+                "choria.lifecycle.event.alive.server",
+                "choria.lifecycle.event.upgraded.server"
+            ]
+        );
+        assert_eq!(
+            subjects("identity=web*,component=a.b"),
+            ["choria.lifecycle.event.*.*"]
+        );
+        assert_eq!(
+            subjects("startup,transition,state"),
+            [
+                "choria.lifecycle.event.startup.*",
+                "choria.machine.transition",
+                "choria.machine.watcher.*.state"
+            ]
+        );
     }
 }
