@@ -99,15 +99,19 @@ impl Connection {
             .create_consumer(config)
             .await
             .map_err(Error::jetstream)?;
+        let backlog = consumer.cached_info().num_pending;
         let replayed = consumer
             .messages()
             .await
             .map_err(Error::jetstream)?
             .map(|message| match message {
                 Ok(message) => {
-                    let sequence = message.info().ok().map(|info| info.stream_sequence);
+                    let position = message
+                        .info()
+                        .ok()
+                        .map(|info| (info.stream_sequence, info.pending));
                     let message = message.message;
-                    receive(message.subject, message.payload, sequence)
+                    receive(message.subject, message.payload, position)
                 }
                 Err(e) => Err(ReceiveError::Stream(Box::new(Error::jetstream(e)))),
             })
@@ -119,7 +123,9 @@ impl Connection {
             streams.push(replayed);
             stream::select_all(streams).boxed()
         };
-        Ok(Subscription::new(inner, self.health.clone()))
+        let mut subscription = Subscription::new(inner, self.health.clone());
+        subscription.backlog = Some(backlog);
+        Ok(subscription)
     }
 }
 

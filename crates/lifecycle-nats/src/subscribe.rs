@@ -151,6 +151,9 @@ pub struct Received {
     pub payload: Bytes,
     /// Its sequence in the JetStream stream, when it was replayed from one.
     pub stream_sequence: Option<u64>,
+    /// When replayed: how many stored events the replay still has to deliver after this
+    /// one. `Some(0)` means the replay has caught up with the present.
+    pub pending: Option<u64>,
 }
 
 /// Something received that is not an event, or a failure of the stream itself.
@@ -190,14 +193,15 @@ impl std::error::Error for ReceiveError {}
 pub(crate) fn receive(
     subject: Subject,
     payload: Bytes,
-    stream_sequence: Option<u64>,
+    position: Option<(u64, u64)>,
 ) -> Result<Received, ReceiveError> {
     match parse(&payload) {
         Ok(parsed) => Ok(Received {
             subject,
             parsed,
             payload,
-            stream_sequence,
+            stream_sequence: position.map(|(sequence, _)| sequence),
+            pending: position.map(|(_, pending)| pending),
         }),
         Err(error) => Err(ReceiveError::Invalid(Box::new(InvalidMessage {
             subject,
@@ -211,6 +215,7 @@ pub(crate) fn receive(
 pub struct Subscription {
     inner: BoxStream<'static, Result<Received, ReceiveError>>,
     health: Arc<Health>,
+    pub(crate) backlog: Option<u64>,
 }
 
 impl fmt::Debug for Subscription {
@@ -226,7 +231,17 @@ impl Subscription {
         inner: BoxStream<'static, Result<Received, ReceiveError>>,
         health: Arc<Health>,
     ) -> Self {
-        Subscription { inner, health }
+        Subscription {
+            inner,
+            health,
+            backlog: None,
+        }
+    }
+
+    /// For a replay: how many stored events it had to deliver when it started (`Some(0)`:
+    /// nothing to replay). `None` for a live subscription.
+    pub fn backlog(&self) -> Option<u64> {
+        self.backlog
     }
 
     /// Messages dropped by the connection because a subscriber fell behind.

@@ -46,6 +46,7 @@ async fn ten_thousand_before_and_after_arrive_once_in_order() {
         .replay(&Interest::default(), ReplayFrom::Start)
         .await
         .unwrap();
+    assert_eq!(replay.backlog(), Some(HALF as u64));
     let after: Vec<Event> = (HALF..2 * HALF).map(numbered).collect();
     let publishing = tokio::spawn(async move {
         publisher.publish_all(&after).await.unwrap();
