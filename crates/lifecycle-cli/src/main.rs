@@ -2,8 +2,15 @@
 //!
 //! This file turns arguments into settings and calls library code; see `--help`.
 
+mod completions;
+mod connect;
+mod duration;
+mod emit;
 mod inspect;
 mod output;
+mod view;
+mod wait;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -25,6 +32,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Inspect(inspect::Args),
+    View(view::Args),
+    Emit(emit::Args),
+    Wait(wait::Args),
+    Completions(completions::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +43,10 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::View(args) => view::run(args),
+        Command::Emit(args) => emit::run(args),
+        Command::Wait(args) => wait::run(args),
+        Command::Completions(args) => completions::run::<Cli>(&args),
     };
     match result {
         Ok(code) => code,
@@ -54,4 +69,14 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

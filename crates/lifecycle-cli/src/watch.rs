@@ -1,0 +1,89 @@
+//! Receiving the events a filter passes, for `view` and `wait`: subscribe (or replay from
+//! JetStream first), then hand out matching events until a deadline, Ctrl-C, or the end.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use lifecycle_core::Filter;
+use lifecycle_nats::{Connection, Interest, Received, ReplayFrom, Subscription};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+/// Why the events stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The timeout passed.
+    Timeout,
+    /// Ctrl-C.
+    Interrupted,
+    /// The subscription ended.
+    Closed,
+}
+
+/// Exit status after Ctrl-C, as shells report a SIGINT.
+pub(crate) const INTERRUPTED: u8 = 130;
+
+/// Matching events from a subscription.
+pub(crate) struct Events {
+    subscription: Subscription,
+    filter: Filter,
+    deadline: Option<Instant>,
+    interrupt: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
+}
+
+impl Events {
+    /// Subscribes to what `interest` names, replaying the last `since` from JetStream first
+    /// when given. Logs "receiving events" (at info) once the server knows the subscription.
+    pub(crate) async fn open(
+        connection: &Connection,
+        interest: &Interest,
+        filter: Filter,
+        since: Option<Duration>,
+        timeout: Option<Duration>,
+    ) -> anyhow::Result<Events> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let subscription = match since {
+            Some(since) => {
+                let from = SystemTime::now() - since;
+                connection.replay(interest, ReplayFrom::Time(from)).await?
+            }
+            None => connection.subscribe(interest).await?,
+        };
+        connection.client().flush().await?;
+        info!(subjects = ?interest.subjects()?, "receiving events");
+        Ok(Events {
+            subscription,
+            filter,
+            deadline,
+            interrupt: Box::pin(tokio::signal::ctrl_c()),
+        })
+    }
+
+    /// The next event the filter passes, or why there is none.
+    pub(crate) async fn next(&mut self) -> Result<Received, Stop> {
+        loop {
+            let deadline = self.deadline;
+            let expired = async move {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let received = tokio::select! {
+                received = self.subscription.next() => received,
+                () = expired => return Err(Stop::Timeout),
+                _ = &mut self.interrupt => return Err(Stop::Interrupted),
+            };
+            match received {
+                None => return Err(Stop::Closed),
+                Some(Ok(received)) if self.filter.matches(received.parsed.event()) => {
+                    return Ok(received);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => warn!("{error}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! `lifecycle emit`, `view` and `wait`, run as a user runs them: the built binary against a
+//! real nats-server. Every child process is bounded in time and killed when dropped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
+use lifecycle_testsupport::NatsServer;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn command(server: &NatsServer, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+    command
+        .args(args)
+        .args(["--server", &server.url()])
+        .env_remove("NATS_URL")
+        .env_remove("NATS_CREDS")
+        .env_remove("NATS_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A running `lifecycle`, killed on drop; stdout and stderr are collected by threads.
+struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+/// What a finished run printed.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+fn lines_of(reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+impl Running {
+    fn spawn(mut command: Command) -> Running {
+        let mut child = command.spawn().expect("run lifecycle");
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts a `view` or `wait` with `-v` and returns once it has subscribed.
+    fn subscribed(server: &NatsServer, args: &[&str]) -> Running {
+        let mut args = args.to_vec();
+        args.push("-v");
+        let running = Running::spawn(command(server, &args));
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match running.stderr.recv_timeout(left) {
+                Ok(line) if line.contains("receiving events") => return running,
+                Ok(_) => {}
+                Err(e) => panic!("lifecycle {args:?} did not subscribe: {e}"),
+            }
+        }
+    }
+
+    fn still_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the exit, at most [`LIMIT`].
+    fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "lifecycle did not exit in time");
+            thread::sleep(Duration::from_millis(10));
+        };
+        let collect = |lines: &mpsc::Receiver<String>| {
+            let mut text = String::new();
+            while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        };
+        Finished {
+            status,
+            stdout: collect(&self.stdout),
+            stderr: collect(&self.stderr),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(server: &NatsServer, args: &[&str]) -> Finished {
+    Running::spawn(command(server, args)).finish()
+}
+
+/// Emits one event; returns the JSON it sent.
+fn emit(server: &NatsServer, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["emit", "--json"];
+    all.extend_from_slice(args);
+    let out = run(server, &all);
+    assert_eq!(out.code(), Some(0), "emit {args:?}: {}", out.stderr);
+    serde_json::from_str(out.stdout.trim()).unwrap()
+}
+
+/// A server holding Choria's CHORIA_EVENTS stream, as a Choria broker does.
+fn server_with_stream() -> NatsServer {
+    let server = NatsServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let options = ConnectOptions {
+            servers: vec![server.url()],
+            ..Default::default()
+        };
+        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+        let connection = Connection::connect(&settings).await.unwrap();
+        connection
+            .ensure_events_stream(DEFAULT_RETENTION)
+            .await
+            .unwrap();
+    });
+    server
+}
+
+fn clock(event: &serde_json::Value) -> String {
+    let seconds = event["timestamp"].as_i64().unwrap().rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+#[test]
+fn emit_then_view_count_prints_the_lines() {
+    let server = NatsServer::start();
+    let view = Running::subscribed(&server, &["view", "--count", "3", "--timeout", "15s"]);
+    let alive = emit(
+        &server,
+        &[
+            "alive",
+            "-i",
+            "n1.example.net",
+            "-c",
+            "server",
+            "--version",
+            "0.29.4",
+        ],
+    );
+    let upgraded = emit(
+        &server,
+        &[
+            "upgraded",
+            "-i",
+            "n2.example.net",
+            "-c",
+            "server",
+            "--version",
+            "0.29.3",
+            "--new-version",
+            "0.29.4",
+            "--format",
+            "cloudevents",
+        ],
+    );
+    let governor = emit(
+        &server,
+        &[
+            "governor",
+            "-i",
+            "n3.example.net",
+            "-c",
+            "server",
+            "--governor",
+            "rollout",
+            "--sequence",
+            "2",
+            "--governor-event",
+            "enter",
+        ],
+    );
+    let out = view.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    // The CloudEvent printed by emit --json holds the event in `data`.
+    let upgraded = &upgraded["data"];
+    assert_eq!(
+        out.lines(),
+        [
+            format!(
+                "{} [alive] n1.example.net: server version 0.29.4",
+                clock(&alive)
+            ),
+            format!(
+                "{} [upgraded] n2.example.net: server version 0.29.3 to 0.29.4",
+                clock(upgraded)
+            ),
+            format!(
+                "{} [governor] n3.example.net: obtained slot 2 on rollout",
+                clock(&governor)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn view_json_parses_and_keeps_choria_order() {
+    let server = server_with_stream();
+    let sent = [
+        emit(
+            &server,
+            &["startup", "-i", "a", "-c", "server", "--version", "1.0"],
+        ),
+        emit(
+            &server,
+            &[
+                "shutdown",
+                "-i",
+                "b",
+                "-c",
+                "agent",
+                "--format",
+                "cloudevents",
+            ],
+        ),
+    ];
+    let out = run(
+        &server,
+        &[
+            "view",
+            "--json",
+            "--since",
+            "1m",
+            "--count",
+            "2",
+            "--timeout",
+            "15s",
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(lines[0].starts_with(r#"{"protocol":"io.choria.lifecycle.v1.startup","id":"#));
+    let startup: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    let shutdown: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(startup["format"], "choria");
+    assert_eq!(startup["subject"], "choria.lifecycle.event.startup.server");
+    assert_eq!(startup["id"], sent[0]["id"]);
+    assert_eq!(startup["version"], "1.0");
+    assert_eq!(startup["timestamp"], sent[0]["timestamp"]);
+    assert_eq!(shutdown["format"], "cloudevents");
+    assert_eq!(shutdown["subject"], "choria.lifecycle.event.shutdown.agent");
+    assert_eq!(shutdown["id"], sent[1]["id"]);
+    assert_eq!(shutdown["identity"], "b");
+}
+
+#[test]
+fn a_version_filter_selects_exactly_the_right_events() {
+    let server = server_with_stream();
+    for (identity, version) in [
+        ("old", "0.9.0"),
+        ("before", "0.29.0"),
+        ("same", "0.29.1"),
+        ("after", "0.29.10"),
+        ("newer", "0.30.1"),
+        ("newest", "0.100.0"),
+    ] {
+        emit(
+            &server,
+            &[
+                "alive",
+                "-i",
+                identity,
+                "-c",
+                "server",
+                "--version",
+                version,
+            ],
+        );
+    }
+    emit(&server, &["shutdown", "-i", "gone", "-c", "server"]);
+    let out = run(
+        &server,
+        &[
+            "view",
+            "--since",
+            "1m",
+            "--timeout",
+            "2s",
+            "--filter",
+            ".version>=0.29.1",
+            "--template",
+            "{{ identity }} {{ version }}",
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.lines(),
+        [
+            "same 0.29.1",
+            "after 0.29.10",
+            "newer 0.30.1",
+            "newest 0.100.0"
+        ]
+    );
+}
+
+#[test]
+fn wait_exits_0_once_enough_distinct_identities_matched() {
+    let server = NatsServer::start();
+    let mut wait = Running::subscribed(
+        &server,
+        &[
+            "wait",
+            "--filter",
+            "alive,version=0.29.4",
+            "--count",
+            "2",
+            "--distinct",
+            "identity",
+            "--timeout",
+            "15s",
+        ],
+    );
+    let alive = |identity: &str, version: &str| {
+        emit(
+            &server,
+            &[
+                "alive",
+                "-i",
+                identity,
+                "-c",
+                "server",
+                "--version",
+                version,
+            ],
+        );
+    };
+    alive("n1", "0.29.4");
+    alive("n1", "0.29.4");
+    alive("n2", "0.29.3");
+    thread::sleep(Duration::from_millis(300));
+    assert!(wait.still_running(), "wait ended with one identity matched");
+    alive("n2", "0.29.4");
+    let out = wait.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn wait_exits_1_on_timeout() {
+    let server = NatsServer::start();
+    let started = Instant::now();
+    let out = run(
+        &server,
+        &["wait", "--filter", "provisioned", "--timeout", "1s"],
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(
+        out.stderr.contains("condition not met: 0/1 events"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn wait_since_counts_events_published_before_it_started() {
+    let server = server_with_stream();
+    for identity in ["n1", "n2", "n3"] {
+        emit(
+            &server,
+            &[
+                "startup",
+                "-i",
+                identity,
+                "-c",
+                "server",
+                "--version",
+                "0.29.4",
+            ],
+        );
+    }
+    let out = run(
+        &server,
+        &[
+            "wait",
+            "--filter",
+            "startup,.version>=0.29.4",
+            "--count",
+            "3",
+            "--distinct",
+            "identity",
+            "--since",
+            "10m",
+            "--timeout",
+            "15s",
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    // Without --since, nothing has happened yet.
+    let out = run(
+        &server,
+        &["wait", "--filter", "startup", "--timeout", "500ms"],
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_before_connecting() {
+    // Nothing listens on this server: the errors must come before any connection.
+    let server = NatsServer::start();
+    let mut stopped = server;
+    stopped.stop();
+    let out = run(&stopped, &["emit", "alive", "-i", "n1", "-c", "server"]);
+    assert_eq!(out.code(), Some(2));
+    assert_eq!(out.stderr, "lifecycle: alive events need --version\n");
+    let out = run(&stopped, &["view", "--filter", "alive,.version 1"]);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        out.stderr
+            .contains("expected an operator after '.version' at position 16"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&stopped, &["wait", "--filter", "alive,bogus"]);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        out.stderr.contains("unknown event type 'bogus'"),
+        "{}",
+        out.stderr
+    );
+    // A connection error is a 2 as well.
+    let out = run(&stopped, &["wait", "--filter", "alive", "--timeout", "5s"]);
+    assert_eq!(out.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("lifecycle: cannot connect"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn completions_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+        command
+            .args(["completions", shell])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = Running::spawn(command).finish();
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+        assert!(out.stdout.contains("lifecycle"), "{shell}");
+        assert!(out.stdout.contains("distinct"), "{shell}");
+    }
+}
