@@ -3,9 +3,13 @@
 //! [`NatsServer::start`] runs `nats-server` with JetStream on a random loopback port in a
 //! temporary directory, and kills it on drop. It never skips: a missing `nats-server` fails
 //! the test with an install hint.
+//!
+//! [`CloudEventsReceiver`] runs a CloudEvents HTTP receiver built on the Python SDK.
 
 mod certs;
+mod receiver;
 mod server;
 
 pub use certs::TestCerts;
+pub use receiver::CloudEventsReceiver;
 pub use server::{NatsServer, ServerOptions};

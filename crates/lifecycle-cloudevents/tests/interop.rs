@@ -1,0 +1,138 @@
+//! Interoperability with a receiver no one here wrote: the Python `cloudevents` SDK parses
+//! every request with its own `from_http`, in binary and structured mode, and every field
+//! arrives as sent.
+
+use std::time::Duration;
+
+use futures_util::stream;
+use lifecycle_cloudevents::{Backoff, Forwarder, Mode};
+use lifecycle_core::{AnyEvent, Event, EventType, GovernorEventType, parse};
+use lifecycle_testsupport::CloudEventsReceiver;
+use serde_json::Value;
+
+fn events() -> Vec<AnyEvent> {
+    let mut events: Vec<AnyEvent> = EventType::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Event::builder(t)
+                .identity(format!(" node{i}.example.net\t"))
+                .component("server")
+                .version("0.28.0")
+                .new_version("0.29.4")
+                .governor("PUPPET")
+                .sequence(10)
+                .governor_event(GovernorEventType::Enter)
+                .timestamp(1_700_000_000 + i as i64)
+                .build()
+                .unwrap()
+                .into()
+        })
+        .collect();
+    for json in [
+        r#"{"protocol":"io.choria.machine.v1.transition","identity":"m1.example.net","id":"a1b2c3","version":"1.0.0","timestamp":1700000100,"machine":"deploy","transition":"go","from_state":"idle","to_state":"running"}"#,
+        r#"{"protocol":"io.choria.machine.watcher.exec.v1.state","identity":"m2.example.net","id":"d4e5f6","version":"1.0.0","timestamp":1700000200,"type":"exec","machine":"deploy","name":"check","command":"/bin/true","previous_outcome":"success","previous_run_time":1500000}"#,
+    ] {
+        events.push(parse(json.as_bytes()).unwrap().into_event());
+    }
+    events
+}
+
+fn fast() -> Backoff {
+    Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+        attempts: Some(20),
+    }
+}
+
+async fn forward(receiver: &CloudEventsReceiver, mode: Mode, events: &[AnyEvent]) -> Forwarder {
+    let forwarder = Forwarder::new(&receiver.url(), mode)
+        .unwrap()
+        .with_backoff(fast());
+    let run = forwarder.run(stream::iter(events.to_vec()), std::future::pending());
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("forwarding took more than 30 s");
+    forwarder
+}
+
+fn check(received: &[String], sent: &[AnyEvent], mode: Mode) {
+    assert_eq!(received.len(), sent.len(), "{mode}: {received:#?}");
+    let mut ids = std::collections::HashSet::new();
+    for (line, event) in received.iter().zip(sent) {
+        let got: Value = serde_json::from_str(line).unwrap();
+        let what = format!("{mode} {}", event.protocol());
+        assert_eq!(got["mode"], mode.as_str(), "{what}");
+        assert_eq!(got["specversion"], "1.0", "{what}");
+        assert_eq!(got["type"], event.protocol().as_ref(), "{what}");
+        let source = match event {
+            AnyEvent::Lifecycle(_) => "io.choria.lifecycle",
+            AnyEvent::Machine(_) => "io.choria.machine",
+        };
+        assert_eq!(got["source"], source, "{what}");
+        assert_eq!(got["subject"], event.identity().trim(), "{what}");
+        assert_eq!(got["time_unix"], event.timestamp(), "{what}");
+        let id = got["id"].as_str().unwrap();
+        match event {
+            AnyEvent::Lifecycle(e) => assert_eq!(id, e.id(), "{what}"),
+            AnyEvent::Machine(_) => {
+                assert_eq!(id.len(), 36, "{what}: a fresh UUID, got {id}");
+                assert_ne!(id, event.id(), "{what}");
+            }
+        }
+        assert!(ids.insert(id.to_owned()), "{what}: id {id} twice");
+        assert_eq!(got["datacontenttype"], "application/json", "{what}");
+        let data: Value = serde_json::from_slice(&event.to_json()).unwrap();
+        assert_eq!(got["data"], data, "{what}");
+        // What the Python SDK read is the same event to us.
+        let back = parse(&serde_json::to_vec(&got["data"]).unwrap()).unwrap();
+        assert_eq!(back.event(), event, "{what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_reads_every_field_in_both_modes() {
+    let sent = events();
+    for mode in [Mode::Binary, Mode::Structured] {
+        let receiver = CloudEventsReceiver::start();
+        let forwarder = forward(&receiver, mode, &sent).await;
+        check(&receiver.received(), &sent, mode);
+        assert_eq!(forwarder.metrics().delivered(), sent.len() as u64);
+        assert_eq!(forwarder.metrics().retried(), 0);
+        assert_eq!(forwarder.metrics().failed(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_are_retried_and_counted() {
+    let receiver = CloudEventsReceiver::start_failing(3);
+    let sent = events();
+    let forwarder = forward(&receiver, Mode::Binary, &sent).await;
+    check(&receiver.received(), &sent, Mode::Binary);
+    assert_eq!(forwarder.metrics().delivered(), sent.len() as u64);
+    assert_eq!(forwarder.metrics().retried(), 3);
+    assert_eq!(forwarder.metrics().failed(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_receiver_fails_after_the_last_attempt() {
+    let mut receiver = CloudEventsReceiver::start();
+    receiver.stop();
+    let forwarder = Forwarder::new(&receiver.url(), Mode::Binary)
+        .unwrap()
+        .with_backoff(Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(20),
+            attempts: Some(3),
+        });
+    let event = events().remove(0);
+    let mut pending = event.clone();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), forwarder.deliver(&mut pending))
+        .await
+        .unwrap();
+    assert_eq!(outcome, lifecycle_cloudevents::Outcome::Failed);
+    assert_eq!(forwarder.metrics().retried(), 2);
+    assert_eq!(forwarder.metrics().failed(), 1);
+    assert_eq!(forwarder.metrics().delivered(), 0);
+}
