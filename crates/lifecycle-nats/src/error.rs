@@ -52,10 +52,13 @@ pub enum ErrorKind {
     StreamNotFound(String),
     /// A JetStream request failed.
     JetStream,
+    /// A subscription ended: the connection was closed.
+    SubscriptionEnded,
 }
 
 impl Error {
-    pub(crate) fn new(kind: ErrorKind) -> Self {
+    /// An error of `kind` with nothing underneath.
+    pub fn new(kind: ErrorKind) -> Self {
         Error { kind, source: None }
     }
 
@@ -115,6 +118,9 @@ impl fmt::Display for Error {
                 "the JetStream stream {name} does not exist on the NATS server, so past events cannot be replayed"
             ),
             ErrorKind::JetStream => f.write_str("JetStream request failed"),
+            ErrorKind::SubscriptionEnded => {
+                f.write_str("the subscription ended because the NATS connection was closed")
+            }
         }?;
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;

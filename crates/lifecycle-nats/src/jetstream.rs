@@ -95,11 +95,13 @@ impl Connection {
         } else {
             config.filter_subjects = filters;
         }
-        let consumer = events
+        let mut consumer = events
             .create_consumer(config)
             .await
             .map_err(Error::jetstream)?;
-        let backlog = consumer.cached_info().num_pending;
+        // Asked again: right after creation the server may not have counted a start-time
+        // consumer's pending messages yet.
+        let backlog = consumer.info().await.map_err(Error::jetstream)?.num_pending;
         let replayed = consumer
             .messages()
             .await

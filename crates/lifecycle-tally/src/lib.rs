@@ -23,5 +23,13 @@
 #![warn(missing_docs)]
 
 mod fleet;
+mod http;
+mod ingest;
+mod metrics;
+mod tally;
 
 pub use fleet::{Change, Fleet, MAX_NAMES, NodeView};
+pub use http::{ComponentCount, NodeInfo, router, serve};
+pub use ingest::EXPIRY_INTERVAL;
+pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
+pub use tally::{Clock, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock};

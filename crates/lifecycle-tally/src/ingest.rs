@@ -1,0 +1,99 @@
+//! Feeding a tally from NATS: the recent past from JetStream first, then live.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use lifecycle_nats::{Connection, Error, ErrorKind, Interest, ReceiveError, ReplayFrom};
+use tracing::{debug, info, warn};
+
+use crate::tally::Tally;
+
+/// How often nodes are expired.
+pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
+
+impl Tally {
+    /// Counts events from `connection` until `shutdown` completes.
+    ///
+    /// When the server keeps `CHORIA_EVENTS`, the last `max_age` of it is replayed first and
+    /// the tally reports ready ([`Tally::is_ready`]) once it has caught up, so its counts are
+    /// right at the first scrape after a restart. Without JetStream it says so once and
+    /// counts live. Messages that are not events are counted as process errors and logged.
+    pub async fn ingest(
+        &self,
+        connection: &Connection,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let interest = Interest {
+            components: self.options().components.iter().cloned().collect(),
+            ..Interest::default().with_machine_events()
+        };
+        let since = SystemTime::now() - self.options().max_age;
+        let (mut events, mut backlog) = match connection
+            .replay(&interest, ReplayFrom::Time(since))
+            .await
+        {
+            Ok(replay) => {
+                let backlog = replay.backlog().unwrap_or(0);
+                info!(backlog, max_age = ?self.options().max_age, "warm start: replaying recent events from JetStream");
+                (replay, backlog)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::JetStreamUnavailable | ErrorKind::StreamNotFound(_)
+                ) =>
+            {
+                warn!("{e}: counting live events only, so counts fill in as nodes report");
+                (connection.subscribe(&interest).await?, 0)
+            }
+            Err(e) => return Err(e),
+        };
+        self.set_ready(backlog == 0);
+        let mut expiry = tokio::time::interval(EXPIRY_INTERVAL);
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let item = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                _ = expiry.tick() => {
+                    let expired = self.expire();
+                    if expired > 0 {
+                        debug!(expired, "expired nodes not seen for max_age");
+                    }
+                    continue;
+                }
+                item = events.next() => item,
+            };
+            // While the backlog lasts, every lifecycle message (valid or not) is a replayed one.
+            let replayed = match item {
+                None => return Err(Error::new(ErrorKind::SubscriptionEnded)),
+                Some(Ok(received)) => {
+                    self.observe(received.parsed.event());
+                    if received.pending == Some(0) && backlog > 0 {
+                        backlog = 1; // caught up, whatever was counted so far
+                    }
+                    received.subject.starts_with("choria.lifecycle.")
+                }
+                Some(Err(ReceiveError::Invalid(invalid))) => {
+                    let component = invalid.subject.split('.').nth(4).unwrap_or_default();
+                    self.metrics().process_error(component);
+                    let replayed = invalid.subject.starts_with("choria.lifecycle.");
+                    debug!("{}", ReceiveError::Invalid(invalid));
+                    replayed
+                }
+                Some(Err(e)) => {
+                    warn!("{e}");
+                    false
+                }
+            };
+            if replayed && backlog > 0 {
+                backlog -= 1;
+                if backlog == 0 {
+                    info!("warm start done: counts are current");
+                    self.set_ready(true);
+                }
+            }
+        }
+    }
+}

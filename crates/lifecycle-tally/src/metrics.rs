@@ -1,0 +1,401 @@
+//! The tally's Prometheus metrics, with Choria's names and labels.
+//!
+//! Every series carries `active` ("1" on the leader), and leadership can change at any time,
+//! so the metrics are kept here by label values and written out at each scrape with the
+//! current `active`: a change of leader relabels every series without resetting any count.
+//! The versions gauge is not kept at all: it is read from the [`Fleet`] at each scrape.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::fleet::Fleet;
+
+/// The metric name prefix Choria's tally uses.
+pub const DEFAULT_PREFIX: &str = "lifecycle_tally";
+
+/// Most series one family keeps; labels from a hostile or broken publisher (a new component
+/// name per event, say) then cannot grow memory without bound.
+pub const MAX_SERIES: usize = 10_000;
+
+/// Histogram buckets in seconds, for processing and maintenance times.
+const TIME_BUCKETS: [f64; 12] = [
+    1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 1.0,
+];
+
+/// Histogram buckets in seconds, for exec watcher run times.
+const RUN_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+#[derive(Debug, Clone)]
+struct Histogram {
+    buckets: &'static [f64],
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn new(buckets: &'static [f64]) -> Self {
+        Histogram {
+            buckets,
+            counts: vec![0; buckets.len()],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn observe(&mut self, value: f64) {
+        self.sum += value;
+        self.count += 1;
+        if let Some(i) = self.buckets.iter().position(|&b| value <= b) {
+            self.counts[i] += 1;
+        }
+    }
+
+    /// Counts per bucket, with +Inf last; the encoder accumulates them.
+    fn buckets(&self) -> Vec<(f64, u64)> {
+        let mut out: Vec<(f64, u64)> = self
+            .buckets
+            .iter()
+            .copied()
+            .zip(self.counts.iter().copied())
+            .collect();
+        let bounded: u64 = self.counts.iter().sum();
+        out.push((f64::INFINITY, self.count - bounded));
+        out
+    }
+}
+
+/// One family: series by label values.
+#[derive(Debug)]
+struct Family<V, const N: usize> {
+    labels: [&'static str; N],
+    series: HashMap<[Box<str>; N], V>,
+}
+
+impl<V, const N: usize> Family<V, N> {
+    fn new(labels: [&'static str; N]) -> Self {
+        Family {
+            labels,
+            series: HashMap::new(),
+        }
+    }
+
+    /// The series for `values`, made with `new` if there is room for it.
+    fn get(&mut self, values: [&str; N], new: impl FnOnce() -> V) -> Option<&mut V> {
+        let key: [Box<str>; N] = values.map(Box::from);
+        if !self.series.contains_key(&key) && self.series.len() >= MAX_SERIES {
+            return None;
+        }
+        Some(self.series.entry(key).or_insert_with(new))
+    }
+
+    fn label_set<'a>(
+        &'a self,
+        values: &'a [Box<str>; N],
+        active: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut set: Vec<(&str, &str)> = self
+            .labels
+            .iter()
+            .copied()
+            .zip(values.iter().map(|v| &**v))
+            .collect();
+        set.push(("active", active));
+        set
+    }
+}
+
+impl<const N: usize> Family<u64, N> {
+    fn inc(&mut self, values: [&str; N], by: u64) {
+        if let Some(count) = self.get(values, || 0) {
+            *count += by;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Store {
+    good_events: Family<u64, 1>,
+    process_errors: Family<u64, 1>,
+    event_types: Family<u64, 2>,
+    processing_time: Family<Histogram, 1>,
+    maintenance_time: Histogram,
+    nodes_expired: Family<u64, 1>,
+    governor: Family<u64, 3>,
+    machine_transition: Family<u64, 5>,
+    exec_watcher_success: Family<u64, 3>,
+    exec_watcher_failures: Family<u64, 3>,
+    exec_watcher_runtime: Family<Histogram, 3>,
+}
+
+/// The tally's metrics; register them with [`Metrics::register`], then feed them.
+#[derive(Debug)]
+pub struct Metrics {
+    store: Mutex<Store>,
+    active: AtomicBool,
+    fleet: Arc<Mutex<Fleet>>,
+}
+
+impl Metrics {
+    /// Metrics whose versions gauge reads `fleet`. Not active until [`Metrics::set_active`].
+    pub fn new(fleet: Arc<Mutex<Fleet>>) -> Arc<Metrics> {
+        Arc::new(Metrics {
+            store: Mutex::new(Store {
+                good_events: Family::new(["component"]),
+                process_errors: Family::new(["component"]),
+                event_types: Family::new(["component", "type"]),
+                processing_time: Family::new(["component"]),
+                maintenance_time: Histogram::new(&TIME_BUCKETS),
+                nodes_expired: Family::new(["component"]),
+                governor: Family::new(["component", "governor", "event"]),
+                machine_transition: Family::new(["machine", "version", "transition", "from", "to"]),
+                exec_watcher_success: Family::new(["machine", "version", "watcher"]),
+                exec_watcher_failures: Family::new(["machine", "version", "watcher"]),
+                exec_watcher_runtime: Family::new(["machine", "version", "watcher"]),
+            }),
+            active: AtomicBool::new(false),
+            fleet,
+        })
+    }
+
+    /// A registry holding these metrics under `prefix` (Choria's is [`DEFAULT_PREFIX`]).
+    pub fn register(self: &Arc<Self>, prefix: &str) -> Registry {
+        let mut registry = Registry::with_prefix(prefix);
+        registry.register_collector(Box::new(self.clone()));
+        registry
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this instance leads: its series say `active="1"`.
+    pub fn set_active(&self, active: bool) {
+        self.active.store(active, Ordering::Relaxed);
+    }
+
+    /// Whether this instance leads.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// An event of `event_type` for `component` was processed in `took`.
+    pub fn event(&self, component: &str, event_type: &str, took: Duration) {
+        let mut store = self.store();
+        store.good_events.inc([component], 1);
+        store.event_types.inc([component, event_type], 1);
+        if let Some(h) = store
+            .processing_time
+            .get([component], || Histogram::new(&TIME_BUCKETS))
+        {
+            h.observe(took.as_secs_f64());
+        }
+    }
+
+    /// A message for `component` (empty when unknown) could not be processed.
+    pub fn process_error(&self, component: &str) {
+        self.store().process_errors.inc([component], 1);
+    }
+
+    /// A governor event.
+    pub fn governor(&self, component: &str, governor: &str, event: &str) {
+        self.store().governor.inc([component, governor, event], 1);
+    }
+
+    /// Nodes of `component` expired.
+    pub fn expired(&self, component: &str, count: u64) {
+        self.store().nodes_expired.inc([component], count);
+    }
+
+    /// A maintenance pass (expiry) took `took`.
+    pub fn maintenance(&self, took: Duration) {
+        self.store().maintenance_time.observe(took.as_secs_f64());
+    }
+
+    /// A machine transition.
+    pub fn transition(&self, machine: &str, version: &str, transition: &str, from: &str, to: &str) {
+        self.store()
+            .machine_transition
+            .inc([machine, version, transition, from, to], 1);
+    }
+
+    /// An exec watcher's state: its outcome and how long it ran.
+    pub fn exec_watcher(
+        &self,
+        machine: &str,
+        version: &str,
+        watcher: &str,
+        success: bool,
+        run: Duration,
+    ) {
+        let mut store = self.store();
+        let labels = [machine, version, watcher];
+        if success {
+            store.exec_watcher_success.inc(labels, 1);
+        } else {
+            store.exec_watcher_failures.inc(labels, 1);
+        }
+        if let Some(h) = store
+            .exec_watcher_runtime
+            .get(labels, || Histogram::new(&RUN_BUCKETS))
+        {
+            h.observe(run.as_secs_f64());
+        }
+    }
+}
+
+fn counters<const N: usize>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    family: &Family<u64, N>,
+    active: &str,
+) -> std::fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (values, count) in &family.series {
+        metric
+            .encode_family(&family.label_set(values, active))?
+            .encode_counter::<NoLabelSet, _, u64>(count, None)?;
+    }
+    Ok(())
+}
+
+fn histograms<const N: usize>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    family: &Family<Histogram, N>,
+    active: &str,
+) -> std::fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+    for (values, h) in &family.series {
+        metric
+            .encode_family(&family.label_set(values, active))?
+            .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets(), None)?;
+    }
+    Ok(())
+}
+
+impl Collector for Metrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let active = if self.is_active() { "1" } else { "0" };
+        // The gauge comes first, from the fleet alone, so the fleet and the store are never
+        // locked together.
+        let versions: Vec<(String, String, u64)> = {
+            let fleet = self.fleet.lock().unwrap_or_else(|p| p.into_inner());
+            fleet
+                .components()
+                .flat_map(|(c, vs)| {
+                    vs.into_iter()
+                        .map(move |(v, n)| (c.to_owned(), v.to_owned(), n))
+                })
+                .collect()
+        };
+        let mut metric = encoder.encode_descriptor(
+            "versions",
+            "Nodes running each version of each component",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (component, version, count) in &versions {
+            let labels = [
+                ("component", &**component),
+                ("version", &**version),
+                ("active", active),
+            ];
+            metric
+                .encode_family(&labels.as_slice())?
+                .encode_gauge(&(*count as i64))?;
+        }
+
+        let store = self.store();
+        counters(
+            &mut encoder,
+            "good_events",
+            "Events processed",
+            &store.good_events,
+            active,
+        )?;
+        counters(
+            &mut encoder,
+            "process_errors",
+            "Messages that could not be processed",
+            &store.process_errors,
+            active,
+        )?;
+        counters(
+            &mut encoder,
+            "event_types",
+            "Events processed by type",
+            &store.event_types,
+            active,
+        )?;
+        histograms(
+            &mut encoder,
+            "processing_time",
+            "Time to process an event, seconds",
+            &store.processing_time,
+            active,
+        )?;
+        let mut metric = encoder.encode_descriptor(
+            "maintenance_time",
+            "Time to expire nodes, seconds",
+            None,
+            MetricType::Histogram,
+        )?;
+        let h = &store.maintenance_time;
+        metric
+            .encode_family(&[("active", active)].as_slice())?
+            .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets(), None)?;
+        counters(
+            &mut encoder,
+            "nodes_expired",
+            "Nodes removed for not being seen",
+            &store.nodes_expired,
+            active,
+        )?;
+        counters(
+            &mut encoder,
+            "governor",
+            "Governor events",
+            &store.governor,
+            active,
+        )?;
+        counters(
+            &mut encoder,
+            "machine_transition",
+            "Autonomous agent transitions",
+            &store.machine_transition,
+            active,
+        )?;
+        counters(
+            &mut encoder,
+            "exec_watcher_success",
+            "Successful exec watcher runs",
+            &store.exec_watcher_success,
+            active,
+        )?;
+        counters(
+            &mut encoder,
+            "exec_watcher_failures",
+            "Failed exec watcher runs",
+            &store.exec_watcher_failures,
+            active,
+        )?;
+        histograms(
+            &mut encoder,
+            "exec_watcher_runtime",
+            "Exec watcher run time, seconds",
+            &store.exec_watcher_runtime,
+            active,
+        )?;
+        Ok(())
+    }
+}

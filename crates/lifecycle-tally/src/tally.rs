@@ -1,0 +1,191 @@
+//! The tally: events in, fleet state and metrics out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lifecycle_core::{AnyEvent, EventKind, MachineEvent};
+
+use crate::fleet::{Change, Fleet};
+use crate::metrics::Metrics;
+
+/// Choria's default: a node not heard from for 80 minutes has gone.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(80 * 60);
+
+/// Nodes expired per lock of the fleet, so a mass expiry never stalls ingest for long.
+const EXPIRY_BATCH: usize = 10_000;
+
+/// The current unix time in seconds; tests give their own.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    })
+}
+
+/// Settings of a [`Tally`].
+#[derive(Clone)]
+pub struct TallyOptions {
+    /// Components to count; empty means every component.
+    pub components: BTreeSet<String>,
+    /// Nodes not seen for this long expire.
+    pub max_age: Duration,
+    /// Where time comes from.
+    pub clock: Clock,
+}
+
+impl Default for TallyOptions {
+    fn default() -> Self {
+        TallyOptions {
+            components: BTreeSet::new(),
+            max_age: DEFAULT_MAX_AGE,
+            clock: system_clock(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TallyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TallyOptions")
+            .field("components", &self.components)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts the fleet from its events. Cheap to clone: clones share the state.
+#[derive(Clone, Debug)]
+pub struct Tally {
+    fleet: Arc<Mutex<Fleet>>,
+    metrics: Arc<Metrics>,
+    options: Arc<TallyOptions>,
+    ready: Arc<AtomicBool>,
+}
+
+impl Tally {
+    /// An empty tally, not yet ready: [`Tally::ingest`] marks it ready once it has caught
+    /// up; code that feeds a tally itself calls [`Tally::set_ready`].
+    pub fn new(options: TallyOptions) -> Tally {
+        let fleet = Arc::new(Mutex::new(Fleet::new()));
+        Tally {
+            metrics: Metrics::new(fleet.clone()),
+            fleet,
+            options: Arc::new(options),
+            ready: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the counts are current: false while a warm start is still replaying.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Marks the counts current or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// The metrics, to register and to mark active.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &TallyOptions {
+        &self.options
+    }
+
+    /// The fleet, locked: hold it briefly.
+    pub fn fleet(&self) -> MutexGuard<'_, Fleet> {
+        self.fleet.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether events of `component` are counted.
+    pub fn counts(&self, component: &str) -> bool {
+        self.options.components.is_empty() || self.options.components.contains(component)
+    }
+
+    /// Applies one event.
+    pub fn observe(&self, event: &AnyEvent) {
+        let start = Instant::now();
+        match event {
+            AnyEvent::Lifecycle(event) => {
+                let component = event.component();
+                if !self.counts(component) {
+                    return;
+                }
+                let now = (self.options.clock)();
+                if let Change::TooManyNames = self.fleet().observe(event, now) {
+                    self.metrics.process_error(component);
+                    return;
+                }
+                if let EventKind::Governor {
+                    governor,
+                    event_type,
+                    ..
+                } = event.kind()
+                {
+                    self.metrics
+                        .governor(component, governor, event_type.as_str());
+                }
+                self.metrics
+                    .event(component, event.event_type().as_str(), start.elapsed());
+            }
+            AnyEvent::Machine(machine) => match &**machine {
+                MachineEvent::Transition(t) => self.metrics.transition(
+                    &t.machine,
+                    &t.version,
+                    &t.transition,
+                    &t.from_state,
+                    &t.to_state,
+                ),
+                MachineEvent::WatcherState(w) => {
+                    if let Some(exec) = &w.exec {
+                        // Only runs say anything about success; "unknown" and "skipped" do not.
+                        let success = match exec.previous_outcome.as_str() {
+                            "success" => true,
+                            "error" => false,
+                            _ => return,
+                        };
+                        let run = Duration::from_nanos(exec.previous_run_time.max(0) as u64);
+                        self.metrics
+                            .exec_watcher(&w.machine, &w.version, &w.name, success, run);
+                    }
+                }
+            },
+        }
+    }
+
+    /// Expires nodes not seen for `max_age`, a batch per lock of the fleet; returns how many.
+    pub fn expire(&self) -> u64 {
+        let start = Instant::now();
+        let now = (self.options.clock)();
+        let cutoff = now.saturating_sub(self.options.max_age.as_secs() as i64);
+        let mut total = 0;
+        loop {
+            let mut expired: BTreeMap<String, u64> = BTreeMap::new();
+            let more = self.fleet().expire(cutoff, EXPIRY_BATCH, |component| {
+                match expired.get_mut(component) {
+                    Some(count) => *count += 1,
+                    None => {
+                        expired.insert(component.to_owned(), 1);
+                    }
+                }
+            });
+            for (component, count) in expired {
+                self.metrics.expired(&component, count);
+                total += count;
+            }
+            if !more {
+                break;
+            }
+        }
+        self.metrics.maintenance(start.elapsed());
+        total
+    }
+}
