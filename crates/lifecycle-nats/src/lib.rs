@@ -7,6 +7,8 @@
 //! - [`Publisher`] sends events to their subjects in either format and flushes.
 //! - [`Subscription`] is a `Stream` of [`Received`] events for an [`Interest`]; messages that
 //!   are not events come out as [`ReceiveError`]s, never dropped in silence.
+//! - [`Durable`] is a durable JetStream consumer whose [`Delivery`]s are acknowledged one by
+//!   one once handled, so nothing is missed while a consumer or its downstream is away.
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
@@ -29,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod connection;
+mod durable;
 mod error;
 mod jetstream;
 mod publish;
@@ -36,6 +39,7 @@ mod settings;
 mod subscribe;
 
 pub use connection::Connection;
+pub use durable::{DEFAULT_ACK_WAIT, Delivery, Durable};
 pub use error::{Error, ErrorKind};
 pub use jetstream::{DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, ReplayFrom};
 pub use publish::Publisher;

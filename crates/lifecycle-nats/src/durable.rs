@@ -1,0 +1,216 @@
+//! A durable JetStream consumer: events that are acknowledged one by one, after they were
+//! handled, so a consumer that stops (or whose downstream is down) misses nothing.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::pull::Config as PullConfig;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy};
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::message::Acker;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+use lifecycle_core::AnyEvent;
+use tracing::{info, warn};
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind};
+use crate::jetstream::EVENTS_STREAM;
+use crate::subscribe::{Interest, ReceiveError, Received, receive};
+
+/// How long the server waits for an acknowledgement before it delivers an event again,
+/// unless told otherwise.
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// An event from a [`Durable`] consumer, to be acknowledged once handled.
+pub struct Delivery {
+    /// The event as received.
+    pub received: Received,
+    /// How many times the server delivered it (1 the first time).
+    pub delivered: u64,
+    acker: Acker,
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("received", &self.received)
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// The event.
+    pub fn event(&self) -> &AnyEvent {
+        self.received.parsed.event()
+    }
+
+    /// Acknowledges it and waits for the server to confirm, so it is not delivered again.
+    pub async fn ack(self) -> Result<(), Error> {
+        self.acker.double_ack().await.map_err(Error::jetstream)
+    }
+
+    /// Hands it back: the server delivers it again, after `delay` when given.
+    pub async fn nak(self, delay: Option<Duration>) -> Result<(), Error> {
+        self.acker
+            .ack_with(AckKind::Nak(delay))
+            .await
+            .map_err(Error::jetstream)
+    }
+
+    /// Tells the server it is still being worked on, restarting its acknowledgement timer.
+    pub async fn in_progress(&self) -> Result<(), Error> {
+        self.acker
+            .ack_with(AckKind::Progress)
+            .await
+            .map_err(Error::jetstream)
+    }
+
+    /// Tells the server never to deliver it again, though it was not handled.
+    pub async fn term(self) -> Result<(), Error> {
+        self.acker
+            .ack_with(AckKind::Term)
+            .await
+            .map_err(Error::jetstream)
+    }
+}
+
+/// A durable consumer's events, in stream order with one unacknowledged at a time: each
+/// must be settled ([`Delivery::ack`], [`Delivery::nak`], ...) before the next arrives, which
+/// keeps them in order per identity (and overall), including across redeliveries.
+///
+/// Messages that are not events are terminated (so they cannot block the consumer) and
+/// come out as [`ReceiveError::Invalid`].
+pub struct Durable {
+    inner: BoxStream<'static, Result<Delivery, ReceiveError>>,
+    name: String,
+}
+
+impl fmt::Debug for Durable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Durable")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Durable {
+    /// The consumer's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Stream for Durable {
+    type Item = Result<Delivery, ReceiveError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl Connection {
+    /// Consumes the lifecycle events `interest` names from [`EVENTS_STREAM`] with the
+    /// durable consumer `name`, created when missing (starting with events stored from
+    /// then on) and updated to `interest` and `ack_wait` when it exists. The server keeps
+    /// its position: a consumer started again under the same name goes on where the last
+    /// one stopped, with any unacknowledged event delivered again after `ack_wait`.
+    ///
+    /// The stream holds no machine events, so `interest`'s machine subjects are ignored.
+    pub async fn durable(
+        &self,
+        name: &str,
+        interest: &Interest,
+        ack_wait: Duration,
+    ) -> Result<Durable, Error> {
+        if !self.has_jetstream() {
+            return Err(Error::new(ErrorKind::JetStreamUnavailable));
+        }
+        if name.is_empty()
+            || name
+                .contains(|c: char| matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace())
+        {
+            return Err(Error::new(ErrorKind::InvalidSubject(format!(
+                "durable consumer name '{name}' may not be empty or hold '.', '*', '>', slashes or white space"
+            ))));
+        }
+        if !interest.machine_subjects().is_empty() {
+            warn!(
+                consumer = name,
+                "machine events are not kept in {EVENTS_STREAM}; a durable consumer receives lifecycle events only"
+            );
+        }
+        let js = async_nats::jetstream::new(self.client.clone());
+        let stream = js.get_stream(EVENTS_STREAM).await.map_err(|e| {
+            if matches!(e.kind(), GetStreamErrorKind::JetStream(j)
+                if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND)
+            {
+                Error::new(ErrorKind::StreamNotFound(EVENTS_STREAM.to_owned()))
+            } else {
+                Error::jetstream(e)
+            }
+        })?;
+        let mut filters = interest.lifecycle_subjects()?;
+        let mut config = PullConfig {
+            durable_name: Some(name.to_owned()),
+            deliver_policy: DeliverPolicy::New,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait,
+            max_ack_pending: 1,
+            ..Default::default()
+        };
+        if filters.len() == 1 {
+            config.filter_subject = filters.remove(0);
+        } else {
+            config.filter_subjects = filters;
+        }
+        let consumer = stream
+            .create_consumer(config)
+            .await
+            .map_err(Error::jetstream)?;
+        let pending = consumer.cached_info().num_pending;
+        let unacknowledged = consumer.cached_info().num_ack_pending;
+        info!(
+            consumer = name,
+            pending, unacknowledged, "durable consumer ready"
+        );
+        let inner = consumer
+            .messages()
+            .await
+            .map_err(Error::jetstream)?
+            .then(|message| async move {
+                let message =
+                    message.map_err(|e| ReceiveError::Stream(Box::new(Error::jetstream(e))))?;
+                let position = message
+                    .info()
+                    .ok()
+                    .map(|info| (info.stream_sequence, info.pending, info.delivered));
+                let (message, acker) = message.split();
+                match receive(
+                    message.subject,
+                    message.payload,
+                    position.map(|(sequence, pending, _)| (sequence, pending)),
+                ) {
+                    Ok(received) => Ok(Delivery {
+                        received,
+                        delivered: position.map_or(1, |(_, _, d)| d.max(1) as u64),
+                        acker,
+                    }),
+                    Err(invalid) => {
+                        if let Err(e) = acker.ack_with(AckKind::Term).await {
+                            warn!(error = %e, "cannot terminate an invalid message");
+                        }
+                        Err(invalid)
+                    }
+                }
+            })
+            .boxed();
+        Ok(Durable {
+            inner,
+            name: name.to_owned(),
+        })
+    }
+}

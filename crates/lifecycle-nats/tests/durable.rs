@@ -1,0 +1,165 @@
+//! The durable consumer: in order, one unacknowledged at a time, redelivered when not
+//! acknowledged, resumed under the same name, invalid messages reported and terminated.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::StreamExt;
+use lifecycle_core::{Event, EventType, Format};
+use lifecycle_nats::{Connection, Delivery, Durable, Interest, ReceiveError};
+use lifecycle_testsupport::NatsServer;
+
+fn numbered(n: usize) -> Event {
+    Event::builder(EventType::Alive)
+        .identity(format!("node{n}.example.net"))
+        .component("server")
+        .version("0.29.4")
+        .build()
+        .unwrap()
+}
+
+async fn next(durable: &mut Durable) -> Delivery {
+    match within(10, "a delivery", durable.next()).await {
+        Some(Ok(delivery)) => delivery,
+        Some(Err(e)) => panic!("unexpected error: {e}"),
+        None => panic!("the durable consumer ended"),
+    }
+}
+
+async fn setup(server: &NatsServer) -> Connection {
+    let connection = connect(server).await;
+    connection
+        .ensure_events_stream(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    connection
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_in_order_redelivered_when_not_and_resumed_by_name() {
+    let server = NatsServer::start();
+    let connection = setup(&server).await;
+    let interest = Interest::default().types([EventType::Alive]);
+    let mut durable = connection
+        .durable("forward", &interest, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(durable.name(), "forward");
+
+    let publisher = connect(&server).await.publisher(Format::Choria);
+    let events: Vec<Event> = (0..5).map(numbered).collect();
+    publisher.publish_all(&events).await.unwrap();
+    // Not asked for: never delivered.
+    let shutdown = Event::builder(EventType::Shutdown)
+        .identity("other")
+        .component("server")
+        .build()
+        .unwrap();
+    publisher.publish(&shutdown).await.unwrap();
+    publisher.flush().await.unwrap();
+
+    let first = next(&mut durable).await;
+    assert_eq!(first.event().id(), events[0].id());
+    assert_eq!(first.delivered, 1);
+    assert_eq!(first.received.stream_sequence, Some(1));
+    // One unacknowledged at a time: nothing else comes until it is settled.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), durable.next())
+            .await
+            .is_err()
+    );
+    first.ack().await.unwrap();
+
+    let second = next(&mut durable).await;
+    assert_eq!(second.event().id(), events[1].id());
+    second.nak(None).await.unwrap();
+    let again = next(&mut durable).await;
+    assert_eq!(again.event().id(), events[1].id());
+    assert_eq!(again.delivered, 2);
+    again.in_progress().await.unwrap();
+    again.ack().await.unwrap();
+
+    // Not acknowledged and the consumer goes away: a new one under the same name gets it
+    // again after the acknowledgement wait, then the rest, in order.
+    let third = next(&mut durable).await;
+    assert_eq!(third.event().id(), events[2].id());
+    drop(third);
+    drop(durable);
+    let mut durable = connection
+        .durable("forward", &interest, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 2..5 {
+        let delivery = next(&mut durable).await;
+        ids.push(delivery.event().id().to_owned());
+        delivery.ack().await.unwrap();
+    }
+    let expected: Vec<String> = events[2..].iter().map(|e| e.id().to_owned()).collect();
+    assert_eq!(ids, expected);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), durable.next())
+            .await
+            .is_err(),
+        "nothing more: the shutdown event is not of interest"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_messages_are_reported_and_do_not_block() {
+    let server = NatsServer::start();
+    let connection = setup(&server).await;
+    let mut durable = connection
+        .durable("invalid", &Interest::default(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let client = connect(&server).await;
+    client
+        .client()
+        .publish("choria.lifecycle.event.alive.server", "not json".into())
+        .await
+        .unwrap();
+    let event = numbered(1);
+    client
+        .client()
+        .publish(
+            "choria.lifecycle.event.alive.server",
+            event.to_json().into(),
+        )
+        .await
+        .unwrap();
+    client.client().flush().await.unwrap();
+    match within(10, "the invalid message", durable.next()).await {
+        Some(Err(ReceiveError::Invalid(invalid))) => {
+            assert_eq!(&invalid.payload[..], b"not json")
+        }
+        other => panic!("expected an invalid message, got {other:?}"),
+    }
+    let delivery = next(&mut durable).await;
+    assert_eq!(delivery.event().id(), event.id());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_names_and_missing_streams_are_errors() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let error = connection
+        .durable("a", &Interest::default(), Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("CHORIA_EVENTS does not exist"),
+        "{error}"
+    );
+    connection
+        .ensure_events_stream(Duration::from_secs(60))
+        .await
+        .unwrap();
+    let error = connection
+        .durable("a.b", &Interest::default(), Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("'a.b'"), "{error}");
+}
