@@ -81,7 +81,8 @@ impl Error {
         Error::with_source(ErrorKind::Nats, source)
     }
 
-    pub(crate) fn jetstream(source: impl Into<Source>) -> Self {
+    /// A failed JetStream request, for code that makes its own (key-value stores, say).
+    pub fn jetstream(source: impl Into<Source>) -> Self {
         Error::with_source(ErrorKind::JetStream, source)
     }
 

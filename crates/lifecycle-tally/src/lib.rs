@@ -22,12 +22,14 @@
 //! ```
 #![warn(missing_docs)]
 
+mod election;
 mod fleet;
 mod http;
 mod ingest;
 mod metrics;
 mod tally;
 
+pub use election::{DEFAULT_ELECTION_TTL, ELECTION_BUCKET, Election};
 pub use fleet::{Change, Fleet, MAX_NAMES, NodeView};
 pub use http::{ComponentCount, NodeInfo, router, serve};
 pub use ingest::EXPIRY_INTERVAL;
