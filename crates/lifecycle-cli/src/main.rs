@@ -8,6 +8,7 @@ mod duration;
 mod emit;
 mod inspect;
 mod output;
+mod tally;
 mod view;
 mod wait;
 mod watch;
@@ -35,6 +36,7 @@ enum Command {
     View(view::Args),
     Emit(emit::Args),
     Wait(wait::Args),
+    Tally(tally::Args),
     Completions(completions::Args),
 }
 
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::View(args) => view::run(args),
         Command::Emit(args) => emit::run(args),
         Command::Wait(args) => wait::run(args),
+        Command::Tally(args) => tally::run(args),
         Command::Completions(args) => completions::run::<Cli>(&args),
     };
     match result {

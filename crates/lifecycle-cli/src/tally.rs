@@ -1,0 +1,150 @@
+//! `lifecycle tally`: count which nodes run which version, as Prometheus metrics and a JSON API.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use lifecycle_tally::{DEFAULT_ELECTION_TTL, DEFAULT_PREFIX, Election, Tally, TallyOptions};
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::connect::ConnectArgs;
+use crate::duration;
+
+/// Count the fleet: nodes per component and version, from lifecycle events.
+///
+/// Serves /metrics (Prometheus), /healthz, /api/v1/components and
+/// /api/v1/nodes?component=&version=. When the server keeps the CHORIA_EVENTS stream, the
+/// last --max-age of it is replayed first, so counts are right from the first scrape.
+///
+/// Examples:
+///   lifecycle tally --component server
+///   lifecycle tally --port 9000 --election tally
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct Args {
+    /// A component to count (repeatable); none counts every component.
+    #[arg(long = "component", value_name = "NAME")]
+    components: Vec<String>,
+
+    /// Nodes not seen for this long expire.
+    #[arg(long, value_name = "DURATION", default_value = "80m", value_parser = duration::parse)]
+    max_age: Duration,
+
+    /// Prefix of the metric names.
+    #[arg(long, default_value = DEFAULT_PREFIX)]
+    prefix: String,
+
+    /// Address to serve HTTP on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Port to serve HTTP on, keeping --listen's address.
+    #[arg(long)]
+    port: Option<u16>,
+
+    /// Campaign for leadership in this election with the other tallies; only the leader's
+    /// metrics say active="1". Without it this tally is always active.
+    #[arg(long, value_name = "NAME")]
+    election: Option<String>,
+
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut listen = args.listen;
+    if let Some(port) = args.port {
+        listen.set_port(port);
+    }
+    let runtime = crate::connect::runtime()?;
+    runtime.block_on(async {
+        let mut options = args.connect.options();
+        // A daemon waits for its broker rather than give up at once.
+        options.retry_initial_connect = true;
+        options.name = Some("lifecycle tally".to_owned());
+        let connection = crate::connect::connect(&options).await?;
+        let tally = Tally::new(TallyOptions {
+            components: args.components.iter().cloned().collect(),
+            max_age: args.max_age,
+            ..Default::default()
+        });
+
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener.local_addr()?;
+        eprintln!("lifecycle tally: serving http://{address}/metrics");
+
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            terminated().await;
+            info!("stopping");
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|&s| s).await;
+        };
+
+        let router = lifecycle_tally::router(tally.clone(), &args.prefix);
+        let http = tokio::spawn(lifecycle_tally::serve(
+            listener,
+            router,
+            until_stopped(stopped.clone()),
+        ));
+        let election = match &args.election {
+            Some(name) => {
+                let election = Election::new(name, DEFAULT_ELECTION_TTL, candidate_id());
+                info!(election = %name, bound = ?election.bound(), "campaigning for leadership");
+                let metrics = tally.metrics().clone();
+                let connection = connection.clone();
+                let stopped = until_stopped(stopped.clone());
+                Some(tokio::spawn(async move {
+                    election
+                        .run(&connection, |leader| metrics.set_active(leader), stopped)
+                        .await
+                }))
+            }
+            None => {
+                tally.metrics().set_active(true);
+                None
+            }
+        };
+        tally.ingest(&connection, until_stopped(stopped)).await?;
+        if let Some(election) = election {
+            election.await??;
+        }
+        http.await??;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// This candidate's name in an election: host and process.
+fn candidate_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "tally".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

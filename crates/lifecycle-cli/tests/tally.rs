@@ -1,0 +1,176 @@
+//! `lifecycle tally` as a user runs it: the built binary against a real nats-server.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lifecycle_core::{Event, EventType, Format};
+use lifecycle_nats::{ConnectOptions, Connection, Settings};
+use lifecycle_testsupport::NatsServer;
+
+/// A running `lifecycle tally`, killed on drop.
+struct Tally {
+    child: Child,
+    address: String,
+}
+
+impl Tally {
+    fn start(server: &NatsServer, extra: &[&str]) -> Tally {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args(["tally", "--listen", "127.0.0.1:0", "--server", &server.url()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (found, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("lifecycle tally: serving http://") {
+                    let _ = found.send(rest.trim_end_matches("/metrics").to_owned());
+                    break;
+                }
+            }
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the tally printed where it serves");
+        Tally { child, address }
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(&self.address).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.split(' ').nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n")?.1.to_owned();
+        Some((status, body))
+    }
+
+    fn active(&self) -> Option<bool> {
+        let (status, body) = self.get("/metrics")?;
+        if status != 200 {
+            return None;
+        }
+        let line = body.lines().find(|l| l.starts_with("lifecycle_tally_versions{"))?;
+        Some(line.contains("active=\"1\""))
+    }
+
+    fn signal(&self, signal: &str) {
+        Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    fn wait(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn publish(server: &NatsServer, events: &[Event]) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let options = ConnectOptions {
+            servers: vec![server.url()],
+            ..Default::default()
+        };
+        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+        let publisher = Connection::connect(&settings).await.unwrap().publisher(Format::Choria);
+        publisher.publish_all(events).await.unwrap();
+        publisher.flush().await.unwrap();
+    });
+}
+
+fn alive(identity: &str, component: &str, version: &str) -> Event {
+    Event::builder(EventType::Alive)
+        .identity(identity)
+        .component(component)
+        .version(version)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
+    let server = NatsServer::start();
+    let mut tally = Tally::start(&server, &["--component", "server", "--prefix", "fleet"]);
+    wait_until("readiness", Duration::from_secs(20), || {
+        tally.get("/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    publish(
+        &server,
+        &[
+            alive("n1", "server", "0.29.4"),
+            alive("n2", "server", "0.29.4"),
+            alive("n3", "server", "0.28.0"),
+            alive("b1", "broker", "1.0.0"),
+        ],
+    );
+    let want = r#"[{"component":"server","nodes":3,"versions":{"0.28.0":1,"0.29.4":2}}]"#;
+    wait_until("the counts", Duration::from_secs(20), || {
+        tally.get("/api/v1/components").is_some_and(|(_, body)| body == want)
+    });
+    let (_, metrics) = tally.get("/metrics").unwrap();
+    assert!(
+        metrics.contains("fleet_versions{component=\"server\",version=\"0.29.4\",active=\"1\"} 2"),
+        "{metrics}"
+    );
+    tally.signal("-TERM");
+    assert_eq!(tally.wait(Duration::from_secs(10)), Some(0), "exit status after SIGTERM");
+}
+
+#[test]
+fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
+    let server = NatsServer::start();
+    let a = Tally::start(&server, &["--election", "tally"]);
+    let b = Tally::start(&server, &["--election", "tally"]);
+    publish(&server, &[alive("n1", "server", "0.29.4")]);
+    // Each reports its versions gauge, labelled with whether it leads.
+    wait_until("a leader", Duration::from_secs(20), || {
+        matches!((a.active(), b.active()), (Some(x), Some(y)) if x != y)
+    });
+    for _ in 0..10 {
+        assert!(matches!((a.active(), b.active()), (Some(x), Some(y)) if x != y));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (leader, follower) = if a.active() == Some(true) { (a, b) } else { (b, a) };
+    // Killed outright: no clean step-down, its claim has to expire.
+    leader.signal("-KILL");
+    let killed = Instant::now();
+    // The stated bound for the default 10 s claim: 10 s + 2.5 s + 1 s.
+    let bound = Duration::from_millis(13_500);
+    wait_until("the takeover", bound, || follower.active() == Some(true));
+    eprintln!("takeover after {:?}", killed.elapsed());
+    drop(leader);
+}
