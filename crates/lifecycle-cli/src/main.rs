@@ -6,6 +6,7 @@ mod completions;
 mod connect;
 mod duration;
 mod emit;
+mod forward;
 mod inspect;
 mod output;
 mod tally;
@@ -36,6 +37,7 @@ enum Command {
     View(view::Args),
     Emit(emit::Args),
     Wait(wait::Args),
+    Forward(forward::Args),
     Tally(tally::Args),
     Completions(completions::Args),
 }
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::View(args) => view::run(args),
         Command::Emit(args) => emit::run(args),
         Command::Wait(args) => wait::run(args),
+        Command::Forward(args) => forward::run(args),
         Command::Tally(args) => tally::run(args),
         Command::Completions(args) => completions::run::<Cli>(&args),
     };

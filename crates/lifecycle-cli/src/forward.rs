@@ -1,0 +1,244 @@
+//! `lifecycle forward`: POST events to a CloudEvents receiver.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::{StreamExt, future};
+use lifecycle_cloudevents::prometheus_client::registry::Registry;
+use lifecycle_cloudevents::{Backoff, Forwarder, Mode, Outcome, Pending};
+use lifecycle_core::{AnyEvent, Filter};
+use lifecycle_nats::{Delivery, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing::{debug, info, warn};
+
+use crate::connect::ConnectArgs;
+use crate::duration;
+
+/// Forward events to a CloudEvents receiver (Knative, OpenFaaS, an event gateway...) over
+/// HTTP, one at a time and in order.
+///
+/// Without --durable the events are received live: while the receiver is away, each is
+/// retried --attempts times, then dropped (and counted as failed). With --durable NAME they
+/// come from the JetStream stream CHORIA_EVENTS through a durable consumer of that name, and
+/// each is acknowledged only once the receiver answered 2xx: a receiver (or this command)
+/// that is down for a while misses nothing, events arrive at least once, in order. A durable
+/// consumer starts with the events stored after it was first created.
+///
+/// Examples:
+///   lifecycle forward --to http://broker.example.net/default
+///   lifecycle forward --to http://gw.example.net/ --filter 'startup,provisioned' --durable provisioner
+///   lifecycle forward --to http://gw.example.net/ --mode structured --metrics 127.0.0.1:9100
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct Args {
+    /// The receiver's URL (http or https).
+    #[arg(long, value_name = "URL")]
+    to: String,
+
+    /// Filter expression, e.g. 'alive,identity=web*,.version>=0.29.0'.
+    #[arg(long, short = 'f', value_name = "EXPR", value_parser = crate::view::filter)]
+    filter: Option<String>,
+
+    /// CloudEvents HTTP content mode: attributes in ce-* headers, or one JSON document.
+    #[arg(long, value_name = "MODE", default_value = "binary", value_parser = ["binary", "structured"])]
+    mode: String,
+
+    /// Consume from JetStream with this durable consumer, acknowledging after delivery.
+    #[arg(long, value_name = "NAME")]
+    durable: Option<String>,
+
+    /// With --durable: how long the server waits for an acknowledgement before it delivers
+    /// an event again (the forwarder extends it while it retries).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration::parse)]
+    ack_wait: Duration,
+
+    /// Attempts per event before giving up on it: 0 for no limit. Default: no limit with
+    /// --durable, 10 without.
+    #[arg(long, value_name = "N")]
+    attempts: Option<u32>,
+
+    /// The longest wait between attempts; waits start at 100ms and double.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration::parse)]
+    max_backoff: Duration,
+
+    /// Serve Prometheus metrics (lifecycle_forward_*) on this address, e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+/// An event of the durable consumer: acknowledged when delivered, handed back otherwise.
+struct Durable(Delivery);
+
+impl Pending for Durable {
+    fn event(&self) -> &AnyEvent {
+        self.0.event()
+    }
+
+    async fn in_progress(&mut self) {
+        if let Err(error) = self.0.in_progress().await {
+            warn!(%error, "cannot extend the acknowledgement wait");
+        }
+    }
+
+    async fn settle(self, outcome: Outcome) {
+        let id = self.0.event().id().to_owned();
+        let result = match outcome {
+            Outcome::Delivered => self.0.ack().await,
+            // It will never be accepted: do not deliver it again.
+            Outcome::Rejected => self.0.term().await,
+            Outcome::Failed => self.0.nak(Some(Duration::from_secs(1))).await,
+            Outcome::Abandoned => self.0.nak(None).await,
+        };
+        match result {
+            Ok(()) => debug!(id, ?outcome, "settled"),
+            Err(error) => {
+                warn!(id, ?outcome, %error, "cannot settle the event with JetStream; it will be delivered again")
+            }
+        }
+    }
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let filter = Filter::parse(args.filter.as_deref().unwrap_or(""))?;
+    let mode: Mode = args.mode.parse()?;
+    let attempts = match args.attempts {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None if args.durable.is_some() => None,
+        None => Some(10),
+    };
+    let forwarder = Forwarder::new(&args.to, mode)?.with_backoff(Backoff {
+        initial: Duration::from_millis(100).min(args.max_backoff),
+        max: args.max_backoff,
+        attempts,
+    });
+    let runtime = crate::connect::runtime()?;
+    runtime.block_on(async {
+        if let Some(addr) = args.metrics {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for --metrics"))?;
+            let mut registry = Registry::default();
+            forwarder.metrics().register(&mut registry);
+            info!(addr = %listener.local_addr()?, "serving metrics");
+            tokio::spawn(serve_metrics(listener, Arc::new(registry)));
+        }
+        let connection = args.connect.connect().await?;
+        let interest = Interest::from_filter(&filter);
+        let filter = Arc::new(filter);
+        match &args.durable {
+            None => {
+                let events = connection.subscribe(&interest).await?;
+                connection.client().flush().await?;
+                info!(subjects = ?interest.subjects()?, "receiving events");
+                let events = events.filter_map(move |received| {
+                    future::ready(match received {
+                        Ok(received) if filter.matches(received.parsed.event()) => {
+                            Some(received.parsed.into_event())
+                        }
+                        Ok(_) => None,
+                        Err(error) => {
+                            warn!(%error, "skipping a message");
+                            None
+                        }
+                    })
+                });
+                forwarder.run(events, shutdown()).await;
+            }
+            Some(name) => {
+                let events = connection
+                    .durable(name, &interest, args.ack_wait)
+                    .await
+                    .with_context(|| format!("cannot open the durable consumer '{name}'"))?;
+                let events = events.filter_map(move |delivery| {
+                    let filter = filter.clone();
+                    async move {
+                        match delivery {
+                            Ok(delivery) if filter.matches(delivery.event()) => {
+                                Some(Durable(delivery))
+                            }
+                            Ok(skipped) => {
+                                // Not for this receiver: done with it.
+                                if let Err(error) = skipped.ack().await {
+                                    warn!(%error, "cannot acknowledge a filtered-out event");
+                                }
+                                None
+                            }
+                            Err(error) => {
+                                warn!(%error, "skipping a message");
+                                None
+                            }
+                        }
+                    }
+                });
+                forwarder.run(events, shutdown()).await;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    info!("stopping");
+}
+
+/// Answers every HTTP request on `listener` with the metrics in OpenMetrics text.
+async fn serve_metrics(listener: tokio::net::TcpListener, registry: Arc<Registry>) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            // Read the request head; the answer does not depend on it.
+            let mut buffer = [0u8; 4096];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                match socket.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let mut body = String::new();
+            if lifecycle_cloudevents::prometheus_client::encoding::text::encode(
+                &mut body, &registry,
+            )
+            .is_err()
+            {
+                return;
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        });
+    }
+}
