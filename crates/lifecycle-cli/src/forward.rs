@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::{StreamExt, future};
 use lifecycle_cloudevents::prometheus_client::registry::Registry;
-use lifecycle_cloudevents::{Backoff, Forwarder, Mode, Outcome, Pending};
+use lifecycle_cloudevents::{Backoff, Forwarder, Mode, Outcome, Pending, REQUEST_TIMEOUT};
 use lifecycle_core::{AnyEvent, Filter};
 use lifecycle_nats::{Delivery, Interest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,6 +118,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         max: args.max_backoff,
         attempts,
     });
+    if args.durable.is_some() && args.ack_wait <= args.max_backoff + REQUEST_TIMEOUT {
+        warn!(
+            ack_wait = ?args.ack_wait,
+            "--ack-wait is not longer than --max-backoff plus the 10s request timeout: an event \
+             still being retried may be delivered again"
+        );
+    }
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
         if let Some(addr) = args.metrics {

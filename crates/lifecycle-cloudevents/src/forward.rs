@@ -13,6 +13,9 @@ use crate::error::{Error, ErrorKind};
 use crate::http::{Mode, encode};
 use crate::metrics::Metrics;
 
+/// How long a [`Forwarder`] waits for the receiver to answer one request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An event waiting to be delivered, with whatever its source needs to hear back: a
 /// JetStream message to acknowledge, or nothing for a live subscription.
 pub trait Pending: Send {
@@ -97,8 +100,8 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// A forwarder POSTing to `url` in `mode`, with the default [`Backoff`] and a 10 s
-    /// timeout per request.
+    /// A forwarder POSTing to `url` in `mode`, with the default [`Backoff`] and
+    /// [`REQUEST_TIMEOUT`] per request.
     pub fn new(url: &str, mode: Mode) -> Result<Forwarder, Error> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| Error::with_source(ErrorKind::InvalidUrl(url.to_owned()), e))?;
@@ -109,7 +112,7 @@ impl Forwarder {
             ));
         }
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|e| Error::with_source(ErrorKind::Http, e))?;
         Ok(Forwarder {
@@ -139,11 +142,12 @@ impl Forwarder {
 
     /// One attempt: `Ok` when the receiver answered 2xx.
     pub async fn send(&self, event: &AnyEvent) -> Result<(), Error> {
-        let request = encode(
-            to_cloudevent(event)?,
-            self.mode,
-            self.client.post(self.url.clone()),
-        )?;
+        self.send_cloudevent(to_cloudevent(event)?).await
+    }
+
+    /// One attempt with an event already converted.
+    pub async fn send_cloudevent(&self, event: cloudevents::Event) -> Result<(), Error> {
+        let request = encode(event, self.mode, self.client.post(self.url.clone()))?;
         let response = request
             .send()
             .await
@@ -156,12 +160,21 @@ impl Forwarder {
         }
     }
 
-    /// Delivers one event, trying again after failures that may pass.
+    /// Delivers one event, trying again after failures that may pass. Every attempt sends
+    /// the same CloudEvent, `id` included, so a receiver can recognise a repeat.
     pub async fn deliver<P: Pending>(&self, pending: &mut P) -> Outcome {
+        let cloudevent = match to_cloudevent(pending.event()) {
+            Ok(cloudevent) => cloudevent,
+            Err(error) => {
+                self.metrics.count_failed();
+                error!(id = pending.event().id(), %error, "cannot convert the event, dropping it");
+                return Outcome::Rejected;
+            }
+        };
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let error = match self.send(pending.event()).await {
+            let error = match self.send_cloudevent(cloudevent.clone()).await {
                 Ok(()) => {
                     self.metrics.count_delivered();
                     debug!(id = pending.event().id(), attempt, "delivered");

@@ -116,6 +116,38 @@ async fn refusals_are_retried_and_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_retried_machine_event_keeps_its_cloudevent_id() {
+    let receiver = CloudEventsReceiver::start_failing(2);
+    let machine = events().pop().unwrap();
+    assert!(machine.as_machine().is_some());
+    let forwarder = Forwarder::new(&receiver.url(), Mode::Structured)
+        .unwrap()
+        .with_backoff(fast());
+    let mut pending = machine.clone();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), forwarder.deliver(&mut pending))
+        .await
+        .unwrap();
+    assert_eq!(outcome, lifecycle_cloudevents::Outcome::Delivered);
+    assert_eq!(forwarder.metrics().retried(), 2);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    check(&received, &[machine], Mode::Structured);
+    let got: Value = serde_json::from_str(&received[0]).unwrap();
+    let refused: Vec<Value> = receiver
+        .refused()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(refused.len(), 2);
+    for attempt in refused {
+        assert_eq!(
+            attempt["id"], got["id"],
+            "every attempt carries the same id"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_receiver_fails_after_the_last_attempt() {
     let mut receiver = CloudEventsReceiver::start();
     receiver.stop();

@@ -7,7 +7,7 @@ durability tests of lifecycle-cloudevents start it; nobody in this project wrote
 
 Usage: receiver.py --port N --out FILE [--fail N]
 Prints "listening PORT" on stdout once it accepts requests. --fail answers 503 to the
-first N requests, to exercise the sender's retries.
+first N requests, to exercise the sender's retries; their ids go to FILE.refused.
 """
 
 import argparse
@@ -68,6 +68,7 @@ def main():
     parser.add_argument("--fail", type=int, default=0)
     args = parser.parse_args()
     out = open(args.out, "a", encoding="utf-8")
+    refused = open(args.out + ".refused", "a", encoding="utf-8")
     state = {"to_fail": args.fail}
     lock = threading.Lock()
 
@@ -81,14 +82,17 @@ def main():
                 fail = state["to_fail"] > 0
                 if fail:
                     state["to_fail"] -= 1
-            if fail:
-                return self.answer(503, b"try again")
             headers = {k: v for k, v in self.headers.items()}
             try:
                 event = parse(headers, body)
             except Exception as e:  # the SDK refused it: tell the sender, for good
                 return self.answer(400, str(e).encode())
             got = attributes(event)
+            if fail:
+                with lock:
+                    refused.write(json.dumps({"id": got["id"]}) + "\n")
+                    refused.flush()
+                return self.answer(503, b"try again")
             time = got["time"]
             if time is not None and not isinstance(time, str):
                 got["time_unix"] = int(time.timestamp())

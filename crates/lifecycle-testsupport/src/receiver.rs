@@ -68,6 +68,15 @@ impl CloudEventsReceiver {
             .collect()
     }
 
+    /// The ids of the requests refused with 503 (see [`CloudEventsReceiver::start_failing`]).
+    pub fn refused(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("received.jsonl.refused"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn out(&self) -> PathBuf {
         self.dir.path().join("received.jsonl")
     }
