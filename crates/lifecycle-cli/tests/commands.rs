@@ -495,3 +495,137 @@ fn completions_are_generated() {
         assert!(out.stdout.contains("distinct"), "{shell}");
     }
 }
+
+/// Publishes a machine transition through the library, as an autonomous agent would.
+fn publish_transition(server: &NatsServer) {
+    use lifecycle_core::{AnyEvent, Format, MachineEvent, Transition};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let options = ConnectOptions {
+            servers: vec![server.url()],
+            ..Default::default()
+        };
+        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+        let connection = Connection::connect(&settings).await.unwrap();
+        let publisher = connection.publisher(Format::CloudEvents);
+        let transition = AnyEvent::from(MachineEvent::Transition(Transition::new(
+            "n1.example.net",
+            "m-1",
+            "1.0.0",
+            1_700_000_000,
+            "nagios",
+            "fire",
+            "idle",
+            "running",
+        )));
+        publisher.publish_any(&transition).await.unwrap();
+        publisher.flush().await.unwrap();
+    });
+}
+
+#[test]
+fn view_shows_machine_events_when_the_filter_asks_and_narrows_by_type_and_component() {
+    let server = NatsServer::start();
+    let machines = Running::subscribed(
+        &server,
+        &[
+            "view",
+            "--filter",
+            "transition",
+            "--count",
+            "1",
+            "--timeout",
+            "15s",
+        ],
+    );
+    let narrowed = Running::subscribed(
+        &server,
+        &[
+            "view",
+            "--type",
+            "alive",
+            "--component",
+            "agent",
+            "--debug",
+            "--count",
+            "1",
+            "--timeout",
+            "15s",
+        ],
+    );
+    emit(
+        &server,
+        &["alive", "-i", "a", "-c", "server", "--version", "1"],
+    );
+    emit(
+        &server,
+        &["startup", "-i", "b", "-c", "agent", "--version", "1"],
+    );
+    publish_transition(&server);
+    let sent = emit(
+        &server,
+        &["alive", "-i", "c", "-c", "agent", "--version", "2"],
+    );
+    let out = machines.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.lines(),
+        ["22:13:20 n1.example.net nagios transitioned via event fire: idle => running"]
+    );
+    // --debug prints the payload as received: what emit sent.
+    let out = narrowed.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    assert!(lines[0].starts_with(r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"#));
+    assert!(
+        !lines[0].contains("\"subject\""),
+        "not the --json form: {}",
+        lines[0]
+    );
+    let payload: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(payload, sent);
+}
+
+#[test]
+fn a_closed_pipe_ends_view_quietly() {
+    let server = server_with_stream();
+    for identity in ["a", "b", "c"] {
+        emit(&server, &["shutdown", "-i", identity, "-c", "server"]);
+    }
+    let mut child = command(&server, &["view", "--since", "1m", "--timeout", "15s"])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    assert!(first.ends_with("[shutdown] a: server\n"), "{first}");
+    // The reader is gone: the next line written ends the run, quietly and with success.
+    emit(&server, &["shutdown", "-i", "d", "-c", "server"]);
+    let running = Running {
+        stdout: lines_of(std::io::empty()),
+        stderr: lines_of(child.stderr.take().unwrap()),
+        child,
+    };
+    let out = running.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn ctrl_c_ends_view_and_wait_with_130() {
+    let server = NatsServer::start();
+    for args in [&["view"][..], &["wait", "--filter", "alive"][..]] {
+        let running = Running::subscribed(&server, args);
+        let status = Command::new("kill")
+            .args(["-INT", &running.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = running.finish();
+        assert_eq!(out.code(), Some(130), "{args:?}: {}", out.stderr);
+    }
+}
