@@ -21,7 +21,16 @@ use tracing_subscriber::EnvFilter;
 
 /// Choria lifecycle events: inspect, view, emit, wait on, tally, forward and simulate them.
 #[derive(Debug, Parser)]
-#[command(name = "lifecycle", version, propagate_version = true)]
+#[command(
+    name = "lifecycle",
+    version,
+    propagate_version = true,
+    after_help = "Examples:
+  lifecycle view --filter 'alive,identity=web*,.version>=0.29.0'
+  lifecycle emit alive --identity node1.example.net --component server --version 0.29.4
+  lifecycle wait --filter 'alive,version=0.29.4' --count 50 --distinct identity --timeout 10m
+  lifecycle <command> --help    (each command's options and examples)"
+)]
 struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
