@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lifecycle_core::{AnyEvent, EventType, Filter};
-use lifecycle_nats::{Interest, Received};
+use lifecycle_nats::Received;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -126,9 +126,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
         let connection = args.connect.connect().await?;
-        let interest = Interest::from_filter(&filter);
-        let mut events =
-            Events::open(&connection, &interest, filter, args.since, args.timeout).await?;
+        let mut events = Events::open(&connection, filter, args.since, args.timeout).await?;
         let mut out = io::stdout().lock();
         let mut shown = 0;
         while args.count.is_none_or(|n| shown < n) {

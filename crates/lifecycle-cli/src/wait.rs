@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lifecycle_core::{Filter, Progress};
-use lifecycle_nats::Interest;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -60,9 +59,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
         let connection = args.connect.connect().await?;
-        let interest = Interest::from_filter(&filter);
-        let mut events =
-            Events::open(&connection, &interest, filter, args.since, args.timeout).await?;
+        let mut events = Events::open(&connection, filter, args.since, args.timeout).await?;
         while !progress.is_met() {
             match events.next().await {
                 Ok(received) => {

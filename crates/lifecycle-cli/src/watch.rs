@@ -28,34 +28,34 @@ pub(crate) const INTERRUPTED: u8 = 130;
 /// Matching events from a subscription.
 pub(crate) struct Events {
     subscription: Subscription,
-    filter: Filter,
     deadline: Option<Instant>,
     interrupt: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
 }
 
 impl Events {
-    /// Subscribes to what `interest` names, replaying the last `since` from JetStream first
-    /// when given. Logs "receiving events" (at info) once the server knows the subscription.
+    /// Subscribes to the subjects `filter` narrows to, replaying the last `since` from
+    /// JetStream first when given, and keeps the events it passes. Logs "receiving events"
+    /// (at info) once the server knows the subscription.
     pub(crate) async fn open(
         connection: &Connection,
-        interest: &Interest,
         filter: Filter,
         since: Option<Duration>,
         timeout: Option<Duration>,
     ) -> anyhow::Result<Events> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        let interest = Interest::from_filter(&filter);
         let subscription = match since {
             Some(since) => {
                 let from = SystemTime::now() - since;
-                connection.replay(interest, ReplayFrom::Time(from)).await?
+                connection.replay(&interest, ReplayFrom::Time(from)).await?
             }
-            None => connection.subscribe(interest).await?,
-        };
+            None => connection.subscribe(&interest).await?,
+        }
+        .filtered(filter);
         connection.client().flush().await?;
         info!(subjects = ?interest.subjects()?, "receiving events");
         Ok(Events {
             subscription,
-            filter,
             deadline,
             interrupt: Box::pin(tokio::signal::ctrl_c()),
         })
@@ -78,10 +78,7 @@ impl Events {
             };
             match received {
                 None => return Err(Stop::Closed),
-                Some(Ok(received)) if self.filter.matches(received.parsed.event()) => {
-                    return Ok(received);
-                }
-                Some(Ok(_)) => {}
+                Some(Ok(received)) => return Ok(received),
                 Some(Err(error)) => warn!("{error}"),
             }
         }

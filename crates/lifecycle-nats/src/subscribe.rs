@@ -248,6 +248,23 @@ impl Subscription {
     pub fn dropped(&self) -> u64 {
         self.health.dropped()
     }
+
+    /// Keeps only the events `filter` passes; messages that are not events still come out
+    /// as errors. Subscribe to [`Interest::from_filter`] so that the server sends only what
+    /// the filter can pass, and this decides about the rest.
+    pub fn filtered(mut self, filter: Filter) -> Self {
+        self.inner = self
+            .inner
+            .filter(move |item| {
+                let keep = match item {
+                    Ok(received) => filter.matches(received.parsed.event()),
+                    Err(_) => true,
+                };
+                std::future::ready(keep)
+            })
+            .boxed();
+        self
+    }
 }
 
 impl Stream for Subscription {

@@ -221,3 +221,46 @@ async fn an_event_without_component_cannot_be_published() {
         "cannot publish event: event has no component, so it has no NATS subject and cannot be published"
     );
 }
+
+/// A filter narrows the subjects (the server sends only alive events of `server`) and
+/// decides about the rest on the client: only the versions at or above 0.29.10 arrive.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filtered_subscription_passes_exactly_what_the_filter_passes() {
+    use lifecycle_core::{Event, Filter};
+
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let filter = Filter::parse("alive,component=server,.version>=0.29.10").unwrap();
+    let mut subscription = connection
+        .subscribe(&Interest::from_filter(&filter))
+        .await
+        .unwrap()
+        .filtered(filter);
+    connection.client().flush().await.unwrap();
+    let publisher = connection.publisher(Format::Choria);
+    let mut events = Vec::new();
+    for (t, component, version) in [
+        (EventType::Alive, "server", "0.29.9"),
+        (EventType::Alive, "server", "0.29.10"),
+        (EventType::Startup, "server", "0.30.0"),
+        (EventType::Alive, "agent", "0.30.0"),
+        (EventType::Alive, "server", "0.100.0"),
+    ] {
+        let event = Event::builder(t)
+            .identity(format!("{component}-{version}"))
+            .component(component)
+            .version(version)
+            .build()
+            .unwrap();
+        events.push(event);
+    }
+    publisher.publish_all(&events).await.unwrap();
+    publisher.flush().await.unwrap();
+    let received = within(10, "two events", take(&mut subscription, 2)).await;
+    let identities: Vec<&str> = received
+        .iter()
+        .map(|r| r.parsed.event().identity())
+        .collect();
+    assert_eq!(identities, ["server-0.29.10", "server-0.100.0"]);
+    assert_quiet(&mut subscription).await;
+}
