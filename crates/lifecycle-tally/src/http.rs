@@ -68,7 +68,7 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
 
 /// OpenMetrics text as the Prometheus text format: a counter's HELP and TYPE name its
 /// `_total` series, and there is no `# EOF`.
-pub(crate) fn prometheus_text(openmetrics: &str) -> String {
+pub fn prometheus_text(openmetrics: &str) -> String {
     let counters: std::collections::HashSet<&str> = openmetrics
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))

@@ -31,7 +31,7 @@ mod tally;
 
 pub use election::{DEFAULT_ELECTION_TTL, ELECTION_BUCKET, Election};
 pub use fleet::{Change, Fleet, MAX_NAMES, NodeView};
-pub use http::{ComponentCount, NodeInfo, router, serve};
+pub use http::{ComponentCount, NodeInfo, prometheus_text, router, serve};
 pub use ingest::EXPIRY_INTERVAL;
 pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
 pub use tally::{Clock, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock};

@@ -5,15 +5,17 @@
 //! current `active`: a change of leader relabels every series without resetting any count.
 //! The versions gauge is not kept at all: it is read from the [`Fleet`] at each scrape.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use hashbrown::HashMap;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+
+use lifecycle_core::EventType;
 
 use crate::fleet::Fleet;
 
@@ -72,40 +74,58 @@ impl Histogram {
     }
 }
 
+/// A series' label values, owned.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct LabelValues<const N: usize>([Box<str>; N]);
+
+/// Label values to look a series up by, borrowed: counting an event allocates nothing once
+/// its series exists. Hashes as [`LabelValues`] does, since `Box<str>` hashes as `str`.
+#[derive(Hash)]
+struct Lookup<'a, const N: usize>([&'a str; N]);
+
+impl<const N: usize> hashbrown::Equivalent<LabelValues<N>> for Lookup<'_, N> {
+    fn equivalent(&self, key: &LabelValues<N>) -> bool {
+        self.0.iter().zip(&key.0).all(|(a, b)| *a == &**b)
+    }
+}
+
 /// One family: series by label values.
 #[derive(Debug)]
 struct Family<V, const N: usize> {
     labels: [&'static str; N],
-    series: HashMap<[Box<str>; N], V>,
+    series: HashMap<LabelValues<N>, V, foldhash::fast::RandomState>,
 }
 
 impl<V, const N: usize> Family<V, N> {
     fn new(labels: [&'static str; N]) -> Self {
         Family {
             labels,
-            series: HashMap::new(),
+            series: HashMap::default(),
         }
     }
 
     /// The series for `values`, made with `new` if there is room for it.
     fn get(&mut self, values: [&str; N], new: impl FnOnce() -> V) -> Option<&mut V> {
-        let key: [Box<str>; N] = values.map(Box::from);
-        if !self.series.contains_key(&key) && self.series.len() >= MAX_SERIES {
-            return None;
+        if !self.series.contains_key(&Lookup(values)) {
+            if self.series.len() >= MAX_SERIES {
+                return None;
+            }
+            self.series
+                .insert(LabelValues(values.map(Box::from)), new());
         }
-        Some(self.series.entry(key).or_insert_with(new))
+        self.series.get_mut(&Lookup(values))
     }
 
     fn label_set<'a>(
         &'a self,
-        values: &'a [Box<str>; N],
+        values: &'a LabelValues<N>,
         active: &'a str,
     ) -> Vec<(&'a str, &'a str)> {
         let mut set: Vec<(&str, &str)> = self
             .labels
             .iter()
             .copied()
-            .zip(values.iter().map(|v| &**v))
+            .zip(values.0.iter().map(|v| &**v))
             .collect();
         set.push(("active", active));
         set
@@ -120,12 +140,19 @@ impl<const N: usize> Family<u64, N> {
     }
 }
 
+/// What is counted per component for every event, together: one lookup per event.
+#[derive(Debug, Clone)]
+struct ComponentStats {
+    good: u64,
+    /// By [`EventType`], in the order of [`EventType::ALL`].
+    types: [u64; EventType::ALL.len()],
+    processing_time: Histogram,
+}
+
 #[derive(Debug)]
 struct Store {
-    good_events: Family<u64, 1>,
+    components: HashMap<Box<str>, ComponentStats, foldhash::fast::RandomState>,
     process_errors: Family<u64, 1>,
-    event_types: Family<u64, 2>,
-    processing_time: Family<Histogram, 1>,
     maintenance_time: Histogram,
     nodes_expired: Family<u64, 1>,
     governor: Family<u64, 3>,
@@ -148,10 +175,8 @@ impl Metrics {
     pub fn new(fleet: Arc<Mutex<Fleet>>) -> Arc<Metrics> {
         Arc::new(Metrics {
             store: Mutex::new(Store {
-                good_events: Family::new(["component"]),
+                components: HashMap::default(),
                 process_errors: Family::new(["component"]),
-                event_types: Family::new(["component", "type"]),
-                processing_time: Family::new(["component"]),
                 maintenance_time: Histogram::new(&TIME_BUCKETS),
                 nodes_expired: Family::new(["component"]),
                 governor: Family::new(["component", "governor", "event"]),
@@ -187,16 +212,21 @@ impl Metrics {
     }
 
     /// An event of `event_type` for `component` was processed in `took`.
-    pub fn event(&self, component: &str, event_type: &str, took: Duration) {
+    pub fn event(&self, component: &str, event_type: EventType, took: Duration) {
         let mut store = self.store();
-        store.good_events.inc([component], 1);
-        store.event_types.inc([component, event_type], 1);
-        if let Some(h) = store
-            .processing_time
-            .get([component], || Histogram::new(&TIME_BUCKETS))
-        {
-            h.observe(took.as_secs_f64());
-        }
+        let full = store.components.len() >= MAX_SERIES;
+        let stats = match store.components.entry_ref(component) {
+            hashbrown::hash_map::EntryRef::Occupied(entry) => entry.into_mut(),
+            hashbrown::hash_map::EntryRef::Vacant(_) if full => return,
+            hashbrown::hash_map::EntryRef::Vacant(entry) => entry.insert(ComponentStats {
+                good: 0,
+                types: [0; EventType::ALL.len()],
+                processing_time: Histogram::new(&TIME_BUCKETS),
+            }),
+        };
+        stats.good += 1;
+        stats.types[event_type as usize] += 1;
+        stats.processing_time.observe(took.as_secs_f64());
     }
 
     /// A message for `component` (empty when unknown) could not be processed.
@@ -316,13 +346,17 @@ impl Collector for Metrics {
         }
 
         let store = self.store();
-        counters(
-            &mut encoder,
+        let mut metric = encoder.encode_descriptor(
             "good_events",
             "Events processed",
-            &store.good_events,
-            active,
+            None,
+            MetricType::Counter,
         )?;
+        for (component, stats) in &store.components {
+            metric
+                .encode_family(&[("component", &**component), ("active", active)].as_slice())?
+                .encode_counter::<NoLabelSet, _, u64>(&stats.good, None)?;
+        }
         counters(
             &mut encoder,
             "process_errors",
@@ -330,20 +364,38 @@ impl Collector for Metrics {
             &store.process_errors,
             active,
         )?;
-        counters(
-            &mut encoder,
+        let mut metric = encoder.encode_descriptor(
             "event_types",
             "Events processed by type",
-            &store.event_types,
-            active,
+            None,
+            MetricType::Counter,
         )?;
-        histograms(
-            &mut encoder,
+        for (component, stats) in &store.components {
+            for (event_type, count) in EventType::ALL.iter().zip(&stats.types) {
+                if *count > 0 {
+                    let labels = [
+                        ("component", &**component),
+                        ("type", event_type.as_str()),
+                        ("active", active),
+                    ];
+                    metric
+                        .encode_family(&labels.as_slice())?
+                        .encode_counter::<NoLabelSet, _, u64>(count, None)?;
+                }
+            }
+        }
+        let mut metric = encoder.encode_descriptor(
             "processing_time",
             "Time to process an event, seconds",
-            &store.processing_time,
-            active,
+            None,
+            MetricType::Histogram,
         )?;
+        for (component, stats) in &store.components {
+            let h = &stats.processing_time;
+            metric
+                .encode_family(&[("component", &**component), ("active", active)].as_slice())?
+                .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets(), None)?;
+        }
         let mut metric = encoder.encode_descriptor(
             "maintenance_time",
             "Time to expire nodes, seconds",

@@ -1,7 +1,7 @@
 //! The tally: events in, fleet state and metrics out.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -65,6 +65,8 @@ pub struct Tally {
     metrics: Arc<Metrics>,
     options: Arc<TallyOptions>,
     ready: Arc<AtomicBool>,
+    /// The clock's latest reading: an event stamped at or before it needs no new one.
+    latest_now: Arc<AtomicI64>,
 }
 
 impl Tally {
@@ -77,6 +79,7 @@ impl Tally {
             fleet,
             options: Arc::new(options),
             ready: Arc::new(AtomicBool::new(false)),
+            latest_now: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
 
@@ -119,7 +122,7 @@ impl Tally {
                 if !self.counts(component) {
                     return;
                 }
-                let now = (self.options.clock)();
+                let now = self.now_for(event.timestamp());
                 if let Change::TooManyNames = self.fleet().observe(event, now) {
                     self.metrics.process_error(component);
                     return;
@@ -134,7 +137,7 @@ impl Tally {
                         .governor(component, governor, event_type.as_str());
                 }
                 self.metrics
-                    .event(component, event.event_type().as_str(), start.elapsed());
+                    .event(component, event.event_type(), start.elapsed());
             }
             AnyEvent::Machine(machine) => match &**machine {
                 MachineEvent::Transition(t) => self.metrics.transition(
@@ -159,6 +162,19 @@ impl Tally {
                 }
             },
         }
+    }
+
+    /// The current time for an event stamped `timestamp`. Reading the clock costs more
+    /// than the rest of processing an event, and an event stamped no later than the last
+    /// reading is placed by its own stamp anyway, so the clock is read only past it.
+    fn now_for(&self, timestamp: i64) -> i64 {
+        let latest = self.latest_now.load(Ordering::Relaxed);
+        if timestamp > 0 && timestamp <= latest {
+            return latest;
+        }
+        let now = (self.options.clock)();
+        self.latest_now.fetch_max(now, Ordering::Relaxed);
+        now
     }
 
     /// Expires nodes not seen for `max_age`, a batch per lock of the fleet; returns how many.

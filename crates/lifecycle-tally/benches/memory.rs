@@ -1,0 +1,40 @@
+//! Resident memory of a tally holding a million nodes (Choria's Go tally: about 305 MB).
+//!
+//! `cargo bench -p lifecycle-tally --bench memory`
+
+use lifecycle_core::{AnyEvent, Event, EventType};
+use lifecycle_tally::{Tally, TallyOptions};
+
+fn resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status");
+    kib / 1024.0
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets with --test: a small fleet is enough there.
+    let nodes = if std::env::args().any(|a| a == "--test") {
+        10_000
+    } else {
+        1_000_000
+    };
+    let before = resident_mib();
+    let tally = Tally::new(TallyOptions::default());
+    for i in 0..nodes {
+        // Built one at a time, so only the tally holds memory for the fleet.
+        let event = Event::builder(EventType::Alive)
+            .identity(format!("node{i}.example.net"))
+            .component("server")
+            .version(["0.28.0", "0.29.4", "0.30.0"][i % 3])
+            .build()
+            .unwrap();
+        tally.observe(&AnyEvent::Lifecycle(event));
+    }
+    assert_eq!(tally.fleet().len(), nodes);
+    let after = resident_mib();
+    println!("tally holding {nodes} nodes: {after:.1} MiB resident ({before:.1} MiB before)");
+}
