@@ -18,7 +18,13 @@ struct Tally {
 impl Tally {
     fn start(server: &NatsServer, extra: &[&str]) -> Tally {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args(["tally", "--listen", "127.0.0.1:0", "--server", &server.url()])
+            .args([
+                "tally",
+                "--listen",
+                "127.0.0.1:0",
+                "--server",
+                &server.url(),
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -47,7 +53,11 @@ impl Tally {
     fn get(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(&self.address).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
         let status = response.split(' ').nth(1)?.parse().ok()?;
@@ -60,7 +70,9 @@ impl Tally {
         if status != 200 {
             return None;
         }
-        let line = body.lines().find(|l| l.starts_with("lifecycle_tally_versions{"))?;
+        let line = body
+            .lines()
+            .find(|l| l.starts_with("lifecycle_tally_versions{"))?;
         Some(line.contains("active=\"1\""))
     }
 
@@ -106,7 +118,10 @@ fn publish(server: &NatsServer, events: &[Event]) {
             ..Default::default()
         };
         let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let publisher = Connection::connect(&settings).await.unwrap().publisher(Format::Choria);
+        let publisher = Connection::connect(&settings)
+            .await
+            .unwrap()
+            .publisher(Format::Choria);
         publisher.publish_all(events).await.unwrap();
         publisher.flush().await.unwrap();
     });
@@ -139,7 +154,9 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     );
     let want = r#"[{"component":"server","nodes":3,"versions":{"0.28.0":1,"0.29.4":2}}]"#;
     wait_until("the counts", Duration::from_secs(20), || {
-        tally.get("/api/v1/components").is_some_and(|(_, body)| body == want)
+        tally
+            .get("/api/v1/components")
+            .is_some_and(|(_, body)| body == want)
     });
     let (_, metrics) = tally.get("/metrics").unwrap();
     assert!(
@@ -147,7 +164,11 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
         "{metrics}"
     );
     tally.signal("-TERM");
-    assert_eq!(tally.wait(Duration::from_secs(10)), Some(0), "exit status after SIGTERM");
+    assert_eq!(
+        tally.wait(Duration::from_secs(10)),
+        Some(0),
+        "exit status after SIGTERM"
+    );
 }
 
 #[test]
@@ -157,14 +178,20 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     let b = Tally::start(&server, &["--election", "tally"]);
     publish(&server, &[alive("n1", "server", "0.29.4")]);
     // Each reports its versions gauge, labelled with whether it leads.
-    wait_until("a leader", Duration::from_secs(20), || {
-        matches!((a.active(), b.active()), (Some(x), Some(y)) if x != y)
-    });
+    wait_until(
+        "a leader",
+        Duration::from_secs(20),
+        || matches!((a.active(), b.active()), (Some(x), Some(y)) if x != y),
+    );
     for _ in 0..10 {
         assert!(matches!((a.active(), b.active()), (Some(x), Some(y)) if x != y));
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (leader, follower) = if a.active() == Some(true) { (a, b) } else { (b, a) };
+    let (leader, follower) = if a.active() == Some(true) {
+        (a, b)
+    } else {
+        (b, a)
+    };
     // Killed outright: no clean step-down, its claim has to expire.
     leader.signal("-KILL");
     let killed = Instant::now();
