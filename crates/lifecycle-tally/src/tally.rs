@@ -205,3 +205,100 @@ impl Tally {
         total
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lifecycle_core::{ExecState, MachineEvent, Transition, WatcherState};
+
+    use super::*;
+
+    fn metrics_text(tally: &Tally) -> String {
+        let registry = tally.metrics().register("t");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        crate::prometheus_text(&text)
+    }
+
+    fn exec(outcome: &str, nanos: i64) -> AnyEvent {
+        AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
+            "n1",
+            "i",
+            "1.0.0",
+            1,
+            "Docker",
+            "check",
+            ExecState {
+                command: "/bin/true".into(),
+                previous_outcome: outcome.into(),
+                previous_run_time: nanos,
+            },
+        )))
+    }
+
+    #[test]
+    fn machine_events_are_counted_by_machine_version_and_watcher() {
+        let tally = Tally::new(TallyOptions::default());
+        tally.metrics().set_active(true);
+        let transition = AnyEvent::from(MachineEvent::Transition(Transition::new(
+            "n1", "i", "1.0.0", 1, "Docker", "deploy", "absent", "running",
+        )));
+        tally.observe(&transition);
+        tally.observe(&transition);
+        tally.observe(&exec("success", 2_000_000_000));
+        tally.observe(&exec("error", 100_000_000));
+        tally.observe(&exec("unknown", 0));
+        let text = metrics_text(&tally);
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+                .to_owned()
+        };
+        assert_eq!(
+            line("t_machine_transition_total{"),
+            "t_machine_transition_total{machine=\"Docker\",version=\"1.0.0\",transition=\"deploy\",from=\"absent\",to=\"running\",active=\"1\"} 2"
+        );
+        assert_eq!(
+            line("t_exec_watcher_success_total{"),
+            "t_exec_watcher_success_total{machine=\"Docker\",version=\"1.0.0\",watcher=\"check\",active=\"1\"} 1"
+        );
+        assert_eq!(
+            line("t_exec_watcher_failures_total{"),
+            "t_exec_watcher_failures_total{machine=\"Docker\",version=\"1.0.0\",watcher=\"check\",active=\"1\"} 1"
+        );
+        assert_eq!(
+            line("t_exec_watcher_runtime_count{"),
+            "t_exec_watcher_runtime_count{machine=\"Docker\",version=\"1.0.0\",watcher=\"check\",active=\"1\"} 2"
+        );
+        assert_eq!(
+            line("t_exec_watcher_runtime_sum{"),
+            "t_exec_watcher_runtime_sum{machine=\"Docker\",version=\"1.0.0\",watcher=\"check\",active=\"1\"} 2.1"
+        );
+        // Machine events are not nodes.
+        assert!(tally.fleet().is_empty());
+    }
+
+    #[test]
+    fn components_not_asked_for_are_ignored() {
+        let tally = Tally::new(TallyOptions {
+            components: ["server".to_owned()].into(),
+            ..Default::default()
+        });
+        for component in ["server", "broker"] {
+            let event = lifecycle_core::Event::builder(lifecycle_core::EventType::Alive)
+                .identity("n1")
+                .component(component)
+                .version("1")
+                .build()
+                .unwrap();
+            tally.observe(&AnyEvent::Lifecycle(event));
+        }
+        let components: Vec<String> = tally
+            .fleet()
+            .components()
+            .map(|(c, _)| c.to_owned())
+            .collect();
+        assert_eq!(components, ["server"]);
+        assert!(!metrics_text(&tally).contains("broker"));
+    }
+}
