@@ -5,15 +5,18 @@ Every request is parsed with the SDK's own `from_http` (binary or structured mod
 by the SDK) and what it got is appended to --out as one JSON line. The interoperability and
 durability tests of lifecycle-cloudevents start it; nobody in this project wrote the parser.
 
-Usage: receiver.py --port N --out FILE [--fail N]
+Usage: receiver.py --port N --out FILE [--fail N] [--delay SECONDS]
 Prints "listening PORT" on stdout once it accepts requests. --fail answers 503 to the
 first N requests, to exercise the sender's retries; their ids go to FILE.refused.
+--delay waits that long between recording an event and answering, so that a sender killed
+meanwhile leaves an event delivered but not acknowledged.
 """
 
 import argparse
 import json
 import sys
 import threading
+from time import sleep
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
@@ -66,6 +69,7 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--fail", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     out = open(args.out, "a", encoding="utf-8")
     refused = open(args.out + ".refused", "a", encoding="utf-8")
@@ -108,6 +112,8 @@ def main():
             with lock:
                 out.write(json.dumps(got) + "\n")
                 out.flush()
+            if args.delay:
+                sleep(args.delay)
             self.answer(200, b"")
 
         def answer(self, status, body):

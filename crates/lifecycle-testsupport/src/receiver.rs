@@ -1,6 +1,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -16,6 +17,7 @@ pub struct CloudEventsReceiver {
     child: Option<Child>,
     port: u16,
     dir: TempDir,
+    delay: Duration,
 }
 
 impl CloudEventsReceiver {
@@ -26,6 +28,16 @@ impl CloudEventsReceiver {
 
     /// Starts a receiver that answers 503 to its first `requests` requests.
     pub fn start_failing(requests: u32) -> CloudEventsReceiver {
+        CloudEventsReceiver::start_with(requests, Duration::ZERO)
+    }
+
+    /// Starts a receiver that waits `delay` between recording each event and answering
+    /// (after a restart too): a sender killed meanwhile leaves it delivered, unacknowledged.
+    pub fn start_slow(delay: Duration) -> CloudEventsReceiver {
+        CloudEventsReceiver::start_with(0, delay)
+    }
+
+    fn start_with(fail: u32, delay: Duration) -> CloudEventsReceiver {
         let dir = tempfile::Builder::new()
             .prefix("lifecycle-receiver-")
             .tempdir()
@@ -34,8 +46,9 @@ impl CloudEventsReceiver {
             child: None,
             port: 0,
             dir,
+            delay,
         };
-        receiver.spawn(requests);
+        receiver.spawn(fail);
         receiver
     }
 
@@ -98,6 +111,8 @@ impl CloudEventsReceiver {
             .arg(self.out())
             .arg("--fail")
             .arg(fail.to_string())
+            .arg("--delay")
+            .arg(self.delay.as_secs_f64().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
