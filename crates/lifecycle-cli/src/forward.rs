@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::{StreamExt, future};
 use lifecycle_cloudevents::prometheus_client::registry::Registry;
-use lifecycle_cloudevents::{Backoff, Forwarder, Mode, Outcome, Pending, REQUEST_TIMEOUT};
+use lifecycle_cloudevents::{Backoff, Forwarder, Metrics, Mode, Outcome, Pending, REQUEST_TIMEOUT};
 use lifecycle_core::{AnyEvent, Filter};
 use lifecycle_nats::{Delivery, Interest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -136,6 +136,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             info!(addr = %listener.local_addr()?, "serving metrics");
             tokio::spawn(serve_metrics(listener, Arc::new(registry)));
         }
+        tokio::spawn(report_progress(forwarder.metrics().clone()));
         let connection = args.connect.connect().await?;
         let interest = Interest::from_filter(&filter);
         let filter = Arc::new(filter);
@@ -189,6 +190,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Logs the counters every 30 seconds in which they changed.
+async fn report_progress(metrics: Metrics) {
+    let mut last = (0, 0, 0);
+    let mut every = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        every.tick().await;
+        let now = (metrics.delivered(), metrics.retried(), metrics.failed());
+        if now != last {
+            info!(
+                delivered = now.0,
+                retried = now.1,
+                failed = now.2,
+                "forwarding progress"
+            );
+            last = now;
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM.

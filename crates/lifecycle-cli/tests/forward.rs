@@ -338,3 +338,19 @@ async fn live_forwarding_applies_the_filter() {
     assert_eq!(got["subject"], "web1.example.net");
     assert_eq!(got["mode"], "binary");
 }
+
+#[test]
+fn a_bad_receiver_url_is_one_clear_line_and_exit_2() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args(["forward", "--to", "nats://broker:4222"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "lifecycle: invalid receiver URL 'nats://broker:4222': expected an http or https URL\n"
+    );
+}

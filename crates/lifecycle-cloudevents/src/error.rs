@@ -3,6 +3,8 @@ use std::fmt;
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// A CloudEvent that is not a Choria event, an event the SDK refused, or a failed delivery.
+///
+/// Its message says what failed; [`std::error::Error::source`] gives the cause beneath.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -75,9 +77,20 @@ impl fmt::Display for Error {
             }
             ErrorKind::Http => f.write_str("HTTP request to the receiver failed"),
             ErrorKind::Status(code) => write!(f, "receiver answered HTTP {code}"),
-        }?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+        }
+    }
+}
+
+/// An error followed by its sources, `: `-separated, for one log line.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
         }
         Ok(())
     }

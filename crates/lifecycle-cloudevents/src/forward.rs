@@ -9,7 +9,7 @@ use lifecycle_core::AnyEvent;
 use tracing::{debug, error, info, warn};
 
 use crate::convert::to_cloudevent;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Chain, Error, ErrorKind};
 use crate::http::{Mode, encode};
 use crate::metrics::Metrics;
 
@@ -167,7 +167,7 @@ impl Forwarder {
             Ok(cloudevent) => cloudevent,
             Err(error) => {
                 self.metrics.count_failed();
-                error!(id = pending.event().id(), %error, "cannot convert the event, dropping it");
+                error!(id = pending.event().id(), error = %Chain(&error), "cannot convert the event, dropping it");
                 return Outcome::Rejected;
             }
         };
@@ -185,17 +185,17 @@ impl Forwarder {
             let event = pending.event();
             if !retryable(&error) {
                 self.metrics.count_failed();
-                error!(id = event.id(), identity = event.identity(), %error, "receiver refused the event, dropping it");
+                error!(id = event.id(), identity = event.identity(), error = %Chain(&error), "receiver refused the event, dropping it");
                 return Outcome::Rejected;
             }
             if self.backoff.attempts.is_some_and(|n| attempt >= n) {
                 self.metrics.count_failed();
-                error!(id = event.id(), identity = event.identity(), attempts = attempt, %error, "giving up on the event");
+                error!(id = event.id(), identity = event.identity(), attempts = attempt, error = %Chain(&error), "giving up on the event");
                 return Outcome::Failed;
             }
             self.metrics.count_retried();
             let delay = self.backoff.delay(attempt);
-            warn!(id = event.id(), attempt, retry_in = ?delay, %error, "delivery failed, retrying");
+            warn!(id = event.id(), attempt, retry_in = ?delay, error = %Chain(&error), "delivery failed, retrying");
             pending.in_progress().await;
             tokio::time::sleep(delay).await;
         }
@@ -286,8 +286,9 @@ mod tests {
     fn urls_must_be_http() {
         assert!(Forwarder::new("http://127.0.0.1:8080/events", Mode::Binary).is_ok());
         let error = Forwarder::new("nats://x", Mode::Binary).unwrap_err();
+        assert_eq!(error.to_string(), "invalid receiver URL 'nats://x'");
         assert_eq!(
-            error.to_string(),
+            Chain(&error).to_string(),
             "invalid receiver URL 'nats://x': expected an http or https URL"
         );
         assert!(Forwarder::new("not a url", Mode::Binary).is_err());
