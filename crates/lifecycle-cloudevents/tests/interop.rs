@@ -35,6 +35,33 @@ fn events() -> Vec<AnyEvent> {
     ] {
         events.push(parse(json.as_bytes()).unwrap().into_event());
     }
+    // And every event Choria itself produced (each id once: the Choria-format and
+    // CloudEvents files hold the same events).
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/go-choria");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "Choria's reference events are missing from {}: {e}",
+                dir.display()
+            )
+        })
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut seen = std::collections::HashSet::new();
+    for file in files {
+        let event = parse(&std::fs::read(&file).unwrap()).unwrap().into_event();
+        if seen.insert(event.id().to_owned()) {
+            events.push(event);
+        }
+    }
+    assert!(
+        seen.len() >= 7,
+        "expected Choria's reference events in {}",
+        dir.display()
+    );
     events
 }
 
@@ -118,8 +145,10 @@ async fn refusals_are_retried_and_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retried_machine_event_keeps_its_cloudevent_id() {
     let receiver = CloudEventsReceiver::start_failing(2);
-    let machine = events().pop().unwrap();
-    assert!(machine.as_machine().is_some());
+    let machine = events()
+        .into_iter()
+        .find(|e| e.as_machine().is_some())
+        .unwrap();
     let forwarder = Forwarder::new(&receiver.url(), Mode::Structured)
         .unwrap()
         .with_backoff(fast());
