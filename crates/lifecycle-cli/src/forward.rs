@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::{StreamExt, future};
 use lifecycle_cloudevents::prometheus_client::registry::Registry;
-use lifecycle_cloudevents::{Backoff, Forwarder, Metrics, Mode, Outcome, Pending, REQUEST_TIMEOUT};
+use lifecycle_cloudevents::{
+    Backoff, Forwarder, Metrics, Mode, Outcome, Pending, REQUEST_TIMEOUT, Stopped,
+};
 use lifecycle_core::{AnyEvent, Filter};
 use lifecycle_nats::{Delivery, Interest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -140,7 +142,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let connection = args.connect.connect().await?;
         let interest = Interest::from_filter(&filter);
         let filter = Arc::new(filter);
-        match &args.durable {
+        let stopped = match &args.durable {
             None => {
                 let events = connection.subscribe(&interest).await?;
                 connection.client().flush().await?;
@@ -157,7 +159,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         }
                     })
                 });
-                forwarder.run(events, shutdown()).await;
+                forwarder.run(events, shutdown()).await
             }
             Some(name) => {
                 let events = connection
@@ -185,10 +187,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         }
                     }
                 });
-                forwarder.run(events, shutdown()).await;
+                forwarder.run(events, shutdown()).await
+            }
+        };
+        match stopped {
+            Stopped::Shutdown => Ok(ExitCode::SUCCESS),
+            Stopped::SourceEnded => {
+                anyhow::bail!("the events stopped coming: the subscription ended")
             }
         }
-        Ok(ExitCode::SUCCESS)
     })
 }
 

@@ -204,7 +204,7 @@ impl Forwarder {
     /// Delivers every event of `events` in order until it ends or `shutdown` completes,
     /// settling each one with its [`Outcome`]. An event in flight at shutdown is settled as
     /// [`Outcome::Abandoned`].
-    pub async fn run<S, P>(&self, events: S, shutdown: impl Future<Output = ()>)
+    pub async fn run<S, P>(&self, events: S, shutdown: impl Future<Output = ()>) -> Stopped
     where
         S: Stream<Item = P>,
         P: Pending,
@@ -212,12 +212,14 @@ impl Forwarder {
         let mut events = pin!(events);
         let mut shutdown = pin!(shutdown);
         info!(url = %self.url, mode = %self.mode, "forwarding events");
-        loop {
+        let stopped = loop {
             let next = tokio::select! {
-                () = &mut shutdown => None,
+                () = &mut shutdown => break Stopped::Shutdown,
                 next = events.next() => next,
             };
-            let Some(mut pending) = next else { break };
+            let Some(mut pending) = next else {
+                break Stopped::SourceEnded;
+            };
             let outcome = tokio::select! {
                 () = &mut shutdown => None,
                 outcome = self.deliver(&mut pending) => Some(outcome),
@@ -226,17 +228,28 @@ impl Forwarder {
                 Some(outcome) => pending.settle(outcome).await,
                 None => {
                     pending.settle(Outcome::Abandoned).await;
-                    break;
+                    break Stopped::Shutdown;
                 }
             }
-        }
+        };
         info!(
             delivered = self.metrics.delivered(),
             retried = self.metrics.retried(),
             failed = self.metrics.failed(),
+            ?stopped,
             "forwarding stopped"
         );
+        stopped
     }
+}
+
+/// Why [`Forwarder::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The shutdown future completed.
+    Shutdown,
+    /// The source of events ended.
+    SourceEnded,
 }
 
 /// Whether trying again may help: the receiver was unreachable, timed out, or answered

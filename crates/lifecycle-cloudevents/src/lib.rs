@@ -33,7 +33,7 @@ mod metrics;
 pub use cloudevents;
 pub use convert::{from_cloudevent, to_cloudevent};
 pub use error::{Error, ErrorKind};
-pub use forward::{Backoff, Forwarder, Outcome, Pending, REQUEST_TIMEOUT};
+pub use forward::{Backoff, Forwarder, Outcome, Pending, REQUEST_TIMEOUT, Stopped};
 pub use http::{Mode, encode};
 pub use metrics::Metrics;
 pub use prometheus_client;
