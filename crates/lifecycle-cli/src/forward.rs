@@ -159,7 +159,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         }
                     })
                 });
-                forwarder.run(events, shutdown()).await
+                forwarder.run(events, crate::shutdown::requested()).await
             }
             Some(name) => {
                 let events = connection
@@ -187,7 +187,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         }
                     }
                 });
-                forwarder.run(events, shutdown()).await
+                forwarder.run(events, crate::shutdown::requested()).await
             }
         };
         match stopped {
@@ -216,30 +216,6 @@ async fn report_progress(metrics: Metrics) {
             last = now;
         }
     }
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    info!("stopping");
 }
 
 /// Answers every HTTP request on `listener` with the metrics in OpenMetrics text.

@@ -9,6 +9,7 @@ mod emit;
 mod forward;
 mod inspect;
 mod output;
+mod shutdown;
 mod tally;
 mod view;
 mod wait;

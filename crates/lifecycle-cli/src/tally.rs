@@ -79,8 +79,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
-            terminated().await;
-            info!("stopping");
+            crate::shutdown::requested().await;
             let _ = stop.send(true);
         });
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
@@ -124,27 +123,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn candidate_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "tally".to_owned());
     format!("{host}-{}", std::process::id())
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -77,7 +77,8 @@ impl Error {
         })
     }
 
-    pub(crate) fn nats(source: impl Into<Source>) -> Self {
+    /// A failed NATS request (publish, flush, subscribe), for code that makes its own.
+    pub fn nats(source: impl Into<Source>) -> Self {
         Error::with_source(ErrorKind::Nats, source)
     }
 

@@ -49,6 +49,8 @@ impl Tally {
             }
             Err(e) => return Err(e),
         };
+        // Ready must mean the server knows the subscription: nothing sent after is missed.
+        connection.client().flush().await.map_err(Error::nats)?;
         self.set_ready(backlog == 0);
         let mut expiry = tokio::time::interval(EXPIRY_INTERVAL);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
