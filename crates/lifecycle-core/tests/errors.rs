@@ -2,14 +2,15 @@
 //! must be accepted: the legacy protocol spelling, CloudEvents extensions, `data_base64`,
 //! machine events in both formats, and the display lines of every Governor stage.
 
-use std::fmt;
+mod common;
+
+use common::Members;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use lifecycle_core::{
     AnyEvent, ErrorKind, Event, EventType, Format, GovernorEventType, MachineEvent, parse,
 };
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 const ALIVE: &str = r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"node1.example.net","component":"server","timestamp":1700000000,"version":"0.29.4"}"#;
@@ -17,44 +18,6 @@ const ALIVE: &str = r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e
 const GOVERNOR: &str = r#"{"protocol":"io.choria.lifecycle.v1.governor","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000017","identity":"node1.example.net","component":"server","timestamp":1700000000,"governor":"PUPPET","sequence":10,"event_type":"enter"}"#;
 
 const ENVELOPE: &str = r#""specversion":"1.0","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","source":"io.choria.lifecycle","type":"io.choria.lifecycle.v1.alive","subject":"node1.example.net","datacontenttype":"application/json","time":"2023-11-14T22:13:20Z""#;
-
-/// The members of a JSON object in their order, values raw.
-struct Members(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
-}
-
-impl Members {
-    fn parse(object: &str) -> Members {
-        serde_json::from_str(object).unwrap()
-    }
-
-    fn render(&self) -> String {
-        let members: Vec<String> = self
-            .0
-            .iter()
-            .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v.get()))
-            .collect();
-        format!("{{{}}}", members.join(","))
-    }
-}
 
 /// `event` with the member `key` set to the raw JSON `value` (appended when absent).
 fn with(event: &str, key: &str, value: &str) -> String {

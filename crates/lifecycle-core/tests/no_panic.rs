@@ -6,13 +6,14 @@
 //! point, invalid UTF-8 at every byte, each member duplicated) are tried exhaustively on
 //! every reference event Choria produced.
 
-use std::fmt;
+mod common;
+
+use common::Members;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use lifecycle_core::{AnyEvent, ErrorKind, Format, MAX_EVENT_BYTES, parse};
 use proptest::prelude::*;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Every reference event, by file name. Fails, never skips, when they are missing.
@@ -85,49 +86,6 @@ fn check(bytes: &[u8]) {
     }
 }
 
-/// The members of a JSON object in their order, values raw.
-struct Members(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
-}
-
-impl Members {
-    fn parse(object: &[u8]) -> Members {
-        serde_json::from_slice(object).unwrap()
-    }
-
-    fn render(&self) -> Vec<u8> {
-        let mut out = b"{".to_vec();
-        for (i, (key, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend(serde_json::to_vec(key).unwrap());
-            out.push(b':');
-            out.extend(value.get().as_bytes());
-        }
-        out.push(b'}');
-        out
-    }
-}
-
 fn raw(json: &str) -> Box<RawValue> {
     RawValue::from_string(json.to_owned()).unwrap()
 }
@@ -179,7 +137,7 @@ fn edit_members(object: &[u8], member: usize, edit: &MemberEdit) -> Vec<u8> {
         }
         MemberEdit::Add(key, value) => members.0.insert(i, (key.clone(), raw(value))),
     }
-    members.render()
+    members.render().into_bytes()
 }
 
 fn apply(reference: &[u8], edit: &Edit) -> Vec<u8> {
@@ -211,7 +169,7 @@ fn apply(reference: &[u8], edit: &Edit) -> Vec<u8> {
                 Some((_, data)) if *inner && data.get().starts_with('{') => {
                     let edited = edit_members(data.get().as_bytes(), *member, edit);
                     *data = raw(std::str::from_utf8(&edited).unwrap());
-                    top.render()
+                    top.render().into_bytes()
                 }
                 _ => edit_members(&bytes, *member, edit),
             };
@@ -456,7 +414,7 @@ fn reference_events_with_each_member_duplicated() {
                 members
                     .0
                     .push(("identity".into(), raw("\"second.example.net\"")));
-                let parsed = parse(&members.render()).unwrap();
+                let parsed = parse(members.render().as_bytes()).unwrap();
                 assert_eq!(parsed.event().identity(), "second.example.net", "{name}");
             }
         }
