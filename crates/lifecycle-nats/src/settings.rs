@@ -282,19 +282,10 @@ mod tests {
         path
     }
 
-    fn tempdir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "lifecycle-settings-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn servers_come_from_flags_then_env_then_config_then_default() {
-        let dir = tempdir();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         let config = write(
             &dir,
             "client.conf",
@@ -348,7 +339,8 @@ mod tests {
 
     #[test]
     fn config_errors_name_the_file_and_key() {
-        let dir = tempdir();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         let missing = ConnectOptions {
             config: Some(dir.join("nope.conf")),
             ..Default::default()
