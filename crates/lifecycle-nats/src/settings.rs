@@ -287,7 +287,7 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let dir = temp.path();
         let config = write(
-            &dir,
+            dir,
             "client.conf",
             "# a comment\nplugin.choria.middleware_hosts = b1.example.net:4222, b2.example.net:4222\n",
         );
@@ -354,9 +354,9 @@ mod tests {
             "{err}"
         );
 
-        let cert = write(&dir, "cert.pem", "x");
+        let cert = write(dir, "cert.pem", "x");
         let config = write(
-            &dir,
+            dir,
             "tls.conf",
             &format!(
                 "plugin.security.provider = file\nplugin.security.file.certificate = {}\nplugin.security.file.key = {}\nplugin.security.file.ca = {}\n",
@@ -379,7 +379,7 @@ mod tests {
             )
         );
 
-        let config = write(&dir, "puppet.conf", "plugin.security.provider = puppet\n");
+        let config = write(dir, "puppet.conf", "plugin.security.provider = puppet\n");
         let options = ConnectOptions {
             config: Some(config.clone()),
             ..Default::default()
