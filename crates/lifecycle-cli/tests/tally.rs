@@ -214,3 +214,44 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     eprintln!("takeover after {:?}", killed.elapsed());
     drop(leader);
 }
+
+#[test]
+fn a_tally_started_after_the_events_counts_them_from_jetstream() {
+    let server = NatsServer::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let options = ConnectOptions {
+            servers: vec![server.url()],
+            ..Default::default()
+        };
+        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+        let connection = Connection::connect(&settings).await.unwrap();
+        connection
+            .ensure_events_stream(Duration::from_secs(3600))
+            .await
+            .unwrap();
+    });
+    publish(
+        &server,
+        &[
+            alive("n1", "server", "0.29.4"),
+            alive("n2", "server", "0.28.0"),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let tally = Tally::start(&server, &[]);
+    // Its first answer other than "warming up" already holds the stored events.
+    let mut first = None;
+    wait_until("the first answer", Duration::from_secs(20), || {
+        first = tally
+            .get("/api/v1/components")
+            .filter(|(status, _)| *status != 503);
+        first.is_some()
+    });
+    let (status, body) = first.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        r#"[{"component":"server","nodes":2,"versions":{"0.28.0":1,"0.29.4":1}}]"#
+    );
+}

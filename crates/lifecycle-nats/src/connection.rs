@@ -57,6 +57,20 @@ impl Health {
     }
 }
 
+/// Waits until `client` has connected. With `retry_on_initial_connect` async-nats hands out
+/// the client at once and connects in the background, and until then it knows nothing of the
+/// server (whether it has JetStream, say), so a caller must not go on before.
+async fn wait_connected(client: &async_nats::Client, servers: &[String]) {
+    let mut waited = Duration::ZERO;
+    while client.connection_state() != async_nats::connection::State::Connected {
+        if waited == Duration::from_secs(2) {
+            warn!(?servers, "no NATS server answers yet, still trying");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+}
+
 impl Connection {
     /// Connects as `settings` say. Fails at once when no server answers, unless
     /// `retry_initial_connect` is set; after that, reconnects forever.
@@ -109,6 +123,9 @@ impl Connection {
                     e,
                 )
             })?;
+        if settings.retry_initial_connect {
+            wait_connected(&client, &settings.servers).await;
+        }
         info!(servers = ?settings.servers, source = ?settings.source, "NATS connection ready");
         Ok(Connection { client, health })
     }

@@ -109,3 +109,29 @@ async fn replay_survives_a_broker_restart() {
     })
     .await;
 }
+
+/// A daemon started before its broker waits for it, then knows what the broker offers.
+#[tokio::test(flavor = "multi_thread")]
+async fn retrying_the_first_connection_waits_for_the_server() {
+    use lifecycle_nats::{ConnectOptions, Connection, Settings};
+    let mut server = NatsServer::start();
+    server.stop();
+    let options = ConnectOptions {
+        servers: vec![server.url()],
+        retry_initial_connect: true,
+        ..Default::default()
+    };
+    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+    let connecting = tokio::spawn(async move { Connection::connect(&settings).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!connecting.is_finished(), "connected to nothing");
+    server.start_again();
+    let connection = within(30, "the connection", connecting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        connection.has_jetstream(),
+        "the server's JetStream is known once connected"
+    );
+}
