@@ -57,7 +57,7 @@ pub fn from_cloudevent(event: &cloudevents::Event) -> Result<AnyEvent, Error> {
         return Err(Error::new(ErrorKind::ForeignSource(source.to_owned())));
     }
     if let Some(content_type) = event.datacontenttype() {
-        if !is_json(content_type) {
+        if !lifecycle_core::is_json_content_type(content_type) {
             return Err(Error::new(ErrorKind::UnsupportedContentType(
                 content_type.to_owned(),
             )));
@@ -80,16 +80,6 @@ pub fn from_cloudevent(event: &cloudevents::Event) -> Result<AnyEvent, Error> {
         ));
     }
     Ok(parsed.into_event())
-}
-
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
 }
 
 #[cfg(test)]

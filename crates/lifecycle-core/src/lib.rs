@@ -47,6 +47,7 @@ pub use filter::{Filter, FilterError, FilterErrorKind, Op, Pushdown, compare_ver
 pub use json::CloudEventJson;
 pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
 pub use parse::{
-    AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed, parse,
+    AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed,
+    is_json_content_type, parse,
 };
 pub use progress::Progress;

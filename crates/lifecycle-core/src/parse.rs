@@ -352,7 +352,7 @@ fn cloudevent(document: &Document<'_>) -> Result<Parsed, Error> {
     if let Some(member) = f.get(Key::DataContentType) {
         if !fields::str_eq(Some(member), "application/json") {
             let content_type = fields::string(Some(member), "datacontenttype")?;
-            if !is_json(&content_type) {
+            if !is_json_content_type(&content_type) {
                 return Err(Error::new(ErrorKind::UnsupportedContentType(content_type)));
             }
         }
@@ -402,7 +402,9 @@ fn embedded(bytes: Vec<u8>) -> Result<AnyEvent, Error> {
     data_event(&document.top)
 }
 
-fn is_json(content_type: &str) -> bool {
+/// Whether a CloudEvent's `datacontenttype` says its data is JSON: `application/json`,
+/// `text/json` or any `+json` type, parameters (`; charset=utf-8`) allowed.
+pub fn is_json_content_type(content_type: &str) -> bool {
     let essence = content_type
         .split(';')
         .next()
