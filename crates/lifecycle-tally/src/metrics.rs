@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hashbrown::HashMap;
+use hashbrown::hash_map::EntryRef;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -83,6 +84,12 @@ struct LabelValues<const N: usize>([Box<str>; N]);
 #[derive(Hash)]
 struct Lookup<'a, const N: usize>([&'a str; N]);
 
+impl<const N: usize> From<&Lookup<'_, N>> for LabelValues<N> {
+    fn from(lookup: &Lookup<'_, N>) -> Self {
+        LabelValues(lookup.0.map(Box::from))
+    }
+}
+
 impl<const N: usize> hashbrown::Equivalent<LabelValues<N>> for Lookup<'_, N> {
     fn equivalent(&self, key: &LabelValues<N>) -> bool {
         self.0.iter().zip(&key.0).all(|(a, b)| *a == &**b)
@@ -106,14 +113,12 @@ impl<V, const N: usize> Family<V, N> {
 
     /// The series for `values`, made with `new` if there is room for it.
     fn get(&mut self, values: [&str; N], new: impl FnOnce() -> V) -> Option<&mut V> {
-        if !self.series.contains_key(&Lookup(values)) {
-            if self.series.len() >= MAX_SERIES {
-                return None;
-            }
-            self.series
-                .insert(LabelValues(values.map(Box::from)), new());
+        let full = self.series.len() >= MAX_SERIES;
+        match self.series.entry_ref(&Lookup(values)) {
+            EntryRef::Occupied(entry) => Some(entry.into_mut()),
+            EntryRef::Vacant(_) if full => None,
+            EntryRef::Vacant(entry) => Some(entry.insert(new())),
         }
-        self.series.get_mut(&Lookup(values))
     }
 
     fn label_set<'a>(
@@ -216,9 +221,9 @@ impl Metrics {
         let mut store = self.store();
         let full = store.components.len() >= MAX_SERIES;
         let stats = match store.components.entry_ref(component) {
-            hashbrown::hash_map::EntryRef::Occupied(entry) => entry.into_mut(),
-            hashbrown::hash_map::EntryRef::Vacant(_) if full => return,
-            hashbrown::hash_map::EntryRef::Vacant(entry) => entry.insert(ComponentStats {
+            EntryRef::Occupied(entry) => entry.into_mut(),
+            EntryRef::Vacant(_) if full => return,
+            EntryRef::Vacant(entry) => entry.insert(ComponentStats {
                 good: 0,
                 types: [0; EventType::ALL.len()],
                 processing_time: Histogram::new(&TIME_BUCKETS),
