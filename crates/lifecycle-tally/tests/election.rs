@@ -1,23 +1,15 @@
 //! Two tallies, one leader; the leader dies and the other takes over within the bound.
 
+mod common;
+
+use common::connect;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_tally::Election;
 use lifecycle_testsupport::NatsServer;
 use tokio::sync::oneshot;
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
-}
 
 /// A candidate campaigning in its own task; `crash` ends it without stepping down.
 struct Candidate {

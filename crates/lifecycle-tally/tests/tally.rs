@@ -1,6 +1,9 @@
 //! The tally against a real nats-server: a scripted fleet, expiry with an injected clock,
 //! exact metrics and API answers, promtool, and a restart answered from replay.
 
+mod common;
+
+use common::connect;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -8,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lifecycle_core::{Event, EventType, Format, GovernorEventType};
-use lifecycle_nats::{ConnectOptions, Connection, Publisher, Settings};
+use lifecycle_nats::Publisher;
 use lifecycle_tally::{ComponentCount, NodeInfo, Tally, TallyOptions, router, serve};
 use lifecycle_testsupport::NatsServer;
 use tokio::sync::oneshot;
@@ -18,16 +21,6 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
 }
 
 /// A tally fed by `server`, served on a random port, stopped on drop.
