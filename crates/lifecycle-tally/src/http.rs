@@ -1,25 +1,53 @@
-//! The tally's HTTP interface: `/metrics`, `/healthz` and a JSON API.
+//! The tally's HTTP interface: `/metrics`, `/healthz`, a JSON API, the live event feed
+//! (Server-Sent Events) and the dashboard.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use futures_util::StreamExt;
+use lifecycle_core::{AnyEvent, Filter};
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, watch};
 
+use crate::feed::{FeedSubscription, RecvError};
 use crate::tally::Tally;
+
+/// Clients the live feed serves at once; one more is answered 503.
+pub const MAX_FEED_CLIENTS: usize = 256;
+
+/// How often an idle feed sends a keep-alive comment.
+const FEED_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Clone)]
 struct App {
     tally: Tally,
     registry: Arc<Registry>,
+    feed_clients: Arc<Semaphore>,
 }
 
-/// The routes, ready to serve: `/metrics`, `/healthz`, `/api/v1/components`,
-/// `/api/v1/nodes?component=&version=`.
+/// The routes, ready to serve:
+///
+/// - `/metrics`: Prometheus or OpenMetrics text;
+/// - `/healthz`: `ok`, or 503 while warming up;
+/// - `/api/v1/components`: JSON, per component its node count and nodes per version;
+/// - `/api/v1/nodes?component=&version=`: JSON, the nodes;
+/// - `/api/v1/events?filter=EXPR`: the live feed as Server-Sent Events. Each counted event
+///   that passes the filter (empty: all) is one message with `id:` the event id and `data:`
+///   its Choria JSON; a `: ready` comment first says the feed is subscribed; a client that
+///   fell behind gets an `event: lagged` message whose data is how many it missed; a
+///   keep-alive comment every 15 s. A malformed filter is answered 400 with the error and
+///   its position, more than [`MAX_FEED_CLIENTS`] clients 503. Served while warming up too;
+/// - `/` and `/assets/...`: the dashboard, counts and live feed in a browser.
+///
+/// Those routes that give counts answer 503 until the tally is ready ([`Tally::is_ready`]).
 pub fn router(tally: Tally, prefix: &str) -> Router {
     let registry = Arc::new(tally.metrics().register(prefix));
     Router::new()
@@ -27,7 +55,14 @@ pub fn router(tally: Tally, prefix: &str) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/components", get(components))
         .route("/api/v1/nodes", get(nodes))
-        .with_state(App { tally, registry })
+        .route("/api/v1/events", get(events))
+        .route("/", get(index))
+        .route("/assets/{name}", get(asset))
+        .with_state(App {
+            tally,
+            registry,
+            feed_clients: Arc::new(Semaphore::new(MAX_FEED_CLIENTS)),
+        })
 }
 
 /// Until a warm start has caught up, the counts are partial: say so rather than serve them.
@@ -174,14 +209,143 @@ async fn nodes(State(app): State<App>, Query(query): Query<NodeQuery>) -> Respon
     Json(nodes).into_response()
 }
 
+/// Turns true when [`serve`] is shutting down, so endless responses (the feed) end too.
+#[derive(Clone)]
+struct Closing(watch::Receiver<bool>);
+
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests
-/// under way.
+/// under way; live feeds end at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (closing, closed) = watch::channel(false);
+    let router = router.layer(Extension(Closing(closed)));
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = closing.send(true);
+        })
         .await
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    filter: Option<String>,
+}
+
+/// What a feed client's stream holds.
+struct FeedClient {
+    subscription: FeedSubscription,
+    filter: Filter,
+    ready_sent: bool,
+    /// Its place among [`MAX_FEED_CLIENTS`], given back when the client leaves.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+async fn events(
+    State(app): State<App>,
+    closing: Option<Extension<Closing>>,
+    Query(query): Query<EventsQuery>,
+) -> Response {
+    let filter = match Filter::parse(query.filter.as_deref().unwrap_or_default()) {
+        Ok(filter) => filter,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("invalid filter: {e}\n")).into_response();
+        }
+    };
+    let Ok(permit) = app.feed_clients.clone().try_acquire_owned() else {
+        let busy = format!("too many feed clients: at most {MAX_FEED_CLIENTS}\n");
+        return (StatusCode::SERVICE_UNAVAILABLE, busy).into_response();
+    };
+    let client = FeedClient {
+        subscription: app.tally.subscribe_feed(),
+        filter,
+        ready_sent: false,
+        _permit: permit,
+    };
+    let messages = futures_util::stream::unfold(client, |mut client| async move {
+        if !client.ready_sent {
+            client.ready_sent = true;
+            return Some((sse::Event::default().comment("ready"), client));
+        }
+        loop {
+            match client.subscription.recv().await {
+                Ok(event) if client.filter.matches(&event) => {
+                    return Some((feed_message(&event), client));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    let lagged = sse::Event::default()
+                        .event("lagged")
+                        .data(missed.to_string());
+                    return Some((lagged, client));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let closed = async move {
+        match closing {
+            Some(Extension(Closing(mut closing))) => {
+                let _ = closing.wait_for(|&closing| closing).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let messages = messages.take_until(closed).map(Ok::<_, Infallible>);
+    (
+        // Proxies such as nginx would otherwise hold the feed back.
+        [("x-accel-buffering", "no")],
+        Sse::new(messages).keep_alive(KeepAlive::new().interval(FEED_KEEP_ALIVE)),
+    )
+        .into_response()
+}
+
+/// One event as an SSE message: its id, and its Choria JSON on one line.
+fn feed_message(event: &AnyEvent) -> sse::Event {
+    let mut json = event.to_json();
+    // Outside strings JSON may hold line breaks (kept raw extra fields), inside never:
+    // blanks in their place keep the JSON and the message to one line.
+    for byte in &mut json {
+        if matches!(*byte, b'\n' | b'\r') {
+            *byte = b' ';
+        }
+    }
+    let message = sse::Event::default().data(String::from_utf8_lossy(&json));
+    let id = event.id();
+    // An id the protocol cannot carry is left out rather than break the stream.
+    if id.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\0')) {
+        message
+    } else {
+        message.id(id)
+    }
+}
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index() -> Response {
+    static_file("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match name.as_str() {
+        "app.js" => static_file("text/javascript; charset=utf-8", APP_JS),
+        "style.css" => static_file("text/css; charset=utf-8", STYLE_CSS),
+        _ => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
+    }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lifecycle_core::{AnyEvent, EventKind, MachineEvent};
 
+use crate::feed::{FEED_CAPACITY, Feed, FeedSubscription};
 use crate::fleet::{Change, Fleet};
 use crate::metrics::Metrics;
 
@@ -67,6 +68,8 @@ pub struct Tally {
     ready: Arc<AtomicBool>,
     /// The clock's latest reading: an event stamped at or before it needs no new one.
     latest_now: Arc<AtomicI64>,
+    /// The live feed of counted events.
+    pub(crate) feed: Feed,
 }
 
 impl Tally {
@@ -80,6 +83,7 @@ impl Tally {
             options: Arc::new(options),
             ready: Arc::new(AtomicBool::new(false)),
             latest_now: Arc::new(AtomicI64::new(i64::MIN)),
+            feed: Feed::new(FEED_CAPACITY),
         }
     }
 
@@ -113,19 +117,38 @@ impl Tally {
         self.options.components.is_empty() || self.options.components.contains(component)
     }
 
-    /// Applies one event.
+    /// Listens to the live feed: every event counted from now on, after it was counted
+    /// (so the fleet already shows it). While nobody listens, the feed costs nothing.
+    pub fn subscribe_feed(&self) -> FeedSubscription {
+        self.feed.subscribe()
+    }
+
+    /// How many listen to the live feed.
+    pub fn feed_listeners(&self) -> usize {
+        self.feed.listeners()
+    }
+
+    /// Applies one event, then hands it to the live feed if anyone listens. Events of
+    /// components not counted, and those refused for too many names, are not in the feed.
     pub fn observe(&self, event: &AnyEvent) {
+        if self.apply(event) && self.feed.has_listeners() {
+            self.feed.send(event);
+        }
+    }
+
+    /// Applies one event; false when it was not counted.
+    fn apply(&self, event: &AnyEvent) -> bool {
         let start = Instant::now();
         match event {
             AnyEvent::Lifecycle(event) => {
                 let component = event.component();
                 if !self.counts(component) {
-                    return;
+                    return false;
                 }
                 let now = self.now_for(event.timestamp());
                 if let Change::TooManyNames = self.fleet().observe(event, now) {
                     self.metrics.process_error(component);
-                    return;
+                    return false;
                 }
                 if let EventKind::Governor {
                     governor,
@@ -153,7 +176,7 @@ impl Tally {
                         let success = match exec.previous_outcome.as_str() {
                             "success" => true,
                             "error" => false,
-                            _ => return,
+                            _ => return true,
                         };
                         let run = Duration::from_nanos(exec.previous_run_time.max(0) as u64);
                         self.metrics
@@ -162,6 +185,7 @@ impl Tally {
                 }
             },
         }
+        true
     }
 
     /// The current time for an event stamped `timestamp`. Reading the clock costs more

@@ -1,0 +1,460 @@
+//! The live feed (`/api/v1/events`, Server-Sent Events) and the dashboard: filtered clients
+//! get exactly their events, in order and byte for byte, fed in process or through a real
+//! nats-server; bad filters, lagging clients and the embedded assets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::connect;
+use lifecycle_core::{
+    AnyEvent, Event, EventType, ExecState, Format, GovernorEventType, MachineEvent, Transition,
+    WatcherState,
+};
+use lifecycle_tally::{FEED_CAPACITY, Tally, TallyOptions, router, serve};
+use lifecycle_testsupport::NatsServer;
+use tokio::sync::oneshot;
+
+async fn within<T>(secs: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
+}
+
+/// `tally` served on a random port until dropped.
+struct Served {
+    base: String,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn serve_tally(tally: &Tally) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(serve(listener, router(tally.clone(), "t"), async {
+        let _ = stopped.await;
+    }));
+    Served { base, _stop: stop }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn events_url(base: &str, filter: Option<&str>) -> String {
+    match filter {
+        Some(filter) => format!("{base}/api/v1/events?filter={}", encode(filter)),
+        None => format!("{base}/api/v1/events"),
+    }
+}
+
+/// One SSE message, its fields as received.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Message {
+    comments: Vec<String>,
+    event: Option<String>,
+    id: Option<String>,
+    data: Vec<String>,
+}
+
+/// A feed client reading SSE by hand, to see exactly what is on the wire.
+struct SseClient {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseClient {
+    /// Connects and waits for `: ready`, after which nothing is missed.
+    async fn open(base: &str, filter: Option<&str>) -> SseClient {
+        let response = within(
+            10,
+            "the feed to answer",
+            reqwest::get(events_url(base, filter)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 200, "filter {filter:?}");
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert_eq!(content_type, "text/event-stream");
+        let mut client = SseClient {
+            response,
+            buffer: String::new(),
+        };
+        let first = client.next().await;
+        assert_eq!(first.comments, ["ready"], "{first:?}");
+        assert_eq!((first.event, first.id, first.data.len()), (None, None, 0));
+        client
+    }
+
+    /// The next message, keep-alives included.
+    async fn next(&mut self) -> Message {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                return parse(&block[..end]);
+            }
+            let chunk = within(20, "an SSE message", self.response.chunk())
+                .await
+                .unwrap()
+                .expect("the feed ended");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The messages up to and including the one with id `last`, keep-alives left out.
+    async fn until(&mut self, last: &str) -> Vec<Message> {
+        let mut messages = Vec::new();
+        loop {
+            let message = self.next().await;
+            if message.event.is_none() && message.data.is_empty() {
+                continue; // a comment: keep-alive
+            }
+            let done = message.id.as_deref() == Some(last);
+            messages.push(message);
+            if done {
+                return messages;
+            }
+        }
+    }
+}
+
+fn parse(block: &str) -> Message {
+    let mut message = Message::default();
+    for line in block.split('\n') {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value).to_owned();
+        match field {
+            "" => message.comments.push(value),
+            "event" => message.event = Some(value),
+            "id" => message.id = Some(value),
+            "data" => message.data.push(value),
+            other => panic!("unexpected SSE field {other:?} in {block:?}"),
+        }
+    }
+    message
+}
+
+/// What a client must have received for `events`: each as id and Choria JSON, nothing else.
+fn expected(events: &[&AnyEvent]) -> Vec<Message> {
+    events
+        .iter()
+        .map(|e| Message {
+            id: Some(e.id().to_owned()),
+            data: vec![String::from_utf8(e.to_json()).unwrap()],
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn lifecycle(
+    event_type: EventType,
+    identity: &str,
+    component: &str,
+    version: Option<&str>,
+) -> AnyEvent {
+    let mut builder = Event::builder(event_type)
+        .identity(identity)
+        .component(component);
+    if let Some(version) = version {
+        builder = builder.version(version);
+    }
+    AnyEvent::Lifecycle(builder.build().unwrap())
+}
+
+/// A mixed fleet: types, versions, components, machine events.
+fn mixed() -> Vec<AnyEvent> {
+    use EventType::*;
+    vec![
+        /* 0 */ lifecycle(Startup, "web1.example.net", "server", Some("0.29.4")),
+        /* 1 */ lifecycle(Alive, "web1.example.net", "server", Some("0.29.4")),
+        /* 2 */ lifecycle(Alive, "web2.example.net", "server", Some("0.28.0")),
+        /* 3 */ lifecycle(Alive, "db1.example.net", "broker", Some("0.29.4")),
+        /* 4 */ lifecycle(Shutdown, "web1.example.net", "server", None),
+        /* 5 */
+        AnyEvent::Lifecycle(
+            Event::builder(Upgraded)
+                .identity("web3.example.net")
+                .component("server")
+                .version("0.28.0")
+                .new_version("0.29.4")
+                .build()
+                .unwrap(),
+        ),
+        /* 6 */
+        AnyEvent::Lifecycle(
+            Event::builder(Governor)
+                .identity("web1.example.net")
+                .component("server")
+                .governor("upgrades")
+                .sequence(3)
+                .governor_event(GovernorEventType::Enter)
+                .build()
+                .unwrap(),
+        ),
+        /* 7 */
+        AnyEvent::from(MachineEvent::Transition(Transition::new(
+            "web2.example.net",
+            "m-1",
+            "1.0.0",
+            1_700_000_000,
+            "Docker",
+            "deploy",
+            "absent",
+            "running",
+        ))),
+        /* 8 */
+        AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
+            "db1.example.net",
+            "m-2",
+            "1.0.0",
+            1_700_000_000,
+            "Docker",
+            "check",
+            ExecState {
+                command: "/bin/true".into(),
+                previous_outcome: "success".into(),
+                previous_run_time: 2_000_000,
+            },
+        ))),
+        /* 9 */ lifecycle(Alive, "web10.example.net", "server", Some("0.100.0")),
+        /* 10: the sentinel, which every filter below passes */
+        lifecycle(Alive, "web9.example.net", "server", Some("0.29.4")),
+    ]
+}
+
+#[tokio::test]
+async fn filtered_clients_get_exactly_their_events_in_order() {
+    let tally = Tally::new(TallyOptions::default());
+    tally.set_ready(true);
+    let served = serve_tally(&tally).await;
+
+    let mut alive_0294 = SseClient::open(&served.base, Some("alive,version=0.29.4")).await;
+    let web_new = ".version>=0.29.0, identity=web*.example.net";
+    let mut web_new_versions = SseClient::open(&served.base, Some(web_new)).await;
+    let mut everything = SseClient::open(&served.base, None).await;
+    let mut empty_filter = SseClient::open(&served.base, Some("")).await;
+    assert_eq!(tally.feed_listeners(), 4);
+
+    let events = mixed();
+    for event in &events {
+        tally.observe(event);
+    }
+    let sentinel = events.last().unwrap().id();
+    let pick =
+        |indices: &[usize]| expected(&indices.iter().map(|&i| &events[i]).collect::<Vec<_>>());
+
+    assert_eq!(alive_0294.until(sentinel).await, pick(&[1, 3, 10]));
+    assert_eq!(
+        web_new_versions.until(sentinel).await,
+        pick(&[0, 1, 7, 9, 10])
+    );
+    let all: Vec<usize> = (0..events.len()).collect();
+    assert_eq!(everything.until(sentinel).await, pick(&all));
+    assert_eq!(empty_filter.until(sentinel).await, pick(&all));
+
+    // Counted before it reached the feed.
+    let (status, body) = get(
+        &served.base,
+        "/api/v1/nodes?component=server&version=0.29.4",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""identity":"web9.example.net""#), "{body}");
+
+    // A client that leaves is no longer fed.
+    drop(everything);
+    within(10, "the feed to notice a client left", async {
+        while tally.feed_listeners() != 3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_filtered_client_gets_exactly_its_events_through_a_broker() {
+    let server = NatsServer::start();
+    let tally = Tally::new(TallyOptions::default());
+    let connection = connect(&server).await;
+    let (stop_ingest, ingest_stopped) = oneshot::channel::<()>();
+    let ingesting = tally.clone();
+    let ingest = tokio::spawn(async move {
+        ingesting
+            .ingest(&connection, async {
+                let _ = ingest_stopped.await;
+            })
+            .await
+    });
+    let served = serve_tally(&tally).await;
+    // The feed does not wait for the warm start; the events below only for ingest to listen.
+    let mut client = SseClient::open(&served.base, Some("alive,version=0.29.4")).await;
+    within(20, "the tally to be ready", async {
+        while !tally.is_ready() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    // Lifecycle events only: one subject tree keeps the broker's order.
+    let events: Vec<AnyEvent> = mixed()
+        .into_iter()
+        .filter(|e| e.as_machine().is_none())
+        .collect();
+    let publisher = connect(&server).await.publisher(Format::Choria);
+    for event in &events {
+        within(10, "a publish", publisher.publish_any(event))
+            .await
+            .unwrap();
+    }
+    within(10, "a flush", publisher.flush()).await.unwrap();
+
+    let sentinel = events.last().unwrap();
+    let received = client.until(sentinel.id()).await;
+    let matching: Vec<&AnyEvent> = events
+        .iter()
+        .filter(|e| {
+            e.type_name() == "alive" && e.as_lifecycle().and_then(|l| l.version()) == Some("0.29.4")
+        })
+        .collect();
+    assert_eq!(matching.len(), 3);
+    assert_eq!(received, expected(&matching));
+
+    stop_ingest.send(()).unwrap();
+    within(10, "ingest to stop", ingest).await.unwrap().unwrap();
+}
+
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let response = within(10, "an answer", reqwest::get(format!("{base}{path}")))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, within(10, "a body", response.text()).await.unwrap())
+}
+
+#[tokio::test]
+async fn a_malformed_filter_is_refused_with_its_position() {
+    let tally = Tally::new(TallyOptions::default());
+    let served = serve_tally(&tally).await;
+    let filter = "alive,colour=red";
+    let error = lifecycle_core::Filter::parse(filter).unwrap_err();
+    let response = within(
+        10,
+        "an answer",
+        reqwest::get(events_url(&served.base, Some(filter))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 400);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let body = within(10, "a body", response.text()).await.unwrap();
+    assert_eq!(body, format!("invalid filter: {error}\n"));
+    assert!(body.contains(&error.position().to_string()), "{body}");
+    assert_eq!(tally.feed_listeners(), 0);
+}
+
+#[tokio::test]
+async fn the_feed_is_served_while_warming_up() {
+    let tally = Tally::new(TallyOptions::default());
+    let served = serve_tally(&tally).await;
+    assert_eq!(get(&served.base, "/api/v1/components").await.0, 503);
+    let mut client = SseClient::open(&served.base, None).await;
+    let event = lifecycle(EventType::Alive, "n1", "server", Some("1.0.0"));
+    tally.observe(&event);
+    assert_eq!(client.until(event.id()).await, expected(&[&event]));
+}
+
+/// On a current-thread runtime nothing else runs while the test observes without awaiting,
+/// so the client falls behind by exactly what the channel cannot hold.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lagging_client_is_told_how_many_it_missed() {
+    let tally = Tally::new(TallyOptions::default());
+    tally.set_ready(true);
+    let served = serve_tally(&tally).await;
+    let mut client = SseClient::open(&served.base, None).await;
+    let events: Vec<AnyEvent> = (0..FEED_CAPACITY + 25)
+        .map(|i| lifecycle(EventType::Alive, &format!("n{i}"), "server", Some("1.0.0")))
+        .collect();
+    for event in &events {
+        tally.observe(event);
+    }
+    let received = client.until(events.last().unwrap().id()).await;
+    assert_eq!(
+        received[0],
+        Message {
+            event: Some("lagged".into()),
+            data: vec!["25".into()],
+            ..Default::default()
+        }
+    );
+    let kept: Vec<&AnyEvent> = events[25..].iter().collect();
+    assert_eq!(received[1..], expected(&kept));
+}
+
+#[tokio::test]
+async fn the_dashboard_is_embedded_and_uses_no_cdn() {
+    let tally = Tally::new(TallyOptions::default());
+    let served = serve_tally(&tally).await;
+    let cases = [
+        (
+            "/",
+            "text/html; charset=utf-8",
+            "<script src=\"assets/app.js\"",
+        ),
+        (
+            "/assets/app.js",
+            "text/javascript; charset=utf-8",
+            "data-component",
+        ),
+        (
+            "/assets/style.css",
+            "text/css; charset=utf-8",
+            "prefers-color-scheme",
+        ),
+    ];
+    for (path, content_type, contains) in cases {
+        let response = within(
+            10,
+            "an answer",
+            reqwest::get(format!("{}{path}", served.base)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], content_type, "{path}");
+        assert_eq!(headers["cache-control"], "no-cache", "{path}");
+        let body = within(10, "a body", response.text()).await.unwrap();
+        assert!(body.contains(contains), "{path} lacks {contains}");
+        for scheme in ["http://", "https://", "//cdn", "src=\"//", "href=\"//"] {
+            assert!(!body.contains(scheme), "{path} refers to {scheme}");
+        }
+    }
+    assert_eq!(get(&served.base, "/assets/nope.js").await.0, 404);
+}
+
+#[tokio::test]
+async fn shutting_down_ends_open_feeds() {
+    let tally = Tally::new(TallyOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, router(tally.clone(), "t"), async {
+        let _ = stopped.await;
+    }));
+    let mut client = SseClient::open(&base, None).await;
+    stop.send(()).unwrap();
+    within(10, "the server to stop", server)
+        .await
+        .unwrap()
+        .unwrap();
+    let end = within(10, "the feed to end", client.response.chunk()).await;
+    assert!(matches!(end, Ok(None)), "{end:?}");
+}
