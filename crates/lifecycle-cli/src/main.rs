@@ -10,6 +10,7 @@ mod forward;
 mod inspect;
 mod output;
 mod shutdown;
+mod simulate;
 mod tally;
 mod view;
 mod wait;
@@ -49,6 +50,7 @@ enum Command {
     Wait(wait::Args),
     Forward(forward::Args),
     Tally(tally::Args),
+    Simulate(simulate::Args),
     Completions(completions::Args),
 }
 
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Wait(args) => wait::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Tally(args) => tally::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Completions(args) => completions::run::<Cli>(&args),
     };
     match result {

@@ -124,3 +124,22 @@ fn candidate_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "tally".to_owned());
     format!("{host}-{}", std::process::id())
 }
+
+/// Serves `tally`'s dashboard and API on `listen` in this process, until the returned task
+/// is aborted; returns the address it serves on.
+pub(crate) async fn serve_in_process(
+    tally: Tally,
+    listen: SocketAddr,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    let router = lifecycle_tally::router(tally, DEFAULT_PREFIX);
+    let http = tokio::spawn(lifecycle_tally::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    Ok((address, http))
+}

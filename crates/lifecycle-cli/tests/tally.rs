@@ -255,3 +255,111 @@ fn a_tally_started_after_the_events_counts_them_from_jetstream() {
         r#"[{"component":"server","nodes":2,"versions":{"0.28.0":1,"0.29.4":1}}]"#
     );
 }
+
+/// What `/api/v1/components` says, without components whose nodes have all gone.
+fn components(tally: &Tally) -> Option<serde_json::Value> {
+    let (status, body) = tally.get("/api/v1/components")?;
+    let mut components: serde_json::Value =
+        serde_json::from_str(&body).ok().filter(|_| status == 200)?;
+    components
+        .as_array_mut()?
+        .retain(|c| c["nodes"].as_u64() != Some(0));
+    Some(components)
+}
+
+#[test]
+fn the_tally_ends_with_exactly_the_fleet_lifecycle_simulate_says_it_simulated() {
+    let server = NatsServer::start();
+    let tally = Tally::start(&server, &[]);
+    wait_until("the tally is ready", Duration::from_secs(20), || {
+        tally
+            .get("/healthz")
+            .is_some_and(|(status, _)| status == 200)
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args(["simulate", "--server", &server.url(), "--nodes", "20000"])
+        .args([
+            "--components",
+            "server,broker",
+            "--versions",
+            "0.28.0:30,0.29.4:70",
+        ])
+        .args([
+            "--upgrade-to",
+            "0.30.0",
+            "--upgrade-rate",
+            "5000",
+            "--restart-rate",
+            "50",
+        ])
+        .args([
+            "--alive-interval",
+            "2s",
+            "--duration",
+            "3s",
+            "--format",
+            "cloudevents",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(", 0 errors"), "{stderr}");
+    let simulated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(simulated[0]["component"], "broker");
+    // Up to 100 members are down between a restart's shutdown and its startup.
+    let up = simulated[1]["nodes"].as_u64().unwrap();
+    assert!((19_800..=20_000).contains(&up), "{simulated}");
+    assert!(
+        simulated[1]["versions"]["0.30.0"].as_u64() > Some(0),
+        "{simulated}"
+    );
+    let mut last = None;
+    let matched = (0..200).any(|_| {
+        last = components(&tally);
+        let same = last.as_ref() == Some(&simulated);
+        if !same {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        same
+    });
+    assert!(matched, "tally {last:?}\nsimulated {simulated}");
+}
+
+#[test]
+fn simulate_counts_in_process_without_a_broker() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args([
+            "simulate",
+            "--tally",
+            "--listen",
+            "127.0.0.1:0",
+            "--nodes",
+            "3000",
+        ])
+        .args(["--server", "nats://127.0.0.1:1", "--duration", "30s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("lifecycle simulate: dashboard at http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("simulate printed its dashboard");
+    std::thread::spawn(move || for _ in lines {});
+    let tally = Tally { child, address };
+    wait_until("3000 nodes counted", Duration::from_secs(20), || {
+        components(&tally).is_some_and(|c| c[0]["nodes"] == 3000)
+    });
+    let (status, page) = tally.get("/").unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("<html"), "{page}");
+}
