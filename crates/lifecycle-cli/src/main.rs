@@ -4,6 +4,7 @@
 
 mod completions;
 mod connect;
+mod demo;
 mod duration;
 mod emit;
 mod forward;
@@ -44,6 +45,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Demo(demo::Args),
     Inspect(inspect::Args),
     View(view::Args),
     Emit(emit::Args),
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Inspect(args) => inspect::run(&args),
         Command::View(args) => view::run(args),
         Command::Emit(args) => emit::run(args),
