@@ -44,9 +44,9 @@ async fn main() {
         .unwrap_or(SUSTAINED_RATE);
     println!("simulation alone, no sink: {:.0} events/s", generate_rate());
 
-    let ours = round(Setup::NoTally, seconds, Publisher::Simulator).await;
-    let serialising = round(Setup::NoTally, seconds, Publisher::BareSerialising).await;
-    let ready_made = round(Setup::NoTally, seconds, Publisher::BareReadyMade).await;
+    let ours = round(Tallying::None, seconds, Publisher::Simulator).await;
+    let serialising = round(Tallying::None, seconds, Publisher::BareSerialising).await;
+    let ready_made = round(Tallying::None, seconds, Publisher::BareReadyMade).await;
     report("flat out, no subscriber", "simulator", &ours);
     report("flat out, no subscriber", "bare, serialising", &serialising);
     report("flat out, no subscriber", "bare, ready-made", &ready_made);
@@ -57,10 +57,10 @@ async fn main() {
         100.0 * ours.published / ready_made.published,
     );
 
-    let live = round(Setup::LiveTally, seconds, Publisher::Rate(rate)).await;
+    let live = round(Tallying::Live, seconds, Publisher::Rate(rate)).await;
     report(&format!("at {rate:.0}/s, live tally"), "simulator", &live);
     let stored_rate = rate / 2.0;
-    let stored = round(Setup::StoredTally, seconds, Publisher::Rate(stored_rate)).await;
+    let stored = round(Tallying::Stored, seconds, Publisher::Rate(stored_rate)).await;
     report(
         &format!("at {stored_rate:.0}/s, CHORIA_EVENTS tally"),
         "simulator",
@@ -99,13 +99,13 @@ fn report(setup: &str, publisher: &str, round: &Round) {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Setup {
+enum Tallying {
     /// No subscriber: only the publisher and the server.
-    NoTally,
+    None,
     /// A tally subscribed live, without JetStream.
-    LiveTally,
+    Live,
     /// The server stores `CHORIA_EVENTS`; the tally reads it through an ordered consumer.
-    StoredTally,
+    Stored,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -132,8 +132,8 @@ struct Round {
 }
 
 /// One round on a fresh server, so no round's events are in the next one's warm start.
-async fn round(setup: Setup, seconds: u64, publisher: Publisher) -> Round {
-    let jetstream = setup == Setup::StoredTally;
+async fn round(tallying: Tallying, seconds: u64, publisher: Publisher) -> Round {
+    let jetstream = tallying == Tallying::Stored;
     let server = NatsServer::with_options(ServerOptions {
         jetstream,
         ..Default::default()
@@ -146,7 +146,7 @@ async fn round(setup: Setup, seconds: u64, publisher: Publisher) -> Round {
             .unwrap();
     }
     let tally = Tally::new(TallyOptions::default());
-    let ingest = if setup == Setup::NoTally {
+    let ingest = if tallying == Tallying::None {
         None
     } else {
         let tally = tally.clone();
