@@ -327,10 +327,9 @@ async fn the_dashboard_shows_the_counts_a_moving_feed_and_applies_filters() {
             ],
         }),
     );
-    // rustls is built with both ring (async-nats) and aws-lc-rs (fantoccini's hyper-rustls):
-    // which to use has to be said.
-    let _ = async_nats::rustls::crypto::ring::default_provider().install_default();
-    let mut builder = ClientBuilder::rustls().unwrap();
+    // chromedriver listens on loopback: plain HTTP.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let mut builder = ClientBuilder::new(connector);
     builder.capabilities(capabilities);
     let client = tokio::time::timeout(Duration::from_secs(30), builder.connect(&driver.url))
         .await

@@ -82,7 +82,7 @@ async fn main() {
 }
 
 /// The rate the live tally is shown to keep up with (`LIFECYCLE_BENCH_RATE` overrides).
-const SUSTAINED_RATE: f64 = 100_000.0;
+const SUSTAINED_RATE: f64 = 200_000.0;
 
 fn report(setup: &str, publisher: &str, round: &Round) {
     let tally = match round.matched {
