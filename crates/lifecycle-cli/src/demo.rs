@@ -193,6 +193,7 @@ fn print_guide(address: SocketAddr, broker: Option<&LocalBroker>, nodes: usize) 
             println!();
             println!("Try in another terminal:");
             println!("  curl -s {dashboard}/api/v1/components");
+            println!("  curl -s {dashboard}/metrics | grep '^lifecycle_tally_versions'");
         }
     }
     println!("  curl -sN '{dashboard}/api/v1/events?filter=upgraded'");

@@ -82,6 +82,14 @@ fn field<'a>(guide: &'a [String], label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {label} in {guide:#?}"))
 }
 
+/// How many commands the guide gives to try.
+fn to_try(guide: &[String]) -> usize {
+    let after = guide
+        .iter()
+        .skip_while(|l| !l.starts_with("Try in another terminal"));
+    after.skip(1).take_while(|l| l.starts_with("  ")).count()
+}
+
 fn get(url: &str) -> Option<(u16, String)> {
     let rest = url.strip_prefix("http://")?;
     let (address, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -134,6 +142,7 @@ fn the_demo_runs_a_fleet_through_its_own_broker_and_stops_everything_on_ctrl_c()
             .any(|l| l.contains(" view --server nats://")),
         "{guide:#?}"
     );
+    assert_eq!(to_try(&guide), 3, "three commands to try: {guide:#?}");
     wait_for_the_fleet(dashboard);
     let (status, page) = get(dashboard).unwrap();
     assert_eq!(status, 200);
@@ -152,6 +161,7 @@ fn without_a_broker_the_demo_counts_in_process() {
     let mut demo = Demo::start(&["--no-broker"]);
     let guide = demo.guide();
     assert!(field(&guide, "broker").starts_with("none"), "{guide:#?}");
+    assert_eq!(to_try(&guide), 3, "three commands to try: {guide:#?}");
     wait_for_the_fleet(field(&guide, "dashboard"));
     assert_eq!(demo.stop(), Some(0));
 }
