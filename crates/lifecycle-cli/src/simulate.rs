@@ -137,7 +137,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = crate::connect::runtime()?;
     let summary = runtime.block_on(async {
         let stats = Arc::new(Stats::default());
-        let progress = progress(stats.clone());
+        let verb = if args.tally { "counted" } else { "published" };
+        let progress = progress(stats.clone(), verb);
         let summary = if args.tally {
             let mut tally = Tally::new(TallyOptions::default());
             tally.set_ready(true);
@@ -200,8 +201,9 @@ async fn simulate(
     .await
 }
 
-/// A progress line on stderr (hidden when stderr is not a terminal): sent, rate, errors.
-fn progress(stats: Arc<Stats>) -> ProgressBar {
+/// A progress line on stderr (hidden when stderr is not a terminal): events published (or
+/// counted), rate, errors.
+fn progress(stats: Arc<Stats>, verb: &'static str) -> ProgressBar {
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {elapsed} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -216,7 +218,7 @@ fn progress(stats: Arc<Stats>) -> ProgressBar {
             let rate = (sent - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
             last = (now, sent);
             tick.set_message(format!(
-                "sent {sent}  {rate:.0}/s  errors {}",
+                "{verb} {sent}  {rate:.0}/s  errors {}",
                 stats.errors()
             ));
             tick.tick();
