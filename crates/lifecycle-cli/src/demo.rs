@@ -160,7 +160,7 @@ async fn simulate(
 ) -> anyhow::Result<()> {
     let stats = Stats::default();
     let options = RunOptions::default();
-    lifecycle_simulate::run(&mut simulation, &mut sink, &options, &stats, stopped).await;
+    lifecycle_simulate::run(&mut simulation, &mut sink, &options, &stats, stopped).await?;
     Ok(())
 }
 

@@ -128,11 +128,8 @@ impl Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(rate) = args.rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        anyhow::bail!("--rate must be a number of events per second above 0, not {rate}");
-    }
+    // Refused before connecting, rather than once connected.
+    args.run_options().validate()?;
     let mut simulation = Simulation::new(args.spec())?;
     let runtime = crate::connect::runtime()?;
     let summary = runtime.block_on(async {
@@ -147,13 +144,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 crate::tally::serve_in_process(tally.clone(), args.listen).await?;
             // Printed even when the progress line is hidden (stderr not a terminal).
             progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
-            let summary = simulate(&mut simulation, &mut tally, &args, &stats).await;
+            let summary = simulate(&mut simulation, &mut tally, &args, &stats).await?;
             http.abort();
             summary
         } else {
             let connection = args.connect.connect().await?;
             let mut publisher = connection.publisher(args.format);
-            simulate(&mut simulation, &mut publisher, &args, &stats).await
+            simulate(&mut simulation, &mut publisher, &args, &stats).await?
         };
         progress.finish_and_clear();
         anyhow::Ok(summary)
@@ -190,7 +187,7 @@ async fn simulate(
     sink: &mut impl lifecycle_simulate::Sink,
     args: &Args,
     stats: &Stats,
-) -> Summary {
+) -> Result<Summary, lifecycle_simulate::SpecError> {
     lifecycle_simulate::run(
         simulation,
         sink,

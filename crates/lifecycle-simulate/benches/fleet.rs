@@ -190,7 +190,8 @@ async fn round(tallying: Tallying, seconds: u64, publisher: Publisher) -> Round 
                 &Stats::default(),
                 std::future::pending(),
             )
-            .await;
+            .await
+            .unwrap();
             (summary.sent, summary.errors, summary.rate())
         }
         Publisher::BareSerialising | Publisher::BareReadyMade => {

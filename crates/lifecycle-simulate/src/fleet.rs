@@ -138,11 +138,6 @@ impl Simulation {
         self.up.iter().flatten().sum()
     }
 
-    /// Whether the startup storm is over.
-    pub fn started(&self) -> bool {
-        self.steady_since.is_some()
-    }
-
     /// Components not yet on the upgrade's version (0 without an upgrade).
     pub fn to_upgrade(&self) -> usize {
         match self.upgrade_to {
@@ -172,9 +167,7 @@ impl Simulation {
         }
         let since = self.steady_since.unwrap_or(now);
         loop {
-            let Some((at, due)) = self.earliest(since) else {
-                return Step::Wait(Duration::MAX);
-            };
+            let (at, due) = self.earliest(since);
             if at > now {
                 return Step::Wait(at);
             }
@@ -184,12 +177,13 @@ impl Simulation {
         }
     }
 
-    /// When each kind of work is next due, and the earliest.
-    fn earliest(&self, since: Duration) -> Option<(Duration, Due)> {
+    /// The work due first, and when: alives are always due some time.
+    fn earliest(&self, since: Duration) -> (Duration, Due) {
         let members = self.members.len() as u128;
         // Alive `n` is due `n + 1` slots after the storm: the fleet's alives spread over the interval.
         let slot = u128::from(self.alives) + 1;
-        let alive = since + nanos(self.spec.alive_interval.as_nanos() * slot / members);
+        let alive =
+            since.saturating_add(nanos(self.spec.alive_interval.as_nanos() * slot / members));
         let mut earliest = (alive, Due::Alive);
         let mut consider = |at: Duration, due: Due| {
             if (at, due) < earliest {
@@ -202,18 +196,14 @@ impl Simulation {
         if let Some(upgrade) = &self.spec.upgrade
             && self.upgraded < self.members.len()
         {
-            consider(
-                since + per(self.upgraded as u64 + 1, upgrade.per_second),
-                Due::Upgrade,
-            );
+            let at = per(self.upgraded as u64 + 1, upgrade.per_second);
+            consider(since.saturating_add(at), Due::Upgrade);
         }
         if self.spec.restart_rate > 0.0 {
-            consider(
-                since + per(self.restarts + 1, self.spec.restart_rate),
-                Due::Restart,
-            );
+            let at = per(self.restarts + 1, self.spec.restart_rate);
+            consider(since.saturating_add(at), Due::Restart);
         }
-        Some(earliest)
+        earliest
     }
 
     /// Does the work due at `at`; some work (an alive of a node that is down, an upgrade of

@@ -18,7 +18,7 @@
 //! let mut fleet = Simulation::new(FleetSpec { nodes: 500, ..Default::default() })?;
 //! let mut tally = Tally::new(TallyOptions::default());
 //! let options = RunOptions { duration: Some(Duration::from_millis(100)), ..Default::default() };
-//! run(&mut fleet, &mut tally, &options, &Stats::default(), std::future::pending()).await;
+//! run(&mut fleet, &mut tally, &options, &Stats::default(), std::future::pending()).await?;
 //! let server = &fleet.counts()["server"];
 //! assert_eq!(server["0.29.4"], 500);
 //! assert_eq!(tally.fleet().components().next().unwrap().1, vec![("0.29.4", 500)]);

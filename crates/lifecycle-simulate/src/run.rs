@@ -10,6 +10,7 @@ use lifecycle_nats::Publisher;
 use lifecycle_tally::Tally;
 use tracing::warn;
 
+use crate::error::SpecError;
 use crate::fleet::{Simulation, Step};
 
 /// Where simulated events go.
@@ -62,6 +63,16 @@ pub struct RunOptions {
     pub shutdown_at_end: bool,
 }
 
+impl RunOptions {
+    /// Checks the options: a rate must be a number of events a second above 0.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        match self.rate {
+            Some(rate) if !(rate.is_finite() && rate > 0.0) => Err(SpecError::Rate("rate", rate)),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Counters of a running simulation, readable while it runs (for a progress bar).
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -106,14 +117,16 @@ const BATCH: u32 = 256;
 /// completes, then (with `shutdown_at_end`) shuts the fleet down and flushes the sink.
 ///
 /// Events the sink refuses are counted in `stats`, logged, and not retried: the simulation
-/// goes on, and its counts then no longer match what the sink saw.
+/// goes on, and its counts then no longer match what the sink saw. Options that
+/// [`RunOptions::validate`] refuses are refused before anything is sent.
 pub async fn run<S: Sink>(
     simulation: &mut Simulation,
     sink: &mut S,
     options: &RunOptions,
     stats: &Stats,
     stop: impl Future<Output = ()>,
-) -> Summary {
+) -> Result<Summary, SpecError> {
+    options.validate()?;
     let start = Instant::now();
     let deadline = options.duration.map(|d| start + d);
     let mut stop = std::pin::pin!(stop);
@@ -175,11 +188,11 @@ pub async fn run<S: Sink>(
         stats.errors.fetch_add(1, Ordering::Relaxed);
         warn!("could not flush simulated events: {e}");
     }
-    Summary {
+    Ok(Summary {
         sent: stats.sent(),
         errors: stats.errors(),
         elapsed: start.elapsed(),
-    }
+    })
 }
 
 /// Sleeps until `until` (or, when not yet stopping, the deadline if sooner); true when

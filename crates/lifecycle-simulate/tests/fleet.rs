@@ -83,7 +83,8 @@ async fn simulate_through_nats(format: Format, spec: FleetSpec, options: RunOpti
         &stats,
         std::future::pending(),
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(summary.errors, 0);
     assert!(summary.sent >= simulation.spec().nodes as u64);
     assert_tally_matches(&tally, &simulation).await;
@@ -155,7 +156,8 @@ async fn a_rate_limit_holds() {
         &Stats::default(),
         std::future::pending(),
     )
-    .await;
+    .await
+    .unwrap();
     // Never more than a second at 2,000 a second and a millisecond's burst; fewer only
     // when this machine stalls.
     assert!(
@@ -179,8 +181,32 @@ async fn a_stop_request_ends_the_run_promptly() {
         &Stats::default(),
         tokio::time::sleep(Duration::from_millis(300)),
     )
-    .await;
+    .await
+    .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(summary.sent >= 1000, "the whole storm went out");
     assert_eq!(tally_counts(&tally), simulation.counts());
+}
+
+#[tokio::test]
+async fn a_rate_that_is_not_a_rate_is_refused_before_anything_is_sent() {
+    for rate in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+        let mut simulation = Simulation::new(FleetSpec::default()).unwrap();
+        let mut tally = Tally::new(TallyOptions::default());
+        let options = RunOptions {
+            rate: Some(rate),
+            ..Default::default()
+        };
+        let stats = Stats::default();
+        let refused = run(
+            &mut simulation,
+            &mut tally,
+            &options,
+            &stats,
+            std::future::pending(),
+        );
+        let error = refused.await.unwrap_err();
+        assert_eq!(error.to_string(), format!("invalid rate: {rate}"));
+        assert_eq!(stats.sent(), 0);
+    }
 }
