@@ -11,7 +11,7 @@ use lifecycle_core::Format;
 use lifecycle_simulate::{
     FleetSpec, RunOptions, Simulation, Stats, Summary, Upgrade, VersionShare,
 };
-use lifecycle_tally::{ComponentCount, Tally, TallyOptions};
+use lifecycle_tally::{Tally, TallyOptions};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -162,18 +162,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.rate(),
         summary.errors
     );
-    let fleet: Vec<ComponentCount> = simulation
-        .counts()
-        .into_iter()
-        .map(|(component, versions)| ComponentCount {
-            component,
-            nodes: versions.values().sum(),
-            versions,
-        })
-        .collect();
     println!(
         "{}",
-        serde_json::to_string(&fleet).context("cannot write the fleet")?
+        serde_json::to_string(&simulation.counts()).context("cannot write the fleet")?
     );
     Ok(if summary.errors == 0 {
         ExitCode::SUCCESS

@@ -21,7 +21,6 @@
 //! tally subscribed live, and at half that rate with the tally reading `CHORIA_EVENTS`:
 //! both must end with the tally's counts equal to the fleet's, or the bench fails.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{Event, EventType, Format};
@@ -216,7 +215,7 @@ async fn round(tallying: Tallying, seconds: u64, publisher: Publisher) -> Round 
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let ingested = processed(&tally) as f64 / start.elapsed().as_secs_f64();
-    let matched = Some(counts(&tally) == simulation.counts());
+    let matched = Some(tally.component_counts() == simulation.counts());
     ingest.abort();
     Round {
         sent,
@@ -256,18 +255,6 @@ fn processed(tally: &Tally) -> u64 {
         .filter(|l| l.starts_with("bench_good_events_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
-}
-
-fn counts(tally: &Tally) -> BTreeMap<String, BTreeMap<String, u64>> {
-    tally
-        .fleet()
-        .components()
-        .filter(|(_, versions)| !versions.is_empty())
-        .map(|(c, versions)| {
-            let versions = versions.into_iter().map(|(v, n)| (v.to_owned(), n));
-            (c.to_owned(), versions.collect())
-        })
-        .collect()
 }
 
 /// Alive events a bare async-nats client publishes in `seconds`, flushed: serialised one

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use lifecycle_core::{Event, EventType};
+use lifecycle_tally::ComponentCount;
 
 use crate::error::SpecError;
 use crate::spec::{FleetSpec, RESTART_DOWNTIME};
@@ -115,21 +116,27 @@ impl Simulation {
         &self.spec
     }
 
-    /// Components up, per component and version, as a tally of this fleet's events counts
-    /// them: components and versions with no node are left out.
-    pub fn counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
-        let mut counts = BTreeMap::new();
-        for (component, per_version) in self.spec.components.iter().zip(&self.up) {
-            let versions: BTreeMap<String, u64> = per_version
-                .iter()
-                .zip(&self.versions)
-                .filter(|(n, _)| **n > 0)
-                .map(|(n, v)| (v.clone(), *n))
-                .collect();
-            if !versions.is_empty() {
-                counts.insert(component.clone(), versions);
-            }
-        }
+    /// Components up, per component and version, as a tally of this fleet's events serves
+    /// them ([`Tally::component_counts`](lifecycle_tally::Tally::component_counts)):
+    /// components in name order, each with the versions it runs, one with no node up left
+    /// with none.
+    pub fn counts(&self) -> Vec<ComponentCount> {
+        let mut counts: Vec<ComponentCount> = (self.spec.components.iter().zip(&self.up))
+            .map(|(component, per_version)| {
+                let versions: BTreeMap<String, u64> = per_version
+                    .iter()
+                    .zip(&self.versions)
+                    .filter(|(n, _)| **n > 0)
+                    .map(|(n, v)| (v.clone(), *n))
+                    .collect();
+                ComponentCount {
+                    component: component.clone(),
+                    nodes: versions.values().sum(),
+                    versions,
+                }
+            })
+            .collect();
+        counts.sort_by(|a, b| a.component.cmp(&b.component));
         counts
     }
 
@@ -347,6 +354,17 @@ mod tests {
         }
     }
 
+    /// The nodes up per version of `component`.
+    fn versions(sim: &Simulation, component: &str) -> BTreeMap<String, u64> {
+        let counts = sim.counts();
+        let count = counts
+            .into_iter()
+            .find(|c| c.component == component)
+            .unwrap();
+        assert_eq!(count.nodes, count.versions.values().sum::<u64>());
+        count.versions
+    }
+
     fn drain(sim: &mut Simulation, until: Duration) -> Vec<Event> {
         let mut events = Vec::new();
         while let Step::Send(event) = sim.next(until) {
@@ -361,10 +379,9 @@ mod tests {
         let storm = drain(&mut sim, Duration::ZERO);
         assert_eq!(storm.len(), 2000);
         assert!(storm.iter().all(|e| e.event_type() == EventType::Startup));
-        let counts = sim.counts();
         let expected = BTreeMap::from([("0.28.0".to_owned(), 300), ("0.29.4".to_owned(), 700)]);
-        assert_eq!(counts["server"], expected);
-        assert_eq!(counts["broker"], expected);
+        assert_eq!(versions(&sim, "server"), expected);
+        assert_eq!(versions(&sim, "broker"), expected);
         assert_eq!(storm[0].identity(), "node000001.sim.example.net");
         assert_eq!(storm[1].component(), "broker");
     }
@@ -421,7 +438,7 @@ mod tests {
         assert!(upgrades.iter().all(|(_, new)| *new == "0.30.0"));
         assert_eq!(sim.to_upgrade(), 0);
         assert_eq!(
-            sim.counts()["server"],
+            versions(&sim, "server"),
             BTreeMap::from([("0.30.0".to_owned(), 50)])
         );
         // Alives after the upgrade carry the new version.
@@ -473,7 +490,19 @@ mod tests {
         let shutdowns = drain(&mut sim, Duration::from_secs(1));
         assert_eq!(shutdowns.len() as u64, up);
         assert!(matches!(sim.next(Duration::from_secs(100)), Step::Done));
-        assert!(sim.counts().is_empty());
+        let components: Vec<_> = sim
+            .counts()
+            .into_iter()
+            .map(|c| (c.component, c.nodes, c.versions))
+            .collect();
+        let gone = BTreeMap::new();
+        assert_eq!(
+            components,
+            [
+                ("broker".into(), 0, gone.clone()),
+                ("server".into(), 0, gone)
+            ]
+        );
     }
 
     impl Step {

@@ -19,9 +19,8 @@
 //! let mut tally = Tally::new(TallyOptions::default());
 //! let options = RunOptions { duration: Some(Duration::from_millis(100)), ..Default::default() };
 //! run(&mut fleet, &mut tally, &options, &Stats::default(), std::future::pending()).await?;
-//! let server = &fleet.counts()["server"];
-//! assert_eq!(server["0.29.4"], 500);
-//! assert_eq!(tally.fleet().components().next().unwrap().1, vec![("0.29.4", 500)]);
+//! assert_eq!(fleet.counts()[0].versions["0.29.4"], 500);
+//! assert_eq!(tally.component_counts(), fleet.counts());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -1,7 +1,7 @@
 //! A simulated fleet through a real nats-server into a tally: the tally ends with exactly the
 //! fleet the simulator says it simulated.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use lifecycle_core::Format;
@@ -20,29 +20,12 @@ async fn connect(server: &NatsServer) -> Connection {
         .unwrap()
 }
 
-/// The tally's counts; a component whose nodes have all gone shows no versions, as the
-/// simulation leaves it out.
-fn tally_counts(tally: &Tally) -> BTreeMap<String, BTreeMap<String, u64>> {
-    tally
-        .fleet()
-        .components()
-        .filter(|(_, versions)| !versions.is_empty())
-        .map(|(component, versions)| {
-            let versions = versions
-                .into_iter()
-                .map(|(v, n)| (v.to_owned(), n))
-                .collect();
-            (component.to_owned(), versions)
-        })
-        .collect()
-}
-
 /// Waits until the tally has the simulated fleet, or fails showing both.
 async fn assert_tally_matches(tally: &Tally, simulation: &Simulation) {
     let expected = simulation.counts();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let counted = tally_counts(tally);
+        let counted = tally.component_counts();
         if counted == expected {
             return;
         }
@@ -90,9 +73,9 @@ async fn simulate_through_nats(format: Format, spec: FleetSpec, options: RunOpti
     assert_tally_matches(&tally, &simulation).await;
     // Even a fleet shut down leaves its components known: the tally did count it.
     let seen: BTreeSet<String> = tally
-        .fleet()
-        .components()
-        .map(|(c, _)| c.to_owned())
+        .component_counts()
+        .into_iter()
+        .map(|c| c.component)
         .collect();
     let components: BTreeSet<String> = simulation.spec().components.iter().cloned().collect();
     assert_eq!(seen, components);
@@ -166,7 +149,7 @@ async fn a_rate_limit_holds() {
         summary.sent,
         summary.elapsed
     );
-    assert_eq!(tally_counts(&tally), simulation.counts());
+    assert_eq!(tally.component_counts(), simulation.counts());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,7 +168,7 @@ async fn a_stop_request_ends_the_run_promptly() {
     .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(summary.sent >= 1000, "the whole storm went out");
-    assert_eq!(tally_counts(&tally), simulation.counts());
+    assert_eq!(tally.component_counts(), simulation.counts());
 }
 
 #[tokio::test]

@@ -157,20 +157,7 @@ async fn components(State(app): State<App>) -> Response {
     if !app.tally.is_ready() {
         return warming_up();
     }
-    let fleet = app.tally.fleet();
-    let mut out: Vec<ComponentCount> = fleet
-        .components()
-        .map(|(component, versions)| ComponentCount {
-            component: component.to_owned(),
-            nodes: versions.iter().map(|(_, n)| n).sum(),
-            versions: versions
-                .into_iter()
-                .map(|(v, n)| (v.to_owned(), n))
-                .collect(),
-        })
-        .collect();
-    out.sort_by(|a, b| a.component.cmp(&b.component));
-    Json(out).into_response()
+    Json(app.tally.component_counts()).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@ use lifecycle_core::{AnyEvent, EventKind, MachineEvent};
 
 use crate::feed::{FEED_CAPACITY, Feed, FeedSubscription};
 use crate::fleet::{Change, Fleet};
+use crate::http::ComponentCount;
 use crate::metrics::Metrics;
 
 /// Choria's default: a node not heard from for 80 minutes has gone.
@@ -110,6 +111,25 @@ impl Tally {
     /// The fleet, locked: hold it briefly.
     pub fn fleet(&self) -> MutexGuard<'_, Fleet> {
         self.fleet.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Nodes per component and version, components in name order, as `/api/v1/components`
+    /// serves them. A component whose nodes have all gone stays, with no nodes.
+    pub fn component_counts(&self) -> Vec<ComponentCount> {
+        let fleet = self.fleet();
+        let mut counts: Vec<ComponentCount> = fleet
+            .components()
+            .map(|(component, versions)| ComponentCount {
+                component: component.to_owned(),
+                nodes: versions.iter().map(|(_, n)| n).sum(),
+                versions: versions
+                    .into_iter()
+                    .map(|(v, n)| (v.to_owned(), n))
+                    .collect(),
+            })
+            .collect();
+        counts.sort_by(|a, b| a.component.cmp(&b.component));
+        counts
     }
 
     /// Whether events of `component` are counted.
