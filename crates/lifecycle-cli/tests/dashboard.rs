@@ -15,30 +15,22 @@
 //! LIFECYCLE_SCREENSHOT=$PWD/docs/dashboard.png cargo test -p lifecycle-cli --test dashboard
 //! ```
 
+mod common;
+
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Process, Serving, get};
 use fantoccini::{Client, ClientBuilder, Locator, key::Key};
 use lifecycle_testsupport::NatsServer;
 use serde_json::{Value, json};
 
 const NODES: u64 = 3000;
 const INSTALL_HINT: &str = "apt-get install chromium chromium-driver (.ci/run does this)";
-
-/// A child process killed on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// chromedriver in a process group of its own, so that on drop the browser it started goes
 /// with it (killing chromedriver alone would leave Chromium running).
@@ -94,76 +86,6 @@ impl Drop for Chromedriver {
             .status();
         let _ = self.child.wait();
     }
-}
-
-/// A plain HTTP/1.1 GET: the status and the body. (chromedriver refuses other Host headers.)
-fn get(address: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(address).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    // Read to the end, or to Content-Length: chromedriver keeps the connection open.
-    let mut response = Vec::new();
-    let mut buffer = [0; 16 * 1024];
-    loop {
-        let n = stream.read(&mut buffer).ok()?;
-        response.extend_from_slice(&buffer[..n]);
-        let text = String::from_utf8_lossy(&response);
-        let Some((head, body)) = text.split_once("\r\n\r\n") else {
-            if n == 0 {
-                return None;
-            }
-            continue;
-        };
-        let length = head.lines().find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        });
-        if n == 0 || length.is_some_and(|length| body.len() >= length) {
-            let status = head.split(' ').nth(1)?.parse().ok()?;
-            return Some((status, body.to_owned()));
-        }
-    }
-}
-
-/// `lifecycle tally` serving on a free port; answers its address.
-fn start_tally(server: &NatsServer) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args([
-            "tally",
-            "--listen",
-            "127.0.0.1:0",
-            "--server",
-            &server.url(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let child = Killed(child);
-    let (found, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        for line in lines.by_ref().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("lifecycle tally: serving http://") {
-                let _ = found.send(rest.trim_end_matches("/metrics").to_owned());
-                break;
-            }
-        }
-        // Keep draining so the child never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let address = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the tally printed where it serves");
-    (child, address)
 }
 
 /// The first executable `name` on PATH.
@@ -265,8 +187,9 @@ async fn the_dashboard_shows_the_counts_a_moving_feed_and_applies_filters() {
         .unwrap_or_else(|| panic!("chromium is not installed: {INSTALL_HINT}"));
 
     let server = NatsServer::start();
-    let (_tally, tally) = start_tally(&server);
-    let _simulate = Killed(
+    let serving = Serving::tally(&server, &[]);
+    let tally = serving.address.clone();
+    let _simulate = Process(
         Command::new(env!("CARGO_BIN_EXE_lifecycle"))
             .args(["simulate", "--server", &server.url()])
             .args([

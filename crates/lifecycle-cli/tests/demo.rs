@@ -1,14 +1,18 @@
 //! `lifecycle demo` as a newcomer runs it: one command, a dashboard that fills up, Ctrl-C.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::Process;
+
 /// A running demo, killed on drop; its stdout lines arrive on `lines`.
 struct Demo {
-    child: Child,
+    process: Process,
     lines: mpsc::Receiver<String>,
 }
 
@@ -31,7 +35,10 @@ impl Demo {
                 let _ = send.send(line);
             }
         });
-        Demo { child, lines }
+        Demo {
+            process: Process(child),
+            lines,
+        }
     }
 
     /// The guide the demo prints, up to its last line.
@@ -50,26 +57,10 @@ impl Demo {
         guide
     }
 
+    /// Ctrl-C; its exit code once it has exited.
     fn stop(&mut self) -> Option<i32> {
-        Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.signal("-INT");
+        self.process.wait(Duration::from_secs(15))
     }
 }
 
@@ -90,20 +81,11 @@ fn to_try(guide: &[String]) -> usize {
     after.skip(1).take_while(|l| l.starts_with("  ")).count()
 }
 
+/// A GET of `http://host:port/path`.
 fn get(url: &str) -> Option<(u16, String)> {
     let rest = url.strip_prefix("http://")?;
     let (address, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut stream = TcpStream::connect(address).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET /{path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    Some((status, response.split_once("\r\n\r\n")?.1.to_owned()))
+    common::get(address, &format!("/{path}"))
 }
 
 /// Waits until the dashboard's API counts every simulated server and broker, and the

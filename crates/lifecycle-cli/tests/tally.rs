@@ -1,113 +1,26 @@
 //! `lifecycle tally` as a user runs it: the built binary against a real nats-server.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{Serving, wait_until};
 
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_testsupport::NatsServer;
 
-/// A running `lifecycle tally`, killed on drop.
-struct Tally {
-    child: Child,
-    address: String,
-}
-
-impl Tally {
-    fn start(server: &NatsServer, extra: &[&str]) -> Tally {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args([
-                "tally",
-                "--listen",
-                "127.0.0.1:0",
-                "--server",
-                &server.url(),
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (found, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines();
-            for line in lines.by_ref().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("lifecycle tally: serving http://") {
-                    let _ = found.send(rest.trim_end_matches("/metrics").to_owned());
-                    break;
-                }
-            }
-            // Keep draining so the child never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the tally printed where it serves");
-        Tally { child, address }
+/// Whether this tally's metrics say it is the active one; `None` until it answers.
+fn active(tally: &Serving) -> Option<bool> {
+    let (status, body) = tally.get("/metrics")?;
+    if status != 200 {
+        return None;
     }
-
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut stream = TcpStream::connect(&self.address).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split(' ').nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n")?.1.to_owned();
-        Some((status, body))
-    }
-
-    fn active(&self) -> Option<bool> {
-        let (status, body) = self.get("/metrics")?;
-        if status != 200 {
-            return None;
-        }
-        let line = body
-            .lines()
-            .find(|l| l.starts_with("lifecycle_tally_versions{"))?;
-        Some(line.contains("active=\"1\""))
-    }
-
-    fn signal(&self, signal: &str) {
-        Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-    }
-
-    fn wait(&mut self, within: Duration) -> Option<i32> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("lifecycle_tally_versions{"))?;
+    Some(line.contains("active=\"1\""))
 }
 
 fn publish(server: &NatsServer, events: &[Event]) {
@@ -139,7 +52,7 @@ fn alive(identity: &str, component: &str, version: &str) -> Event {
 #[test]
 fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     let server = NatsServer::start();
-    let mut tally = Tally::start(&server, &["--component", "server", "--prefix", "fleet"]);
+    let mut tally = Serving::tally(&server, &["--component", "server", "--prefix", "fleet"]);
     wait_until("readiness", Duration::from_secs(20), || {
         tally.get("/healthz").is_some_and(|(s, _)| s == 200)
     });
@@ -163,9 +76,9 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
         metrics.contains("fleet_versions{component=\"server\",version=\"0.29.4\",active=\"1\"} 2"),
         "{metrics}"
     );
-    tally.signal("-TERM");
+    tally.process.signal("-TERM");
     assert_eq!(
-        tally.wait(Duration::from_secs(10)),
+        tally.process.wait(Duration::from_secs(10)),
         Some(0),
         "exit status after SIGTERM"
     );
@@ -174,8 +87,8 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
 #[test]
 fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     let server = NatsServer::start();
-    let a = Tally::start(&server, &["--election", "tally"]);
-    let b = Tally::start(&server, &["--election", "tally"]);
+    let a = Serving::tally(&server, &["--election", "tally"]);
+    let b = Serving::tally(&server, &["--election", "tally"]);
     // Ready means subscribed: only then is the event sure to reach both.
     wait_until("readiness", Duration::from_secs(20), || {
         [&a, &b]
@@ -187,30 +100,30 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     wait_until(
         "a leader",
         Duration::from_secs(20),
-        || matches!((a.active(), b.active()), (Some(x), Some(y)) if x != y),
+        || matches!((active(&a), active(&b)), (Some(x), Some(y)) if x != y),
     );
     // Stable: never two leaders nor none, over several renewals. A scrape that fails (a
     // loaded machine) says nothing either way and is skipped.
     let mut answered = 0;
     for _ in 0..40 {
-        if let (Some(x), Some(y)) = (a.active(), b.active()) {
+        if let (Some(x), Some(y)) = (active(&a), active(&b)) {
             assert!(x != y, "exactly one leader, got a={x} b={y}");
             answered += 1;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(answered >= 10, "only {answered} of 40 scrapes answered");
-    let (leader, follower) = if a.active() == Some(true) {
+    let (leader, follower) = if active(&a) == Some(true) {
         (a, b)
     } else {
         (b, a)
     };
     // Killed outright: no clean step-down, its claim has to expire.
-    leader.signal("-KILL");
+    leader.process.signal("-KILL");
     let killed = Instant::now();
     // The stated bound for the default 10 s claim: 10 s + 2.5 s + 1 s.
     let bound = Duration::from_millis(13_500);
-    wait_until("the takeover", bound, || follower.active() == Some(true));
+    wait_until("the takeover", bound, || active(&follower) == Some(true));
     eprintln!("takeover after {:?}", killed.elapsed());
     drop(leader);
 }
@@ -239,7 +152,7 @@ fn a_tally_started_after_the_events_counts_them_from_jetstream() {
         ],
     );
     std::thread::sleep(Duration::from_millis(200));
-    let tally = Tally::start(&server, &[]);
+    let tally = Serving::tally(&server, &[]);
     // Its first answer other than "warming up" already holds the stored events.
     let mut first = None;
     wait_until("the first answer", Duration::from_secs(20), || {
@@ -257,7 +170,7 @@ fn a_tally_started_after_the_events_counts_them_from_jetstream() {
 }
 
 /// What `/api/v1/components` says.
-fn components(tally: &Tally) -> Option<serde_json::Value> {
+fn components(tally: &Serving) -> Option<serde_json::Value> {
     let (status, body) = tally.get("/api/v1/components")?;
     serde_json::from_str(&body).ok().filter(|_| status == 200)
 }
@@ -265,7 +178,7 @@ fn components(tally: &Tally) -> Option<serde_json::Value> {
 #[test]
 fn the_tally_ends_with_exactly_the_fleet_lifecycle_simulate_says_it_simulated() {
     let server = NatsServer::start();
-    let tally = Tally::start(&server, &[]);
+    let tally = Serving::tally(&server, &[]);
     wait_until("the tally is ready", Duration::from_secs(20), || {
         tally
             .get("/healthz")
@@ -324,33 +237,21 @@ fn the_tally_ends_with_exactly_the_fleet_lifecycle_simulate_says_it_simulated() 
 
 #[test]
 fn simulate_counts_in_process_without_a_broker() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args([
+    let tally = Serving::start(
+        &[
             "simulate",
             "--tally",
             "--listen",
             "127.0.0.1:0",
             "--nodes",
             "3000",
-        ])
-        .args(["--server", "nats://127.0.0.1:1", "--duration", "30s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let address = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix("lifecycle simulate: dashboard at http://")
-                .map(|a| a.trim_end_matches('/').to_owned())
-        })
-        .expect("simulate printed its dashboard");
-    std::thread::spawn(move || for _ in lines {});
-    let tally = Tally { child, address };
+            "--server",
+            "nats://127.0.0.1:1",
+            "--duration",
+            "30s",
+        ],
+        "lifecycle simulate: dashboard at http://",
+    );
     wait_until("3000 nodes counted", Duration::from_secs(20), || {
         components(&tally).is_some_and(|c| c[0]["nodes"] == 3000)
     });

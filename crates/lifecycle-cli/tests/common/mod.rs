@@ -1,0 +1,139 @@
+//! Shared by the tests that run the `lifecycle` binary: its processes, and plain HTTP to them.
+
+// Each test binary uses its own part of this.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lifecycle_testsupport::NatsServer;
+
+/// A child process, killed on drop even when a test fails.
+pub(crate) struct Process(pub(crate) Child);
+
+impl Process {
+    /// Sends `signal` (`-TERM`, `-INT`, `-KILL`).
+    pub(crate) fn signal(&self, signal: &str) {
+        Command::new("kill")
+            .args([signal, &self.0.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Its exit code, once it has exited within `within`.
+    pub(crate) fn wait(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `lifecycle` command serving HTTP, at the address it announced on stderr.
+pub(crate) struct Serving {
+    pub(crate) process: Process,
+    /// `host:port`.
+    pub(crate) address: String,
+}
+
+impl Serving {
+    /// Runs `lifecycle ARGS` and waits for the stderr line that starts with `announcement`
+    /// and goes on with `host:port/...`.
+    pub(crate) fn start(args: &[&str], announcement: &str) -> Serving {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let process = Process(child);
+        let wanted = announcement.to_owned();
+        let (found, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix(&wanted) {
+                    let _ = found.send(rest.split('/').next().unwrap_or_default().to_owned());
+                    break;
+                }
+            }
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("lifecycle {args:?} never said {announcement:?}"));
+        Serving { process, address }
+    }
+
+    /// `lifecycle tally` on a free port, counting from `server`.
+    pub(crate) fn tally(server: &NatsServer, extra: &[&str]) -> Serving {
+        let url = server.url();
+        let mut args = vec!["tally", "--listen", "127.0.0.1:0", "--server", &url];
+        args.extend_from_slice(extra);
+        Serving::start(&args, "lifecycle tally: serving http://")
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Option<(u16, String)> {
+        get(&self.address, path)
+    }
+}
+
+/// A plain HTTP/1.1 GET of `path` from `address` (`host:port`): the status and the body.
+/// The Host header is the address, as chromedriver requires.
+pub(crate) fn get(address: &str, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    // Read to the end, or to Content-Length: chromedriver keeps the connection open.
+    let mut response = Vec::new();
+    let mut buffer = [0; 16 * 1024];
+    loop {
+        let n = stream.read(&mut buffer).ok()?;
+        response.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&response);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            if n == 0 {
+                return None;
+            }
+            continue;
+        };
+        let length = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        });
+        if n == 0 || length.is_some_and(|length| body.len() >= length) {
+            let status = head.split(' ').nth(1)?.parse().ok()?;
+            return Some((status, body.to_owned()));
+        }
+    }
+}
+
+/// Polls `ready` every 50 ms until it holds, failing after `within`.
+pub(crate) fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
