@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use lifecycle_core::Format;
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Sink, Stats, Upgrade};
-use lifecycle_tally::{Tally, TallyOptions};
+use lifecycle_tally::{DEFAULT_PREFIX, Tally, TallyOptions};
 use tokio::sync::watch;
 
 /// Try it all with one command: a simulated fleet of a few thousand nodes with an upgrade
@@ -114,12 +114,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-        let (address, http) = match crate::tally::serve_in_process(tally.clone(), listen).await {
+        let serve =
+            |listen| crate::tally::serve(tally.clone(), listen, DEFAULT_PREFIX, until_stopped());
+        let (address, http) = match serve(listen).await {
             Ok(served) => served,
-            Err(_) => {
-                let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                crate::tally::serve_in_process(tally.clone(), any).await?
-            }
+            Err(_) => serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?,
         };
         for simulation in simulations {
             let stopped = until_stopped();
@@ -145,7 +144,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         while let Some(result) = tasks.join_next().await {
             result??;
         }
-        http.abort();
+        http.await??;
         eprintln!("lifecycle demo: stopped");
         anyhow::Ok(())
     })?;

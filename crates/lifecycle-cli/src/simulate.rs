@@ -1,5 +1,6 @@
 //! `lifecycle simulate`: a simulated fleet, published to NATS or counted by a tally in process.
 
+use std::future::pending;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use lifecycle_core::Format;
 use lifecycle_simulate::{
     FleetSpec, RunOptions, Simulation, Stats, Summary, Upgrade, VersionShare,
 };
-use lifecycle_tally::{Tally, TallyOptions};
+use lifecycle_tally::{DEFAULT_PREFIX, Tally, TallyOptions};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -141,7 +142,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             tally.set_ready(true);
             tally.metrics().set_active(true);
             let (address, http) =
-                crate::tally::serve_in_process(tally.clone(), args.listen).await?;
+                crate::tally::serve(tally.clone(), args.listen, DEFAULT_PREFIX, pending()).await?;
             // Printed even when the progress line is hidden (stderr not a terminal).
             progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
             let summary = simulate(&mut simulation, &mut tally, &args, &stats).await?;

@@ -71,12 +71,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..Default::default()
         });
 
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let address = listener.local_addr()?;
-        eprintln!("lifecycle tally: serving http://{address}/metrics");
-
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
             crate::shutdown::requested().await;
@@ -86,12 +80,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let _ = stopped.wait_for(|&s| s).await;
         };
 
-        let router = lifecycle_tally::router(tally.clone(), &args.prefix);
-        let http = tokio::spawn(lifecycle_tally::serve(
-            listener,
-            router,
+        let (address, http) = serve(
+            tally.clone(),
+            listen,
+            &args.prefix,
             until_stopped(stopped.clone()),
-        ));
+        )
+        .await?;
+        eprintln!("lifecycle tally: serving http://{address}/metrics");
         let election = match &args.election {
             Some(name) => {
                 let election = Election::new(name, DEFAULT_ELECTION_TTL, candidate_id());
@@ -125,21 +121,19 @@ fn candidate_id() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Serves `tally`'s dashboard and API on `listen` in this process, until the returned task
-/// is aborted; returns the address it serves on.
-pub(crate) async fn serve_in_process(
+/// Serves `tally`'s dashboard, metrics and API on `listen` until `shutdown` completes;
+/// returns the address it serves on and the task serving.
+pub(crate) async fn serve(
     tally: Tally,
     listen: SocketAddr,
+    prefix: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
-    let router = lifecycle_tally::router(tally, DEFAULT_PREFIX);
-    let http = tokio::spawn(lifecycle_tally::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let router = lifecycle_tally::router(tally, prefix);
+    let http = tokio::spawn(lifecycle_tally::serve(listener, router, shutdown));
     Ok((address, http))
 }
