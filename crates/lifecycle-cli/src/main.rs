@@ -12,6 +12,7 @@ mod inspect;
 mod output;
 mod shutdown;
 mod simulate;
+mod streams;
 mod tally;
 mod view;
 mod wait;
@@ -53,6 +54,7 @@ enum Command {
     Forward(forward::Args),
     Tally(tally::Args),
     Simulate(simulate::Args),
+    Streams(streams::Args),
     Completions(completions::Args),
 }
 
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Forward(args) => forward::run(args),
         Command::Tally(args) => tally::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Streams(args) => streams::run(args),
         Command::Completions(args) => completions::run::<Cli>(&args),
     };
     match result {
