@@ -2,6 +2,7 @@
 //!
 //! This file turns arguments into settings and calls library code; see `--help`.
 
+mod colour;
 mod completions;
 mod connect;
 mod demo;
@@ -40,6 +41,10 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// Colour output and logs: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_name = "WHEN", default_value = "auto", global = true)]
+    color: colour::Colour,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -60,11 +65,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.color.stderr());
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Inspect(args) => inspect::run(&args),
-        Command::View(args) => view::run(args),
+        Command::View(args) => view::run(args, cli.color.stdout()),
         Command::Emit(args) => emit::run(args),
         Command::Wait(args) => wait::run(args),
         Command::Forward(args) => forward::run(args),
@@ -82,7 +87,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, ansi: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -93,6 +98,7 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
 }
 
