@@ -88,7 +88,11 @@ impl EventBuilder {
         if !component.is_empty()
             && let Err(e) = check_subject_token("component", &component)
         {
-            return self.fail(Error::invalid("component", &component, e.problem().reason()));
+            return self.fail(Error::invalid(
+                "component",
+                &component,
+                e.problem().reason(),
+            ));
         }
         self.component = component;
         self

@@ -156,13 +156,19 @@ impl Since {
         }
     }
 
-    /// The instant this points to, seen from `now`; `None` when the clock cannot hold it
-    /// (never for a parsed `Since` on the platforms Rust supports).
+    /// The instant to replay from, seen from `now`, or `None` for a time after `now`: there
+    /// is nothing to replay yet.
+    ///
+    /// An instant before 1970 is 1970: nothing stored is older, and JetStream reads a start
+    /// time as nanoseconds since 1970 in an `i64`, which a time before 1678 or after 2262
+    /// overflows (nats-server then replays from an arbitrary point).
     pub fn start(&self, now: SystemTime) -> Option<SystemTime> {
-        match *self {
-            Since::Ago(duration) => now.checked_sub(duration),
-            Since::Time(time) => Some(time),
-        }
+        let start = match *self {
+            Since::Ago(duration) => now.checked_sub(duration).unwrap_or(UNIX_EPOCH),
+            Since::Time(time) if time > now => return None,
+            Since::Time(time) => time,
+        };
+        Some(start.max(UNIX_EPOCH))
     }
 }
 
@@ -221,7 +227,19 @@ impl DurationError {
     pub fn problem(&self) -> &DurationProblem {
         &self.problem
     }
+
+    /// The message without the text, for callers that show the text already (clap's
+    /// "invalid value '…' for '--since': …").
+    pub fn reason(&self) -> String {
+        if self.since {
+            format!("{} {SINCE_HINT}", self.problem)
+        } else {
+            self.problem.to_string()
+        }
+    }
 }
+
+const SINCE_HINT: &str = "(or give an RFC 3339 time, e.g. 2026-11-30T10:00:00Z)";
 
 /// The text is quoted with control characters escaped.
 impl fmt::Display for DurationError {
@@ -237,7 +255,7 @@ impl fmt::Display for DurationError {
             self.problem
         )?;
         if self.since {
-            f.write_str(" (or give an RFC 3339 time, e.g. 2026-11-30T10:00:00Z)")?;
+            write!(f, " {SINCE_HINT}")?;
         }
         Ok(())
     }
@@ -272,7 +290,11 @@ impl fmt::Display for DurationProblem {
             DurationProblem::Empty => write!(f, "empty; {EXAMPLES}"),
             DurationProblem::Negative => f.write_str("a duration cannot be negative"),
             DurationProblem::ExpectedNumber(found) => {
-                write!(f, "expected a number at '{}'; {EXAMPLES}", TerminalSafe(found))
+                write!(
+                    f,
+                    "expected a number at '{}'; {EXAMPLES}",
+                    TerminalSafe(found)
+                )
             }
             DurationProblem::MissingUnit(number) => write!(
                 f,
@@ -348,20 +370,50 @@ mod tests {
     #[test]
     fn errors_name_the_text_and_the_problem() {
         let cases = [
-            ("", "invalid duration '': empty; a duration is like 90s, 1h30m, 500ms or 2d"),
-            ("-5s", "invalid duration '-5s': a duration cannot be negative"),
+            (
+                "",
+                "invalid duration '': empty; a duration is like 90s, 1h30m, 500ms or 2d",
+            ),
+            (
+                "-5s",
+                "invalid duration '-5s': a duration cannot be negative",
+            ),
             (
                 "soon",
                 "invalid duration 'soon': expected a number at 'soon'; a duration is like 90s, 1h30m, 500ms or 2d",
             ),
-            (".s", "invalid duration '.s': expected a number at '.s'; a duration is like 90s, 1h30m, 500ms or 2d"),
-            ("1h30", "invalid duration '1h30': '30' has no unit (ns, us, ms, s, m, h or d)"),
-            ("1.5.5s", "invalid duration '1.5.5s': '1.5' has no unit (ns, us, ms, s, m, h or d)"),
-            ("10y", "invalid duration '10y': unknown unit 'y' (use ns, us, ms, s, m, h or d)"),
-            ("5 s", "invalid duration '5 s': unknown unit ' s' (use ns, us, ms, s, m, h or d)"),
-            ("1S", "invalid duration '1S': unknown unit 'S' (use ns, us, ms, s, m, h or d)"),
-            ("1e3", "invalid duration '1e3': unknown unit 'e' (use ns, us, ms, s, m, h or d)"),
-            ("nan", "invalid duration 'nan': expected a number at 'nan'; a duration is like 90s, 1h30m, 500ms or 2d"),
+            (
+                ".s",
+                "invalid duration '.s': expected a number at '.s'; a duration is like 90s, 1h30m, 500ms or 2d",
+            ),
+            (
+                "1h30",
+                "invalid duration '1h30': '30' has no unit (ns, us, ms, s, m, h or d)",
+            ),
+            (
+                "1.5.5s",
+                "invalid duration '1.5.5s': '1.5' has no unit (ns, us, ms, s, m, h or d)",
+            ),
+            (
+                "10y",
+                "invalid duration '10y': unknown unit 'y' (use ns, us, ms, s, m, h or d)",
+            ),
+            (
+                "5 s",
+                "invalid duration '5 s': unknown unit ' s' (use ns, us, ms, s, m, h or d)",
+            ),
+            (
+                "1S",
+                "invalid duration '1S': unknown unit 'S' (use ns, us, ms, s, m, h or d)",
+            ),
+            (
+                "1e3",
+                "invalid duration '1e3': unknown unit 'e' (use ns, us, ms, s, m, h or d)",
+            ),
+            (
+                "nan",
+                "invalid duration 'nan': expected a number at 'nan'; a duration is like 90s, 1h30m, 500ms or 2d",
+            ),
             (
                 "5000000d",
                 "invalid duration '5000000d': longer than the maximum of 100 years (876600h)",
@@ -392,7 +444,10 @@ mod tests {
 
     #[test]
     fn since_takes_a_duration_or_a_time() {
-        assert_eq!(Since::parse("1h"), Ok(Since::Ago(Duration::from_secs(3600))));
+        assert_eq!(
+            Since::parse("1h"),
+            Ok(Since::Ago(Duration::from_secs(3600)))
+        );
         assert_eq!(
             Since::parse("2026-11-30T10:00:00Z"),
             Ok(Since::Time(UNIX_EPOCH + Duration::from_secs(1_796_032_800)))
@@ -412,9 +467,21 @@ mod tests {
             Since::Ago(Duration::from_secs(100)).start(now),
             Some(UNIX_EPOCH + Duration::from_secs(1_799_999_900))
         );
+        assert_eq!(Since::Ago(MAX_DURATION).start(now), Some(UNIX_EPOCH));
+        let at = |unix| Since::Time(UNIX_EPOCH + Duration::from_secs(unix));
         assert_eq!(
-            Since::Ago(MAX_DURATION).start(now),
-            Some(UNIX_EPOCH - Duration::from_secs(1_355_760_000))
+            at(1_700_000_000).start(now),
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(at(1_800_000_000).start(now), Some(now));
+        assert_eq!(at(1_800_000_001).start(now), None);
+        assert_eq!(
+            Since::parse("2300-01-01T00:00:00Z").unwrap().start(now),
+            None
+        );
+        assert_eq!(
+            Since::parse("0000-01-01T00:00:00Z").unwrap().start(now),
+            Some(UNIX_EPOCH)
         );
         let cases = [
             (
@@ -435,7 +502,21 @@ mod tests {
             ),
         ];
         for (text, message) in cases {
-            assert_eq!(Since::parse(text).unwrap_err().to_string(), message, "{text}");
+            let err = Since::parse(text).unwrap_err();
+            assert_eq!(err.to_string(), message, "{text}");
+            let prefix = format!(
+                "invalid {} '{text}': ",
+                if message.starts_with("invalid time") {
+                    "time"
+                } else {
+                    "duration"
+                }
+            );
+            assert_eq!(
+                err.reason(),
+                message.strip_prefix(&prefix).unwrap(),
+                "{text}"
+            );
         }
     }
 

@@ -54,9 +54,7 @@ fn problem(text: &str) -> Option<TokenProblem> {
     text.chars().find_map(|c| match c {
         '.' | '*' | '>' => Some(TokenProblem::Reserved(c)),
         c if c.is_whitespace() => Some(TokenProblem::WhiteSpace(c)),
-        c if c.is_control() || c == char::REPLACEMENT_CHARACTER => {
-            Some(TokenProblem::Control(c))
-        }
+        c if c.is_control() || c == char::REPLACEMENT_CHARACTER => Some(TokenProblem::Control(c)),
         _ => None,
     })
 }
@@ -203,7 +201,10 @@ mod tests {
     #[test]
     fn errors_name_the_field_the_value_and_the_character() {
         let cases = [
-            ("", "invalid component '': a NATS subject token cannot be empty"),
+            (
+                "",
+                "invalid component '': a NATS subject token cannot be empty",
+            ),
             (
                 "a.b",
                 "invalid component 'a.b': a NATS subject token cannot hold '.'",

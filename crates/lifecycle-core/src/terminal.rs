@@ -33,7 +33,8 @@ use std::fmt::{self, Write};
 /// Whether `c` is escaped before it reaches a terminal: a control character (C0, DEL, C1),
 /// a line or paragraph separator, or a bidirectional embedding, override or isolate.
 pub fn is_terminal_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` with every character [`is_terminal_unsafe`] escaped; borrowed when there is none.
@@ -121,11 +122,17 @@ mod tests {
             ("\u{7f}", r"\x7f"),
             ("\u{80}\u{85}\u{9b}\u{9f}", r"\u{80}\u{85}\u{9b}\u{9f}"),
             ("a\u{2028}b\u{2029}", r"a\u{2028}b\u{2029}"),
-            ("\u{202a}\u{202e}\u{2066}\u{2069}", r"\u{202a}\u{202e}\u{2066}\u{2069}"),
+            (
+                "\u{202a}\u{202e}\u{2066}\u{2069}",
+                r"\u{202a}\u{202e}\u{2066}\u{2069}",
+            ),
             // Printable text outside ASCII, and backslashes, stay as they are.
             ("héllo wörld 東京 \u{a0}", "héllo wörld 東京 \u{a0}"),
             (r"C:\x1b", r"C:\x1b"),
-            ("\u{200e}\u{2065}\u{206a}\u{a0}", "\u{200e}\u{2065}\u{206a}\u{a0}"),
+            (
+                "\u{200e}\u{2065}\u{206a}\u{a0}",
+                "\u{200e}\u{2065}\u{206a}\u{a0}",
+            ),
         ];
         for (text, escaped) in cases {
             assert_eq!(escape_control(text), escaped, "{text:?}");

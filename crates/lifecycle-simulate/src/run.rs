@@ -11,8 +11,8 @@ use lifecycle_tally::Tally;
 use tracing::warn;
 
 use crate::error::SpecError;
-use crate::spec::check_rate;
 use crate::fleet::{Simulation, Step};
+use crate::spec::check_rate;
 
 /// Where simulated events go.
 pub trait Sink {

@@ -310,7 +310,11 @@ mod tests {
             (f64::INFINITY, true, false),
             (-0.5, true, false),
         ] {
-            assert_eq!(check_rate("rate", rate, zero_means_none).is_ok(), ok, "{rate}");
+            assert_eq!(
+                check_rate("rate", rate, zero_means_none).is_ok(),
+                ok,
+                "{rate}"
+            );
         }
     }
 }
