@@ -3,7 +3,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::Error;
 use crate::event::{Event, EventKind, EventType, GovernorEventType};
 use crate::subject::check_subject_token;
-use crate::terminal::is_terminal_unsafe;
+use crate::terminal::has_terminal_unsafe;
 
 /// Builds a new [`Event`], refusing one that lacks what its type requires: every type an
 /// identity and a component; startup and alive a version; governor a Governor name, a
@@ -68,7 +68,7 @@ impl EventBuilder {
     /// hold them; this tool does not make such events.
     pub fn identity(mut self, identity: impl Into<String>) -> Self {
         let identity = identity.into();
-        if identity.contains(is_terminal_unsafe) {
+        if has_terminal_unsafe(&identity) {
             return self.fail(Error::invalid(
                 "identity",
                 &identity,

@@ -59,4 +59,6 @@ pub use parse::{
 };
 pub use progress::Progress;
 pub use subject::{SubjectTokenError, TokenProblem, check_subject_token, is_subject_token};
-pub use terminal::{TerminalSafe, escape_bytes, escape_control, is_terminal_unsafe};
+pub use terminal::{
+    TerminalSafe, escape_bytes, escape_control, has_terminal_unsafe, is_terminal_unsafe,
+};

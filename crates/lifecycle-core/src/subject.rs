@@ -51,6 +51,14 @@ fn problem(text: &str) -> Option<TokenProblem> {
     if text.is_empty() {
         return Some(TokenProblem::Empty);
     }
+    // Printable ASCII other than the three is a token: decided a byte at a time, since
+    // every event built passes here.
+    if text
+        .bytes()
+        .all(|b| matches!(b, 0x21..=0x7e) && !matches!(b, b'.' | b'*' | b'>'))
+    {
+        return None;
+    }
     text.chars().find_map(|c| match c {
         '.' | '*' | '>' => Some(TokenProblem::Reserved(c)),
         c if c.is_whitespace() => Some(TokenProblem::WhiteSpace(c)),

@@ -37,9 +37,34 @@ pub fn is_terminal_unsafe(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Whether `text` holds a character [`is_terminal_unsafe`].
+pub fn has_terminal_unsafe(text: &str) -> bool {
+    find_unsafe(text).is_some()
+}
+
+/// The byte position of the first character [`is_terminal_unsafe`] in `text`, found a byte
+/// at a time (this runs on every line `view` prints and every event built): each such
+/// character starts with a byte below 0x20, 0x7f, 0xc2 (U+0080 to U+00BF) or 0xe2 (U+2000
+/// to U+2FFF), and only then is the character decoded.
+fn find_unsafe(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    for (at, &byte) in bytes.iter().enumerate() {
+        let candidate = match byte {
+            0x00..0x20 | 0x7f => return Some(at),
+            0xc2 | 0xe2 => true,
+            _ => false,
+        };
+        // `at` is the first byte of a character: a boundary.
+        if candidate && text[at..].chars().next().is_some_and(is_terminal_unsafe) {
+            return Some(at);
+        }
+    }
+    None
+}
+
 /// `text` with every character [`is_terminal_unsafe`] escaped; borrowed when there is none.
 pub fn escape_control(text: &str) -> Cow<'_, str> {
-    if !text.contains(is_terminal_unsafe) {
+    if find_unsafe(text).is_none() {
         return Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
@@ -82,7 +107,7 @@ struct Escaping<W>(W);
 impl<W: Write> Write for Escaping<W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         let mut rest = text;
-        while let Some(at) = rest.find(is_terminal_unsafe) {
+        while let Some(at) = find_unsafe(rest) {
             let (safe, unsafe_) = rest.split_at(at);
             self.0.write_str(safe)?;
             let mut chars = unsafe_.chars();
@@ -160,6 +185,29 @@ mod tests {
         let escaped = escape_control(&all);
         assert!(!escaped.contains(is_terminal_unsafe));
         assert!(!escaped.contains(['\u{1b}', '\r', '\n']));
+    }
+
+    #[test]
+    fn the_byte_scan_finds_what_the_char_scan_finds() {
+        for c in (0..=0x3000u32)
+            .chain([0xfffd, 0x10ffff])
+            .filter_map(char::from_u32)
+        {
+            for text in [format!("{c}"), format!("ab{c}cd"), format!("é{c}\u{2027}")] {
+                assert_eq!(
+                    find_unsafe(&text),
+                    text.find(is_terminal_unsafe),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_byte_scan_agrees_on_any_text(text in "\\PC*|[\\x00-\\x7f\u{80}-\u{9f}\u{2020}-\u{2070}a-z]*") {
+            proptest::prop_assert_eq!(find_unsafe(&text), text.find(is_terminal_unsafe));
+        }
     }
 
     #[test]

@@ -173,7 +173,7 @@ async fn a_stop_request_ends_the_run_promptly() {
 
 #[tokio::test]
 async fn a_rate_that_is_not_a_rate_is_refused_before_anything_is_sent() {
-    for rate in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+    for rate in [0.0, -5.0, f64::NAN, f64::INFINITY, 1e-20, 1e300] {
         let mut simulation = Simulation::new(FleetSpec::default()).unwrap();
         let mut tally = Tally::new(TallyOptions::default());
         let options = RunOptions {
@@ -189,7 +189,10 @@ async fn a_rate_that_is_not_a_rate_is_refused_before_anything_is_sent() {
             std::future::pending(),
         );
         let error = refused.await.unwrap_err();
-        assert_eq!(error.to_string(), format!("invalid rate: {rate}"));
+        assert_eq!(
+            error.to_string(),
+            format!("invalid rate {rate:?}: it must be a number a second from 0.001 to 1000000")
+        );
         assert_eq!(stats.sent(), 0);
     }
 }
