@@ -812,3 +812,49 @@ fn view_since_takes_a_time_and_the_longest_duration() {
         );
     }
 }
+
+/// `--debug` on a terminal (util-linux `script` gives one) escapes what the payload holds
+/// raw: JSON carries C1 controls and U+2028 unescaped.
+#[test]
+fn view_debug_on_a_terminal_escapes_the_payload() {
+    let server = server_with_stream();
+    let payload = hostile_alive("web3\u{9b}31m", "0.29.4\u{2028}");
+    assert!(std::str::from_utf8(&payload).unwrap().contains('\u{9b}'));
+    publish_raw(&server, &[("choria.lifecycle.event.alive.server", payload)]);
+    let quoted: Vec<String> = [
+        env!("CARGO_BIN_EXE_lifecycle"),
+        "view",
+        "--debug",
+        "--since",
+        "1h",
+        "--count",
+        "1",
+        "--timeout",
+        "15s",
+        "--server",
+        &server.url(),
+    ]
+    .iter()
+    .map(|arg| format!("'{arg}'"))
+    .collect();
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = Running::spawn(script).finish();
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    // The terminal ends the line with CR LF.
+    let line = out.stdout.trim_end_matches(['\r', '\n']);
+    assert!(
+        !line.contains(['\u{9b}', '\u{2028}', '\r', '\u{1b}']),
+        "{line:?}"
+    );
+    assert!(
+        line.contains(r#""identity":"web3\u{9b}31m""#)
+            && line.contains(r#""version":"0.29.4\u{2028}""#),
+        "{line:?}"
+    );
+}
