@@ -1,51 +1,19 @@
-//! Durations on the command line: `500ms`, `30s`, `10m`, `2h`, `1d`, or bare seconds.
+//! Durations and `--since` times on the command line, for clap: `lifecycle_core`'s
+//! [`parse_duration`] and [`Since`] (`90s`, `1h30m`, `500ms`, `2d`, bare seconds, at most 100
+//! years; `--since` also takes an RFC 3339 time).
 
 use std::time::Duration;
 
-/// Parses a duration for clap.
+use lifecycle_core::{Since, parse_duration};
+
+/// Parses a duration for clap. The error leaves the text out: clap shows it.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (e.g. 30s, 10m, 2h)"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}' in '{text}' (use ms, s, m, h or d)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(number * seconds).map_err(|e| format!("'{text}': {e}"))
+    parse_duration(text).map_err(|e| e.reason())
 }
 
-/// Writes a duration in hours, minutes, seconds and milliseconds (`24h`, `1h30m`, `90s` is
-/// `1m30s`, `500ms`): Go's style without its zero units.
-pub(crate) fn format(duration: Duration) -> String {
-    let mut seconds = duration.as_secs();
-    let millis = duration.subsec_millis();
-    if seconds == 0 {
-        return format!("{millis}ms");
-    }
-    let mut out = String::new();
-    for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
-        if seconds >= size {
-            out.push_str(&format!("{}{unit}", seconds / size));
-            seconds %= size;
-        }
-    }
-    if millis > 0 {
-        out.push_str(&format!("{millis}ms"));
-    }
-    out
+/// Parses `--since`: a duration back from now, or an RFC 3339 time.
+pub(crate) fn parse_since(text: &str) -> Result<Since, String> {
+    Since::parse(text).map_err(|e| e.reason())
 }
 
 #[cfg(test)]
@@ -53,30 +21,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn units() {
+    fn durations_and_times() {
         assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse("1d"), Ok(Duration::from_secs(86400)));
-        assert!(parse("10y").unwrap_err().contains("unknown unit 'y'"));
-        assert!(parse("soon").is_err());
-    }
-
-    #[test]
-    fn formats_in_the_largest_units() {
-        for (seconds, millis, want) in [
-            (86_400, 0, "24h"),
-            (3600, 0, "1h"),
-            (5400, 0, "1h30m"),
-            (90, 0, "1m30s"),
-            (0, 500, "500ms"),
-            (1, 5, "1s5ms"),
-            (0, 0, "0ms"),
-        ] {
-            let duration = Duration::from_secs(seconds) + Duration::from_millis(millis);
-            assert_eq!(format(duration), want);
-        }
+        assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse("10y"),
+            Err("unknown unit 'y' (use ns, us, ms, s, m, h or d)".to_owned())
+        );
+        assert_eq!(parse_since("2h"), Ok(Since::Ago(Duration::from_secs(7200))));
+        assert!(matches!(
+            parse_since("2026-11-30T10:00:00+01:00"),
+            Ok(Since::Time(_))
+        ));
+        assert_eq!(
+            parse_since("5000000d"),
+            Err("longer than the maximum of 100 years (876600h) \
+                 (or give an RFC 3339 time, e.g. 2026-11-30T10:00:00Z)"
+                .to_owned())
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lifecycle_core::{AnyEvent, Format, MAX_EVENT_BYTES, Parsed, parse};
+use lifecycle_core::{AnyEvent, Format, MAX_EVENT_BYTES, Parsed, TerminalSafe, parse};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -16,7 +16,8 @@ use crate::output;
 /// Parse events and print each one's display line, or why it is not an event.
 ///
 /// Files hold one event each; with no file, or `-`, stdin holds one event per line (blank
-/// lines are skipped). Exits 1 when any input failed to parse, 0 otherwise.
+/// lines are skipped). Exits 1 when any input failed to parse, 0 otherwise. Control
+/// characters in display lines and errors are shown escaped (\x1b, \r, \n).
 ///
 /// Examples:
 ///   lifecycle inspect event.json
@@ -103,11 +104,11 @@ impl<W: Write> Inspector<W> {
     fn input(&mut self, name: &str, bytes: Result<&[u8], String>) -> anyhow::Result<bool> {
         let parsed = bytes.and_then(|b| parse(b).map_err(|e| e.to_string()));
         let line = match (&parsed, self.json) {
-            (Ok(parsed), false) => parsed.event().to_string().into_bytes(),
+            (Ok(parsed), false) => TerminalSafe(parsed.event()).to_string().into_bytes(),
             (Ok(parsed), true) => serde_json::to_vec(&report(parsed))?,
             (Err(error), false) => {
                 self.failed = true;
-                eprintln!("{name}: {error}");
+                eprintln!("{}", TerminalSafe(format_args!("{name}: {error}")));
                 return Ok(true);
             }
             (Err(error), true) => {

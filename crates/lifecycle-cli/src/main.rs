@@ -22,7 +22,10 @@ mod watch;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lifecycle_core::TerminalSafe;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format::{FormatFields, debug_fn};
 
 /// Choria lifecycle events: inspect, view, emit, wait on, tally, forward and simulate them.
 #[derive(Debug, Parser)]
@@ -81,7 +84,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("lifecycle: {error:#}");
+            // Errors quote values from the wire and from files: escaped, like every log line.
+            eprintln!("lifecycle: {}", TerminalSafe(format_args!("{error:#}")));
             ExitCode::from(2)
         }
     }
@@ -97,9 +101,26 @@ fn init_tracing(verbose: u8, ansi: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .fmt_fields(terminal_safe_fields())
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
+}
+
+/// Log fields as tracing-subscriber writes them (`message`, then `name=value`), with control
+/// characters escaped. Its own formatter escapes ESC, BEL, BS, FF, DEL and C1 in messages
+/// only, not CR or LF (which forge log lines) nor `%value` fields; events from the wire reach
+/// both, through error messages that quote them.
+fn terminal_safe_fields() -> impl for<'w> FormatFields<'w> + 'static {
+    debug_fn(|writer, field, value| {
+        let value = TerminalSafe(format_args!("{value:?}"));
+        if field.name() == "message" {
+            write!(writer, "{value}")
+        } else {
+            write!(writer, "{field}={value}")
+        }
+    })
+    .delimited(" ")
 }
 
 #[cfg(test)]

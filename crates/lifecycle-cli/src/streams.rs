@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use lifecycle_core::format_duration;
 use lifecycle_nats::{
     DEFAULT_RETENTION, EVENTS_STREAM, MACHINE_STREAM, StreamChange, StreamSpec, StreamState,
 };
@@ -85,8 +86,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         StreamChange::Created => "created".to_owned(),
                         StreamChange::RetentionUpdated { from } => format!(
                             "retention changed from {} to {}",
-                            duration::format(from),
-                            duration::format(spec.retention)
+                            format_duration(from),
+                            format_duration(spec.retention)
                         ),
                         StreamChange::Unchanged => "already as asked".to_owned(),
                     };
@@ -115,7 +116,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 out,
                 "\nA stream does not exist: create it with `lifecycle streams create` \
                  (retention {} by default).",
-                duration::format(DEFAULT_RETENTION)
+                format_duration(DEFAULT_RETENTION)
             )
             .context("writing to stdout")?;
         }
@@ -164,7 +165,7 @@ fn cells(name: &str, state: Option<&StreamState>) -> [String; 9] {
         if s.retention.is_zero() {
             "forever".to_owned()
         } else {
-            duration::format(s.retention)
+            format_duration(s.retention)
         },
         s.replicas.to_string(),
         s.messages.to_string(),

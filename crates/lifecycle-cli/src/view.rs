@@ -1,11 +1,11 @@
 //! `lifecycle view`: show events as they happen.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use lifecycle_core::{AnyEvent, EventType, Filter};
+use lifecycle_core::{AnyEvent, EventType, Filter, Since, TerminalSafe, escape_bytes};
 use lifecycle_nats::Received;
 
 use crate::connect::ConnectArgs;
@@ -18,6 +18,10 @@ use crate::watch::{Events, INTERRUPTED, Stop};
 /// Each line is the time of the event itself (HH:MM:SS, UTC) and Choria's display line,
 /// coloured by type on a terminal (see --color). Machine events are shown when the filter asks
 /// for them (`transition`, `state`, `machine=...`).
+///
+/// Control characters in events (ESC, CR, LF, ...) are shown escaped, as \x1b, \r, \n, in
+/// display lines and in the values a --template prints; --json escapes them as JSON does;
+/// --debug writes the payload as received unless stdout is a terminal.
 ///
 /// Examples:
 ///   lifecycle view
@@ -50,13 +54,15 @@ pub(crate) struct Args {
     #[arg(long, conflicts_with = "debug")]
     json: bool,
 
-    /// The payload exactly as received.
+    /// The payload exactly as received (with control characters escaped when stdout is a
+    /// terminal).
     #[arg(long)]
     debug: bool,
 
-    /// First replay this much of the past from JetStream (e.g. 10m, 2h).
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    since: Option<Duration>,
+    /// First replay this much of the past from JetStream (e.g. 10m, 1h30m), or from an RFC 3339
+    /// time (2026-11-30T10:00:00Z).
+    #[arg(long, value_name = "DURATION|TIME", value_parser = duration::parse_since)]
+    since: Option<Since>,
 
     /// Exit after this many events.
     #[arg(long, short = 'n', value_name = "N")]
@@ -101,9 +107,14 @@ fn combined(args: &Args) -> anyhow::Result<Filter> {
 }
 
 enum Style {
-    Line { colour: bool },
+    Line {
+        colour: bool,
+    },
     Json,
-    Debug,
+    /// Raw unless stdout is a terminal.
+    Debug {
+        raw: bool,
+    },
     Template(Box<minijinja::Environment<'static>>),
 }
 
@@ -112,13 +123,20 @@ pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
     let filter = combined(&args)?;
     let style = if let Some(template) = &args.template {
         let mut env = minijinja::Environment::new();
+        // Values from the event are escaped; the template's own text (a tab, a newline the
+        // user wrote) is not.
+        env.set_formatter(|out, _state, value| {
+            write!(out, "{}", TerminalSafe(value)).map_err(minijinja::Error::from)
+        });
         env.add_template_owned("view", template.clone())
             .context("invalid --template")?;
         Style::Template(Box::new(env))
     } else if args.json {
         Style::Json
     } else if args.debug {
-        Style::Debug
+        Style::Debug {
+            raw: !io::stdout().is_terminal(),
+        }
     } else {
         Style::Line { colour }
     };
@@ -149,13 +167,14 @@ fn render(style: &Style, received: &Received) -> anyhow::Result<Vec<u8>> {
     let event = received.parsed.event();
     Ok(match style {
         Style::Line { colour } => {
-            let line = format!("{} {event}", clock(event.timestamp()));
+            let line = format!("{} {}", clock(event.timestamp()), TerminalSafe(event));
             match (colour, colour_of(event)) {
                 (true, Some(code)) => format!("\x1b[{code}m{line}\x1b[0m").into_bytes(),
                 _ => line.into_bytes(),
             }
         }
-        Style::Debug => received.payload.to_vec(),
+        Style::Debug { raw: true } => received.payload.to_vec(),
+        Style::Debug { raw: false } => escape_bytes(&received.payload).into_owned().into_bytes(),
         Style::Json => json_line(received),
         Style::Template(env) => {
             let mut context = serde_json::to_value(event)?;

@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use lifecycle_core::{Filter, Progress};
+use lifecycle_core::{Filter, Progress, Since};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -41,9 +41,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     timeout: Option<Duration>,
 
-    /// Count events from this far back in JetStream too (e.g. 1h).
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    since: Option<Duration>,
+    /// Count events from this far back in JetStream too (e.g. 1h), or from an RFC 3339
+    /// time (2026-11-30T10:00:00Z).
+    #[arg(long, value_name = "DURATION|TIME", value_parser = duration::parse_since)]
+    since: Option<Since>,
 
     #[command(flatten)]
     connect: ConnectArgs,

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use futures_util::StreamExt;
-use lifecycle_core::Filter;
+use anyhow::Context;
+use futures_util::{FutureExt, StreamExt};
+use lifecycle_core::{Filter, Since};
 use lifecycle_nats::{Connection, Interest, Received, ReplayFrom, Subscription};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -33,20 +34,28 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    /// Subscribes to the subjects `filter` narrows to, replaying the last `since` from
-    /// JetStream first when given, and keeps the events it passes. Logs "receiving events"
-    /// (at info) once the server knows the subscription.
+    /// Subscribes to the subjects `filter` narrows to, replaying from `since` in JetStream
+    /// first when given, and keeps the events it passes. Logs "receiving events" (at info)
+    /// once the server knows the subscription.
     pub(crate) async fn open(
         connection: &Connection,
         filter: Filter,
-        since: Option<Duration>,
+        since: Option<Since>,
         timeout: Option<Duration>,
     ) -> anyhow::Result<Events> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // Ctrl-C is caught from here on: tokio installs the handler when the future is first
+        // polled, and a SIGINT before that would kill the process instead of returning 130.
+        let mut interrupt: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+            Box::pin(tokio::signal::ctrl_c());
+        let _ = (&mut interrupt).now_or_never();
+        // A timeout past what the clock holds is no timeout (durations are bounded anyway).
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let interest = Interest::from_filter(&filter);
         let subscription = match since {
             Some(since) => {
-                let from = SystemTime::now() - since;
+                let from = since
+                    .start(SystemTime::now())
+                    .context("--since is a time to come: there is nothing to replay yet")?;
                 connection.replay(&interest, ReplayFrom::Time(from)).await?
             }
             None => connection.subscribe(&interest).await?,
@@ -57,7 +66,7 @@ impl Events {
         Ok(Events {
             subscription,
             deadline,
-            interrupt: Box::pin(tokio::signal::ctrl_c()),
+            interrupt,
         })
     }
 

@@ -21,6 +21,8 @@ fn command(server: &NatsServer, args: &[&str]) -> Command {
         .env_remove("NATS_CREDS")
         .env_remove("NATS_TOKEN")
         .env_remove("RUST_LOG")
+        // Logs in plain text, so that any ESC byte in them came from an event.
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -628,4 +630,231 @@ fn ctrl_c_ends_view_and_wait_with_130() {
         let out = running.finish();
         assert_eq!(out.code(), Some(130), "{args:?}: {}", out.stderr);
     }
+}
+
+/// Publishes raw payloads, as any publisher on the broker can.
+fn publish_raw(server: &NatsServer, messages: &[(&str, Vec<u8>)]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        for (subject, payload) in messages {
+            client
+                .publish(subject.to_string(), payload.clone().into())
+                .await
+                .unwrap();
+        }
+        client.flush().await.unwrap();
+    });
+}
+
+fn hostile_alive(identity: &str, version: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "protocol": "io.choria.lifecycle.v1.alive",
+        "id": "6b0b2a6e-1f0e-4c1a-9d2e-000000000007",
+        "identity": identity,
+        "component": "server",
+        "timestamp": 1_700_000_000,
+        "version": version,
+    }))
+    .unwrap()
+}
+
+/// What `view` writes holds no ESC, no CR and no C1 control, one line per event, whatever
+/// the events hold: display lines and the values a template prints are escaped (the
+/// template's own tab is not), log lines too; --json escapes as JSON does; --debug into a
+/// pipe is the payload byte for byte.
+#[test]
+fn view_escapes_control_characters_from_events() {
+    let server = NatsServer::start();
+    let subject = "choria.lifecycle.event.alive.server";
+    let views = [
+        vec!["view", "--count", "3", "--timeout", "15s"],
+        vec![
+            "view",
+            "--count",
+            "3",
+            "--timeout",
+            "15s",
+            "--template",
+            "{{ identity }}\t{{ version }}",
+        ],
+        vec!["view", "--count", "3", "--timeout", "15s", "--json"],
+        vec!["view", "--count", "3", "--timeout", "15s", "--debug"],
+    ];
+    let running: Vec<Running> = views
+        .iter()
+        .map(|args| Running::subscribed(&server, args))
+        .collect();
+    let events = [
+        hostile_alive("\u{1b}[2J", "0.29.4"),
+        hostile_alive("web2\r\n[alive] forged", "0.29.4"),
+        hostile_alive("web3\u{9b}31m", "0.29.4\u{202e}"),
+    ];
+    let invalid = br#"{"protocol":"io.choria.lifecycle.v1.\u001b[2J\r\nforged"}"#.to_vec();
+    let mut messages = vec![(subject, invalid)];
+    messages.extend(events.iter().map(|e| (subject, e.clone())));
+    publish_raw(&server, &messages);
+    let outs: Vec<Finished> = running.into_iter().map(Running::finish).collect();
+    for (args, out) in views.iter().zip(&outs) {
+        assert_eq!(out.code(), Some(0), "{args:?}: {}", out.stderr);
+        assert_eq!(out.lines().len(), 3, "{args:?}: {:?}", out.stdout);
+        for line in out.stderr.lines() {
+            assert!(
+                !line.starts_with("forged"),
+                "{args:?}: a forged log line: {line:?}"
+            );
+            if line.contains("unknown protocol") {
+                assert!(
+                    line.contains(r"'io.choria.lifecycle.v1.\x1b[2J\r\nforged'"),
+                    "{line}"
+                );
+            }
+        }
+        assert!(
+            !out.stderr.contains(['\u{1b}', '\r']),
+            "{args:?}: {:?}",
+            out.stderr
+        );
+        if !args.contains(&"--debug") {
+            assert!(
+                !out.stdout.contains(['\u{1b}', '\r']),
+                "{args:?}: {:?}",
+                out.stdout
+            );
+        }
+        // JSON writes C1 controls as they are, as Go's encoding/json does.
+        if !args.contains(&"--debug") && !args.contains(&"--json") {
+            assert!(!out.stdout.contains('\u{9b}'), "{args:?}: {:?}", out.stdout);
+        }
+    }
+    assert_eq!(
+        outs[0].lines(),
+        [
+            r"22:13:20 [alive] \x1b[2J: server version 0.29.4",
+            r"22:13:20 [alive] web2\r\n[alive] forged: server version 0.29.4",
+            r"22:13:20 [alive] web3\u{9b}31m: server version 0.29.4\u{202e}",
+        ]
+    );
+    assert_eq!(
+        outs[1].lines(),
+        [
+            "\\x1b[2J\t0.29.4",
+            "web2\\r\\n[alive] forged\t0.29.4",
+            "web3\\u{9b}31m\t0.29.4\\u{202e}",
+        ]
+    );
+    let identities: Vec<String> = outs[2]
+        .lines()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["identity"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        identities,
+        ["\u{1b}[2J", "web2\r\n[alive] forged", "web3\u{9b}31m"]
+    );
+    let payloads: Vec<&str> = events
+        .iter()
+        .map(|e| std::str::from_utf8(e).unwrap())
+        .collect();
+    assert_eq!(outs[3].lines(), payloads);
+}
+
+/// `--since` takes an RFC 3339 time, and durations up to the longest accepted.
+#[test]
+fn view_since_takes_a_time_and_the_longest_duration() {
+    let server = server_with_stream();
+    emit(
+        &server,
+        &["startup", "-i", "n1", "-c", "server", "--version", "1.0"],
+    );
+    for since in [
+        "2000-01-01T00:00:00Z",
+        "2000-01-01T01:00:00+01:00",
+        "36525d",
+        "876600h",
+    ] {
+        let out = run(
+            &server,
+            &[
+                "view",
+                "--since",
+                since,
+                "--count",
+                "1",
+                "--timeout",
+                "36525d",
+            ],
+        );
+        assert_eq!(out.code(), Some(0), "{since}: {}", out.stderr);
+        assert_eq!(out.lines().len(), 1, "{since}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("[startup] n1: server version 1.0"),
+            "{}",
+            out.stdout
+        );
+    }
+    // A time to come is refused: nats-server would read 2300 as a time in 1715 and replay
+    // everything.
+    for since in ["2300-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+        let out = run(&server, &["view", "--since", since, "--timeout", "500ms"]);
+        assert_eq!(out.code(), Some(2), "{}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            "lifecycle: --since is a time to come: there is nothing to replay yet\n"
+        );
+    }
+}
+
+/// `--debug` on a terminal (util-linux `script` gives one) escapes what the payload holds
+/// raw: JSON carries C1 controls and U+2028 unescaped.
+#[test]
+fn view_debug_on_a_terminal_escapes_the_payload() {
+    let server = server_with_stream();
+    let payload = hostile_alive("web3\u{9b}31m", "0.29.4\u{2028}");
+    assert!(std::str::from_utf8(&payload).unwrap().contains('\u{9b}'));
+    publish_raw(&server, &[("choria.lifecycle.event.alive.server", payload)]);
+    let quoted: Vec<String> = [
+        env!("CARGO_BIN_EXE_lifecycle"),
+        "view",
+        "--debug",
+        "--since",
+        "1h",
+        "--count",
+        "1",
+        "--timeout",
+        "15s",
+        "--server",
+        &server.url(),
+    ]
+    .iter()
+    .map(|arg| format!("'{arg}'"))
+    .collect();
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = Running::spawn(script).finish();
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    // The terminal ends the line with CR LF.
+    let line = out.stdout.trim_end_matches(['\r', '\n']);
+    assert!(
+        !line.contains(['\u{9b}', '\u{2028}', '\r', '\u{1b}']),
+        "{line:?}"
+    );
+    assert!(
+        line.contains(r#""identity":"web3\u{9b}31m""#)
+            && line.contains(r#""version":"0.29.4\u{2028}""#),
+        "{line:?}"
+    );
 }

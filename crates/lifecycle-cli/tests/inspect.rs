@@ -206,3 +206,64 @@ fn usage_errors_exit_2() {
     let out = inspect(&["--no-such-flag"], "");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Events from the wire may hold anything: what inspect prints holds no ESC, no CR and no
+/// C1 control, one line per input, the control characters escaped as Rust writes them.
+#[test]
+fn control_characters_in_events_and_errors_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let alive = |identity: &str, version: &str| {
+        serde_json::json!({
+            "protocol": "io.choria.lifecycle.v1.alive",
+            "id": "6b0b2a6e-1f0e-4c1a-9d2e-000000000007",
+            "identity": identity,
+            "component": "server",
+            "timestamp": 1_700_000_000,
+            "version": version,
+        })
+        .to_string()
+    };
+    let inputs = [
+        ("clear.json", alive("\u{1b}[2J", "0.29.4")),
+        ("forged.json", alive("web2\r\n[alive] forged", "0.29.4")),
+        ("c1.json", alive("web3\u{9b}31m", "0.29.4\u{202e}")),
+        (
+            "protocol.json",
+            r#"{"protocol":"io.choria.lifecycle.v1.\u001b]0;pwned\u0007\r\nforged"}"#.to_owned(),
+        ),
+        ("bad\n[alive] forged.json", "not json".to_owned()),
+    ];
+    let mut args = Vec::new();
+    for (name, content) in &inputs {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        args.push(path.to_str().unwrap().to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = inspect(&args, "");
+    assert_eq!(out.status.code(), Some(1));
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!stream.contains(&0x1b), "{:?}", text(stream));
+        assert!(!stream.contains(&b'\r'), "{:?}", text(stream));
+        assert!(!text(stream).contains('\u{9b}'), "{:?}", text(stream));
+    }
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        [
+            r"[alive] \x1b[2J: server version 0.29.4",
+            r"[alive] web2\r\n[alive] forged: server version 0.29.4",
+            r"[alive] web3\u{9b}31m: server version 0.29.4\u{202e}",
+        ]
+    );
+    let dir = dir.path().display();
+    let stderr: Vec<&str> = text(&out.stderr).lines().collect();
+    assert_eq!(stderr.len(), 2, "{stderr:?}");
+    assert_eq!(
+        stderr[0],
+        format!(
+            r"{dir}/protocol.json: unknown protocol 'io.choria.lifecycle.v1.\x1b]0;pwned\x07\r\nforged'"
+        )
+    );
+    let bad_name = format!(r"{dir}/bad\n[alive] forged.json: not valid JSON");
+    assert!(stderr[1].starts_with(&bad_name), "{}", stderr[1]);
+}

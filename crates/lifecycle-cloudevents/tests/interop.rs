@@ -16,7 +16,7 @@ fn events() -> Vec<AnyEvent> {
         .enumerate()
         .map(|(i, t)| {
             Event::builder(t)
-                .identity(format!(" node{i}.example.net\t"))
+                .identity(format!(" node{i}.example.net\u{a0}"))
                 .component("server")
                 .version("0.28.0")
                 .new_version("0.29.4")

@@ -2,6 +2,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
 use crate::event::{Event, EventKind, EventType, GovernorEventType};
+use crate::subject::check_subject_token;
+use crate::terminal::has_terminal_unsafe;
 
 /// Builds a new [`Event`], refusing one that lacks what its type requires: every type an
 /// identity and a component; startup and alive a version; governor a Governor name, a
@@ -60,24 +62,36 @@ impl EventBuilder {
         self
     }
 
-    /// The identity of the sending node.
+    /// The identity of the sending node: a host or certificate name, so it may not hold a
+    /// control character, a line separator or a bidirectional override (what
+    /// [`escape_control`](crate::escape_control) escapes). Events read from the wire may
+    /// hold them; this tool does not make such events.
     pub fn identity(mut self, identity: impl Into<String>) -> Self {
-        self.identity = identity.into();
+        let identity = identity.into();
+        if has_terminal_unsafe(&identity) {
+            return self.fail(Error::invalid(
+                "identity",
+                &identity,
+                "an identity cannot hold control characters, U+2028, U+2029 or bidirectional overrides",
+            ));
+        }
+        self.identity = identity;
         self
     }
 
     /// The component, e.g. `server`. It becomes the last token of the NATS subject, so it
-    /// may not contain `.`, `*`, `>` or white space.
+    /// must pass [`check_subject_token`](crate::check_subject_token): not empty, no `.`,
+    /// `*`, `>`, white space or control character.
     pub fn component(mut self, component: impl Into<String>) -> Self {
         let component = component.into();
-        if component
-            .chars()
-            .any(|c| matches!(c, '.' | '*' | '>') || c.is_whitespace())
+        // An empty component is reported as missing by `build`.
+        if !component.is_empty()
+            && let Err(e) = check_subject_token("component", &component)
         {
             return self.fail(Error::invalid(
                 "component",
                 &component,
-                "a NATS subject token may not contain '.', '*', '>' or white space",
+                e.problem().reason(),
             ));
         }
         self.component = component;
@@ -200,4 +214,59 @@ pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alive(identity: &str) -> Result<Event, Error> {
+        Event::builder(EventType::Alive)
+            .identity(identity)
+            .component("server")
+            .version("0.29.4")
+            .build()
+    }
+
+    #[test]
+    fn identities_with_control_characters_are_refused() {
+        let reason = "an identity cannot hold control characters, U+2028, U+2029 or \
+                      bidirectional overrides";
+        for identity in [
+            "web1\u{1b}[2J",
+            "web1\r\n[alive] forged",
+            "web1\n",
+            "web1\t",
+            "\0",
+            "web1\u{7f}",
+            "web1\u{9b}",
+            "web1\u{2028}",
+            "web1\u{202e}",
+            "web1\u{2066}",
+        ] {
+            let err = alive(identity).expect_err(identity);
+            assert_eq!(
+                err.to_string(),
+                format!("invalid identity '{identity}': {reason}")
+            );
+            assert!(matches!(
+                err.kind(),
+                crate::ErrorKind::InvalidValue { field, value, .. }
+                    if field == "identity" && value == identity
+            ));
+        }
+    }
+
+    #[test]
+    fn ordinary_identities_are_kept() {
+        for identity in [
+            "node1.example.net",
+            "web-01.prod",
+            "CN=node1,O=Example",
+            "nöde.example.net",
+            "with space",
+        ] {
+            assert_eq!(alive(identity).unwrap().identity(), identity);
+        }
+    }
 }

@@ -369,16 +369,12 @@ impl Filter {
             // Machine events have no component, so none of them can pass.
             pushdown.transitions = false;
             pushdown.watcher_states = false;
-            if is_subject_token(&component) {
+            if crate::subject::is_subject_token(&component) {
                 pushdown.components.push(component);
             }
         }
         pushdown
     }
-}
-
-fn is_subject_token(s: &str) -> bool {
-    !s.is_empty() && !s.contains(|c: char| matches!(c, '.' | '*' | '>') || c.is_whitespace())
 }
 
 struct Parser<'a> {

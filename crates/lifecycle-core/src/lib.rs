@@ -9,6 +9,9 @@
 //! - [`Event`] is a lifecycle event; [`Event::builder`] makes a new one.
 //! - [`MachineEvent`] is a machine transition or watcher state.
 //! - [`Filter`] is the filter language of `view` and `wait`; [`Progress`] counts toward a goal.
+//! - [`check_subject_token`] is the one rule for what may be a token of a NATS subject;
+//!   [`parse_duration`] and [`Since`] read durations and times as the command line takes
+//!   them; [`escape_control`] and [`TerminalSafe`] make text from the wire safe to print.
 //! - [`Error`] says what was wrong, with [`ErrorKind`] for counting causes.
 //!
 //! ```
@@ -26,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod duration;
 mod error;
 mod event;
 mod fast;
@@ -38,9 +42,14 @@ mod parse;
 mod progress;
 mod rfc3339;
 mod scan;
+mod subject;
+mod terminal;
 
 pub use builder::EventBuilder;
 pub use compact_str::CompactString;
+pub use duration::{
+    DurationError, DurationProblem, MAX_DURATION, Since, format_duration, parse_duration,
+};
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
 pub use filter::{Filter, FilterError, FilterErrorKind, Op, Pushdown, compare_versions};
@@ -52,3 +61,7 @@ pub use parse::{
 };
 pub use progress::Progress;
 pub use rfc3339::format_utc;
+pub use subject::{SubjectTokenError, TokenProblem, check_subject_token, is_subject_token};
+pub use terminal::{
+    TerminalSafe, escape_bytes, escape_control, has_terminal_unsafe, is_terminal_unsafe,
+};

@@ -655,7 +655,20 @@ fn builders_refuse_each_missing_required_field() {
 
 #[test]
 fn builder_refuses_a_component_that_is_not_a_subject_token() {
-    for component in ["my.server", "my server", "server\t", "a*", "a>"] {
+    let reserved = "a NATS subject token cannot hold '.', '*' or '>'";
+    let space = "a NATS subject token cannot hold white space";
+    let control = "a NATS subject token cannot hold control characters or U+FFFD";
+    let cases = [
+        ("my.server", reserved),
+        ("a*", reserved),
+        ("a>", reserved),
+        ("my server", space),
+        ("server\t", space),
+        ("a\u{a0}b", space),
+        ("a\u{1b}[2J", control),
+        ("a\u{9b}", control),
+    ];
+    for (component, reason) in cases {
         for event_type in EventType::ALL {
             let err = complete(event_type)
                 .component(component)
@@ -663,10 +676,7 @@ fn builder_refuses_a_component_that_is_not_a_subject_token() {
                 .expect_err(component);
             assert_eq!(
                 err.to_string(),
-                format!(
-                    "invalid component '{component}': a NATS subject token may not contain \
-                     '.', '*', '>' or white space"
-                ),
+                format!("invalid component '{component}': {reason}"),
                 "{event_type}"
             );
             assert!(
@@ -685,7 +695,7 @@ fn builder_keeps_the_first_error() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid component 'a.b': a NATS subject token may not contain '.', '*', '>' or white space"
+        "invalid component 'a.b': a NATS subject token cannot hold '.', '*' or '>'"
     );
     let err = complete(EventType::Governor)
         .governor_event(GovernorEventType::Other("bogus".into()))

@@ -125,12 +125,14 @@ impl Connection {
         interest: &Interest,
         ack_wait: Duration,
     ) -> Result<Durable, Error> {
-        if name.is_empty()
-            || name
-                .contains(|c: char| matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace())
-        {
+        // The name is a token of JetStream's API subjects, and nats-server also makes it a
+        // directory name: no slashes either.
+        lifecycle_core::check_subject_token("durable consumer name", name)
+            .map_err(|e| Error::new(ErrorKind::InvalidSubject(e.to_string())))?;
+        if name.contains(['/', '\\']) {
             return Err(Error::new(ErrorKind::InvalidSubject(format!(
-                "durable consumer name '{name}' may not be empty or hold '.', '*', '>', slashes or white space"
+                "invalid durable consumer name '{}': it cannot hold '/' or '\\'",
+                lifecycle_core::TerminalSafe(name)
             ))));
         }
         if !interest.machine_subjects().is_empty() {

@@ -85,13 +85,8 @@ impl Interest {
             return Ok(Vec::new());
         }
         for component in &self.components {
-            if component.is_empty()
-                || component.contains(|c: char| matches!(c, '.' | '*' | '>') || c.is_whitespace())
-            {
-                return Err(Error::new(ErrorKind::InvalidSubject(format!(
-                    "component '{component}' cannot be a NATS subject token"
-                ))));
-            }
+            lifecycle_core::check_subject_token("component", component)
+                .map_err(|e| Error::new(ErrorKind::InvalidSubject(e.to_string())))?;
         }
         let mut types: Vec<&str> = self.types.iter().map(|t| t.as_str()).collect();
         types.sort_unstable();

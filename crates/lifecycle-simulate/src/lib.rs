@@ -35,4 +35,7 @@ mod spec;
 pub use error::SpecError;
 pub use fleet::{Simulation, Step};
 pub use run::{RunOptions, Sink, Stats, Summary, run};
-pub use spec::{FleetSpec, MAX_NODES, RESTART_DOWNTIME, Upgrade, VersionShare};
+pub use spec::{
+    FleetSpec, MAX_MEMBERS, MAX_NODES, MAX_RATE, MIN_RATE, RESTART_DOWNTIME, Upgrade, VersionShare,
+    check_rate,
+};

@@ -12,6 +12,7 @@ use tracing::warn;
 
 use crate::error::SpecError;
 use crate::fleet::{Simulation, Step};
+use crate::spec::check_rate;
 
 /// Where simulated events go.
 pub trait Sink {
@@ -64,11 +65,12 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Checks the options: a rate must be a number of events a second above 0.
+    /// Checks the options: a rate must be a number of events a second from
+    /// [`MIN_RATE`](crate::MIN_RATE) to [`MAX_RATE`](crate::MAX_RATE).
     pub fn validate(&self) -> Result<(), SpecError> {
         match self.rate {
-            Some(rate) if !(rate.is_finite() && rate > 0.0) => Err(SpecError::Rate("rate", rate)),
-            _ => Ok(()),
+            Some(rate) => check_rate("rate", rate, false).map(drop),
+            None => Ok(()),
         }
     }
 }
@@ -128,7 +130,8 @@ pub async fn run<S: Sink>(
 ) -> Result<Summary, SpecError> {
     options.validate()?;
     let start = Instant::now();
-    let deadline = options.duration.map(|d| start + d);
+    // A duration past what the clock holds has no deadline.
+    let deadline = options.duration.and_then(|d| start.checked_add(d));
     let mut stop = std::pin::pin!(stop);
     let mut stopping = false;
     let mut batch = 0;
@@ -146,7 +149,10 @@ pub async fn run<S: Sink>(
         }
         if let Some(rate) = options.rate {
             // Due at sent / rate: ahead of that, wait (a burst of up to a millisecond's worth).
-            let due = start + Duration::from_secs_f64(stats.sent() as f64 / rate);
+            let due = Duration::try_from_secs_f64(stats.sent() as f64 / rate)
+                .ok()
+                .and_then(|after| start.checked_add(after))
+                .unwrap_or(far_future(start));
             if due > now + Duration::from_millis(1) {
                 stopping |= sleep_or_stop(due, deadline, stopping, &mut stop).await;
                 continue;
@@ -176,9 +182,7 @@ pub async fn run<S: Sink>(
                 }
             }
             Step::Wait(at) => {
-                let until = start
-                    .checked_add(at)
-                    .unwrap_or(start + Duration::from_secs(86_400 * 365));
+                let until = start.checked_add(at).unwrap_or(far_future(start));
                 stopping |= sleep_or_stop(until, deadline, stopping, &mut stop).await;
             }
             Step::Done => break,
@@ -193,6 +197,13 @@ pub async fn run<S: Sink>(
         errors: stats.errors(),
         elapsed: start.elapsed(),
     })
+}
+
+/// A time no run reaches, for work due past what the clock holds: a year from `start`.
+fn far_future(start: Instant) -> Instant {
+    start
+        .checked_add(Duration::from_secs(86_400 * 365))
+        .unwrap_or(start)
 }
 
 /// Sleeps until `until` (or, when not yet stopping, the deadline if sooner); true when

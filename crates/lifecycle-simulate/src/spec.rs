@@ -3,6 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use lifecycle_core::{MAX_DURATION, check_subject_token};
+
 use crate::error::SpecError;
 
 /// A version and its share of the fleet, as `0.29.4:70` (the share is a weight, not
@@ -74,6 +76,30 @@ pub const RESTART_DOWNTIME: Duration = Duration::from_secs(2);
 /// Choria fleet, and the simulator keeps a few bytes per node.
 pub const MAX_NODES: usize = 10_000_000;
 
+/// More components running across the fleet (nodes × components) than this are refused:
+/// the simulator keeps 4 bytes for each, and starts each one in the startup storm.
+pub const MAX_MEMBERS: usize = 20_000_000;
+
+/// The slowest rate accepted (events, restarts or upgrades a second): one in about 17
+/// minutes. Slower is no simulation of a fleet, and a rate near 0 makes the time of its next
+/// event overflow any clock.
+pub const MIN_RATE: f64 = 0.001;
+
+/// The fastest rate accepted (events, restarts or upgrades a second). The simulator catches
+/// up on due restarts one by one, so a rate it could never catch up with would stall it;
+/// a million a second is far past what a sink takes.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// Checks a rate a second given for `what`: a number from [`MIN_RATE`] to [`MAX_RATE`], or
+/// 0 too when `zero_means_none`.
+pub fn check_rate(what: &'static str, rate: f64, zero_means_none: bool) -> Result<f64, SpecError> {
+    if (zero_means_none && rate == 0.0) || (MIN_RATE..=MAX_RATE).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(SpecError::Rate(what, rate))
+    }
+}
+
 impl Default for FleetSpec {
     fn default() -> Self {
         FleetSpec {
@@ -100,12 +126,14 @@ impl FleetSpec {
         if self.components.is_empty() {
             return Err(SpecError::NoComponents);
         }
-        if let Some(bad) = self
-            .components
-            .iter()
-            .find(|c| c.is_empty() || c.contains(['.', '*', '>', ' ']))
-        {
-            return Err(SpecError::Component(bad.clone()));
+        for component in &self.components {
+            check_subject_token("component", component).map_err(SpecError::Component)?;
+        }
+        if self.nodes.saturating_mul(self.components.len()) > MAX_MEMBERS {
+            return Err(SpecError::TooManyMembers {
+                nodes: self.nodes,
+                components: self.components.len(),
+            });
         }
         if self.versions.is_empty() || self.versions.iter().all(|v| v.weight == 0) {
             return Err(SpecError::NoVersions);
@@ -113,19 +141,15 @@ impl FleetSpec {
         if self.versions.len() > usize::from(u16::MAX) - 1 {
             return Err(SpecError::TooManyVersions(self.versions.len()));
         }
-        if self.alive_interval.is_zero() {
-            return Err(SpecError::Rate("alive interval", 0.0));
+        if self.alive_interval.is_zero() || self.alive_interval > MAX_DURATION {
+            return Err(SpecError::AliveInterval(self.alive_interval));
         }
-        if !(self.restart_rate.is_finite() && self.restart_rate >= 0.0) {
-            return Err(SpecError::Rate("restart rate", self.restart_rate));
-        }
+        check_rate("restart rate", self.restart_rate, true)?;
         if let Some(upgrade) = &self.upgrade {
             if upgrade.to.is_empty() {
                 return Err(SpecError::EmptyVersion(upgrade.to.clone()));
             }
-            if !(upgrade.per_second.is_finite() && upgrade.per_second > 0.0) {
-                return Err(SpecError::Rate("upgrade rate", upgrade.per_second));
-            }
+            check_rate("upgrade rate", upgrade.per_second, false)?;
         }
         Ok(())
     }
@@ -154,35 +178,143 @@ mod tests {
     }
 
     #[test]
-    fn bad_specs_are_refused() {
-        let bad = [
-            FleetSpec {
-                nodes: 0,
-                ..Default::default()
-            },
-            FleetSpec {
-                components: vec!["a.b".into()],
-                ..Default::default()
-            },
-            FleetSpec {
-                versions: vec![],
-                ..Default::default()
-            },
-            FleetSpec {
-                restart_rate: f64::NAN,
-                ..Default::default()
-            },
-            FleetSpec {
-                upgrade: Some(Upgrade {
-                    to: "1".into(),
-                    per_second: 0.0,
-                }),
-                ..Default::default()
-            },
+    fn bad_specs_are_refused_with_what_is_wrong() {
+        let upgrade = |per_second| {
+            Some(Upgrade {
+                to: "1".into(),
+                per_second,
+            })
+        };
+        let cases = [
+            (
+                FleetSpec {
+                    nodes: 0,
+                    ..Default::default()
+                },
+                "a fleet needs between 1 and 10000000 nodes, not 0",
+            ),
+            (
+                FleetSpec {
+                    components: vec!["a.b".into()],
+                    ..Default::default()
+                },
+                "invalid component 'a.b': a NATS subject token cannot hold '.'",
+            ),
+            (
+                FleetSpec {
+                    components: vec!["server".into(), "a\tb".into()],
+                    ..Default::default()
+                },
+                r"invalid component 'a\tb': a NATS subject token cannot hold white space ('\t')",
+            ),
+            (
+                FleetSpec {
+                    components: vec!["".into()],
+                    ..Default::default()
+                },
+                "invalid component '': a NATS subject token cannot be empty",
+            ),
+            (
+                FleetSpec {
+                    nodes: MAX_NODES,
+                    components: vec!["a".into(), "b".into(), "c".into()],
+                    ..Default::default()
+                },
+                "10000000 nodes running 3 components each are more than the 20000000 \
+                 components a simulated fleet can run",
+            ),
+            (
+                FleetSpec {
+                    versions: vec![],
+                    ..Default::default()
+                },
+                "a fleet needs at least one version with a weight above 0",
+            ),
+            (
+                FleetSpec {
+                    alive_interval: Duration::ZERO,
+                    ..Default::default()
+                },
+                "invalid alive interval 0ns: it must be above 0 and at most 100 years",
+            ),
+            (
+                FleetSpec {
+                    alive_interval: Duration::MAX,
+                    ..Default::default()
+                },
+                "invalid alive interval 18446744073709551615.999999999s: it must be above 0 \
+                 and at most 100 years",
+            ),
+            (
+                FleetSpec {
+                    restart_rate: f64::NAN,
+                    ..Default::default()
+                },
+                "invalid restart rate NaN: it must be a number a second from 0.001 to 1000000",
+            ),
+            (
+                FleetSpec {
+                    restart_rate: 1e300,
+                    ..Default::default()
+                },
+                "invalid restart rate 1e300: it must be a number a second from 0.001 to 1000000",
+            ),
+            (
+                FleetSpec {
+                    restart_rate: -1.0,
+                    ..Default::default()
+                },
+                "invalid restart rate -1.0: it must be a number a second from 0.001 to 1000000",
+            ),
+            (
+                FleetSpec {
+                    upgrade: upgrade(0.0),
+                    ..Default::default()
+                },
+                "invalid upgrade rate 0.0: it must be a number a second from 0.001 to 1000000",
+            ),
+            (
+                FleetSpec {
+                    upgrade: upgrade(f64::INFINITY),
+                    ..Default::default()
+                },
+                "invalid upgrade rate inf: it must be a number a second from 0.001 to 1000000",
+            ),
         ];
-        for spec in bad {
-            assert!(spec.validate().is_err(), "{spec:?}");
+        for (spec, message) in cases {
+            let err = spec.validate().expect_err(message);
+            assert_eq!(err.to_string(), message);
         }
         FleetSpec::default().validate().unwrap();
+        FleetSpec {
+            restart_rate: 0.0,
+            upgrade: upgrade(MAX_RATE),
+            alive_interval: MAX_DURATION,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn rates() {
+        for (rate, zero_means_none, ok) in [
+            (0.001, false, true),
+            (1_000_000.0, false, true),
+            (0.0, true, true),
+            (0.0, false, false),
+            (0.000_999, false, false),
+            (1e-20, false, false),
+            (1_000_000.1, false, false),
+            (f64::NAN, true, false),
+            (f64::INFINITY, true, false),
+            (-0.5, true, false),
+        ] {
+            assert_eq!(
+                check_rate("rate", rate, zero_means_none).is_ok(),
+                ok,
+                "{rate}"
+            );
+        }
     }
 }
