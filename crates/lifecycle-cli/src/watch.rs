@@ -7,9 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use lifecycle_core::Filter;
-use lifecycle_nats::{Connection, Interest, Received, ReplayFrom, Subscription};
+use lifecycle_nats::{
+    Connection, Interest, Received, Recurring, ReplayFrom, Subscription, WARNING_INTERVAL,
+};
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 /// Why the events stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +27,22 @@ pub(crate) enum Stop {
 /// Exit status after Ctrl-C, as shells report a SIGINT.
 pub(crate) const INTERRUPTED: u8 = 130;
 
-/// Matching events from a subscription.
+/// Matching events from a subscription. Messages that are not events are skipped with one
+/// warning per interval (the first at once), and a last one with the total when it ends;
+/// the connection warns of slow-consumer drops the same way.
 pub(crate) struct Events {
     subscription: Subscription,
     deadline: Option<Instant>,
     interrupt: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
+    invalid: Recurring,
+    /// When to log the invalid messages the last warning did not count.
+    report: tokio::time::Interval,
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.invalid.flush();
+    }
 }
 
 impl Events {
@@ -58,6 +71,8 @@ impl Events {
             subscription,
             deadline,
             interrupt: Box::pin(tokio::signal::ctrl_c()),
+            invalid: Recurring::new("invalid messages skipped"),
+            report: tokio::time::interval_at(Instant::now() + WARNING_INTERVAL, WARNING_INTERVAL),
         })
     }
 
@@ -75,11 +90,15 @@ impl Events {
                 received = self.subscription.next() => received,
                 () = expired => return Err(Stop::Timeout),
                 _ = &mut self.interrupt => return Err(Stop::Interrupted),
+                _ = self.report.tick() => {
+                    self.invalid.flush();
+                    continue;
+                }
             };
             match received {
                 None => return Err(Stop::Closed),
                 Some(Ok(received)) => return Ok(received),
-                Some(Err(error)) => warn!("{error}"),
+                Some(Err(error)) => self.invalid.record(error),
             }
         }
     }

@@ -178,3 +178,33 @@ async fn a_token_url_authenticates() {
     let logs = logs.text();
     assert!(!logs.contains("s3cret"), "{logs}");
 }
+
+#[tokio::test]
+async fn a_bad_credentials_file_is_named_and_its_contents_never_shown() {
+    let server = alice_server();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("user.creds");
+    std::fs::write(
+        &creds,
+        "-----BEGIN NATS USER JWT-----\neyJs3cretJWT\n------END NATS USER JWT------\n\n\
+         -----BEGIN USER NKEY SEED-----\nSUAs3cretSEEDthatisnotvalid\n------END USER NKEY SEED------\n",
+    )
+    .unwrap();
+    let options = ConnectOptions {
+        servers: vec![server.url()],
+        credentials: Some(creds.clone()),
+        ..Default::default()
+    };
+    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+    let err = Connection::connect(&settings).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Credentials { .. }), "{err:?}");
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.starts_with(&format!(
+            "cannot load NATS credentials file {}",
+            creds.display()
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
+}
