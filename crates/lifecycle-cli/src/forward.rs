@@ -107,7 +107,9 @@ impl DeadLetterSink {
             handler: self.handler.clone(),
         };
         match letters.publish(received, &letter).await {
-            Ok(()) => debug!(id = ?received.parsed.event().id(), subject = letters.subject(), "dead letter published"),
+            Ok(()) => {
+                debug!(id = ?received.parsed.event().id(), subject = letters.subject(), "dead letter published")
+            }
             Err(error) => warn!(
                 id = ?received.parsed.event().id(),
                 subject = letters.subject(),
@@ -225,7 +227,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         });
         let interest = Interest::from_filter(&filter);
         let filter = Arc::new(filter);
-        let invalid = Arc::new(std::sync::Mutex::new(Recurring::new("invalid messages skipped")));
+        let invalid = Arc::new(std::sync::Mutex::new(Recurring::new(
+            "invalid messages skipped",
+        )));
         let skip = move |error: &dyn std::fmt::Display| {
             invalid
                 .lock()

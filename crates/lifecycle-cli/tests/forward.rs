@@ -507,7 +507,11 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
 
     wait_for(&receiver, 20, &[&forward]).await;
     let letter = next_dead_letter(&mut letters, &forward).await;
-    assert_eq!(letter.payload.as_ref(), bad.to_json().as_slice(), "as published");
+    assert_eq!(
+        letter.payload.as_ref(),
+        bad.to_json().as_slice(),
+        "as published"
+    );
     assert_eq!(
         letter.subject.as_str(),
         DEAD,
@@ -523,13 +527,19 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
     );
     assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Attempts"), "1");
     assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Consumer"), "poison");
-    assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Handler"), receiver.url());
+    assert_eq!(
+        header(&letter, "Lifecycle-Dead-Letter-Handler"),
+        receiver.url()
+    );
     assert_eq!(header(&letter, "Lifecycle-Event-Id"), bad.id());
     assert_eq!(
         header(&letter, "Lifecycle-Dead-Letter-Subject"),
         "choria.lifecycle.event.alive.server"
     );
-    assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Stream-Sequence"), "1");
+    assert_eq!(
+        header(&letter, "Lifecycle-Dead-Letter-Stream-Sequence"),
+        "1"
+    );
 
     wait_settled(&connection, "poison", &forward).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -574,7 +584,11 @@ async fn a_poison_event_does_not_stall_live_forwarding() {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !forward.log().contains("receiving events") {
-        assert!(Instant::now() < deadline, "not subscribed:\n{}", forward.log());
+        assert!(
+            Instant::now() < deadline,
+            "not subscribed:\n{}",
+            forward.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut letters = dead_letters(&connection).await;
@@ -597,7 +611,14 @@ async fn a_poison_event_does_not_stall_live_forwarding() {
     }
     let letter = next_dead_letter(&mut letters, &forward).await;
     assert_eq!(letter.payload.as_ref(), bad.to_json().as_slice());
-    assert!(letter.headers.as_ref().unwrap().get("Lifecycle-Dead-Letter-Consumer").is_none());
+    assert!(
+        letter
+            .headers
+            .as_ref()
+            .unwrap()
+            .get("Lifecycle-Dead-Letter-Consumer")
+            .is_none()
+    );
     let ids: Vec<String> = good.iter().map(|e| e.id().to_owned()).collect();
     assert_eq!(received_ids(&receiver), ids);
     let scraped = scrape(port);
@@ -634,7 +655,10 @@ async fn an_event_the_receiver_refuses_with_400_is_dead_lettered_once_and_the_re
     wait_for(&receiver, 9, &[&forward]).await;
     let letter = next_dead_letter(&mut letters, &forward).await;
     assert_eq!(header(&letter, "Lifecycle-Event-Id"), refused);
-    assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Reason"), "receiver answered HTTP 400");
+    assert_eq!(
+        header(&letter, "Lifecycle-Dead-Letter-Reason"),
+        "receiver answered HTTP 400"
+    );
     assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Attempts"), "1");
     wait_settled(&connection, "refusing", &forward).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -674,7 +698,14 @@ async fn max_attempts_three_with_a_receiver_answering_503_dead_letters_after_exa
         &server,
         &receiver.url(),
         "unavailable",
-        &["--metrics", &metrics, "--dead-letter", DEAD, "--max-attempts", "3"],
+        &[
+            "--metrics",
+            &metrics,
+            "--dead-letter",
+            DEAD,
+            "--max-attempts",
+            "3",
+        ],
     );
     wait_for_consumer(&connection, "unavailable", &forward).await;
     let mut letters = dead_letters(&connection).await;
@@ -683,7 +714,10 @@ async fn max_attempts_three_with_a_receiver_answering_503_dead_letters_after_exa
     wait_for(&receiver, 2, &[&forward]).await;
     let letter = next_dead_letter(&mut letters, &forward).await;
     assert_eq!(header(&letter, "Lifecycle-Event-Id"), failing);
-    assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Reason"), "receiver answered HTTP 503");
+    assert_eq!(
+        header(&letter, "Lifecycle-Dead-Letter-Reason"),
+        "receiver answered HTTP 503"
+    );
     assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Attempts"), "3");
     wait_settled(&connection, "unavailable", &forward).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -84,7 +84,10 @@ impl fmt::Display for Error {
                  carry it)",
             ),
             ErrorKind::Unencodable(mode) => {
-                write!(f, "the event cannot be made into an HTTP request in {mode} mode")
+                write!(
+                    f,
+                    "the event cannot be made into an HTTP request in {mode} mode"
+                )
             }
             ErrorKind::Http => f.write_str("HTTP request to the receiver failed"),
             ErrorKind::Status(code) => write!(f, "receiver answered HTTP {code}"),

@@ -348,8 +348,12 @@ mod tests {
 
     #[test]
     fn the_receiver_is_shown_without_its_password() {
-        let forwarder = Forwarder::new("https://alice:s3cret@gw.example.net/hook", Mode::Binary).unwrap();
-        assert_eq!(forwarder.receiver(), "https://alice:***@gw.example.net/hook");
+        let forwarder =
+            Forwarder::new("https://alice:s3cret@gw.example.net/hook", Mode::Binary).unwrap();
+        assert_eq!(
+            forwarder.receiver(),
+            "https://alice:***@gw.example.net/hook"
+        );
         let plain = Forwarder::new("http://127.0.0.1:8080/", Mode::Binary).unwrap();
         assert_eq!(plain.receiver(), "http://127.0.0.1:8080/");
     }
@@ -374,9 +378,10 @@ mod tests {
                 ..Backoff::default()
             });
         let mut pending = poison();
-        let result = tokio::time::timeout(Duration::from_secs(5), forwarder.try_deliver(&mut pending))
-            .await
-            .expect("not retried");
+        let result =
+            tokio::time::timeout(Duration::from_secs(5), forwarder.try_deliver(&mut pending))
+                .await
+                .expect("not retried");
         let undeliverable = result.unwrap_err();
         assert_eq!(undeliverable.outcome, Outcome::Rejected);
         assert_eq!(undeliverable.attempts, 1);

@@ -84,7 +84,8 @@ impl ChoriaConfig {
         let middleware_hosts = split_servers(value(MIDDLEWARE_HOSTS).into_iter())
             .iter()
             .map(|host| {
-                ServerUrl::parse(host).map_err(|e| Error::config(path, MIDDLEWARE_HOSTS, e.to_string()))
+                ServerUrl::parse(host)
+                    .map_err(|e| Error::config(path, MIDDLEWARE_HOSTS, e.to_string()))
             })
             .collect::<Result<_, _>>()?;
         let tls = match value(SECURITY_PROVIDER) {
@@ -136,7 +137,11 @@ mod tests {
                     plugin.security.provider = file\nplugin.security.file.certificate = /c.pem\n\
                     plugin.security.file.key = /k.pem\nplugin.security.file.ca = /ca.pem\n";
         let config = ChoriaConfig::parse(text, Path::new("client.conf")).unwrap();
-        let hosts: Vec<String> = config.middleware_hosts.iter().map(ToString::to_string).collect();
+        let hosts: Vec<String> = config
+            .middleware_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(hosts, ["nats://b:4222", "nats://c:4222"]);
         assert_eq!(
             config.tls,
@@ -188,14 +193,26 @@ mod tests {
 
     /// A line of a configuration: a key it reads (or not), any separator, any value.
     fn line() -> impl Strategy<Value = String> {
-        let keys = vec![MIDDLEWARE_HOSTS, SECURITY_PROVIDER, CERTIFICATE, KEY, CA, "x", ""];
+        let keys = vec![
+            MIDDLEWARE_HOSTS,
+            SECURITY_PROVIDER,
+            CERTIFICATE,
+            KEY,
+            CA,
+            "x",
+            "",
+        ];
         let separators = vec!["=", " = ", "", "#", "=="];
         let values = prop_oneof![
             any::<String>(),
             Just("file".to_owned()),
             "[a-z:/@%.\\[\\] ,0-9\u{0}-\u{1f}\u{80}-\u{10ffff}]{0,40}",
         ];
-        (prop::sample::select(keys), prop::sample::select(separators), values)
+        (
+            prop::sample::select(keys),
+            prop::sample::select(separators),
+            values,
+        )
             .prop_map(|(key, separator, value)| format!("{key}{separator}{value}"))
     }
 

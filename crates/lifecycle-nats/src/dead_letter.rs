@@ -183,12 +183,30 @@ mod tests {
     fn subjects_that_cannot_hold_dead_letters_are_refused() {
         assert!(check_subject("lifecycle.dead.forward").is_ok());
         for (bad, why) in [
-            ("", "must be dot-separated tokens, without wildcards or white space"),
-            ("a..b", "must be dot-separated tokens, without wildcards or white space"),
-            ("dead.*", "must be dot-separated tokens, without wildcards or white space"),
-            ("dead.>", "must be dot-separated tokens, without wildcards or white space"),
-            ("dead letters", "must be dot-separated tokens, without wildcards or white space"),
-            ("dead\u{7}", "must be dot-separated tokens, without wildcards or white space"),
+            (
+                "",
+                "must be dot-separated tokens, without wildcards or white space",
+            ),
+            (
+                "a..b",
+                "must be dot-separated tokens, without wildcards or white space",
+            ),
+            (
+                "dead.*",
+                "must be dot-separated tokens, without wildcards or white space",
+            ),
+            (
+                "dead.>",
+                "must be dot-separated tokens, without wildcards or white space",
+            ),
+            (
+                "dead letters",
+                "must be dot-separated tokens, without wildcards or white space",
+            ),
+            (
+                "dead\u{7}",
+                "must be dot-separated tokens, without wildcards or white space",
+            ),
             (
                 "choria.lifecycle.dead",
                 "is where events are published: they would be received again",
@@ -221,7 +239,10 @@ mod tests {
         );
         assert_eq!(get(headers::ATTEMPTS).as_deref(), Some("3"));
         assert_eq!(get(headers::CONSUMER).as_deref(), Some("knative"));
-        assert_eq!(get(headers::HANDLER).as_deref(), Some("http://127.0.0.1:8080/"));
+        assert_eq!(
+            get(headers::HANDLER).as_deref(),
+            Some("http://127.0.0.1:8080/")
+        );
         assert_eq!(
             get(headers::SUBJECT).as_deref(),
             Some("choria.lifecycle.event.alive.server")

@@ -4,6 +4,10 @@ use std::path::PathBuf;
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// A failure to configure, connect, publish, subscribe or replay.
+///
+/// Its message ends with the cause beneath (`cannot connect to NATS at ...: IO error: ...`),
+/// so [`std::error::Error::source`] is `None`: a caller printing the chain (anyhow's `{:#}`)
+/// prints each cause once. [`Error::cause`] gives the cause itself.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -103,6 +107,11 @@ impl Error {
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
+
+    /// The error beneath, already part of the message.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
 }
 
 impl fmt::Display for Error {
@@ -155,11 +164,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as _)
-    }
-}
+impl std::error::Error for Error {}
 
 impl From<lifecycle_core::Error> for Error {
     fn from(e: lifecycle_core::Error) -> Self {

@@ -92,7 +92,8 @@ mod tests {
 
     #[test]
     fn the_first_at_once_then_once_per_interval_then_the_rest_on_flush() {
-        let mut problem = Recurring::new("things went wrong").with_interval(Duration::from_secs(3600));
+        let mut problem =
+            Recurring::new("things went wrong").with_interval(Duration::from_secs(3600));
         problem.record("first");
         assert_eq!((problem.total(), problem.reported), (1, 1));
         for n in 0..1999 {

@@ -55,8 +55,16 @@ impl ServerUrl {
         // async-nats' own parser (the url crate); its error is not kept: it may quote the URL.
         let parsed: ServerAddr = url.parse().map_err(|_| invalid())?;
         let decode = |s: &str| percent_decode_str(s).decode_utf8().map(|d| d.into_owned());
-        let user = parsed.username().map(decode).transpose().map_err(|_| invalid())?;
-        let password = parsed.password().map(decode).transpose().map_err(|_| invalid())?;
+        let user = parsed
+            .username()
+            .map(decode)
+            .transpose()
+            .map_err(|_| invalid())?;
+        let password = parsed
+            .password()
+            .map(decode)
+            .transpose()
+            .map_err(|_| invalid())?;
         let credentials = match (user, password) {
             (None, None) => None,
             (Some(token), None) => Some(UrlCredentials::Token(Secret::new(token))),
@@ -139,7 +147,10 @@ mod tests {
     #[test]
     fn redaction_keeps_the_user_and_hides_the_rest() {
         let cases = [
-            ("nats://alice:s3cret@host:4222", "nats://alice:***@host:4222"),
+            (
+                "nats://alice:s3cret@host:4222",
+                "nats://alice:***@host:4222",
+            ),
             ("nats://t0ken@host:4222", "nats://***@host:4222"),
             ("alice:s3cret@host:4222", "alice:***@host:4222"),
             ("nats://alice:p@ss@host", "nats://alice:***@host"),
@@ -170,10 +181,7 @@ mod tests {
                 password: Secret::new("p@ss:w0rd"),
             })
         );
-        assert_eq!(
-            url.address().as_url_str(),
-            "nats://broker.example.net:4222"
-        );
+        assert_eq!(url.address().as_url_str(), "nats://broker.example.net:4222");
         assert!(!format!("{:?}", url.address()).contains("w0rd"));
 
         let token = ServerUrl::parse("s3cr3t@127.0.0.1:4222").unwrap();
@@ -195,11 +203,17 @@ mod tests {
             ("nats://alice:s3cret@", "nats://alice:***@"),
             ("nats://alice:s3cret@a b", "nats://alice:***@a b"),
             ("http://alice:s3cret@host", "http://alice:***@host"),
-            ("nats://alice:s3cret@host:99999", "nats://alice:***@host:99999"),
+            (
+                "nats://alice:s3cret@host:99999",
+                "nats://alice:***@host:99999",
+            ),
             ("nats://alice:%ff@host", "nats://alice:***@host"),
         ] {
             let err = ServerUrl::parse(bad).unwrap_err();
-            assert_eq!(err.to_string(), format!("invalid NATS server URL '{shown}'"));
+            assert_eq!(
+                err.to_string(),
+                format!("invalid NATS server URL '{shown}'")
+            );
             assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
         }
     }
@@ -216,7 +230,10 @@ mod tests {
             shared_credentials(&same),
             Ok(Some(UrlCredentials::UserPassword { .. }))
         ));
-        let differ = [parse("nats://a:pw@one:4222"), parse("nats://a:other@two:4222")];
+        let differ = [
+            parse("nats://a:pw@one:4222"),
+            parse("nats://a:other@two:4222"),
+        ];
         let err = shared_credentials(&differ).unwrap_err();
         assert_eq!(
             err.to_string(),

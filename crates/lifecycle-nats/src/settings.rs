@@ -171,7 +171,10 @@ impl Settings {
                 ServerSource::ChoriaConfig(config.path.clone()),
             )
         } else {
-            (parse(vec![DEFAULT_SERVER.to_owned()])?, ServerSource::Default)
+            (
+                parse(vec![DEFAULT_SERVER.to_owned()])?,
+                ServerSource::Default,
+            )
         };
         shared_credentials(&servers)?;
         Ok(Settings {

@@ -47,7 +47,9 @@ impl Write for Logs {
 
 fn alice_server() -> NatsServer {
     NatsServer::with_options(ServerOptions {
-        args: ["--user", "alice", "--pass", "s3cret"].map(String::from).into(),
+        args: ["--user", "alice", "--pass", "s3cret"]
+            .map(String::from)
+            .into(),
         ..Default::default()
     })
 }
@@ -100,11 +102,7 @@ async fn a_user_and_password_url_authenticates_from_flags_env_and_choria_config(
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("client.conf");
-    std::fs::write(
-        &config,
-        format!("plugin.choria.middleware_hosts = {url}\n"),
-    )
-    .unwrap();
+    std::fs::write(&config, format!("plugin.choria.middleware_hosts = {url}\n")).unwrap();
     let choria = Settings::resolve_with(&ConnectOptions::default(), None, &[config]).unwrap();
     round_trip(&Connection::connect(&choria).await.unwrap()).await;
 
@@ -197,7 +195,10 @@ async fn a_bad_credentials_file_is_named_and_its_contents_never_shown() {
     };
     let settings = Settings::resolve_with(&options, None, &[]).unwrap();
     let err = Connection::connect(&settings).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Credentials { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Credentials { .. }),
+        "{err:?}"
+    );
     let shown = format!("{err} {err:?}");
     assert!(
         shown.starts_with(&format!(
