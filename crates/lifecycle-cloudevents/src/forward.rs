@@ -164,12 +164,16 @@ impl Forwarder {
         self.url.as_str()
     }
 
-    /// The receiver, with a password in its URL replaced by `***`: for logs and headers.
+    /// The receiver, with a password and a query in its URL (where webhooks keep their
+    /// keys) replaced by `***`: for logs and headers.
     pub fn receiver(&self) -> String {
         let mut shown = self.url.clone();
         if shown.password().is_some() {
             // Only fails for URLs that cannot have a password, and this one has.
             let _ = shown.set_password(Some("***"));
+        }
+        if shown.query().is_some() {
+            shown.set_query(Some("***"));
         }
         shown.into()
     }
@@ -188,14 +192,15 @@ impl Forwarder {
     pub async fn attempt(&self, event: cloudevents::Event) -> Result<(), Failure> {
         // Built here, not when sent: a header the event cannot fill is then this event's
         // fault (permanent), not the exchange's.
+        // reqwest's errors quote the URL, secrets and all: the receiver is known anyway.
         let request = encode(event, self.mode, self.client.post(self.url.clone()))?
             .build()
-            .map_err(|e| Error::with_source(ErrorKind::Unencodable(self.mode), e))?;
+            .map_err(|e| Error::with_source(ErrorKind::Unencodable(self.mode), e.without_url()))?;
         let response = self
             .client
             .execute(request)
             .await
-            .map_err(|e| Error::with_source(ErrorKind::Http, e))?;
+            .map_err(|e| Error::with_source(ErrorKind::Http, e.without_url()))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -348,24 +353,49 @@ mod tests {
 
     #[test]
     fn the_receiver_is_shown_without_its_password() {
-        let forwarder =
-            Forwarder::new("https://alice:s3cret@gw.example.net/hook", Mode::Binary).unwrap();
+        let forwarder = Forwarder::new(
+            "https://alice:s3cret@gw.example.net/hook?key=s3cret",
+            Mode::Binary,
+        )
+        .unwrap();
         assert_eq!(
             forwarder.receiver(),
-            "https://alice:***@gw.example.net/hook"
+            "https://alice:***@gw.example.net/hook?***"
         );
         let plain = Forwarder::new("http://127.0.0.1:8080/", Mode::Binary).unwrap();
         assert_eq!(plain.receiver(), "http://127.0.0.1:8080/");
     }
 
-    fn poison() -> AnyEvent {
+    fn alive(identity: &str) -> AnyEvent {
         lifecycle_core::Event::builder(lifecycle_core::EventType::Alive)
-            .identity("bad\nnode")
+            .identity(identity)
             .component("server")
             .version("0.29.4")
             .build()
             .unwrap()
             .into()
+    }
+
+    fn poison() -> AnyEvent {
+        alive("bad\nnode")
+    }
+
+    #[tokio::test]
+    async fn a_failure_never_quotes_the_receiver_url() {
+        // Nothing listens there.
+        let forwarder =
+            Forwarder::new("http://alice:s3cret@127.0.0.1:9/?key=s3cret", Mode::Binary).unwrap();
+        for (event, transient) in [(poison(), false), (alive("node1.example.net"), true)] {
+            let failure = forwarder
+                .attempt(to_cloudevent(&event).unwrap())
+                .await
+                .unwrap_err();
+            assert_eq!(failure.is_transient(), transient, "{failure}");
+            assert!(
+                !format!("{failure} {failure:?}").contains("s3cret"),
+                "{failure:?}"
+            );
+        }
     }
 
     #[tokio::test]
