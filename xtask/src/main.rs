@@ -1,6 +1,7 @@
 //! The project's development tasks, run as `cargo xtask <task>` (aliased in
 //! `.cargo/config.toml`).
 
+mod interop;
 mod schemas;
 
 use std::process::ExitCode;
@@ -8,13 +9,17 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  schemas  check schemas/ against its examples, the events lifecycle-core builds and parses,
-           and Choria's published schemas";
+  interop  the interoperability suite: Choria's reference events and schemas (from
+           $LIFECYCLE_REFERENCE, default ../shared/reference) against our crates and the
+           lifecycle binary; fails when they are missing
+  schemas  check schemas/ against its examples and the events lifecycle-core builds and
+           parses (interop adds Choria's published schemas)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["schemas"] => schemas::run(),
+        ["interop"] => interop::run(),
+        ["schemas"] => schemas::run(schemas::Choria::Skipped),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

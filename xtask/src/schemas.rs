@@ -5,7 +5,10 @@
 //! `schemas/examples/<path>.<variant>.json` is a valid example of it (the variant is
 //! optional) and `schemas/examples/invalid/<path>.<variant>.json` one it must reject.
 //! Choria's published schema for the same event, when there is one, is
-//! `../shared/reference/choria-schemas/choria/<path>` (draft-04).
+//! `$LIFECYCLE_REFERENCE/choria-schemas/choria/<path>` (draft-04; default
+//! `../shared/reference`). Those comparisons belong to the interoperability suite: the unit
+//! test here runs every other check, so a plain `cargo test` needs nothing outside the
+//! repository.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -31,9 +34,10 @@ const CLOUDEVENTS_SCHEMA: &str = "cloudevents/v1/lifecycle.json";
 
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
-/// Runs every check, printing one line each, and fails when any did.
-pub(crate) fn run() -> Result<()> {
-    let report = check(&Layout::locate()?)?;
+/// Runs every check, with Choria's schemas when `choria` says so (then a missing reference
+/// directory is an error).
+pub(crate) fn run(choria: Choria) -> Result<()> {
+    let report = check(&Layout::locate(choria)?)?;
     println!(
         "schemas: {} checks passed, {} failed",
         report.passed,
@@ -55,28 +59,44 @@ fn check(layout: &Layout) -> Result<Report> {
     Ok(report)
 }
 
+/// Whether the checks compare with Choria's published schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Choria {
+    /// Compare with Choria's schemas too (the interoperability suite).
+    Required,
+    /// Only the project's own schemas, examples and events.
+    Skipped,
+}
+
 /// Where the files are.
 struct Layout {
     root: PathBuf,
     schemas: PathBuf,
     examples: PathBuf,
-    choria: PathBuf,
+    /// Choria's published schemas, unless skipped.
+    choria: Option<PathBuf>,
 }
 
 impl Layout {
-    fn locate() -> Result<Layout> {
+    fn locate(choria: Choria) -> Result<Layout> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("xtask's manifest directory has no parent")?
             .to_path_buf();
-        let choria = root.join("../shared/reference/choria-schemas/choria");
-        if !choria.is_dir() {
-            bail!(
-                "Choria's published schemas are missing: expected the directory {} \
-                 (the shared reference next to the project); the check cannot run without them",
-                choria.display()
-            );
-        }
+        let choria = match choria {
+            Choria::Skipped => None,
+            Choria::Required => {
+                let dir = crate::interop::reference_dir(&root)?.join("choria-schemas/choria");
+                if !dir.is_dir() {
+                    bail!(
+                        "Choria's published schemas are missing: expected the directory {}; \
+                         the check cannot run without them",
+                        dir.display()
+                    );
+                }
+                Some(dir)
+            }
+        };
         Ok(Layout {
             schemas: root.join("schemas"),
             examples: root.join("schemas/examples"),
@@ -156,16 +176,18 @@ impl Schemas {
         if schemas.is_empty() {
             bail!("no schemas found in {}", layout.schemas.display());
         }
-        let unmatched = json_files(&layout.choria)?
-            .iter()
-            .map(|path| key_of(&layout.choria, path))
-            .filter(|key| !schemas.contains_key(key))
-            .map(|key| format!("schemas/{key} is missing"))
-            .collect();
-        report.record(
-            "every schema Choria publishes has a counterpart in schemas/",
-            joined(unmatched),
-        );
+        if let Some(choria) = &layout.choria {
+            let unmatched = json_files(choria)?
+                .iter()
+                .map(|path| key_of(choria, path))
+                .filter(|key| !schemas.contains_key(key))
+                .map(|key| format!("schemas/{key} is missing"))
+                .collect();
+            report.record(
+                "every schema Choria publishes has a counterpart in schemas/",
+                joined(unmatched),
+            );
+        }
         Ok(Schemas(schemas))
     }
 
@@ -217,7 +239,10 @@ fn choria_counterpart(
     key: &str,
     problems: &mut Vec<String>,
 ) -> Result<Option<Validator>> {
-    let path = layout.choria.join(key);
+    let Some(choria) = &layout.choria else {
+        return Ok(None);
+    };
+    let path = choria.join(key);
     let expected = !WITHOUT_CHORIA_SCHEMA.contains(&key);
     match (path.is_file(), expected) {
         (true, true) => {
@@ -516,13 +541,14 @@ fn json_value(bytes: &[u8]) -> Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Layout, check, target_schema};
+    use super::{Choria, Layout, check, target_schema};
 
-    /// The same check as `cargo xtask schemas`, so that `cargo test` catches drift between
-    /// the schemas, their examples, lifecycle-core and Choria's schemas.
+    /// The same check as `cargo xtask schemas` but for Choria's schemas (the
+    /// interoperability suite's part), so that `cargo test` catches drift between the
+    /// schemas, their examples and lifecycle-core in any clone.
     #[test]
     fn schemas_examples_and_events_agree() {
-        let report = check(&Layout::locate().unwrap()).unwrap();
+        let report = check(&Layout::locate(Choria::Skipped).unwrap()).unwrap();
         assert!(
             report.failures.is_empty(),
             "{} schema checks failed:\n{}",

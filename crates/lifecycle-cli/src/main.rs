@@ -2,6 +2,7 @@
 //!
 //! This file turns arguments into settings and calls library code; see `--help`.
 
+mod colour;
 mod completions;
 mod connect;
 mod demo;
@@ -12,6 +13,7 @@ mod inspect;
 mod output;
 mod shutdown;
 mod simulate;
+mod streams;
 mod tally;
 mod view;
 mod wait;
@@ -39,6 +41,10 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// Colour output and logs: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_name = "WHEN", default_value = "auto", global = true)]
+    color: colour::Colour,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -53,21 +59,23 @@ enum Command {
     Forward(forward::Args),
     Tally(tally::Args),
     Simulate(simulate::Args),
+    Streams(streams::Args),
     Completions(completions::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.color.stderr());
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Inspect(args) => inspect::run(&args),
-        Command::View(args) => view::run(args),
+        Command::View(args) => view::run(args, cli.color.stdout()),
         Command::Emit(args) => emit::run(args),
         Command::Wait(args) => wait::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Tally(args) => tally::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Streams(args) => streams::run(args),
         Command::Completions(args) => completions::run::<Cli>(&args),
     };
     match result {
@@ -79,7 +87,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, ansi: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -90,6 +98,7 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
 }
 

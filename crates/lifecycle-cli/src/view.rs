@@ -1,6 +1,6 @@
 //! `lifecycle view`: show events as they happen.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use crate::watch::{Events, INTERRUPTED, Stop};
 /// Show lifecycle events as they happen, one line each.
 ///
 /// Each line is the time of the event itself (HH:MM:SS, UTC) and Choria's display line,
-/// coloured by type when stdout is a terminal. Machine events are shown when the filter asks
+/// coloured by type on a terminal (see --color). Machine events are shown when the filter asks
 /// for them (`transition`, `state`, `machine=...`).
 ///
 /// Examples:
@@ -107,7 +107,8 @@ enum Style {
     Template(Box<minijinja::Environment<'static>>),
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Runs `view`; `colour` says whether display lines are coloured by type.
+pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
     let filter = combined(&args)?;
     let style = if let Some(template) = &args.template {
         let mut env = minijinja::Environment::new();
@@ -119,9 +120,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else if args.debug {
         Style::Debug
     } else {
-        Style::Line {
-            colour: io::stdout().is_terminal(),
-        }
+        Style::Line { colour }
     };
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {

@@ -4,14 +4,39 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-fn reference(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/go-choria");
-    assert!(
-        dir.join("expected.tsv").is_file(),
-        "Choria's reference events are missing: expected {}",
-        dir.display()
+/// One of the project's example events (`schemas/examples`), which are the bytes Choria
+/// writes (the interoperability suite checks it against Choria's own).
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas/examples")
+        .join(name)
+}
+
+/// An example's JSON without the white space outside strings.
+fn compact(name: &str) -> String {
+    let text = std::fs::read_to_string(example(name)).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out = String::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        value
     );
-    dir.join(name)
+    out
 }
 
 fn inspect(args: &[&str], stdin: &str) -> Output {
@@ -36,29 +61,58 @@ fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap()
 }
 
+/// Each display line as DESIGN.md gives it for the example's event.
 #[test]
 fn files_print_choria_display_lines() {
-    let table = std::fs::read_to_string(reference("expected.tsv")).unwrap();
-    let rows: Vec<Vec<&str>> = table
-        .lines()
-        .skip(1)
-        .map(|r| r.split('\t').collect())
-        .collect();
-    let files: Vec<String> = rows
+    let table = [
+        (
+            "lifecycle/v1/startup.json",
+            "[startup] node1.example.net: server version 0.29.4",
+        ),
+        (
+            "lifecycle/v1/shutdown.json",
+            "[shutdown] node1.example.net: server",
+        ),
+        (
+            "lifecycle/v1/provisioned.json",
+            "[provisioned] node1.example.net: server",
+        ),
+        (
+            "lifecycle/v1/alive.json",
+            "[alive] node1.example.net: server version 0.29.4",
+        ),
+        (
+            "lifecycle/v1/upgraded.json",
+            "[upgraded] node1.example.net: server version 0.28.0 to 0.29.4",
+        ),
+        (
+            "lifecycle/v1/governor.enter.json",
+            "[governor] node1.example.net: obtained slot 10 on PUPPET",
+        ),
+        (
+            "lifecycle/v1/governor.exit.json",
+            "[governor] node1.example.net: vacated PUPPET",
+        ),
+        (
+            "cloudevents/v1/lifecycle.json",
+            "[alive] node1.example.net: server version 0.29.4",
+        ),
+    ];
+    let files: Vec<String> = table
         .iter()
-        .map(|r| reference(r[0]).display().to_string())
+        .map(|(name, _)| example(name).display().to_string())
         .collect();
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
     let out = inspect(&args, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let want: Vec<&str> = rows.iter().map(|r| r[7]).collect();
+    let want: Vec<&str> = table.iter().map(|(_, line)| *line).collect();
     assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), want);
     assert_eq!(text(&out.stderr), "");
 }
 
 #[test]
 fn json_reports_every_field() {
-    let file = reference("go_choria_alive.json");
+    let file = example("lifecycle/v1/alive.json");
     let out = inspect(&["--json", file.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
@@ -77,8 +131,8 @@ fn json_reports_every_field() {
         "[alive] node1.example.net: server version 0.29.4"
     );
     // The embedded objects keep Choria's key order: compare their text.
-    let choria = std::fs::read_to_string(&file).unwrap();
-    let cloudevent = std::fs::read_to_string(reference("go_cloudevent_alive.json")).unwrap();
+    let choria = compact("lifecycle/v1/alive.json");
+    let cloudevent = compact("cloudevents/v1/lifecycle.json");
     assert!(
         stdout.contains(&format!("\"event\":{}", choria.trim())),
         "{stdout}"
@@ -91,7 +145,7 @@ fn json_reports_every_field() {
 
 #[test]
 fn stdin_lines_report_each_error_and_exit_1() {
-    let alive = std::fs::read_to_string(reference("go_cloudevent_alive.json")).unwrap();
+    let alive = compact("cloudevents/v1/lifecycle.json");
     let input = format!(
         "{}\n\n{{\"protocol\":\"io.choria.lifecycle.v1.bogus\"}}\nnot json\n",
         alive.trim()
@@ -117,7 +171,7 @@ fn stdin_lines_report_each_error_and_exit_1() {
 
 #[test]
 fn json_errors_are_objects_and_dash_reads_stdin() {
-    let file = reference("go_choria_shutdown.json");
+    let file = example("lifecycle/v1/shutdown.json");
     let out = inspect(
         &[
             "--json",

@@ -51,3 +51,4 @@ pub use parse::{
     is_json_content_type, parse,
 };
 pub use progress::Progress;
+pub use rfc3339::format_utc;

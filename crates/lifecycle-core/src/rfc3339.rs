@@ -54,8 +54,9 @@ pub(crate) fn is_utc_text(text: &str, unix: i64) -> bool {
     write_to(&mut buffer, unix).is_ok() && &buffer.bytes[..buffer.len] == text.as_bytes()
 }
 
-/// Formats unix seconds as an RFC 3339 UTC string.
-pub(crate) fn format_utc(unix: i64) -> String {
+/// Formats unix seconds as an RFC 3339 UTC string, as events' CloudEvents `time` is
+/// written (`2023-11-14T22:13:20Z`).
+pub fn format_utc(unix: i64) -> String {
     let mut out = String::with_capacity(20);
     write_utc(&mut out, unix);
     out

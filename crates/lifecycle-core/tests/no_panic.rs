@@ -4,42 +4,21 @@
 //! Random inputs come from proptest with a bounded number of cases (the whole file runs in
 //! a few seconds in debug mode); the mutations that can be enumerated (truncation at every
 //! point, invalid UTF-8 at every byte, each member duplicated) are tried exhaustively on
-//! every reference event Choria produced.
+//! every example event of the project (`schemas/examples`), pretty and compacted.
 
 mod common;
 
 use common::Members;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use lifecycle_core::{AnyEvent, ErrorKind, Format, MAX_EVENT_BYTES, parse};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
-/// Every reference event, by file name. Fails, never skips, when they are missing.
+/// The project's example events (`schemas/examples`), pretty and compacted.
 fn references() -> &'static [(String, Vec<u8>)] {
     static FILES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
-    FILES.get_or_init(|| {
-        let dir =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/go-choria");
-        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-            panic!(
-                "Choria's reference events are missing: expected {} (the project's ../shared): {e}",
-                dir.display()
-            )
-        });
-        let mut files: Vec<(String, Vec<u8>)> = entries
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-            .map(|path| {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                (name, std::fs::read(&path).unwrap())
-            })
-            .collect();
-        files.sort();
-        assert_eq!(files.len(), 16, "the reference set has 16 events");
-        files
-    })
+    FILES.get_or_init(common::example_events)
 }
 
 /// Parses `bytes`; an accepted event must display, address, write back and parse again to
@@ -430,7 +409,7 @@ fn deep_nesting_never_panics() {
     let alive = std::str::from_utf8(
         &references()
             .iter()
-            .find(|(name, _)| name == "go_choria_alive.json")
+            .find(|(name, _)| name == "lifecycle/v1/alive.json.compact")
             .unwrap()
             .1,
     )
@@ -439,7 +418,7 @@ fn deep_nesting_never_panics() {
     let cloud = std::str::from_utf8(
         &references()
             .iter()
-            .find(|(name, _)| name == "go_cloudevent_alive.json")
+            .find(|(name, _)| name == "cloudevents/v1/lifecycle.json.compact")
             .unwrap()
             .1,
     )
@@ -505,7 +484,7 @@ fn deep_nesting_never_panics() {
 fn two_mebibytes_is_too_large() {
     let alive = &references()
         .iter()
-        .find(|(name, _)| name == "go_choria_alive.json")
+        .find(|(name, _)| name == "lifecycle/v1/alive.json.compact")
         .unwrap()
         .1;
     let size = 2 * 1024 * 1024;

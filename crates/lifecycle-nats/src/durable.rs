@@ -9,7 +9,6 @@ use std::time::Duration;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::pull::Config as PullConfig;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy};
-use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::message::Acker;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use lifecycle_core::AnyEvent;
@@ -126,9 +125,6 @@ impl Connection {
         interest: &Interest,
         ack_wait: Duration,
     ) -> Result<Durable, Error> {
-        if !self.has_jetstream() {
-            return Err(Error::new(ErrorKind::JetStreamUnavailable));
-        }
         if name.is_empty()
             || name
                 .contains(|c: char| matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace())
@@ -143,16 +139,7 @@ impl Connection {
                 "machine events are not kept in {EVENTS_STREAM}; a durable consumer receives lifecycle events only"
             );
         }
-        let js = async_nats::jetstream::new(self.client.clone());
-        let stream = js.get_stream(EVENTS_STREAM).await.map_err(|e| {
-            if matches!(e.kind(), GetStreamErrorKind::JetStream(j)
-                if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND)
-            {
-                Error::new(ErrorKind::StreamNotFound(EVENTS_STREAM.to_owned()))
-            } else {
-                Error::jetstream(e)
-            }
-        })?;
+        let stream = self.existing_stream(EVENTS_STREAM).await?;
         let mut filters = interest.lifecycle_subjects()?;
         let mut config = PullConfig {
             durable_name: Some(name.to_owned()),

@@ -64,7 +64,7 @@ pub enum ErrorKind {
     Nats,
     /// The server has no JetStream, so nothing can be replayed.
     JetStreamUnavailable,
-    /// The stream to replay from does not exist.
+    /// The stream to replay or consume from does not exist.
     StreamNotFound(String),
     /// A JetStream request failed.
     JetStream,
@@ -150,7 +150,8 @@ impl fmt::Display for Error {
             ),
             ErrorKind::StreamNotFound(name) => write!(
                 f,
-                "the JetStream stream {name} does not exist on the NATS server, so past events cannot be replayed"
+                "the JetStream stream {name} does not exist on the NATS server: create it with \
+                 `lifecycle streams create`"
             ),
             ErrorKind::JetStream => f.write_str("JetStream request failed"),
             ErrorKind::SubscriptionEnded => {

@@ -2,21 +2,19 @@ use std::time::{Duration, SystemTime};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
-use async_nats::jetstream::context::GetStreamErrorKind;
-use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use futures_util::stream::{self, StreamExt};
 use time::OffsetDateTime;
-use tracing::info;
 
 use crate::connection::Connection;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
+use crate::streams::{StreamChange, StreamSpec};
 use crate::subscribe::{Interest, ReceiveError, Subscription, receive};
 
 /// The stream in which Choria's brokers keep lifecycle events.
 pub const EVENTS_STREAM: &str = "CHORIA_EVENTS";
 /// The subjects of [`EVENTS_STREAM`].
 pub const EVENTS_SUBJECTS: &str = "choria.lifecycle.>";
-/// How long [`Connection::ensure_events_stream`] keeps events unless told otherwise.
+/// How long Choria's broker and `lifecycle streams create` keep events unless told otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Where a replay starts.
@@ -31,29 +29,12 @@ pub enum ReplayFrom {
 }
 
 impl Connection {
-    /// Creates [`EVENTS_STREAM`] keeping `max_age` of events, when the server lacks it.
-    /// Returns whether it was created.
+    /// Creates [`EVENTS_STREAM`] keeping `max_age` of events on one replica, when the server
+    /// lacks it (an existing one's retention becomes `max_age`, see
+    /// [`Connection::ensure_stream`]). Returns whether it was created.
     pub async fn ensure_events_stream(&self, max_age: Duration) -> Result<bool, Error> {
-        if !self.has_jetstream() {
-            return Err(Error::new(ErrorKind::JetStreamUnavailable));
-        }
-        let js = async_nats::jetstream::new(self.client.clone());
-        match js.get_stream(EVENTS_STREAM).await {
-            Ok(_) => return Ok(false),
-            Err(e) if is_not_found(e.kind()) => {}
-            Err(e) => return Err(Error::jetstream(e)),
-        }
-        js.create_stream(StreamConfig {
-            name: EVENTS_STREAM.to_owned(),
-            subjects: vec![EVENTS_SUBJECTS.to_owned()],
-            max_age,
-            storage: StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(Error::jetstream)?;
-        info!(stream = EVENTS_STREAM, ?max_age, "created JetStream stream");
-        Ok(true)
+        let change = self.ensure_stream(&StreamSpec::events(max_age, 1)).await?;
+        Ok(change == StreamChange::Created)
     }
 
     /// Replays the lifecycle events `interest` names from [`EVENTS_STREAM`], starting at
@@ -65,17 +46,7 @@ impl Connection {
         interest: &Interest,
         from: ReplayFrom,
     ) -> Result<Subscription, Error> {
-        if !self.has_jetstream() {
-            return Err(Error::new(ErrorKind::JetStreamUnavailable));
-        }
-        let js = async_nats::jetstream::new(self.client.clone());
-        let events = js.get_stream(EVENTS_STREAM).await.map_err(|e| {
-            if is_not_found(e.kind()) {
-                Error::new(ErrorKind::StreamNotFound(EVENTS_STREAM.to_owned()))
-            } else {
-                Error::jetstream(e)
-            }
-        })?;
+        let events = self.existing_stream(EVENTS_STREAM).await?;
         let mut filters = interest.lifecycle_subjects()?;
         let deliver_policy = match from {
             ReplayFrom::Start => DeliverPolicy::All,
@@ -129,9 +100,4 @@ impl Connection {
         subscription.backlog = Some(backlog);
         Ok(subscription)
     }
-}
-
-fn is_not_found(kind: GetStreamErrorKind) -> bool {
-    matches!(kind, GetStreamErrorKind::JetStream(e)
-        if e.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND)
 }

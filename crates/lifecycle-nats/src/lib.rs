@@ -8,6 +8,8 @@
 //! - [`Publisher`] sends events to their subjects in either format and flushes.
 //! - [`Subscription`] is a `Stream` of [`Received`] events for an [`Interest`]; messages that
 //!   are not events come out as [`ReceiveError`]s, never dropped in silence.
+//! - [`StreamSpec`] and [`Connection::ensure_stream`] set up `CHORIA_EVENTS` and
+//!   `CHORIA_MACHINE` as Choria's broker does; [`Connection::stream_state`] reports on them.
 //! - [`Durable`] is a durable JetStream consumer whose [`Delivery`]s are acknowledged one by
 //!   one once handled, so nothing is missed while a consumer or its downstream is away.
 //!
@@ -41,6 +43,7 @@ mod publish;
 mod recurring;
 mod server_url;
 mod settings;
+mod streams;
 mod subscribe;
 
 pub use choria_config::ChoriaConfig;
@@ -55,6 +58,7 @@ pub use server_url::{ServerUrl, redact};
 pub use settings::{
     CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, Secret, ServerSource, Settings, TlsFiles,
 };
+pub use streams::{MACHINE_STREAM, MACHINE_SUBJECTS, StreamChange, StreamSpec, StreamState};
 pub use subscribe::{Interest, InvalidMessage, ReceiveError, Received, Subscription};
 
 /// README.md's examples compile and run as doctests of this crate, which sees both layers.

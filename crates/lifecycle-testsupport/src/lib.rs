@@ -5,11 +5,15 @@
 //! the test with an install hint.
 //!
 //! [`CloudEventsReceiver`] runs a CloudEvents HTTP receiver built on the Python SDK.
+//!
+//! [`reference_dir`] finds Choria's reference events for the interoperability suite.
 
 mod certs;
 mod receiver;
+mod reference;
 mod server;
 
 pub use certs::TestCerts;
 pub use receiver::CloudEventsReceiver;
+pub use reference::{REFERENCE_ENV, go_choria_dir, reference_dir};
 pub use server::{NatsServer, ServerOptions};

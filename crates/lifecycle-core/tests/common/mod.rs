@@ -47,3 +47,62 @@ impl Members {
         format!("{{{}}}", members.join(","))
     }
 }
+
+/// The project's own example events (`schemas/examples`, valid ones), each as written there
+/// (pretty) and compacted in the same key order, so that both the fast path and the general
+/// reader are exercised. Sorted by name; `.compact` marks the compacted copies.
+pub fn example_events() -> Vec<(String, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/examples");
+    let mut files = Vec::new();
+    for dir in ["lifecycle", "cloudevents", "machine"] {
+        collect_json(&root.join(dir), &mut files);
+    }
+    files.sort();
+    let mut events = Vec::new();
+    for path in files {
+        let name = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        events.push((format!("{name}.compact"), compact(&bytes)));
+        events.push((name, bytes));
+    }
+    assert!(
+        events.len() >= 32,
+        "schemas/examples holds at least 16 valid events"
+    );
+    events
+}
+
+fn collect_json(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_json(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "json") {
+            out.push(path);
+        }
+    }
+}
+
+/// JSON text without the white space outside strings: same values, same key order.
+pub fn compact(json: &[u8]) -> Vec<u8> {
+    let (mut out, mut in_string, mut escaped) = (Vec::new(), false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !b.is_ascii_whitespace() {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
+}

@@ -1,32 +1,11 @@
 //! Every event Choria itself produced, converted to the SDK's CloudEvent and back, is the
 //! same event; and the SDK's structured JSON of it has the attributes Choria's has.
 
-use std::path::PathBuf;
-
 use cloudevents::AttributesReader;
 use lifecycle_cloudevents::{from_cloudevent, to_cloudevent};
 use lifecycle_core::{Format, parse};
 
-fn reference_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/go-choria");
-    assert!(
-        dir.is_dir(),
-        "Choria's reference events are missing: expected {} (the project's ../shared)",
-        dir.display()
-    );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 16,
-        "expected Choria's 16 reference events in {}",
-        dir.display()
-    );
-    files
-}
+use crate::reference_files;
 
 #[test]
 fn every_reference_event_survives_the_sdk() {

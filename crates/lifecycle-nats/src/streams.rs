@@ -1,0 +1,186 @@
+//! The JetStream streams Choria's brokers keep events in, set up as Choria's broker sets
+//! them up (go-choria `broker/network/network_jetstream.go`): file storage, the subjects,
+//! a retention (`max_age`) and a replica count; an existing stream whose retention differs is
+//! updated to it, anything else about it is left alone.
+
+use std::time::{Duration, SystemTime};
+
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
+use tracing::info;
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind};
+use crate::jetstream::{EVENTS_STREAM, EVENTS_SUBJECTS};
+
+/// The stream in which Choria's brokers keep machine events.
+pub const MACHINE_STREAM: &str = "CHORIA_MACHINE";
+/// The subjects of [`MACHINE_STREAM`].
+pub const MACHINE_SUBJECTS: &str = "choria.machine.>";
+
+/// How a stream should be: what [`Connection::ensure_stream`] makes true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// The stream's name.
+    pub name: String,
+    /// The subjects it stores.
+    pub subjects: Vec<String>,
+    /// How long it keeps a message (`max_age`).
+    pub retention: Duration,
+    /// How many servers of a cluster hold it.
+    pub replicas: usize,
+}
+
+impl StreamSpec {
+    /// [`EVENTS_STREAM`]: lifecycle events.
+    pub fn events(retention: Duration, replicas: usize) -> StreamSpec {
+        StreamSpec {
+            name: EVENTS_STREAM.to_owned(),
+            subjects: vec![EVENTS_SUBJECTS.to_owned()],
+            retention,
+            replicas,
+        }
+    }
+
+    /// [`MACHINE_STREAM`]: autonomous agents' machine events.
+    pub fn machine(retention: Duration, replicas: usize) -> StreamSpec {
+        StreamSpec {
+            name: MACHINE_STREAM.to_owned(),
+            subjects: vec![MACHINE_SUBJECTS.to_owned()],
+            retention,
+            replicas,
+        }
+    }
+}
+
+/// What [`Connection::ensure_stream`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamChange {
+    /// The stream did not exist and was created.
+    Created,
+    /// The stream's retention was this and is now the one asked for.
+    RetentionUpdated {
+        /// The retention it had.
+        from: Duration,
+    },
+    /// The stream was already as asked.
+    Unchanged,
+}
+
+/// A stream as the server reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamState {
+    /// The stream's name.
+    pub name: String,
+    /// The subjects it stores.
+    pub subjects: Vec<String>,
+    /// How long it keeps a message; zero for no limit.
+    pub retention: Duration,
+    /// How many servers hold it.
+    pub replicas: usize,
+    /// `file` or `memory`.
+    pub storage: &'static str,
+    /// Messages it holds.
+    pub messages: u64,
+    /// Bytes it holds.
+    pub bytes: u64,
+    /// When the oldest message it holds was stored; `None` when it holds none.
+    pub first: Option<SystemTime>,
+    /// When the newest message it holds was stored; `None` when it holds none.
+    pub last: Option<SystemTime>,
+    /// Consumers it has.
+    pub consumers: usize,
+}
+
+impl Connection {
+    /// Creates the stream `spec` describes, or sets an existing one's retention to
+    /// `spec.retention`, as Choria's broker does; running it again changes nothing.
+    pub async fn ensure_stream(&self, spec: &StreamSpec) -> Result<StreamChange, Error> {
+        let js = self.jetstream()?;
+        match js.get_stream(&spec.name).await {
+            Ok(mut stream) => {
+                let info = stream.info().await.map_err(Error::jetstream)?;
+                let mut config = info.config.clone();
+                if config.max_age == spec.retention {
+                    return Ok(StreamChange::Unchanged);
+                }
+                let from = config.max_age;
+                config.max_age = spec.retention;
+                js.update_stream(config).await.map_err(Error::jetstream)?;
+                info!(stream = spec.name, ?from, to = ?spec.retention, "updated JetStream stream retention");
+                Ok(StreamChange::RetentionUpdated { from })
+            }
+            Err(e) if is_not_found(e.kind()) => {
+                js.create_stream(StreamConfig {
+                    name: spec.name.clone(),
+                    subjects: spec.subjects.clone(),
+                    max_age: spec.retention,
+                    num_replicas: spec.replicas,
+                    storage: StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(Error::jetstream)?;
+                info!(stream = spec.name, retention = ?spec.retention, replicas = spec.replicas, "created JetStream stream");
+                Ok(StreamChange::Created)
+            }
+            Err(e) => Err(Error::jetstream(e)),
+        }
+    }
+
+    /// The stream `name` as the server reports it; `None` when it does not exist.
+    pub async fn stream_state(&self, name: &str) -> Result<Option<StreamState>, Error> {
+        let js = self.jetstream()?;
+        let mut stream = match js.get_stream(name).await {
+            Ok(stream) => stream,
+            Err(e) if is_not_found(e.kind()) => return Ok(None),
+            Err(e) => return Err(Error::jetstream(e)),
+        };
+        let info = stream.info().await.map_err(Error::jetstream)?;
+        let held = info.state.messages > 0;
+        let time = |at: time::OffsetDateTime| held.then(|| SystemTime::from(at));
+        Ok(Some(StreamState {
+            name: info.config.name.clone(),
+            subjects: info.config.subjects.clone(),
+            retention: info.config.max_age,
+            replicas: info.config.num_replicas,
+            storage: match info.config.storage {
+                StorageType::File => "file",
+                StorageType::Memory => "memory",
+            },
+            messages: info.state.messages,
+            bytes: info.state.bytes,
+            first: time(info.state.first_timestamp),
+            last: time(info.state.last_timestamp),
+            consumers: info.state.consumer_count,
+        }))
+    }
+
+    /// The stream `name`; [`ErrorKind::StreamNotFound`] when it does not exist.
+    pub(crate) async fn existing_stream(
+        &self,
+        name: &str,
+    ) -> Result<async_nats::jetstream::stream::Stream, Error> {
+        self.jetstream()?.get_stream(name).await.map_err(|e| {
+            if is_not_found(e.kind()) {
+                Error::new(ErrorKind::StreamNotFound(name.to_owned()))
+            } else {
+                Error::jetstream(e)
+            }
+        })
+    }
+
+    /// The JetStream context, or why there is none.
+    pub(crate) fn jetstream(&self) -> Result<async_nats::jetstream::Context, Error> {
+        if !self.has_jetstream() {
+            return Err(Error::new(ErrorKind::JetStreamUnavailable));
+        }
+        Ok(async_nats::jetstream::new(self.client.clone()))
+    }
+}
+
+/// Whether a stream lookup failed because the stream does not exist.
+fn is_not_found(kind: GetStreamErrorKind) -> bool {
+    matches!(kind, GetStreamErrorKind::JetStream(e)
+        if e.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND)
+}
