@@ -221,30 +221,31 @@ impl Forwarder {
     }
 
     async fn try_deliver<P: Pending>(&self, pending: &mut P) -> Result<(), Undeliverable> {
-        let mut attempts = 0u32;
-        let failure = loop {
-            attempts = attempts.saturating_add(1);
-            let result = match to_cloudevent(pending.event()) {
-                Ok(cloudevent) => self.attempt(cloudevent).await,
-                Err(error) => Err(Failure::Permanent(error)),
-            };
-            let failure = match result {
-                Ok(()) => {
-                    self.metrics.count_delivered();
-                    debug!(id = ?pending.event().id(), attempts, "delivered");
-                    return Ok(());
+        // Converted once: a machine event's CloudEvent id is made up here, and every
+        // attempt must carry the same. One that cannot be converted has had its attempt.
+        let mut attempts = 1u32;
+        let failure = match to_cloudevent(pending.event()) {
+            Err(error) => Failure::Permanent(error),
+            Ok(cloudevent) => loop {
+                let failure = match self.attempt(cloudevent.clone()).await {
+                    Ok(()) => {
+                        self.metrics.count_delivered();
+                        debug!(id = ?pending.event().id(), attempts, "delivered");
+                        return Ok(());
+                    }
+                    Err(failure) => failure,
+                };
+                let out_of_attempts = self.backoff.attempts.is_some_and(|n| attempts >= n);
+                if !failure.is_transient() || out_of_attempts {
+                    break failure;
                 }
-                Err(failure) => failure,
-            };
-            let out_of_attempts = self.backoff.attempts.is_some_and(|n| attempts >= n);
-            if !failure.is_transient() || out_of_attempts {
-                break failure;
-            }
-            self.metrics.count_retried();
-            let delay = self.backoff.delay(attempts);
-            warn!(id = ?pending.event().id(), attempts, retry_in = ?delay, error = %failure, "delivery failed, retrying");
-            pending.in_progress().await;
-            tokio::time::sleep(delay).await;
+                self.metrics.count_retried();
+                let delay = self.backoff.delay(attempts);
+                warn!(id = ?pending.event().id(), attempts, retry_in = ?delay, error = %failure, "delivery failed, retrying");
+                pending.in_progress().await;
+                tokio::time::sleep(delay).await;
+                attempts = attempts.saturating_add(1);
+            },
         };
         let outcome = if failure.is_transient() {
             Outcome::Failed
