@@ -12,7 +12,9 @@ use lifecycle_cloudevents::{
     Backoff, Forwarder, Metrics, Mode, Outcome, Pending, REQUEST_TIMEOUT, Stopped, Undeliverable,
 };
 use lifecycle_core::{AnyEvent, Filter};
-use lifecycle_nats::{DeadLetter, DeadLetters, Delivery, Interest, Received, Recurring};
+use lifecycle_nats::{
+    Connection, DeadLetter, DeadLetters, Delivery, Interest, Received, Recurring, WARNING_INTERVAL,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, info, warn};
 
@@ -215,7 +217,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         forwarder
             .metrics()
             .count_dropped_from(move || counted.dropped());
-        tokio::spawn(report_progress(forwarder.metrics().clone()));
+        tokio::spawn(report_progress(
+            forwarder.metrics().clone(),
+            connection.clone(),
+        ));
         let sink = Arc::new(DeadLetterSink {
             letters: args
                 .dead_letter
@@ -287,6 +292,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 forwarder.run(events, crate::shutdown::requested()).await
             }
         };
+        connection.report_dropped();
         match stopped {
             Stopped::Shutdown => Ok(ExitCode::SUCCESS),
             Stopped::SourceEnded => {
@@ -296,13 +302,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Logs the counters every 30 seconds in which they changed. (The connection itself warns
-/// of slow-consumer drops as they happen.)
-async fn report_progress(metrics: Metrics) {
+/// Tells the slow-consumer drops the connection's last warning did not count, every
+/// [`WARNING_INTERVAL`], and logs the counters every third time if they changed.
+async fn report_progress(metrics: Metrics, connection: Connection) {
     let mut last = (0, 0, 0, 0);
-    let mut every = tokio::time::interval(Duration::from_secs(30));
-    loop {
+    let mut every = tokio::time::interval(WARNING_INTERVAL);
+    for tick in 0u64.. {
         every.tick().await;
+        connection.report_dropped();
+        if tick % 3 != 0 {
+            continue;
+        }
         let now = (
             metrics.delivered(),
             metrics.retried(),

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
+use futures_util::future::{Fuse, FutureExt};
 use lifecycle_core::Filter;
 use lifecycle_nats::{
     Connection, Interest, Received, Recurring, ReplayFrom, Subscription, WARNING_INTERVAL,
@@ -29,19 +30,28 @@ pub(crate) const INTERRUPTED: u8 = 130;
 
 /// Matching events from a subscription. Messages that are not events are skipped with one
 /// warning per interval (the first at once), and a last one with the total when it ends;
-/// the connection warns of slow-consumer drops the same way.
+/// the connection's slow-consumer drops are told the same way.
 pub(crate) struct Events {
+    connection: Connection,
     subscription: Subscription,
     deadline: Option<Instant>,
-    interrupt: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
+    interrupt: Fuse<Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>>,
     invalid: Recurring,
     /// When to log the invalid messages the last warning did not count.
     report: tokio::time::Interval,
 }
 
+impl Events {
+    /// Logs what the last warnings did not count.
+    fn report(&mut self) {
+        self.invalid.flush();
+        self.connection.report_dropped();
+    }
+}
+
 impl Drop for Events {
     fn drop(&mut self) {
-        self.invalid.flush();
+        self.report();
     }
 }
 
@@ -56,6 +66,12 @@ impl Events {
         timeout: Option<Duration>,
     ) -> anyhow::Result<Events> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        // ctrl_c() installs its handler when first polled: poll it now, so that a Ctrl-C
+        // once "receiving events" is logged ends the command with 130, not by the signal.
+        let ctrl_c: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+            Box::pin(tokio::signal::ctrl_c());
+        let mut interrupt = ctrl_c.fuse();
+        let _ = (&mut interrupt).now_or_never();
         let interest = Interest::from_filter(&filter);
         let subscription = match since {
             Some(since) => {
@@ -68,9 +84,10 @@ impl Events {
         connection.client().flush().await?;
         info!(subjects = ?interest.subjects()?, "receiving events");
         Ok(Events {
+            connection: connection.clone(),
             subscription,
             deadline,
-            interrupt: Box::pin(tokio::signal::ctrl_c()),
+            interrupt,
             invalid: Recurring::new("invalid messages skipped"),
             report: tokio::time::interval_at(Instant::now() + WARNING_INTERVAL, WARNING_INTERVAL),
         })
@@ -91,7 +108,7 @@ impl Events {
                 () = expired => return Err(Stop::Timeout),
                 _ = &mut self.interrupt => return Err(Stop::Interrupted),
                 _ = self.report.tick() => {
-                    self.invalid.flush();
+                    self.report();
                     continue;
                 }
             };

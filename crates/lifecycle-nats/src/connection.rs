@@ -73,6 +73,10 @@ impl Health {
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    fn report_dropped(&self) {
+        self.drops.lock().unwrap_or_else(|p| p.into_inner()).flush();
+    }
 }
 
 /// Waits until `client` has connected. With `retry_on_initial_connect` async-nats hands out
@@ -169,6 +173,14 @@ impl Connection {
     /// (at least this many: async-nats may drop the notice itself under extreme load).
     pub fn dropped(&self) -> u64 {
         self.health.dropped()
+    }
+
+    /// Logs the slow-consumer drops that the last warning did not count, if any. The
+    /// connection warns of the first drop at once and then at most once per
+    /// [`WARNING_INTERVAL`](crate::WARNING_INTERVAL) while they go on; a program calls this
+    /// now and then, and before it ends, so that the total is always told.
+    pub fn report_dropped(&self) {
+        self.health.report_dropped();
     }
 
     /// Whether the server has JetStream enabled.
