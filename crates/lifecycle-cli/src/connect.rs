@@ -10,7 +10,9 @@ use lifecycle_nats::{ConnectOptions, Connection, Secret, Settings};
 #[command(next_help_heading = "Connection")]
 pub(crate) struct ConnectArgs {
     /// NATS servers (URLs or host:port; comma list or repeated). Default: NATS_URL, then
-    /// the Choria client configuration, then nats://127.0.0.1:4222.
+    /// the Choria client configuration, then nats://127.0.0.1:4222. A URL may hold a user
+    /// and password (nats://user:password@host:4222) or a token (nats://token@host:4222);
+    /// they are never shown.
     #[arg(short, long = "server", value_name = "URL", global = true)]
     servers: Vec<String>,
 
@@ -20,7 +22,13 @@ pub(crate) struct ConnectArgs {
     config: Option<PathBuf>,
 
     /// NATS credentials file.
-    #[arg(long, value_name = "FILE", global = true, env = "NATS_CREDS")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "NATS_CREDS",
+        hide_env_values = true
+    )]
     creds: Option<PathBuf>,
 
     /// NATS authentication token.

@@ -6,11 +6,14 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
+use futures_util::future::{Fuse, FutureExt};
 use lifecycle_core::{Filter, Since};
-use lifecycle_nats::{Connection, Interest, Received, ReplayFrom, Subscription};
+use lifecycle_nats::{
+    Connection, Interest, Received, Recurring, ReplayFrom, Subscription, WARNING_INTERVAL,
+};
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 /// Why the events stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +29,31 @@ pub(crate) enum Stop {
 /// Exit status after Ctrl-C, as shells report a SIGINT.
 pub(crate) const INTERRUPTED: u8 = 130;
 
-/// Matching events from a subscription.
+/// Matching events from a subscription. Messages that are not events are skipped with one
+/// warning per interval (the first at once), and a last one with the total when it ends;
+/// the connection's slow-consumer drops are told the same way.
 pub(crate) struct Events {
+    connection: Connection,
     subscription: Subscription,
     deadline: Option<Instant>,
-    interrupt: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
+    interrupt: Fuse<Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>>,
+    invalid: Recurring,
+    /// When to log the invalid messages the last warning did not count.
+    report: tokio::time::Interval,
+}
+
+impl Events {
+    /// Logs what the last warnings did not count.
+    fn report(&mut self) {
+        self.invalid.flush();
+        self.connection.report_dropped();
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.report();
+    }
 }
 
 impl Events {
@@ -43,13 +66,14 @@ impl Events {
         since: Option<Since>,
         timeout: Option<Duration>,
     ) -> anyhow::Result<Events> {
-        // Ctrl-C is caught from here on: tokio installs the handler when the future is first
-        // polled, and a SIGINT before that would kill the process instead of returning 130.
-        let mut interrupt: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
-            Box::pin(tokio::signal::ctrl_c());
-        let _ = (&mut interrupt).now_or_never();
         // A timeout past what the clock holds is no timeout (durations are bounded anyway).
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // ctrl_c() installs its handler when first polled: poll it now, so that a Ctrl-C
+        // once "receiving events" is logged ends the command with 130, not by the signal.
+        let ctrl_c: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+            Box::pin(tokio::signal::ctrl_c());
+        let mut interrupt = ctrl_c.fuse();
+        let _ = (&mut interrupt).now_or_never();
         let interest = Interest::from_filter(&filter);
         let subscription = match since {
             Some(since) => {
@@ -64,9 +88,12 @@ impl Events {
         connection.client().flush().await?;
         info!(subjects = ?interest.subjects()?, "receiving events");
         Ok(Events {
+            connection: connection.clone(),
             subscription,
             deadline,
             interrupt,
+            invalid: Recurring::new("invalid messages skipped"),
+            report: tokio::time::interval_at(Instant::now() + WARNING_INTERVAL, WARNING_INTERVAL),
         })
     }
 
@@ -84,11 +111,15 @@ impl Events {
                 received = self.subscription.next() => received,
                 () = expired => return Err(Stop::Timeout),
                 _ = &mut self.interrupt => return Err(Stop::Interrupted),
+                _ = self.report.tick() => {
+                    self.report();
+                    continue;
+                }
             };
             match received {
                 None => return Err(Stop::Closed),
                 Some(Ok(received)) => return Ok(received),
-                Some(Err(error)) => warn!("{error}"),
+                Some(Err(error)) => self.invalid.record(error),
             }
         }
     }

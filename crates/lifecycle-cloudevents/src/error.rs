@@ -31,6 +31,9 @@ pub enum ErrorKind {
     InvalidUrl(String),
     /// A mode other than `binary` or `structured`.
     UnknownMode(String),
+    /// The event cannot be made into an HTTP request in this mode (in binary mode, an
+    /// attribute such as the identity in `ce-subject` holds a character no HTTP header can).
+    Unencodable(crate::Mode),
     /// The receiver could not be reached, or the HTTP exchange failed.
     Http,
     /// The receiver answered with a status other than 2xx.
@@ -74,6 +77,17 @@ impl fmt::Display for Error {
             ErrorKind::InvalidUrl(url) => write!(f, "invalid receiver URL '{url}'"),
             ErrorKind::UnknownMode(m) => {
                 write!(f, "unknown mode '{m}', expected binary or structured")
+            }
+            ErrorKind::Unencodable(crate::Mode::Binary) => f.write_str(
+                "the event cannot be made into an HTTP request in binary mode (an attribute such \
+                 as the identity holds a character an HTTP header cannot; structured mode can \
+                 carry it)",
+            ),
+            ErrorKind::Unencodable(mode) => {
+                write!(
+                    f,
+                    "the event cannot be made into an HTTP request in {mode} mode"
+                )
             }
             ErrorKind::Http => f.write_str("HTTP request to the receiver failed"),
             ErrorKind::Status(code) => write!(f, "receiver answered HTTP {code}"),

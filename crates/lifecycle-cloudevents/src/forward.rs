@@ -5,11 +5,12 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
-use lifecycle_core::AnyEvent;
+use lifecycle_core::{AnyEvent, TerminalSafe};
 use tracing::{debug, error, info, warn};
 
 use crate::convert::to_cloudevent;
-use crate::error::{Chain, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
+use crate::failure::Failure;
 use crate::http::{Mode, encode};
 use crate::metrics::Metrics;
 
@@ -28,8 +29,20 @@ pub trait Pending: Send {
         async {}
     }
 
-    /// Called once, when the forwarder is done with the event.
+    /// Called once, when the forwarder is done with the event (unless it gave up on it
+    /// and [`Pending::dead_letter`] is called instead).
     fn settle(self, outcome: Outcome) -> impl Future<Output = ()> + Send;
+
+    /// Called once, instead of [`Pending::settle`], when the forwarder gave up on the event
+    /// (it has counted it and logged why): keep it somewhere (a dead-letter subject), then
+    /// let go of it (acknowledge it), so nothing behind it waits. By default it is settled
+    /// with `undeliverable.outcome`.
+    fn dead_letter(self, undeliverable: Undeliverable) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        self.settle(undeliverable.outcome)
+    }
 }
 
 /// A bare event needs no acknowledgement.
@@ -46,13 +59,24 @@ impl Pending for AnyEvent {
 pub enum Outcome {
     /// The receiver answered 2xx.
     Delivered,
-    /// It can never be delivered: the receiver refused it (4xx other than 408 and 429) or it
-    /// could not be converted. Redelivering it would not help.
+    /// Dead-lettered at once: it can never be delivered (a [`Failure::Permanent`]: the
+    /// receiver refused it, or it cannot be made into a request).
     Rejected,
-    /// Still failing after the last attempt; a later try may succeed.
+    /// Dead-lettered after the last attempt still failed ([`Failure::Transient`]).
     Failed,
     /// The forwarder stopped before the delivery ended.
     Abandoned,
+}
+
+/// An event the forwarder gave up on: it is dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undeliverable {
+    /// [`Outcome::Rejected`] or [`Outcome::Failed`].
+    pub outcome: Outcome,
+    /// Why: the last failure, with its causes, in one line.
+    pub reason: String,
+    /// Attempts made, the first included.
+    pub attempts: u32,
 }
 
 /// When to try again: `initial`, doubling up to `max`; `attempts` in all (`None`: until it
@@ -140,6 +164,20 @@ impl Forwarder {
         self.url.as_str()
     }
 
+    /// The receiver, with a password and a query in its URL (where webhooks keep their
+    /// keys) replaced by `***`: for logs and headers.
+    pub fn receiver(&self) -> String {
+        let mut shown = self.url.clone();
+        if shown.password().is_some() {
+            // Only fails for URLs that cannot have a password, and this one has.
+            let _ = shown.set_password(Some("***"));
+        }
+        if shown.query().is_some() {
+            shown.set_query(Some("***"));
+        }
+        shown.into()
+    }
+
     /// One attempt: `Ok` when the receiver answered 2xx.
     pub async fn send(&self, event: &AnyEvent) -> Result<(), Error> {
         self.send_cloudevent(to_cloudevent(event)?).await
@@ -147,58 +185,90 @@ impl Forwarder {
 
     /// One attempt with an event already converted.
     pub async fn send_cloudevent(&self, event: cloudevents::Event) -> Result<(), Error> {
-        let request = encode(event, self.mode, self.client.post(self.url.clone()))?;
-        let response = request
-            .send()
+        self.attempt(event).await.map_err(Failure::into_error)
+    }
+
+    /// One attempt, its failure sorted into transient or permanent.
+    pub async fn attempt(&self, event: cloudevents::Event) -> Result<(), Failure> {
+        // Built here, not when sent: a header the event cannot fill is then this event's
+        // fault (permanent), not the exchange's.
+        // reqwest's errors quote the URL, secrets and all: the receiver is known anyway.
+        let request = encode(event, self.mode, self.client.post(self.url.clone()))?
+            .build()
+            .map_err(|e| Error::with_source(ErrorKind::Unencodable(self.mode), e.without_url()))?;
+        let response = self
+            .client
+            .execute(request)
             .await
-            .map_err(|e| Error::with_source(ErrorKind::Http, e))?;
+            .map_err(|e| Error::with_source(ErrorKind::Http, e.without_url()))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else {
-            Err(Error::new(ErrorKind::Status(status.as_u16())))
+            Err(Error::new(ErrorKind::Status(status.as_u16())).into())
         }
     }
 
-    /// Delivers one event, trying again after failures that may pass. Every attempt sends
-    /// the same CloudEvent, `id` included, so a receiver can recognise a repeat.
+    /// Delivers one event, trying again after transient failures up to the
+    /// [`Backoff`]'s attempts. Every attempt sends the same CloudEvent, `id` included, so a
+    /// receiver can recognise a repeat. An event given up on is counted as dead-lettered
+    /// and logged once.
     pub async fn deliver<P: Pending>(&self, pending: &mut P) -> Outcome {
-        let cloudevent = match to_cloudevent(pending.event()) {
-            Ok(cloudevent) => cloudevent,
-            Err(error) => {
-                self.metrics.count_failed();
-                error!(id = pending.event().id(), error = %Chain(&error), "cannot convert the event, dropping it");
-                return Outcome::Rejected;
-            }
-        };
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let error = match self.send_cloudevent(cloudevent.clone()).await {
-                Ok(()) => {
-                    self.metrics.count_delivered();
-                    debug!(id = pending.event().id(), attempt, "delivered");
-                    return Outcome::Delivered;
-                }
-                Err(error) => error,
-            };
-            let event = pending.event();
-            if !retryable(&error) {
-                self.metrics.count_failed();
-                error!(id = event.id(), identity = event.identity(), error = %Chain(&error), "receiver refused the event, dropping it");
-                return Outcome::Rejected;
-            }
-            if self.backoff.attempts.is_some_and(|n| attempt >= n) {
-                self.metrics.count_failed();
-                error!(id = event.id(), identity = event.identity(), attempts = attempt, error = %Chain(&error), "giving up on the event");
-                return Outcome::Failed;
-            }
-            self.metrics.count_retried();
-            let delay = self.backoff.delay(attempt);
-            warn!(id = event.id(), attempt, retry_in = ?delay, error = %Chain(&error), "delivery failed, retrying");
-            pending.in_progress().await;
-            tokio::time::sleep(delay).await;
+        match self.try_deliver(pending).await {
+            Ok(()) => Outcome::Delivered,
+            Err(undeliverable) => undeliverable.outcome,
         }
+    }
+
+    async fn try_deliver<P: Pending>(&self, pending: &mut P) -> Result<(), Undeliverable> {
+        // Converted once: a machine event's CloudEvent id is made up here, and every
+        // attempt must carry the same. One that cannot be converted has had its attempt.
+        let mut attempts = 1u32;
+        let failure = match to_cloudevent(pending.event()) {
+            Err(error) => Failure::Permanent(error),
+            Ok(cloudevent) => loop {
+                let failure = match self.attempt(cloudevent.clone()).await {
+                    Ok(()) => {
+                        self.metrics.count_delivered();
+                        debug!(id = %TerminalSafe(pending.event().id()), attempts, "delivered");
+                        return Ok(());
+                    }
+                    Err(failure) => failure,
+                };
+                let out_of_attempts = self.backoff.attempts.is_some_and(|n| attempts >= n);
+                if !failure.is_transient() || out_of_attempts {
+                    break failure;
+                }
+                self.metrics.count_retried();
+                let delay = self.backoff.delay(attempts);
+                warn!(id = %TerminalSafe(pending.event().id()), attempts, retry_in = ?delay, error = %failure, "delivery failed, retrying");
+                pending.in_progress().await;
+                tokio::time::sleep(delay).await;
+                attempts = attempts.saturating_add(1);
+            },
+        };
+        let outcome = if failure.is_transient() {
+            Outcome::Failed
+        } else {
+            Outcome::Rejected
+        };
+        let undeliverable = Undeliverable {
+            outcome,
+            reason: failure.to_string(),
+            attempts,
+        };
+        self.metrics.count_dead_letter();
+        let event = pending.event();
+        // The id and identity came from the network: their control characters are escaped.
+        error!(
+            id = %TerminalSafe(event.id()),
+            identity = %TerminalSafe(event.identity()),
+            attempts,
+            reason = %TerminalSafe(&undeliverable.reason),
+            "dead-lettering the event: {}",
+            if failure.is_transient() { "still failing after the last attempt" } else { "it can never be delivered" }
+        );
+        Err(undeliverable)
     }
 
     /// Delivers every event of `events` in order until it ends or `shutdown` completes,
@@ -211,7 +281,7 @@ impl Forwarder {
     {
         let mut events = pin!(events);
         let mut shutdown = pin!(shutdown);
-        info!(url = %self.url, mode = %self.mode, "forwarding events");
+        info!(url = %self.receiver(), mode = %self.mode, "forwarding events");
         let stopped = loop {
             let next = tokio::select! {
                 () = &mut shutdown => break Stopped::Shutdown,
@@ -220,12 +290,13 @@ impl Forwarder {
             let Some(mut pending) = next else {
                 break Stopped::SourceEnded;
             };
-            let outcome = tokio::select! {
+            let delivered = tokio::select! {
                 () = &mut shutdown => None,
-                outcome = self.deliver(&mut pending) => Some(outcome),
+                delivered = self.try_deliver(&mut pending) => Some(delivered),
             };
-            match outcome {
-                Some(outcome) => pending.settle(outcome).await,
+            match delivered {
+                Some(Ok(())) => pending.settle(Outcome::Delivered).await,
+                Some(Err(undeliverable)) => pending.dead_letter(undeliverable).await,
                 None => {
                     pending.settle(Outcome::Abandoned).await;
                     break Stopped::Shutdown;
@@ -235,7 +306,7 @@ impl Forwarder {
         info!(
             delivered = self.metrics.delivered(),
             retried = self.metrics.retried(),
-            failed = self.metrics.failed(),
+            dead_lettered = self.metrics.dead_lettered(),
             ?stopped,
             "forwarding stopped"
         );
@@ -252,19 +323,10 @@ pub enum Stopped {
     SourceEnded,
 }
 
-/// Whether trying again may help: the receiver was unreachable, timed out, or answered
-/// 5xx, 408 or 429.
-fn retryable(error: &Error) -> bool {
-    match error.kind() {
-        ErrorKind::Http => true,
-        ErrorKind::Status(code) => *code >= 500 || *code == 408 || *code == 429,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Chain;
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
@@ -279,23 +341,6 @@ mod tests {
     }
 
     #[test]
-    fn what_is_retried() {
-        let cases = [
-            (ErrorKind::Http, true),
-            (ErrorKind::Status(500), true),
-            (ErrorKind::Status(503), true),
-            (ErrorKind::Status(429), true),
-            (ErrorKind::Status(408), true),
-            (ErrorKind::Status(400), false),
-            (ErrorKind::Status(404), false),
-            (ErrorKind::NotAnEvent, false),
-        ];
-        for (kind, expected) in cases {
-            assert_eq!(retryable(&Error::new(kind.clone())), expected, "{kind:?}");
-        }
-    }
-
-    #[test]
     fn urls_must_be_http() {
         assert!(Forwarder::new("http://127.0.0.1:8080/events", Mode::Binary).is_ok());
         let error = Forwarder::new("nats://x", Mode::Binary).unwrap_err();
@@ -305,5 +350,81 @@ mod tests {
             "invalid receiver URL 'nats://x': expected an http or https URL"
         );
         assert!(Forwarder::new("not a url", Mode::Binary).is_err());
+    }
+
+    #[test]
+    fn the_receiver_is_shown_without_its_password() {
+        let forwarder = Forwarder::new(
+            "https://alice:s3cret@gw.example.net/hook?key=s3cret",
+            Mode::Binary,
+        )
+        .unwrap();
+        assert_eq!(
+            forwarder.receiver(),
+            "https://alice:***@gw.example.net/hook?***"
+        );
+        let plain = Forwarder::new("http://127.0.0.1:8080/", Mode::Binary).unwrap();
+        assert_eq!(plain.receiver(), "http://127.0.0.1:8080/");
+    }
+
+    fn alive(identity: &str) -> AnyEvent {
+        lifecycle_core::Event::builder(lifecycle_core::EventType::Alive)
+            .identity(identity)
+            .component("server")
+            .version("0.29.4")
+            .build()
+            .unwrap()
+            .into()
+    }
+
+    fn poison() -> AnyEvent {
+        alive("bad\nnode")
+    }
+
+    #[tokio::test]
+    async fn a_failure_never_quotes_the_receiver_url() {
+        // Nothing listens there.
+        let forwarder =
+            Forwarder::new("http://alice:s3cret@127.0.0.1:9/?key=s3cret", Mode::Binary).unwrap();
+        for (event, transient) in [(poison(), false), (alive("node1.example.net"), true)] {
+            let failure = forwarder
+                .attempt(to_cloudevent(&event).unwrap())
+                .await
+                .unwrap_err();
+            assert_eq!(failure.is_transient(), transient, "{failure}");
+            assert!(
+                !format!("{failure} {failure:?}").contains("s3cret"),
+                "{failure:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_that_cannot_be_a_request_is_dead_lettered_at_once() {
+        // Nothing listens there: had it been sent, it would be a transient failure.
+        let forwarder = Forwarder::new("http://127.0.0.1:9/", Mode::Binary)
+            .unwrap()
+            .with_backoff(Backoff {
+                attempts: None,
+                ..Backoff::default()
+            });
+        let mut pending = poison();
+        let result =
+            tokio::time::timeout(Duration::from_secs(5), forwarder.try_deliver(&mut pending))
+                .await
+                .expect("not retried");
+        let undeliverable = result.unwrap_err();
+        assert_eq!(undeliverable.outcome, Outcome::Rejected);
+        assert_eq!(undeliverable.attempts, 1);
+        assert!(
+            undeliverable.reason.starts_with(
+                "the event cannot be made into an HTTP request in binary mode (an attribute such \
+                 as the identity holds a character an HTTP header cannot; structured mode can carry it): "
+            ),
+            "{}",
+            undeliverable.reason
+        );
+        assert_eq!(forwarder.metrics().dead_lettered(), 1);
+        assert_eq!(forwarder.metrics().retried(), 0);
     }
 }

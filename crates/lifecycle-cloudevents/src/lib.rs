@@ -5,8 +5,10 @@
 //!   [`Error`] whose [`ErrorKind`] says why.
 //! - [`encode`] fills an HTTP request in binary or structured [`Mode`] with the SDK's
 //!   reqwest binding.
-//! - [`Forwarder`] POSTs events to a receiver with retries and capped exponential
-//!   [`Backoff`], from any stream of [`Pending`] events, counting in [`Metrics`].
+//! - [`Forwarder`] POSTs events to a receiver from any stream of [`Pending`] events,
+//!   counting in [`Metrics`]: a [`Failure`] that may pass is retried with capped exponential
+//!   [`Backoff`]; an event that can never be delivered, or is out of attempts, is
+//!   [`Undeliverable`] and handed to [`Pending::dead_letter`] at once.
 //!
 //! ```no_run
 //! use lifecycle_cloudevents::{Forwarder, Mode, from_cloudevent, to_cloudevent};
@@ -26,6 +28,7 @@
 
 mod convert;
 mod error;
+mod failure;
 mod forward;
 mod http;
 mod metrics;
@@ -33,7 +36,8 @@ mod metrics;
 pub use cloudevents;
 pub use convert::{from_cloudevent, to_cloudevent};
 pub use error::{Error, ErrorKind};
-pub use forward::{Backoff, Forwarder, Outcome, Pending, REQUEST_TIMEOUT, Stopped};
+pub use failure::Failure;
+pub use forward::{Backoff, Forwarder, Outcome, Pending, REQUEST_TIMEOUT, Stopped, Undeliverable};
 pub use http::{Mode, encode};
 pub use metrics::Metrics;
 pub use prometheus_client;

@@ -5,9 +5,11 @@ Every request is parsed with the SDK's own `from_http` (binary or structured mod
 by the SDK) and what it got is appended to --out as one JSON line. The interoperability and
 durability tests of lifecycle-cloudevents start it; nobody in this project wrote the parser.
 
-Usage: receiver.py --port N --out FILE [--fail N] [--delay SECONDS]
+Usage: receiver.py --port N --out FILE [--fail N] [--delay SECONDS] [--answer ID=STATUS]...
 Prints "listening PORT" on stdout once it accepts requests. --fail answers 503 to the
 first N requests, to exercise the sender's retries; their ids go to FILE.refused.
+--answer answers STATUS to every request for the event ID (recorded in FILE.refused too,
+with the status), to exercise permanent refusals and dead letters.
 --delay waits that long between recording an event and answering, so that a sender killed
 meanwhile leaves an event delivered but not acknowledged.
 """
@@ -70,7 +72,12 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--fail", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--answer", action="append", default=[])
     args = parser.parse_args()
+    answers = {}
+    for answer in args.answer:
+        event_id, status = answer.rsplit("=", 1)
+        answers[event_id] = int(status)
     out = open(args.out, "a", encoding="utf-8")
     refused = open(args.out + ".refused", "a", encoding="utf-8")
     state = {"to_fail": args.fail}
@@ -92,6 +99,12 @@ def main():
             except Exception as e:  # the SDK refused it: tell the sender, for good
                 return self.answer(400, str(e).encode())
             got = attributes(event)
+            status = answers.get(got["id"])
+            if status is not None:
+                with lock:
+                    refused.write(json.dumps({"id": got["id"], "status": status}) + "\n")
+                    refused.flush()
+                return self.answer(status, b"refused")
             if fail:
                 with lock:
                     refused.write(json.dumps({"id": got["id"]}) + "\n")

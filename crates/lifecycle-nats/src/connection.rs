@@ -1,25 +1,51 @@
-use std::sync::Arc;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use async_nats::ServerAddr;
+use async_nats::ConnectErrorKind;
 use tracing::{info, warn};
 
 use crate::error::{Error, ErrorKind};
+use crate::recurring::Recurring;
+use crate::server_url::{ServerUrl, UrlCredentials, shared_credentials};
 use crate::settings::Settings;
 
-/// A connection to NATS that reconnects by itself and reports what happens to it.
-#[derive(Debug, Clone)]
+/// A connection to NATS that reconnects by itself and reports what happens to it. Its
+/// `Debug` output names the servers with their credentials redacted.
+#[derive(Clone)]
 pub struct Connection {
     pub(crate) client: async_nats::Client,
     pub(crate) health: Arc<Health>,
+    servers: Arc<[ServerUrl]>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("servers", &self.servers)
+            .field("state", &self.client.connection_state())
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the connection's event callback observed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Health {
     dropped: AtomicU64,
-    last_drop_warning: std::sync::Mutex<Option<Instant>>,
+    drops: Mutex<Recurring>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            dropped: AtomicU64::new(0),
+            drops: Mutex::new(Recurring::new(
+                "slow consumer: events were dropped because they arrive faster than they are processed",
+            )),
+        }
+    }
 }
 
 impl Health {
@@ -36,18 +62,10 @@ impl Health {
             Event::SlowConsumer(sid) => {
                 // async-nats drops one message per SlowConsumer event.
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                let mut last = self
-                    .last_drop_warning
+                self.drops
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-                    *last = Some(Instant::now());
-                    warn!(
-                        subscription = sid,
-                        dropped_total = dropped,
-                        "slow consumer: messages were dropped because events arrive faster than they are processed"
-                    );
-                }
+                    .unwrap_or_else(|p| p.into_inner())
+                    .record_total(dropped, format_args!("subscription {sid}"));
             }
         }
     }
@@ -55,12 +73,16 @@ impl Health {
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    fn report_dropped(&self) {
+        self.drops.lock().unwrap_or_else(|p| p.into_inner()).flush();
+    }
 }
 
 /// Waits until `client` has connected. With `retry_on_initial_connect` async-nats hands out
 /// the client at once and connects in the background, and until then it knows nothing of the
 /// server (whether it has JetStream, say), so a caller must not go on before.
-async fn wait_connected(client: &async_nats::Client, servers: &[String]) {
+async fn wait_connected(client: &async_nats::Client, servers: &[ServerUrl]) {
     let mut waited = Duration::ZERO;
     while client.connection_state() != async_nats::connection::State::Connected {
         if waited == Duration::from_secs(2) {
@@ -96,6 +118,18 @@ impl Connection {
                 Error::with_source(ErrorKind::Credentials { path: path.clone() }, e)
             })?;
         }
+        // async-nats ignores credentials in server URLs (nats-io/nats.rs#1623), and logs
+        // the URLs it is given: it gets them bare, and the credentials as options.
+        match shared_credentials(&settings.servers)? {
+            Some(UrlCredentials::UserPassword { user, password }) => {
+                options = options.user_and_password(user.clone(), password.expose().to_owned());
+            }
+            // --token wins over a token in a URL.
+            Some(UrlCredentials::Token(token)) if settings.token.is_none() => {
+                options = options.token(token.expose().to_owned());
+            }
+            Some(UrlCredentials::Token(_)) | None => {}
+        }
         if let Some(token) = &settings.token {
             options = options.token(token.expose().to_owned());
         }
@@ -105,29 +139,29 @@ impl Connection {
         if settings.retry_initial_connect {
             options = options.retry_on_initial_connect();
         }
-        let addresses = settings
+        let addresses: Vec<_> = settings
             .servers
             .iter()
-            .map(|s| {
-                s.parse::<ServerAddr>()
-                    .map_err(|e| Error::with_source(ErrorKind::InvalidServer(s.clone()), e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|s| s.address().clone())
+            .collect();
+        let servers = || settings.servers.iter().map(ToString::to_string).collect();
         let client = async_nats::connect_with_options(addresses, options)
             .await
-            .map_err(|e| {
-                Error::with_source(
-                    ErrorKind::Connect {
-                        servers: settings.servers.clone(),
-                    },
-                    e,
-                )
+            .map_err(|e| match e.kind() {
+                ConnectErrorKind::AuthorizationViolation => {
+                    Error::new(ErrorKind::Unauthorized { servers: servers() })
+                }
+                _ => Error::with_source(ErrorKind::Connect { servers: servers() }, e),
             })?;
         if settings.retry_initial_connect {
             wait_connected(&client, &settings.servers).await;
         }
         info!(servers = ?settings.servers, source = ?settings.source, "NATS connection ready");
-        Ok(Connection { client, health })
+        Ok(Connection {
+            client,
+            health,
+            servers: settings.servers.clone().into(),
+        })
     }
 
     /// The underlying async-nats client, for anything this crate does not cover.
@@ -139,6 +173,14 @@ impl Connection {
     /// (at least this many: async-nats may drop the notice itself under extreme load).
     pub fn dropped(&self) -> u64 {
         self.health.dropped()
+    }
+
+    /// Logs the slow-consumer drops that the last warning did not count, if any. The
+    /// connection warns of the first drop at once and then at most once per
+    /// [`WARNING_INTERVAL`](crate::WARNING_INTERVAL) while they go on; a program calls this
+    /// now and then, and before it ends, so that the total is always told.
+    pub fn report_dropped(&self) {
+        self.health.report_dropped();
     }
 
     /// Whether the server has JetStream enabled.

@@ -4,6 +4,10 @@ use std::path::PathBuf;
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// A failure to configure, connect, publish, subscribe or replay.
+///
+/// Its message ends with the cause beneath (`cannot connect to NATS at ...: IO error: ...`),
+/// so [`std::error::Error::source`] is `None`: a caller printing the chain (anyhow's `{:#}`)
+/// prints each cause once. [`Error::cause`] gives the cause itself.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -33,11 +37,23 @@ pub enum ErrorKind {
         /// The file.
         path: PathBuf,
     },
-    /// A server URL is not valid.
+    /// A server URL is not valid (as given, its password or token replaced by `***`).
     InvalidServer(String),
+    /// Server URLs hold different credentials, but one connection authenticates the same
+    /// way with every server.
+    ConflictingCredentials {
+        /// The servers, credentials redacted.
+        servers: Vec<String>,
+    },
     /// No connection could be made to any of the servers.
     Connect {
-        /// The servers tried.
+        /// The servers tried, credentials redacted.
+        servers: Vec<String>,
+    },
+    /// The server refused the credentials (user and password, token or credentials file),
+    /// or their absence.
+    Unauthorized {
+        /// The servers tried, credentials redacted.
         servers: Vec<String>,
     },
     /// A component or type cannot be part of a subject.
@@ -91,6 +107,11 @@ impl Error {
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
+
+    /// The error beneath, already part of the message.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
 }
 
 impl fmt::Display for Error {
@@ -106,9 +127,21 @@ impl fmt::Display for Error {
                 write!(f, "cannot load NATS credentials file {}", path.display())
             }
             ErrorKind::InvalidServer(server) => write!(f, "invalid NATS server URL '{server}'"),
+            ErrorKind::ConflictingCredentials { servers } => write!(
+                f,
+                "the NATS server URLs {} hold different credentials; one connection \
+                 authenticates the same way with every server",
+                servers.join(", ")
+            ),
             ErrorKind::Connect { servers } => {
                 write!(f, "cannot connect to NATS at {}", servers.join(", "))
             }
+            ErrorKind::Unauthorized { servers } => write!(
+                f,
+                "cannot connect to NATS at {}: authorization failed (the server refused the \
+                 user and password, token or credentials file given, or wants some)",
+                servers.join(", ")
+            ),
             ErrorKind::InvalidSubject(problem) => f.write_str(problem),
             ErrorKind::Event(_) => f.write_str("cannot publish event"),
             ErrorKind::Nats => f.write_str("NATS request failed"),
@@ -132,11 +165,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as _)
-    }
-}
+impl std::error::Error for Error {}
 
 impl From<lifecycle_core::Error> for Error {
     fn from(e: lifecycle_core::Error) -> Self {

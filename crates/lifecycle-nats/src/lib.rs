@@ -2,7 +2,8 @@
 //! filters pushed into subjects, and replay the past from JetStream.
 //!
 //! - [`Settings`] resolves where to connect: `--server`, `NATS_URL`, then the Choria client
-//!   configuration (brokers and mutual TLS), then `nats://127.0.0.1:4222`.
+//!   configuration ([`ChoriaConfig`]: brokers and mutual TLS), then `nats://127.0.0.1:4222`.
+//!   A [`ServerUrl`] may hold a user and password or a token; they are used, never shown.
 //! - [`Connection`] connects, reconnects forever and logs what happens with `tracing`.
 //! - [`Publisher`] sends events to their subjects in either format and flushes.
 //! - [`Subscription`] is a `Stream` of [`Received`] events for an [`Interest`]; messages that
@@ -32,20 +33,28 @@
 //! ```
 #![warn(missing_docs)]
 
+mod choria_config;
 mod connection;
+mod dead_letter;
 mod durable;
 mod error;
 mod jetstream;
 mod publish;
+mod recurring;
+mod server_url;
 mod settings;
 mod streams;
 mod subscribe;
 
+pub use choria_config::ChoriaConfig;
 pub use connection::Connection;
+pub use dead_letter::{DeadLetter, DeadLetters, headers as dead_letter_headers};
 pub use durable::{DEFAULT_ACK_WAIT, Delivery, Durable};
 pub use error::{Error, ErrorKind};
 pub use jetstream::{DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, ReplayFrom};
 pub use publish::Publisher;
+pub use recurring::{Recurring, WARNING_INTERVAL};
+pub use server_url::{ServerUrl, redact};
 pub use settings::{
     CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, Secret, ServerSource, Settings, TlsFiles,
 };

@@ -1,9 +1,11 @@
 //! Where to connect and how: flags, `NATS_URL`, then the Choria client configuration.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::error::{Error, ErrorKind};
+use crate::choria_config::ChoriaConfig;
+use crate::error::Error;
+use crate::server_url::{ServerUrl, redact, shared_credentials};
 
 /// The broker used when nothing else is configured.
 pub const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
@@ -17,10 +19,12 @@ pub const CHORIA_CONFIG_FILES: [&str; 4] = [
     "/usr/local/etc/choria/client.conf",
 ];
 
-/// What the user asked for: the connection flags of every command.
-#[derive(Debug, Clone, Default)]
+/// What the user asked for: the connection flags of every command. Its `Debug` output
+/// shows no password or token.
+#[derive(Clone, Default)]
 pub struct ConnectOptions {
-    /// `--server`: servers, each a URL or `host:port` (comma lists are split).
+    /// `--server`: servers, each a URL or `host:port` (comma lists are split); a URL may
+    /// hold credentials (`nats://user:password@host:4222`, `nats://token@host:4222`).
     pub servers: Vec<String>,
     /// `--config`: a Choria client configuration file.
     pub config: Option<PathBuf>,
@@ -35,6 +39,26 @@ pub struct ConnectOptions {
     /// Messages each subscription buffers before it drops (and counts) them; async-nats'
     /// default (65,536) when unset.
     pub subscription_capacity: Option<usize>,
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Split as Settings::resolve splits them, so each URL's credentials are found.
+        let servers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|list| list.split(',').map(redact).collect::<Vec<_>>().join(","))
+            .collect();
+        f.debug_struct("ConnectOptions")
+            .field("servers", &servers)
+            .field("config", &self.config)
+            .field("credentials", &self.credentials)
+            .field("token", &self.token)
+            .field("retry_initial_connect", &self.retry_initial_connect)
+            .field("name", &self.name)
+            .field("subscription_capacity", &self.subscription_capacity)
+            .finish()
+    }
 }
 
 /// A string that never appears in logs or `Debug` output.
@@ -83,18 +107,18 @@ pub enum ServerSource {
     Default,
 }
 
-/// Resolved connection settings.
+/// Resolved connection settings. Their `Debug` output shows no password or token.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Servers as URLs.
-    pub servers: Vec<String>,
+    /// Servers as URLs; credentials in them are used, never shown.
+    pub servers: Vec<ServerUrl>,
     /// Where they came from.
     pub source: ServerSource,
     /// Mutual TLS, when the Choria configuration uses the file security provider.
     pub tls: Option<TlsFiles>,
     /// A NATS credentials file.
     pub credentials: Option<PathBuf>,
-    /// A NATS token.
+    /// A NATS token (`--token`); it wins over a token in a server URL.
     pub token: Option<Secret>,
     /// Retry the first connection instead of failing.
     pub retry_initial_connect: bool,
@@ -134,22 +158,25 @@ impl Settings {
         };
         let flags = split_servers(options.servers.iter().map(String::as_str));
         let env = split_servers(nats_url.into_iter());
+        let parse = |servers: Vec<String>| -> Result<Vec<ServerUrl>, Error> {
+            servers.iter().map(|s| ServerUrl::parse(s)).collect()
+        };
         let (servers, source) = if !flags.is_empty() {
-            (flags, ServerSource::Flags)
+            (parse(flags)?, ServerSource::Flags)
         } else if !env.is_empty() {
-            (env, ServerSource::Environment)
+            (parse(env)?, ServerSource::Environment)
         } else if let Some(config) = config.as_ref().filter(|c| !c.middleware_hosts.is_empty()) {
             (
                 config.middleware_hosts.clone(),
                 ServerSource::ChoriaConfig(config.path.clone()),
             )
         } else {
-            (vec![DEFAULT_SERVER.to_owned()], ServerSource::Default)
+            (
+                parse(vec![DEFAULT_SERVER.to_owned()])?,
+                ServerSource::Default,
+            )
         };
-        let servers = servers
-            .into_iter()
-            .map(|s| normalise_server(&s))
-            .collect::<Result<_, _>>()?;
+        shared_credentials(&servers)?;
         Ok(Settings {
             servers,
             source,
@@ -166,7 +193,7 @@ impl Settings {
     }
 }
 
-fn split_servers<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn split_servers<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     values
         .flat_map(|v| v.split(','))
         .map(str::trim)
@@ -175,106 +202,14 @@ fn split_servers<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
         .collect()
 }
 
-/// `host:port` becomes `nats://host:port`; URLs keep their scheme.
-fn normalise_server(server: &str) -> Result<String, Error> {
-    let url = if server.contains("://") {
-        server.to_owned()
-    } else {
-        format!("nats://{server}")
-    };
-    let valid_scheme = ["nats://", "tls://", "ws://", "wss://"]
-        .iter()
-        .any(|scheme| url.starts_with(scheme));
-    let host = url.split("://").nth(1).unwrap_or_default();
-    if !valid_scheme || host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(Error::new(ErrorKind::InvalidServer(server.to_owned())));
-    }
-    Ok(url)
-}
-
-/// The parts of a Choria client configuration that say how to reach the brokers.
-#[derive(Debug, Clone)]
-struct ChoriaConfig {
-    path: PathBuf,
-    middleware_hosts: Vec<String>,
-    tls: Option<TlsFiles>,
-}
-
-impl ChoriaConfig {
-    fn load(path: &Path) -> Result<ChoriaConfig, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::with_source(
-                ErrorKind::ConfigUnreadable {
-                    path: path.to_owned(),
-                },
-                e,
-            )
-        })?;
-        let value = |key: &str| -> Option<String> {
-            // Choria's files are `key = value` lines; the last setting of a key wins.
-            text.lines()
-                .rev()
-                .map(str::trim)
-                .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
-                .filter_map(|l| l.split_once('='))
-                .filter(|(k, _)| k.trim() == key)
-                .map(|(_, v)| v.trim().to_owned())
-                .next()
-        };
-        let middleware_hosts = split_servers(
-            value("plugin.choria.middleware_hosts")
-                .iter()
-                .map(String::as_str),
-        );
-        let tls = match value("plugin.security.provider").as_deref() {
-            None | Some("") => None,
-            Some("file") => {
-                let file = |key: &str| -> Result<PathBuf, Error> {
-                    let name = value(key).filter(|v| !v.is_empty()).ok_or_else(|| {
-                        Error::config(
-                            path,
-                            key,
-                            "required by the file security provider, but not set",
-                        )
-                    })?;
-                    let file = PathBuf::from(&name);
-                    if !file.is_file() {
-                        return Err(Error::config(
-                            path,
-                            key,
-                            format!("file {name} does not exist"),
-                        ));
-                    }
-                    std::fs::File::open(&file).map_err(|e| {
-                        Error::config(path, key, format!("file {name} cannot be read: {e}"))
-                    })?;
-                    Ok(file)
-                };
-                Some(TlsFiles {
-                    certificate: file("plugin.security.file.certificate")?,
-                    key: file("plugin.security.file.key")?,
-                    ca: file("plugin.security.file.ca")?,
-                })
-            }
-            Some(other) => {
-                return Err(Error::config(
-                    path,
-                    "plugin.security.provider",
-                    format!("'{other}' is not supported; use 'file' with certificate, key and ca"),
-                ));
-            }
-        };
-        Ok(ChoriaConfig {
-            path: path.to_owned(),
-            middleware_hosts,
-            tls,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn shown(settings: &Settings) -> Vec<String> {
+        settings.servers.iter().map(ToString::to_string).collect()
+    }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);
@@ -302,7 +237,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.servers,
+            shown(&s),
             ["nats://a:4222", "nats://c:4222", "tls://d:4443"]
         );
         assert_eq!(s.source, ServerSource::Flags);
@@ -315,7 +250,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (s.servers, s.source),
+            (shown(&s), s.source),
             (
                 vec!["nats://env:4222".to_owned()],
                 ServerSource::Environment
@@ -325,16 +260,20 @@ mod tests {
         let s =
             Settings::resolve_with(&none, None, &[dir.join("missing"), config.clone()]).unwrap();
         assert_eq!(
-            s.servers,
+            shown(&s),
             ["nats://b1.example.net:4222", "nats://b2.example.net:4222"]
         );
         assert_eq!(s.source, ServerSource::ChoriaConfig(config));
 
         let s = Settings::resolve_with(&none, None, &[dir.join("missing")]).unwrap();
         assert_eq!(
-            (s.servers, s.source),
+            (shown(&s), s.source),
             (vec![DEFAULT_SERVER.to_owned()], ServerSource::Default)
         );
+
+        // A bad NATS_URL does not matter when --server is given.
+        let s = Settings::resolve_with(&with_flags, Some("http://nope"), &[]).unwrap();
+        assert_eq!(s.source, ServerSource::Flags);
     }
 
     #[test]
@@ -407,10 +346,25 @@ mod tests {
     #[test]
     fn secrets_stay_out_of_debug_output() {
         let options = ConnectOptions {
+            servers: vec!["nats://alice:s3cr3t-pw@a:4222,nats://s3cr3t-token@b:4222".into()],
+            token: Some(Secret::new("s3cr3t")),
+            ..Default::default()
+        };
+        let debug = format!("{options:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("nats://alice:***@a:4222"), "{debug}");
+        // Those two disagree: one connection has one set of credentials.
+        let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
+        assert!(!format!("{err}{err:?}").contains("s3cr3t"), "{err:?}");
+
+        let options = ConnectOptions {
+            servers: vec!["nats://alice:s3cr3t-pw@a:4222".into()],
             token: Some(Secret::new("s3cr3t")),
             ..Default::default()
         };
         let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        assert!(!format!("{options:?}{settings:?}").contains("s3cr3t"));
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("nats://alice:***@a:4222"), "{debug}");
     }
 }

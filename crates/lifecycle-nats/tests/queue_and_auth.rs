@@ -104,7 +104,10 @@ async fn a_token_authenticates_and_its_absence_is_a_clear_error() {
     let err = within(20, "the refusal", Connection::connect(&without))
         .await
         .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Unauthorized { .. }),
+        "{err:?}"
+    );
     let message = err.to_string().to_lowercase();
     assert!(message.contains("authorization"), "{message}");
     assert!(!message.contains("s3cr3t"));

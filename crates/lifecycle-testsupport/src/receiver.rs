@@ -18,6 +18,7 @@ pub struct CloudEventsReceiver {
     port: u16,
     dir: TempDir,
     delay: Duration,
+    answers: Vec<(String, u16)>,
 }
 
 impl CloudEventsReceiver {
@@ -37,19 +38,36 @@ impl CloudEventsReceiver {
         CloudEventsReceiver::start_with(0, delay)
     }
 
+    /// Starts a receiver that answers `status` to every request for the event `id`, for
+    /// each pair of `answers` (recorded in [`CloudEventsReceiver::refused`] with the status).
+    pub fn start_answering(answers: &[(&str, u16)]) -> CloudEventsReceiver {
+        let mut receiver = CloudEventsReceiver::unstarted(Duration::ZERO);
+        receiver.answers = answers
+            .iter()
+            .map(|(id, status)| ((*id).to_owned(), *status))
+            .collect();
+        receiver.spawn(0);
+        receiver
+    }
+
     fn start_with(fail: u32, delay: Duration) -> CloudEventsReceiver {
+        let mut receiver = CloudEventsReceiver::unstarted(delay);
+        receiver.spawn(fail);
+        receiver
+    }
+
+    fn unstarted(delay: Duration) -> CloudEventsReceiver {
         let dir = tempfile::Builder::new()
             .prefix("lifecycle-receiver-")
             .tempdir()
             .expect("create a temporary directory for the receiver");
-        let mut receiver = CloudEventsReceiver {
+        CloudEventsReceiver {
             child: None,
             port: 0,
             dir,
             delay,
-        };
-        receiver.spawn(fail);
-        receiver
+            answers: Vec::new(),
+        }
     }
 
     /// `http://127.0.0.1:<port>/`.
@@ -81,7 +99,9 @@ impl CloudEventsReceiver {
             .collect()
     }
 
-    /// The ids of the requests refused with 503 (see [`CloudEventsReceiver::start_failing`]).
+    /// The requests refused, one JSON object each: `{"id": ...}` for the 503s of
+    /// [`CloudEventsReceiver::start_failing`], `{"id": ..., "status": ...}` for the answers of
+    /// [`CloudEventsReceiver::start_answering`].
     pub fn refused(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("received.jsonl.refused"))
             .unwrap_or_default()
@@ -113,6 +133,11 @@ impl CloudEventsReceiver {
             .arg(fail.to_string())
             .arg("--delay")
             .arg(self.delay.as_secs_f64().to_string())
+            .args(
+                self.answers
+                    .iter()
+                    .flat_map(|(id, status)| ["--answer".to_owned(), format!("{id}={status}")]),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

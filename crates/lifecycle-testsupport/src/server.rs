@@ -16,6 +16,8 @@ pub struct ServerOptions {
     pub jetstream: bool,
     /// Extra configuration appended to the generated file, e.g. a `tls { ... }` block.
     pub extra_config: String,
+    /// Extra command-line arguments, e.g. `["--user", "alice", "--pass", "s3cret"]`.
+    pub args: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -23,6 +25,7 @@ impl Default for ServerOptions {
         ServerOptions {
             jetstream: true,
             extra_config: String::new(),
+            args: Vec::new(),
         }
     }
 }
@@ -112,6 +115,7 @@ impl NatsServer {
             .arg(&config)
             .arg("--log")
             .arg(&log)
+            .args(&self.options.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
