@@ -145,7 +145,7 @@ impl Tally {
                 let more = position < end;
                 return NodePage {
                     nodes,
-                    next_cursor: more.then(|| Cursor(position as u32)),
+                    next_cursor: more.then_some(Cursor(position as u32)),
                 };
             }
         }
