@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use lifecycle_tally::{DEFAULT_ELECTION_TTL, DEFAULT_PREFIX, Election, Tally, TallyOptions};
+use lifecycle_tally::{
+    DEFAULT_ELECTION_TTL, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS, DEFAULT_PREFIX, Election,
+    Limits, Tally, TallyOptions,
+};
 use tokio::sync::watch;
 use tracing::info;
 
@@ -14,9 +17,14 @@ use crate::duration;
 
 /// Count the fleet: nodes per component and version, from lifecycle events.
 ///
-/// Serves /metrics (Prometheus), /healthz, /api/v1/components and
-/// /api/v1/nodes?component=&version=. When the server keeps the CHORIA_EVENTS stream, the
-/// last --max-age of it is replayed first, so counts are right from the first scrape.
+/// Serves /metrics (Prometheus), /healthz, /api/v1/components (the biggest component
+/// first), /api/v1/nodes?component=&version=&limit=&cursor= (a page of nodes at a time),
+/// the live feed and a dashboard. When the server keeps the CHORIA_EVENTS stream, the last
+/// --max-age of it is replayed first, so counts are right from the first scrape.
+///
+/// Events naming no node or no component, and those past --max-components or
+/// --max-versions, are not counted: lifecycle_tally_refused_total counts them by reason,
+/// and a warning with the totals is logged at most once a minute.
 ///
 /// Examples:
 ///   lifecycle tally --component server
@@ -31,6 +39,16 @@ pub(crate) struct Args {
     /// Nodes not seen for this long expire.
     #[arg(long, value_name = "DURATION", default_value = "80m", value_parser = duration::parse)]
     max_age: Duration,
+
+    /// Most components counted; events of further components are refused.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMPONENTS as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    max_components: u16,
+
+    /// Most versions one component may run at once; events that would make more are refused.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_VERSIONS as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    max_versions: u16,
 
     /// Prefix of the metric names.
     #[arg(long, default_value = DEFAULT_PREFIX)]
@@ -68,6 +86,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let tally = Tally::new(TallyOptions {
             components: args.components.iter().cloned().collect(),
             max_age: args.max_age,
+            max_components: args.max_components.into(),
+            max_versions: args.max_versions.into(),
             ..Default::default()
         });
 
@@ -121,7 +141,8 @@ fn candidate_id() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Serves `tally`'s dashboard, metrics and API on `listen` until `shutdown` completes;
+/// Serves `tally`'s dashboard, metrics and API on `listen`, within the default HTTP limits
+/// (header-read and request timeouts, a connection cap), until `shutdown` completes;
 /// returns the address it serves on and the task serving.
 pub(crate) async fn serve(
     tally: Tally,
@@ -134,6 +155,11 @@ pub(crate) async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     let router = lifecycle_tally::router(tally, prefix);
-    let http = tokio::spawn(lifecycle_tally::serve(listener, router, shutdown));
+    let http = tokio::spawn(lifecycle_tally::serve(
+        listener,
+        router,
+        Limits::default(),
+        shutdown,
+    ));
     Ok((address, http))
 }

@@ -97,11 +97,16 @@ fn wait_for_the_fleet(dashboard: &str) {
     while Instant::now() < deadline {
         last = get(&url);
         if let Some((200, body)) = &last {
-            let components: serde_json::Value = serde_json::from_str(body).unwrap();
-            let nodes = |i: usize| components[i]["nodes"].as_u64().unwrap_or(0);
+            let components: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
+            let component = |name: &str| {
+                let found = components.iter().find(|c| c["component"] == name);
+                found.cloned().unwrap_or_default()
+            };
+            let (server, broker) = (component("server"), component("broker"));
+            let nodes = |c: &serde_json::Value| c["nodes"].as_u64().unwrap_or(0);
             // A server or two may be restarting.
-            let all_up = nodes(0) == 5 && nodes(1) >= 795;
-            if all_up && components[1]["versions"]["0.30.0"].as_u64() > Some(0) {
+            let all_up = nodes(&broker) == 5 && nodes(&server) >= 795;
+            if all_up && server["versions"]["0.30.0"].as_u64() > Some(0) {
                 return;
             }
         }

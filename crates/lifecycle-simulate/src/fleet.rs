@@ -117,9 +117,9 @@ impl Simulation {
     }
 
     /// Components up, per component and version, as a tally of this fleet's events serves
-    /// them ([`Tally::component_counts`](lifecycle_tally::Tally::component_counts)):
-    /// components in name order, each with the versions it runs, one with no node up left
-    /// with none.
+    /// them ([`Tally::component_counts`](lifecycle_tally::Tally::component_counts)): the
+    /// component with the most nodes up first, each with the versions it runs, one with no
+    /// node up left with none.
     pub fn counts(&self) -> Vec<ComponentCount> {
         let mut counts: Vec<ComponentCount> = (self.spec.components.iter().zip(&self.up))
             .map(|(component, per_version)| {
@@ -136,7 +136,7 @@ impl Simulation {
                 }
             })
             .collect();
-        counts.sort_by(|a, b| a.component.cmp(&b.component));
+        counts.sort_by(ComponentCount::biggest_first);
         counts
     }
 

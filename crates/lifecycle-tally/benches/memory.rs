@@ -16,11 +16,11 @@ fn resident_mib() -> f64 {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with --test: a small fleet is enough there.
-    let nodes = if std::env::args().any(|a| a == "--test") {
-        10_000
-    } else {
+    // `cargo bench` passes --bench; `cargo test --benches` does not: a small fleet there.
+    let nodes = if std::env::args().any(|a| a == "--bench") {
         1_000_000
+    } else {
+        10_000
     };
     let before = resident_mib();
     let tally = Tally::new(TallyOptions::default());

@@ -5,23 +5,46 @@
 //! ordered by when it was last seen, so expiry walks only the nodes that expire. The count
 //! per component and version changes only when a node's recorded version changes, so it is a
 //! function of the state and cannot drift or go negative.
+//!
+//! Whoever can publish decides the names, so they are capped: at most so many components
+//! (kept for good, as their counters are), at most so many versions running in one component
+//! (a version no node runs any more is forgotten), and no name longer than
+//! [`MAX_NAME_LEN`]. An event past a cap, or naming no node, is refused ([`Refusal`]).
 
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use lifecycle_core::{Event, EventKind};
 
+use crate::refusal::Refusal;
+
 /// No node: the end of the last-seen list.
 const NONE: u32 = u32::MAX;
 
-/// Most distinct component or version names the tally tracks; more are refused, so a
-/// stream of junk versions cannot grow memory without bound.
+/// The component of a free slot in the slab; no component has this number.
+const FREE: u16 = u16::MAX;
+
+/// Most components, and most versions of one component, a fleet can track: names are kept
+/// as 16-bit numbers, one of which marks free slots.
 pub const MAX_NAMES: usize = u16::MAX as usize;
+
+/// Longest component or version name, in bytes. Real ones are a few dozen; each name is a
+/// label of several series in every scrape.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// Components a tally tracks by default: far more than any real fleet runs (Choria's own are
+/// a handful), few enough that `/metrics` stays small.
+pub const DEFAULT_MAX_COMPONENTS: usize = 1_000;
+
+/// Versions one component may run at once by default: a fleet mid-upgrade runs two or three.
+pub const DEFAULT_MAX_VERSIONS: usize = 1_000;
 
 #[derive(Debug)]
 struct Node {
     identity: Box<str>,
+    /// [`FREE`] when the slot holds no node.
     component: u16,
+    /// A version of its component (numbered per component).
     version: u16,
     /// The index's hash of (component, identity), kept so that growing the index never
     /// reads identities (a cache miss each, at a million nodes). It fits in the padding.
@@ -32,34 +55,85 @@ struct Node {
     newer: u32,
 }
 
-/// Names (components, versions) as small numbers.
+type NameIndex = hashbrown::HashMap<Box<str>, u16, foldhash::fast::FixedState>;
+
+/// The versions one component runs, as small numbers with their node counts. A version's
+/// number is given back when its last node leaves it, so the versions tracked are those
+/// running now, not every one ever seen.
 #[derive(Debug, Default)]
-struct Names {
+struct Versions {
+    /// By number; empty while the number is free.
     names: Vec<Box<str>>,
-    index: hashbrown::HashMap<Box<str>, u16, foldhash::fast::FixedState>,
+    /// Nodes by version number.
+    counts: Vec<u64>,
+    index: NameIndex,
+    free: Vec<u16>,
 }
 
-impl Names {
-    fn id(&mut self, name: &str) -> Option<u16> {
-        if let Some(&id) = self.index.get(name) {
-            return Some(id);
-        }
-        if self.names.len() >= MAX_NAMES {
-            return None;
-        }
-        let id = self.names.len() as u16;
-        self.names.push(name.into());
-        self.index.insert(name.into(), id);
-        Some(id)
-    }
-
+impl Versions {
     fn find(&self, name: &str) -> Option<u16> {
         self.index.get(name).copied()
+    }
+
+    /// Versions running (with at least one node).
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Numbers `name`, new with no node; the caller has checked there is room.
+    fn add(&mut self, name: &str) -> u16 {
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.names[usize::from(id)] = name.into();
+                id
+            }
+            None => {
+                self.names.push(name.into());
+                self.counts.push(0);
+                (self.names.len() - 1) as u16
+            }
+        };
+        self.index.insert(name.into(), id);
+        id
     }
 
     fn name(&self, id: u16) -> &str {
         &self.names[usize::from(id)]
     }
+
+    fn count(&self, id: u16) -> u64 {
+        self.counts[usize::from(id)]
+    }
+
+    fn gained(&mut self, id: u16) {
+        self.counts[usize::from(id)] += 1;
+    }
+
+    /// One node fewer runs `id`; the last one gone, the version is forgotten.
+    fn lost(&mut self, id: u16) {
+        let count = &mut self.counts[usize::from(id)];
+        *count -= 1;
+        if *count == 0 {
+            let name = std::mem::take(&mut self.names[usize::from(id)]);
+            self.index.remove(&name);
+            self.free.push(id);
+        }
+    }
+
+    /// Versions with their node counts.
+    fn counts(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.names
+            .iter()
+            .zip(&self.counts)
+            .filter(|&(_, &count)| count > 0)
+            .map(|(name, &count)| (&**name, count))
+    }
+}
+
+#[derive(Debug)]
+struct Component {
+    name: Box<str>,
+    versions: Versions,
 }
 
 /// The index's 64-bit hash from a node's 32 bits: multiplied so that every bit the table
@@ -85,8 +159,8 @@ pub enum Change {
     /// The event does not change the fleet (provisioned, governor, a shutdown of an unknown
     /// node).
     Unchanged,
-    /// Refused: the tally already tracks [`MAX_NAMES`] components or versions.
-    TooManyNames,
+    /// The event was not counted, for this reason.
+    Refused(Refusal),
 }
 
 /// A node as the API shows it.
@@ -102,6 +176,37 @@ pub struct NodeView<'a> {
     pub last_seen: i64,
 }
 
+/// Which nodes a listing wants, with the names resolved to numbers once.
+struct Selection {
+    /// `None`: any component; `Some(None)`: a component never seen, so none.
+    component: Option<Option<u16>>,
+    /// Per component number, the number of the wanted version there; `None`: any version.
+    versions: Option<Vec<Option<u16>>>,
+}
+
+impl Selection {
+    fn new(fleet: &Fleet, component: Option<&str>, version: Option<&str>) -> Selection {
+        Selection {
+            component: component.map(|c| fleet.component_index.get(c).copied()),
+            versions: version.map(|v| {
+                fleet
+                    .components
+                    .iter()
+                    .map(|c| c.versions.find(v))
+                    .collect()
+            }),
+        }
+    }
+
+    fn wants(&self, node: &Node) -> bool {
+        let component = self.component.is_none_or(|c| c == Some(node.component));
+        let version = self.versions.as_ref().is_none_or(|versions| {
+            versions.get(usize::from(node.component)).copied().flatten() == Some(node.version)
+        });
+        component && version
+    }
+}
+
 /// The fleet: every known node of every component.
 #[derive(Debug)]
 pub struct Fleet {
@@ -109,10 +214,10 @@ pub struct Fleet {
     free: Vec<u32>,
     index: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
-    components: Names,
-    versions: Names,
-    /// Nodes per component and version: `counts[component][version]`.
-    counts: Vec<Vec<u64>>,
+    components: Vec<Component>,
+    component_index: NameIndex,
+    max_components: usize,
+    max_versions: usize,
     oldest: u32,
     newest: u32,
     len: usize,
@@ -125,16 +230,24 @@ impl Default for Fleet {
 }
 
 impl Fleet {
-    /// An empty fleet.
+    /// An empty fleet with the default caps ([`DEFAULT_MAX_COMPONENTS`],
+    /// [`DEFAULT_MAX_VERSIONS`]).
     pub fn new() -> Self {
+        Fleet::with_caps(DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS)
+    }
+
+    /// An empty fleet that tracks at most `max_components` components and `max_versions`
+    /// versions running in each (both at most [`MAX_NAMES`]).
+    pub fn with_caps(max_components: usize, max_versions: usize) -> Self {
         Fleet {
             nodes: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x6c69_6665_6379_636c),
-            components: Names::default(),
-            versions: Names::default(),
-            counts: Vec::new(),
+            components: Vec::new(),
+            component_index: NameIndex::default(),
+            max_components: max_components.min(MAX_NAMES),
+            max_versions: max_versions.min(MAX_NAMES),
             oldest: NONE,
             newest: NONE,
             len: 0,
@@ -154,12 +267,26 @@ impl Fleet {
     /// Applies a lifecycle event seen at `now` (unix seconds). A node's last-seen time is the
     /// event's own timestamp, so a replayed event counts from when it happened; a timestamp
     /// in the future or missing (0) counts as `now`.
+    ///
+    /// Every event must name its component and its node, and its component counts towards
+    /// the cap whatever its type; an event that does not, or would pass a cap, is refused
+    /// and changes nothing.
     pub fn observe(&mut self, event: &Event, now: i64) -> Change {
+        let (component, identity) = (event.component(), event.identity());
+        if component.is_empty() {
+            return Change::Refused(Refusal::NoComponent);
+        }
+        if identity.is_empty() {
+            return Change::Refused(Refusal::NoIdentity);
+        }
+        let component = match self.component_id(component) {
+            Ok(component) => component,
+            Err(refusal) => return Change::Refused(refusal),
+        };
         let seen = match event.timestamp() {
             t if t <= 0 || t > now => now,
             t => t,
         };
-        let (component, identity) = (event.component(), event.identity());
         match event.kind() {
             EventKind::Alive { version } | EventKind::Startup { version } => {
                 self.upsert(component, identity, version, seen)
@@ -178,12 +305,31 @@ impl Fleet {
         }
     }
 
+    /// The number of component `name`, numbering it if it is new and there is room.
+    fn component_id(&mut self, name: &str) -> Result<u16, Refusal> {
+        if let Some(&id) = self.component_index.get(name) {
+            return Ok(id);
+        }
+        if name.len() > MAX_NAME_LEN {
+            return Err(Refusal::NameTooLong);
+        }
+        if self.components.len() >= self.max_components {
+            return Err(Refusal::TooManyComponents);
+        }
+        let id = self.components.len() as u16;
+        self.components.push(Component {
+            name: name.into(),
+            versions: Versions::default(),
+        });
+        self.component_index.insert(name.into(), id);
+        Ok(id)
+    }
+
     fn hash(&self, component: u16, identity: &str) -> u32 {
         self.hasher.hash_one((component, identity)) as u32
     }
 
-    fn find(&self, component: &str, identity: &str) -> Option<u32> {
-        let component = self.components.find(component)?;
+    fn find(&self, component: u16, identity: &str) -> Option<u32> {
         let hash = self.hash(component, identity);
         self.index
             .find(spread(hash), |&n| {
@@ -193,12 +339,7 @@ impl Fleet {
             .copied()
     }
 
-    fn upsert(&mut self, component: &str, identity: &str, version: &str, seen: i64) -> Change {
-        let (Some(component), Some(version)) =
-            (self.components.id(component), self.versions.id(version))
-        else {
-            return Change::TooManyNames;
-        };
+    fn upsert(&mut self, component: u16, identity: &str, version: &str, seen: i64) -> Change {
         let hash = self.hash(component, identity);
         let nodes = &self.nodes;
         let found = self
@@ -208,7 +349,22 @@ impl Fleet {
                 node.component == component && &*node.identity == identity
             })
             .copied();
-        let change = match found {
+        let versions = &mut self.components[usize::from(component)].versions;
+        let version = match versions.find(version) {
+            Some(id) => id,
+            None => {
+                if version.len() > MAX_NAME_LEN {
+                    return Change::Refused(Refusal::NameTooLong);
+                }
+                // A node moving off the last node of its version leaves room for this one.
+                let frees = found.is_some_and(|n| versions.count(nodes[n as usize].version) == 1);
+                if versions.len() - usize::from(frees) >= self.max_versions {
+                    return Change::Refused(Refusal::TooManyVersions);
+                }
+                versions.add(version)
+            }
+        };
+        match found {
             Some(n) => {
                 let node = &mut self.nodes[n as usize];
                 let before = node.version;
@@ -221,10 +377,11 @@ impl Fleet {
                 if before == version {
                     return Change::Refreshed;
                 }
-                self.count(component, before, false);
-                Change::Moved {
-                    from: self.versions.name(before).to_owned(),
-                }
+                let versions = &mut self.components[usize::from(component)].versions;
+                let from = versions.name(before).to_owned();
+                versions.lost(before);
+                versions.gained(version);
+                Change::Moved { from }
             }
             None => {
                 let node = Node {
@@ -251,41 +408,29 @@ impl Fleet {
                     .insert_unique(spread(hash), n, |&m| spread(nodes[m as usize].hash));
                 self.link_in_order(n);
                 self.len += 1;
+                self.components[usize::from(component)]
+                    .versions
+                    .gained(version);
                 Change::Added
             }
-        };
-        self.count(component, version, true);
-        change
-    }
-
-    fn count(&mut self, component: u16, version: u16, add: bool) {
-        let (c, v) = (usize::from(component), usize::from(version));
-        if self.counts.len() <= c {
-            self.counts.resize_with(c + 1, Vec::new);
-        }
-        let versions = &mut self.counts[c];
-        if versions.len() <= v {
-            versions.resize(v + 1, 0);
-        }
-        if add {
-            versions[v] += 1;
-        } else {
-            versions[v] -= 1;
         }
     }
 
     fn remove(&mut self, n: u32) {
-        let (component, version) = {
+        let (component, version, hash) = {
             let node = &self.nodes[n as usize];
-            (node.component, node.version)
+            (node.component, node.version, node.hash)
         };
-        let hash = self.nodes[n as usize].hash;
         if let Ok(entry) = self.index.find_entry(spread(hash), |&m| m == n) {
             entry.remove();
         }
         self.unlink(n);
-        self.count(component, version, false);
-        self.nodes[n as usize].identity = Box::from("");
+        self.components[usize::from(component)]
+            .versions
+            .lost(version);
+        let node = &mut self.nodes[n as usize];
+        node.identity = Box::from("");
+        node.component = FREE;
         self.free.push(n);
         self.len -= 1;
     }
@@ -341,53 +486,79 @@ impl Fleet {
             if n == NONE || self.nodes[n as usize].last_seen >= cutoff {
                 return false;
             }
-            expired(self.components.name(self.nodes[n as usize].component));
+            let component = self.nodes[n as usize].component;
+            expired(&self.components[usize::from(component)].name);
             self.remove(n);
         }
         self.oldest != NONE && self.nodes[self.oldest as usize].last_seen < cutoff
     }
 
-    /// Per component: its name and its versions with their node counts (versions with no
-    /// node left out), in the order they were first seen.
+    /// Per component: its name and the versions it runs with their node counts (none when
+    /// its nodes have all gone), components in the order they were first seen.
     pub fn components(&self) -> impl Iterator<Item = (&str, Vec<(&str, u64)>)> {
-        self.counts.iter().enumerate().map(|(c, versions)| {
-            let versions = versions
-                .iter()
-                .enumerate()
-                .filter(|&(_, &count)| count > 0)
-                .map(|(v, &count)| (self.versions.name(v as u16), count))
-                .collect();
-            (self.components.name(c as u16), versions)
-        })
+        self.components
+            .iter()
+            .map(|c| (&*c.name, c.versions.counts().collect()))
     }
 
-    /// The nodes of `component` (all when `None`) running `version` (any when `None`).
+    /// The nodes of `component` (all when `None`) running `version` (any when `None`),
+    /// the least recently seen first.
     pub fn nodes<'a>(
         &'a self,
         component: Option<&str>,
         version: Option<&str>,
     ) -> impl Iterator<Item = NodeView<'a>> + 'a {
-        // A name never seen matches nothing; `Some(None)` says so.
-        let component = component.map(|c| self.components.find(c));
-        let version = version.map(|v| self.versions.find(v));
+        let selection = Selection::new(self, component, version);
         let mut n = self.oldest;
         std::iter::from_fn(move || {
             while n != NONE {
                 let node = &self.nodes[n as usize];
                 n = node.newer;
-                let wanted =
-                    |filter: Option<Option<u16>>, id: u16| filter.is_none_or(|f| f == Some(id));
-                if wanted(component, node.component) && wanted(version, node.version) {
-                    return Some(NodeView {
-                        identity: &node.identity,
-                        component: self.components.name(node.component),
-                        version: self.versions.name(node.version),
-                        last_seen: node.last_seen,
-                    });
+                if selection.wants(node) {
+                    return Some(self.view(node));
                 }
             }
             None
         })
+    }
+
+    fn view<'a>(&'a self, node: &'a Node) -> NodeView<'a> {
+        let component = &self.components[usize::from(node.component)];
+        NodeView {
+            identity: &node.identity,
+            component: &component.name,
+            version: component.versions.name(node.version),
+            last_seen: node.last_seen,
+        }
+    }
+
+    /// Where a listing by position ends. Every node has a position, kept for as long as it
+    /// is known, so a listing that walks positions in order, a few at a time, sees each node
+    /// known throughout exactly once, however many come and go meanwhile.
+    pub(crate) fn positions(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Walks positions `from..to` in order, calling `visit` with each wanted node (of
+    /// `component`, running `version`) and its position until it returns false; returns the
+    /// position after the last one looked at.
+    pub(crate) fn walk(
+        &self,
+        from: usize,
+        to: usize,
+        component: Option<&str>,
+        version: Option<&str>,
+        mut visit: impl FnMut(NodeView<'_>) -> bool,
+    ) -> usize {
+        let selection = Selection::new(self, component, version);
+        let to = to.min(self.nodes.len());
+        for position in from..to {
+            let node = &self.nodes[position];
+            if node.component != FREE && selection.wants(node) && !visit(self.view(node)) {
+                return position + 1;
+            }
+        }
+        to.max(from)
     }
 }
 
@@ -537,6 +708,159 @@ mod tests {
         fleet.observe(&event(EventType::Alive, "n9", "server", "1", 500), 1_000);
         assert_eq!(fleet.nodes(None, None).next().unwrap().identity, "n10");
         assert_eq!(fleet.nodes(None, None).last().unwrap().identity, "n9");
+    }
+
+    fn alive(identity: &str, component: &str, version: &str) -> Event {
+        event(EventType::Alive, identity, component, version, 100)
+    }
+
+    /// An event as a publisher may send it: identity and component possibly empty, which
+    /// the builder would not allow.
+    fn unnamed(event_type: &str, identity: &str, component: &str) -> Event {
+        let json = format!(
+            r#"{{"protocol":"io.choria.lifecycle.v1.{event_type}","id":"00000000-0000-4000-8000-000000000000","identity":"{identity}","component":"{component}","timestamp":100,"version":"1"}}"#
+        );
+        let parsed = lifecycle_core::parse(json.as_bytes()).unwrap();
+        parsed.event().as_lifecycle().unwrap().clone()
+    }
+
+    #[test]
+    fn events_that_name_no_node_are_refused() {
+        let mut fleet = Fleet::new();
+        let cases = [
+            (unnamed("alive", "", ""), Refusal::NoComponent),
+            (unnamed("alive", "n1", ""), Refusal::NoComponent),
+            (unnamed("alive", "", "server"), Refusal::NoIdentity),
+            (unnamed("provisioned", "", "server"), Refusal::NoIdentity),
+            (unnamed("shutdown", "n1", ""), Refusal::NoComponent),
+        ];
+        for (event, refusal) in cases {
+            assert_eq!(
+                fleet.observe(&event, 1_000),
+                Change::Refused(refusal),
+                "{event:?}"
+            );
+        }
+        assert!(fleet.is_empty());
+        assert_eq!(fleet.components().count(), 0);
+    }
+
+    #[test]
+    fn components_past_the_cap_are_refused_whatever_the_event() {
+        let mut fleet = Fleet::with_caps(2, 10);
+        assert_eq!(fleet.observe(&alive("n1", "a", "1"), 1_000), Change::Added);
+        // A governor or provisioned event makes its component known too: its counters exist.
+        let governor = event(EventType::Provisioned, "n1", "b", "", 100);
+        assert_eq!(fleet.observe(&governor, 1_000), Change::Unchanged);
+        for event in [
+            alive("n1", "c", "1"),
+            event(EventType::Provisioned, "n1", "c", "", 100),
+            event(EventType::Shutdown, "n1", "c", "", 100),
+        ] {
+            assert_eq!(
+                fleet.observe(&event, 1_000),
+                Change::Refused(Refusal::TooManyComponents)
+            );
+        }
+        // Known components go on.
+        assert_eq!(fleet.observe(&alive("n2", "b", "1"), 1_000), Change::Added);
+        let components: Vec<&str> = fleet.components().map(|(c, _)| c).collect();
+        assert_eq!(components, ["a", "b"]);
+        assert_eq!(fleet.len(), 2);
+    }
+
+    #[test]
+    fn versions_past_the_cap_are_refused_and_forgotten_when_no_node_runs_them() {
+        let mut fleet = Fleet::with_caps(10, 2);
+        assert_eq!(fleet.observe(&alive("n1", "s", "1"), 1_000), Change::Added);
+        assert_eq!(fleet.observe(&alive("n2", "s", "2"), 1_000), Change::Added);
+        assert_eq!(
+            fleet.observe(&alive("n3", "s", "3"), 1_000),
+            Change::Refused(Refusal::TooManyVersions)
+        );
+        // The cap is per component.
+        assert_eq!(fleet.observe(&alive("n3", "t", "3"), 1_000), Change::Added);
+        // n1 leaves version 1, its last node: room for version 3.
+        assert_eq!(
+            fleet.observe(&alive("n1", "s", "3"), 1_000),
+            Change::Moved { from: "1".into() }
+        );
+        assert_eq!(
+            fleet.observe(&alive("n4", "s", "1"), 1_000),
+            Change::Refused(Refusal::TooManyVersions)
+        );
+        // A shutdown frees version 2.
+        let shutdown = event(EventType::Shutdown, "n2", "s", "", 100);
+        assert_eq!(fleet.observe(&shutdown, 1_000), Change::Removed);
+        assert_eq!(fleet.observe(&alive("n4", "s", "1"), 1_000), Change::Added);
+        let want: BTreeMap<(String, String), u64> = [
+            (("s".into(), "1".into()), 1),
+            (("s".into(), "3".into()), 1),
+            (("t".into(), "3".into()), 1),
+        ]
+        .into();
+        assert_eq!(counts(&fleet), want);
+        assert_eq!(recount(&fleet), want);
+    }
+
+    #[test]
+    fn names_too_long_are_refused() {
+        let mut fleet = Fleet::new();
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        let fits = "x".repeat(MAX_NAME_LEN);
+        assert_eq!(
+            fleet.observe(&alive("n1", &long, "1"), 1_000),
+            Change::Refused(Refusal::NameTooLong)
+        );
+        assert_eq!(
+            fleet.observe(&alive("n1", "s", &long), 1_000),
+            Change::Refused(Refusal::NameTooLong)
+        );
+        assert_eq!(
+            fleet.observe(&alive("n1", &fits, &fits), 1_000),
+            Change::Added
+        );
+    }
+
+    /// Walking positions a few at a time while nodes come and go sees every node known
+    /// throughout exactly once.
+    #[test]
+    fn a_walk_by_positions_sees_each_lasting_node_once() {
+        let mut fleet = Fleet::new();
+        for i in 0..1_000 {
+            fleet.observe(&alive(&format!("stay{i}"), "s", "1"), 1_000);
+            fleet.observe(&alive(&format!("churn{i}"), "s", "1"), 1_000);
+        }
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let mut position = 0;
+        let mut step = 0;
+        while position < fleet.positions() {
+            position = fleet.walk(position, position + 37, None, None, |node| {
+                *seen.entry(node.identity.to_owned()).or_default() += 1;
+                true
+            });
+            // Between steps: one churning node leaves, another arrives (reusing its slot).
+            let leave = event(EventType::Shutdown, &format!("churn{step}"), "s", "", 100);
+            fleet.observe(&leave, 1_000);
+            fleet.observe(&alive(&format!("new{step}"), "s", "2"), 1_000);
+            step += 1;
+        }
+        for i in 0..1_000 {
+            assert_eq!(seen.get(&format!("stay{i}")), Some(&1), "stay{i}");
+        }
+        assert!(seen.values().all(|&n| n == 1), "{seen:?}");
+        // Filters, and a visit that stops.
+        let mut first = None;
+        let stopped = fleet.walk(0, usize::MAX, Some("s"), Some("2"), |node| {
+            first = Some(node.identity.to_owned());
+            false
+        });
+        assert_eq!(first.as_deref(), Some("new0"));
+        assert!(stopped > 0 && stopped <= fleet.positions());
+        assert_eq!(
+            fleet.walk(0, usize::MAX, Some("nope"), None, |_| true),
+            fleet.positions()
+        );
     }
 
     /// Whatever the events, the counts equal a recount of the nodes and the last-seen list

@@ -1,10 +1,12 @@
 //! The tally's HTTP interface: `/metrics`, `/healthz`, a JSON API, the live event feed
 //! (Server-Sent Events) and the dashboard.
 
+use std::cmp::Ordering;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{self, KeepAlive, Sse};
@@ -12,12 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use futures_util::StreamExt;
-use lifecycle_core::{AnyEvent, Filter};
+use lifecycle_core::Filter;
+use lifecycle_http::Limits;
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 
-use crate::feed::{FeedSubscription, RecvError};
+use crate::feed::{FeedEvent, FeedSubscription, RecvError};
+use crate::page::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NodeQuery};
 use crate::tally::Tally;
 
 /// Clients the live feed serves at once; one more is answered 503.
@@ -37,14 +41,20 @@ struct App {
 ///
 /// - `/metrics`: Prometheus or OpenMetrics text;
 /// - `/healthz`: `ok`, or 503 while warming up;
-/// - `/api/v1/components`: JSON, per component its node count and nodes per version;
-/// - `/api/v1/nodes?component=&version=`: JSON, the nodes;
+/// - `/api/v1/components`: JSON, per component its node count and nodes per version, the
+///   biggest component first;
+/// - `/api/v1/nodes?component=&version=&limit=&cursor=`: JSON, a page of the nodes
+///   (`{"nodes": [...], "next_cursor": "..."}`): at most `limit` of them (default
+///   [`DEFAULT_PAGE_SIZE`], at most [`MAX_PAGE_SIZE`]), from the page's `cursor` (the
+///   previous page's `next_cursor`; none for the first). `next_cursor` is null after the
+///   last page. A bad `limit` or `cursor` is answered 400 saying which;
 /// - `/api/v1/events?filter=EXPR`: the live feed as Server-Sent Events. Each counted event
 ///   that passes the filter (empty: all) is one message with `id:` the event id and `data:`
 ///   its Choria JSON; a `: ready` comment first says the feed is subscribed; a client that
-///   fell behind gets an `event: lagged` message whose data is how many it missed; a
-///   keep-alive comment every 15 s. A malformed filter is answered 400 with the error and
-///   its position, more than [`MAX_FEED_CLIENTS`] clients 503. Served while warming up too;
+///   fell behind by more than its budget ([`TallyOptions::feed_budget`](crate::TallyOptions::feed_budget))
+///   gets an `event: lagged` message whose data is how many it missed; a keep-alive comment
+///   every 15 s. A malformed filter is answered 400 with the error and its position, more
+///   than [`MAX_FEED_CLIENTS`] clients 503. Served while warming up too;
 /// - `/` and `/assets/...`: the dashboard, counts and live feed in a browser.
 ///
 /// Those routes that give counts answer 503 until the tally is ready ([`Tally::is_ready`]).
@@ -145,6 +155,16 @@ pub struct ComponentCount {
     pub versions: std::collections::BTreeMap<String, u64>,
 }
 
+impl ComponentCount {
+    /// The order components are listed in: the most nodes first, then by name. Whatever
+    /// junk is published, the real fleet stays at the top.
+    pub fn biggest_first(a: &ComponentCount, b: &ComponentCount) -> Ordering {
+        b.nodes
+            .cmp(&a.nodes)
+            .then_with(|| a.component.cmp(&b.component))
+    }
+}
+
 async fn healthz(State(app): State<App>) -> Response {
     if app.tally.is_ready() {
         "ok\n".into_response()
@@ -160,61 +180,79 @@ async fn components(State(app): State<App>) -> Response {
     Json(app.tally.component_counts()).into_response()
 }
 
+/// `/api/v1/nodes`' query, as sent: checked by [`NodesParams::query`].
 #[derive(Debug, Deserialize)]
-struct NodeQuery {
+struct NodesParams {
     component: Option<String>,
     version: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
-/// One node in `/api/v1/nodes`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NodeInfo {
-    /// Its identity.
-    pub identity: String,
-    /// Its component.
-    pub component: String,
-    /// The version it runs.
-    pub version: String,
-    /// When it was last seen, unix seconds.
-    pub last_seen: i64,
+impl NodesParams {
+    fn query(self) -> Result<NodeQuery, String> {
+        let limit = match self.limit.as_deref() {
+            None => DEFAULT_PAGE_SIZE,
+            Some(limit) => limit
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| {
+                    let shown: String = limit.chars().take(64).collect();
+                    format!("invalid limit {shown:?}: a whole number from 1 to {MAX_PAGE_SIZE}")
+                })?,
+        };
+        let cursor = match self.cursor.as_deref() {
+            None => None,
+            Some(cursor) => Some(cursor.parse::<Cursor>().map_err(|e| e.to_string())?),
+        };
+        Ok(NodeQuery {
+            component: self.component,
+            version: self.version,
+            cursor,
+            limit,
+        })
+    }
 }
 
-async fn nodes(State(app): State<App>, Query(query): Query<NodeQuery>) -> Response {
+async fn nodes(
+    State(app): State<App>,
+    params: Result<Query<NodesParams>, QueryRejection>,
+) -> Response {
+    let query = match params {
+        Ok(Query(params)) => params.query(),
+        Err(rejection) => Err(rejection.body_text()),
+    };
+    let query = match query {
+        Ok(query) => query,
+        Err(message) => return (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response(),
+    };
     if !app.tally.is_ready() {
         return warming_up();
     }
-    let fleet = app.tally.fleet();
-    let nodes: Vec<NodeInfo> = fleet
-        .nodes(query.component.as_deref(), query.version.as_deref())
-        .map(|n| NodeInfo {
-            identity: n.identity.to_owned(),
-            component: n.component.to_owned(),
-            version: n.version.to_owned(),
-            last_seen: n.last_seen,
-        })
-        .collect();
-    Json(nodes).into_response()
+    Json(app.tally.nodes_page(&query)).into_response()
 }
 
 /// Turns true when [`serve`] is shutting down, so endless responses (the feed) end too.
 #[derive(Clone)]
 struct Closing(watch::Receiver<bool>);
 
-/// Serves `router` on `listener` until `shutdown` completes, then finishes the requests
-/// under way; live feeds end at once.
+/// Serves `router` on `listener` within `limits` ([`lifecycle_http::serve`]: header-read
+/// and request timeouts, a connection cap) until `shutdown` completes, then finishes the
+/// requests under way; live feeds end at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (closing, closed) = watch::channel(false);
     let router = router.layer(Extension(Closing(closed)));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = closing.send(true);
-        })
-        .await
+    lifecycle_http::serve(listener, router, limits, async move {
+        shutdown.await;
+        let _ = closing.send(true);
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,7 +297,7 @@ async fn events(
         }
         loop {
             match client.subscription.recv().await {
-                Ok(event) if client.filter.matches(&event) => {
+                Ok(event) if client.filter.matches(event.event()) => {
                     return Some((feed_message(&event), client));
                 }
                 Ok(_) => {}
@@ -291,17 +329,9 @@ async fn events(
 }
 
 /// One event as an SSE message: its id, and its Choria JSON on one line.
-fn feed_message(event: &AnyEvent) -> sse::Event {
-    let mut json = event.to_json();
-    // Outside strings JSON may hold line breaks (kept raw extra fields), inside never:
-    // blanks in their place keep the JSON and the message to one line.
-    for byte in &mut json {
-        if matches!(*byte, b'\n' | b'\r') {
-            *byte = b' ';
-        }
-    }
-    let message = sse::Event::default().data(String::from_utf8_lossy(&json));
-    let id = event.id();
+fn feed_message(event: &FeedEvent) -> sse::Event {
+    let message = sse::Event::default().data(event.json());
+    let id = event.event().id();
     // An id the protocol cannot carry is left out rather than break the stream.
     if id.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\0')) {
         message

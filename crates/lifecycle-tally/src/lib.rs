@@ -5,12 +5,21 @@
 //! answers per component and version. It stays right whatever the order of events and
 //! whoever leads, because the counts are kept from the state itself.
 //!
+//! Whoever can publish on a Choria network can send anything, so the fleet counts only what
+//! it can place: an event naming no node or no component, a component or version past the
+//! caps ([`TallyOptions::max_components`], [`TallyOptions::max_versions`]) or a name longer
+//! than [`MAX_NAME_LEN`] is refused and counted by reason ([`Refusal`]), never a node.
+//!
 //! [`Tally`] wraps a fleet with its Prometheus [`Metrics`], feeds it from NATS
 //! ([`Tally::ingest`]) and hands every counted event to a live feed for whoever listens
-//! ([`Tally::subscribe_feed`]). [`router`] serves it over HTTP:
+//! ([`Tally::subscribe_feed`]), holding at most [`TallyOptions::feed_budget`] bytes for each.
+//! [`router`] serves it over HTTP, and [`serve`] serves that to clients that may be hostile
+//! ([`Limits`]):
 //!
 //! - `/metrics` and `/healthz`;
-//! - `/api/v1/components` and `/api/v1/nodes?component=&version=`, JSON;
+//! - `/api/v1/components`, JSON, the biggest component first;
+//! - `/api/v1/nodes?component=&version=&limit=&cursor=`, JSON, a page of nodes at a time
+//!   ([`Tally::nodes_page`]);
 //! - `/api/v1/events?filter=EXPR`, the live feed as Server-Sent Events: one message per
 //!   event (`id:` its id, `data:` its Choria JSON), after a `: ready` comment;
 //! - `/` and `/assets/...`, a dashboard of the counts and the live feed, embedded in the
@@ -39,12 +48,21 @@ mod fleet;
 mod http;
 mod ingest;
 mod metrics;
+mod page;
+mod refusal;
 mod tally;
 
 pub use election::{DEFAULT_ELECTION_TTL, ELECTION_BUCKET, Election};
-pub use feed::{FEED_CAPACITY, FeedSubscription, RecvError};
-pub use fleet::{Change, Fleet, MAX_NAMES, NodeView};
-pub use http::{ComponentCount, MAX_FEED_CLIENTS, NodeInfo, prometheus_text, router, serve};
+pub use feed::{DEFAULT_FEED_BUDGET, FeedEvent, FeedSubscription, RecvError};
+pub use fleet::{
+    Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS, Fleet, MAX_NAME_LEN, MAX_NAMES, NodeView,
+};
+pub use http::{ComponentCount, MAX_FEED_CLIENTS, prometheus_text, router, serve};
 pub use ingest::EXPIRY_INTERVAL;
+pub use lifecycle_http::Limits;
 pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
+pub use page::{
+    Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, MAX_PAGE_SIZE, NodeInfo, NodePage, NodeQuery,
+};
+pub use refusal::Refusal;
 pub use tally::{Clock, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock};

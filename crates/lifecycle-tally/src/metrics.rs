@@ -3,7 +3,12 @@
 //! Every series carries `active` ("1" on the leader), and leadership can change at any time,
 //! so the metrics are kept here by label values and written out at each scrape with the
 //! current `active`: a change of leader relabels every series without resetting any count.
-//! The versions gauge is not kept at all: it is read from the [`Fleet`] at each scrape.
+//! The versions gauge is not kept at all: it is read from the [`Fleet`]'s counts at each
+//! scrape (a walk of its components and versions, never of its nodes).
+//!
+//! Every label value that comes from a publisher is bounded: components and versions by the
+//! fleet's caps (an event past them is counted in `refused_total` by reason, a fixed set),
+//! the other families by [`MAX_SERIES`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +23,9 @@ use prometheus_client::registry::Registry;
 
 use lifecycle_core::EventType;
 
+use crate::feed::FeedStats;
 use crate::fleet::Fleet;
+use crate::refusal::Refusal;
 
 /// The metric name prefix Choria's tally uses.
 pub const DEFAULT_PREFIX: &str = "lifecycle_tally";
@@ -158,6 +165,7 @@ struct ComponentStats {
 struct Store {
     components: HashMap<Box<str>, ComponentStats, foldhash::fast::RandomState>,
     process_errors: Family<u64, 1>,
+    refused: [u64; Refusal::ALL.len()],
     maintenance_time: Histogram,
     nodes_expired: Family<u64, 1>,
     governor: Family<u64, 3>,
@@ -173,15 +181,18 @@ pub struct Metrics {
     store: Mutex<Store>,
     active: AtomicBool,
     fleet: Arc<Mutex<Fleet>>,
+    feed: Arc<FeedStats>,
 }
 
 impl Metrics {
-    /// Metrics whose versions gauge reads `fleet`. Not active until [`Metrics::set_active`].
-    pub fn new(fleet: Arc<Mutex<Fleet>>) -> Arc<Metrics> {
+    /// Metrics whose versions gauge reads `fleet` and feed gauges `feed`. Not active until
+    /// [`Metrics::set_active`].
+    pub(crate) fn new(fleet: Arc<Mutex<Fleet>>, feed: Arc<FeedStats>) -> Arc<Metrics> {
         Arc::new(Metrics {
             store: Mutex::new(Store {
                 components: HashMap::default(),
                 process_errors: Family::new(["component"]),
+                refused: [0; Refusal::ALL.len()],
                 maintenance_time: Histogram::new(&TIME_BUCKETS),
                 nodes_expired: Family::new(["component"]),
                 governor: Family::new(["component", "governor", "event"]),
@@ -192,6 +203,7 @@ impl Metrics {
             }),
             active: AtomicBool::new(false),
             fleet,
+            feed,
         })
     }
 
@@ -237,6 +249,11 @@ impl Metrics {
     /// A message for `component` (empty when unknown) could not be processed.
     pub fn process_error(&self, component: &str) {
         self.store().process_errors.inc([component], 1);
+    }
+
+    /// An event was refused ([`Refusal`]).
+    pub fn refused(&self, refusal: Refusal) {
+        self.store().refused[refusal.index()] += 1;
     }
 
     /// A governor event.
@@ -369,6 +386,35 @@ impl Collector for Metrics {
             &store.process_errors,
             active,
         )?;
+        let mut metric = encoder.encode_descriptor(
+            "refused",
+            "Events not counted, by reason: no_identity, no_component, name_too_long, too_many_components, too_many_versions",
+            None,
+            MetricType::Counter,
+        )?;
+        for (refusal, count) in Refusal::ALL.iter().zip(&store.refused) {
+            metric
+                .encode_family(&[("reason", refusal.as_str()), ("active", active)].as_slice())?
+                .encode_counter::<NoLabelSet, _, u64>(count, None)?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "feed_buffered_bytes",
+            "Bytes of events the live feed holds for listeners that have not read them",
+            None,
+            MetricType::Gauge,
+        )?;
+        metric
+            .encode_family(&[("active", active)].as_slice())?
+            .encode_gauge(&(self.feed.buffered_bytes() as i64))?;
+        let mut metric = encoder.encode_descriptor(
+            "feed_dropped",
+            "Events the live feed dropped for listeners that fell behind",
+            None,
+            MetricType::Counter,
+        )?;
+        metric
+            .encode_family(&[("active", active)].as_slice())?
+            .encode_counter::<NoLabelSet, _, u64>(&self.feed.dropped(), None)?;
         let mut metric = encoder.encode_descriptor(
             "event_types",
             "Events processed by type",

@@ -5,18 +5,24 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lifecycle_core::{AnyEvent, EventKind, MachineEvent};
+use lifecycle_core::{AnyEvent, Event, EventKind, MachineEvent};
+use tracing::warn;
 
-use crate::feed::{FEED_CAPACITY, Feed, FeedSubscription};
-use crate::fleet::{Change, Fleet};
+use crate::feed::{DEFAULT_FEED_BUDGET, Feed, FeedSubscription};
+use crate::fleet::{Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS, Fleet};
 use crate::http::ComponentCount;
 use crate::metrics::Metrics;
+use crate::refusal::Refusal;
 
 /// Choria's default: a node not heard from for 80 minutes has gone.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(80 * 60);
 
 /// Nodes expired per lock of the fleet, so a mass expiry never stalls ingest for long.
 const EXPIRY_BATCH: usize = 10_000;
+
+/// At most one warning about refused events per this long, with the totals since the last:
+/// a flood of bad events is not a flood of log lines.
+const REFUSAL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The current unix time in seconds; tests give their own.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -37,6 +43,16 @@ pub struct TallyOptions {
     pub components: BTreeSet<String>,
     /// Nodes not seen for this long expire.
     pub max_age: Duration,
+    /// Most components tracked (at most [`MAX_NAMES`](crate::MAX_NAMES)); events of more are
+    /// refused. Components are kept for good, as their counters are.
+    pub max_components: usize,
+    /// Most versions one component runs at once (at most [`MAX_NAMES`](crate::MAX_NAMES));
+    /// events that would make more are refused. A version no node runs is forgotten.
+    pub max_versions: usize,
+    /// Bytes of events (as JSON) the live feed holds for one client that reads slower than
+    /// they come; past it the client's held events are dropped and it is told how many it
+    /// missed.
+    pub feed_budget: usize,
     /// Where time comes from.
     pub clock: Clock,
 }
@@ -46,6 +62,9 @@ impl Default for TallyOptions {
         TallyOptions {
             components: BTreeSet::new(),
             max_age: DEFAULT_MAX_AGE,
+            max_components: DEFAULT_MAX_COMPONENTS,
+            max_versions: DEFAULT_MAX_VERSIONS,
+            feed_budget: DEFAULT_FEED_BUDGET,
             clock: system_clock(),
         }
     }
@@ -56,6 +75,9 @@ impl std::fmt::Debug for TallyOptions {
         f.debug_struct("TallyOptions")
             .field("components", &self.components)
             .field("max_age", &self.max_age)
+            .field("max_components", &self.max_components)
+            .field("max_versions", &self.max_versions)
+            .field("feed_budget", &self.feed_budget)
             .finish_non_exhaustive()
     }
 }
@@ -71,20 +93,33 @@ pub struct Tally {
     latest_now: Arc<AtomicI64>,
     /// The live feed of counted events.
     pub(crate) feed: Feed,
+    refusals: Arc<Mutex<RefusalLog>>,
+}
+
+/// Refused events since the last warning about them.
+#[derive(Debug, Default)]
+struct RefusalLog {
+    last_warning: Option<Instant>,
+    since: [u64; Refusal::ALL.len()],
 }
 
 impl Tally {
     /// An empty tally, not yet ready: [`Tally::ingest`] marks it ready once it has caught
     /// up; code that feeds a tally itself calls [`Tally::set_ready`].
     pub fn new(options: TallyOptions) -> Tally {
-        let fleet = Arc::new(Mutex::new(Fleet::new()));
+        let fleet = Arc::new(Mutex::new(Fleet::with_caps(
+            options.max_components,
+            options.max_versions,
+        )));
+        let feed = Feed::new(options.feed_budget);
         Tally {
-            metrics: Metrics::new(fleet.clone()),
+            metrics: Metrics::new(fleet.clone(), feed.stats()),
             fleet,
             options: Arc::new(options),
             ready: Arc::new(AtomicBool::new(false)),
             latest_now: Arc::new(AtomicI64::new(i64::MIN)),
-            feed: Feed::new(FEED_CAPACITY),
+            feed,
+            refusals: Arc::default(),
         }
     }
 
@@ -113,8 +148,10 @@ impl Tally {
         self.fleet.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Nodes per component and version, components in name order, as `/api/v1/components`
-    /// serves them. A component whose nodes have all gone stays, with no nodes.
+    /// Nodes per component and version, as `/api/v1/components` serves them: the component
+    /// with the most nodes first ([`ComponentCount::biggest_first`]), so junk components
+    /// never push the fleet out of sight. A component whose nodes have all gone stays, with
+    /// no nodes.
     pub fn component_counts(&self) -> Vec<ComponentCount> {
         let fleet = self.fleet();
         let mut counts: Vec<ComponentCount> = fleet
@@ -128,7 +165,8 @@ impl Tally {
                     .collect(),
             })
             .collect();
-        counts.sort_by(|a, b| a.component.cmp(&b.component));
+        drop(fleet);
+        counts.sort_by(ComponentCount::biggest_first);
         counts
     }
 
@@ -148,8 +186,19 @@ impl Tally {
         self.feed.listeners()
     }
 
+    /// Bytes of events the live feed holds for listeners that have not read them yet: at
+    /// most [`TallyOptions::feed_budget`] per listener.
+    pub fn feed_buffered_bytes(&self) -> usize {
+        self.feed.stats().buffered_bytes()
+    }
+
+    /// Events the live feed dropped, over all listeners, because they fell behind.
+    pub fn feed_dropped(&self) -> u64 {
+        self.feed.stats().dropped()
+    }
+
     /// Applies one event, then hands it to the live feed if anyone listens. Events of
-    /// components not counted, and those refused for too many names, are not in the feed.
+    /// components not counted, and those refused ([`Refusal`]), are not in the feed.
     pub fn observe(&self, event: &AnyEvent) {
         if self.apply(event) && self.feed.has_listeners() {
             self.feed.send(event);
@@ -162,12 +211,14 @@ impl Tally {
         match event {
             AnyEvent::Lifecycle(event) => {
                 let component = event.component();
-                if !self.counts(component) {
+                // An event naming no component is refused below, whatever is counted.
+                if !component.is_empty() && !self.counts(component) {
                     return false;
                 }
                 let now = self.now_for(event.timestamp());
-                if let Change::TooManyNames = self.fleet().observe(event, now) {
-                    self.metrics.process_error(component);
+                let change = self.fleet().observe(event, now);
+                if let Change::Refused(refusal) = change {
+                    self.refused(refusal, event);
                     return false;
                 }
                 if let EventKind::Governor {
@@ -206,6 +257,36 @@ impl Tally {
             },
         }
         true
+    }
+
+    /// Counts a refused event, and warns about refusals at most once per
+    /// [`REFUSAL_WARNING_INTERVAL`], with how many of each since the last warning.
+    fn refused(&self, refusal: Refusal, event: &Event) {
+        self.metrics.refused(refusal);
+        let mut log = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        log.since[refusal.index()] += 1;
+        if log
+            .last_warning
+            .is_some_and(|last| last.elapsed() < REFUSAL_WARNING_INTERVAL)
+        {
+            return;
+        }
+        let totals: Vec<String> = Refusal::ALL
+            .iter()
+            .zip(&log.since)
+            .filter(|&(_, &n)| n > 0)
+            .map(|(reason, n)| format!("{reason}={n}"))
+            .collect();
+        // Names come from whoever published: quoted and cut short, never raw.
+        let short = |name: &str| name.chars().take(64).collect::<String>();
+        warn!(
+            refused = %totals.join(" "),
+            latest_component = ?short(event.component()),
+            latest_identity = ?short(event.identity()),
+            "events refused since the last warning (counted in refused_total by reason)"
+        );
+        log.since = [0; Refusal::ALL.len()];
+        log.last_warning = Some(Instant::now());
     }
 
     /// The current time for an event stamped `timestamp`. Reading the clock costs more
@@ -320,6 +401,67 @@ mod tests {
         );
         // Machine events are not nodes.
         assert!(tally.fleet().is_empty());
+    }
+
+    fn alive(identity: &str, component: &str, version: &str) -> AnyEvent {
+        let json = format!(
+            r#"{{"protocol":"io.choria.lifecycle.v1.alive","id":"00000000-0000-4000-8000-000000000000","identity":"{identity}","component":"{component}","timestamp":100,"version":"{version}"}}"#
+        );
+        lifecycle_core::parse(json.as_bytes())
+            .unwrap()
+            .event()
+            .clone()
+    }
+
+    #[test]
+    fn refused_events_are_counted_by_reason_and_never_nodes() {
+        let tally = Tally::new(TallyOptions {
+            max_components: 2,
+            max_versions: 1,
+            ..Default::default()
+        });
+        tally.metrics().set_active(true);
+        let feed = tally.subscribe_feed();
+        for i in 0..100 {
+            tally.observe(&alive("", "", "1"));
+            tally.observe(&alive(&format!("n{i}"), "", "1"));
+            tally.observe(&alive("", "server", "1"));
+            tally.observe(&alive(&format!("n{i}"), &format!("junk{i}"), "1"));
+            tally.observe(&alive(&format!("n{i}"), "server", &format!("{i}")));
+        }
+        // server (one version, 0, on one node) and junk0, on one node.
+        assert_eq!(tally.fleet().len(), 2);
+        let text = metrics_text(&tally);
+        let refused: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("t_refused_total{"))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "t_refused_total{reason=\"no_identity\",active=\"1\"} 100",
+                "t_refused_total{reason=\"no_component\",active=\"1\"} 200",
+                "t_refused_total{reason=\"name_too_long\",active=\"1\"} 0",
+                "t_refused_total{reason=\"too_many_components\",active=\"1\"} 99",
+                "t_refused_total{reason=\"too_many_versions\",active=\"1\"} 99",
+            ]
+        );
+        let versions: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("t_versions{"))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                "t_versions{component=\"junk0\",version=\"1\",active=\"1\"} 1",
+                "t_versions{component=\"server\",version=\"0\",active=\"1\"} 1",
+            ]
+        );
+        // Refused events are not in the feed: only the two counted ones are.
+        let counted = [alive("n0", "junk0", "1"), alive("n0", "server", "0")];
+        let bytes: usize = counted.iter().map(|e| e.to_json().len()).sum();
+        assert_eq!(tally.feed_buffered_bytes(), bytes);
+        drop(feed);
     }
 
     #[test]

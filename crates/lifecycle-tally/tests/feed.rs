@@ -6,36 +6,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::connect;
+use common::{connect, get, serve_tally, within};
 use lifecycle_core::{
     AnyEvent, Event, EventType, ExecState, Format, GovernorEventType, MachineEvent, Transition,
     WatcherState,
 };
-use lifecycle_tally::{FEED_CAPACITY, Tally, TallyOptions, router, serve};
+use lifecycle_tally::{Limits, Tally, TallyOptions, router, serve};
 use lifecycle_testsupport::NatsServer;
 use tokio::sync::oneshot;
-
-async fn within<T>(secs: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
-}
-
-/// `tally` served on a random port until dropped.
-struct Served {
-    base: String,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn serve_tally(tally: &Tally) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, router(tally.clone(), "t"), async {
-        let _ = stopped.await;
-    }));
-    Served { base, _stop: stop }
-}
 
 fn encode(text: &str) -> String {
     text.bytes()
@@ -233,7 +211,7 @@ fn mixed() -> Vec<AnyEvent> {
 async fn filtered_clients_get_exactly_their_events_in_order() {
     let tally = Tally::new(TallyOptions::default());
     tally.set_ready(true);
-    let served = serve_tally(&tally).await;
+    let served = serve_tally(&tally, "t").await;
 
     let mut alive_0294 = SseClient::open(&served.base, Some("alive,version=0.29.4")).await;
     let web_new = ".version>=0.29.0, identity=web*.example.net";
@@ -292,7 +270,7 @@ async fn a_filtered_client_gets_exactly_its_events_through_a_broker() {
             })
             .await
     });
-    let served = serve_tally(&tally).await;
+    let served = serve_tally(&tally, "t").await;
     // The feed does not wait for the warm start; the events below only for ingest to listen.
     let mut client = SseClient::open(&served.base, Some("alive,version=0.29.4")).await;
     within(20, "the tally to be ready", async {
@@ -330,18 +308,10 @@ async fn a_filtered_client_gets_exactly_its_events_through_a_broker() {
     within(10, "ingest to stop", ingest).await.unwrap().unwrap();
 }
 
-async fn get(base: &str, path: &str) -> (u16, String) {
-    let response = within(10, "an answer", reqwest::get(format!("{base}{path}")))
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, within(10, "a body", response.text()).await.unwrap())
-}
-
 #[tokio::test]
 async fn a_malformed_filter_is_refused_with_its_position() {
     let tally = Tally::new(TallyOptions::default());
-    let served = serve_tally(&tally).await;
+    let served = serve_tally(&tally, "t").await;
     let filter = "alive,colour=red";
     let error = lifecycle_core::Filter::parse(filter).unwrap_err();
     let response = within(
@@ -363,7 +333,7 @@ async fn a_malformed_filter_is_refused_with_its_position() {
 #[tokio::test]
 async fn the_feed_is_served_while_warming_up() {
     let tally = Tally::new(TallyOptions::default());
-    let served = serve_tally(&tally).await;
+    let served = serve_tally(&tally, "t").await;
     assert_eq!(get(&served.base, "/api/v1/components").await.0, 503);
     let mut client = SseClient::open(&served.base, None).await;
     let event = lifecycle(EventType::Alive, "n1", "server", Some("1.0.0"));
@@ -372,36 +342,100 @@ async fn the_feed_is_served_while_warming_up() {
 }
 
 /// On a current-thread runtime nothing else runs while the test observes without awaiting,
-/// so the client falls behind by exactly what the channel cannot hold.
+/// so the client falls behind by exactly what its budget cannot hold.
 #[tokio::test(flavor = "current_thread")]
 async fn a_lagging_client_is_told_how_many_it_missed() {
-    let tally = Tally::new(TallyOptions::default());
-    tally.set_ready(true);
-    let served = serve_tally(&tally).await;
-    let mut client = SseClient::open(&served.base, None).await;
-    let events: Vec<AnyEvent> = (0..FEED_CAPACITY + 25)
-        .map(|i| lifecycle(EventType::Alive, &format!("n{i}"), "server", Some("1.0.0")))
+    // Events of one size (identities of one length): the budget holds exactly 100.
+    let events: Vec<AnyEvent> = (0..125)
+        .map(|i| {
+            lifecycle(
+                EventType::Alive,
+                &format!("n{i:04}"),
+                "server",
+                Some("1.0.0"),
+            )
+        })
         .collect();
+    let size = events[0].to_json().len();
+    let tally = Tally::new(TallyOptions {
+        feed_budget: 100 * size,
+        ..Default::default()
+    });
+    tally.set_ready(true);
+    let served = serve_tally(&tally, "t").await;
+    let mut client = SseClient::open(&served.base, None).await;
     for event in &events {
         tally.observe(event);
     }
+    // The 101st found the client's queue full: the 100 it held were dropped.
+    assert_eq!(tally.feed_buffered_bytes(), 25 * size);
     let received = client.until(events.last().unwrap().id()).await;
     assert_eq!(
         received[0],
         Message {
             event: Some("lagged".into()),
-            data: vec!["25".into()],
+            data: vec!["100".into()],
             ..Default::default()
         }
     );
-    let kept: Vec<&AnyEvent> = events[25..].iter().collect();
+    let kept: Vec<&AnyEvent> = events[100..].iter().collect();
     assert_eq!(received[1..], expected(&kept));
+}
+
+/// A client that connects to the feed and never reads: the server writes until the socket
+/// is full, then the tally holds at most the budget for it and drops the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_reads_costs_at_most_its_budget() {
+    const BUDGET: usize = 256 * 1024;
+    let tally = Tally::new(TallyOptions {
+        feed_budget: BUDGET,
+        ..Default::default()
+    });
+    tally.set_ready(true);
+    let served = serve_tally(&tally, "t").await;
+    let address = served.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive window, so the server's writes stop early.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(address).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    stalled
+        .write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    within(10, "the client to subscribe", async {
+        while tally.feed_listeners() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // 8 KiB events, 48 MiB in all: more than any socket buffers hold.
+    let padding = "x".repeat(8 * 1024);
+    let mut most = 0;
+    for i in 0..6_000 {
+        let identity = format!("n{i}.{padding}");
+        tally.observe(&lifecycle(EventType::Alive, &identity, "server", Some("1")));
+        most = most.max(tally.feed_buffered_bytes());
+        if i % 500 == 0 {
+            // Let the server write what the socket takes.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert!(most <= BUDGET, "held {most} bytes for one client");
+    assert!(tally.feed_dropped() > 0, "the client never fell behind");
+    let metrics = get(&served.base, "/metrics").await.1;
+    let held = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("t_feed_buffered_bytes{active=\"0\"} "))
+        .unwrap_or_else(|| panic!("no feed_buffered_bytes in {metrics}"));
+    assert!(held.parse::<usize>().unwrap() <= BUDGET, "{held}");
+    drop(stalled);
 }
 
 #[tokio::test]
 async fn the_dashboard_is_embedded_and_uses_no_cdn() {
     let tally = Tally::new(TallyOptions::default());
-    let served = serve_tally(&tally).await;
+    let served = serve_tally(&tally, "t").await;
     let cases = [
         (
             "/",
@@ -446,9 +480,14 @@ async fn shutting_down_ends_open_feeds() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, router(tally.clone(), "t"), async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve(
+        listener,
+        router(tally.clone(), "t"),
+        Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let mut client = SseClient::open(&base, None).await;
     stop.send(()).unwrap();
     within(10, "the server to stop", server)

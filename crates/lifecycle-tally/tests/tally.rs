@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::connect;
+use common::{connect, within};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lifecycle_core::{Event, EventType, Format, GovernorEventType};
 use lifecycle_nats::Publisher;
-use lifecycle_tally::{ComponentCount, NodeInfo, Tally, TallyOptions, router, serve};
+use lifecycle_tally::{ComponentCount, Limits, NodePage, Tally, TallyOptions, router, serve};
 use lifecycle_testsupport::NatsServer;
 use tokio::sync::oneshot;
 
@@ -54,7 +54,7 @@ impl Running {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop_http, http_stopped) = oneshot::channel::<()>();
         let app = router(tally.clone(), "lifecycle_tally");
-        tokio::spawn(serve(listener, app, async {
+        tokio::spawn(serve(listener, app, Limits::default(), async {
             let _ = http_stopped.await;
         }));
         Running {
@@ -96,12 +96,6 @@ impl Drop for Running {
             let _ = http.send(());
         }
     }
-}
-
-async fn within<T>(secs: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
 }
 
 fn good_events(metrics: &str) -> u64 {
@@ -214,29 +208,31 @@ async fn a_scripted_fleet_gives_exact_metrics_and_answers() {
     );
 
     let components = tally.components().await;
+    // The biggest component first.
     assert_eq!(
         components,
         [
-            ComponentCount {
-                component: "broker".into(),
-                nodes: 1,
-                versions: [("1.0.0".to_owned(), 1)].into(),
-            },
             ComponentCount {
                 component: "server".into(),
                 nodes: 3,
                 versions: [("0.29.0".to_owned(), 1), ("0.29.4".to_owned(), 2)].into(),
             },
+            ComponentCount {
+                component: "broker".into(),
+                nodes: 1,
+                versions: [("1.0.0".to_owned(), 1)].into(),
+            },
         ]
     );
-    let nodes: Vec<NodeInfo> = serde_json::from_str(
+    let page: NodePage = serde_json::from_str(
         &tally
             .get("/api/v1/nodes?component=server&version=0.29.4")
             .await
             .1,
     )
     .unwrap();
-    let mut identities: Vec<&str> = nodes.iter().map(|n| n.identity.as_str()).collect();
+    assert_eq!(page.next_cursor, None);
+    let mut identities: Vec<&str> = page.nodes.iter().map(|n| n.identity.as_str()).collect();
     identities.sort_unstable();
     assert_eq!(identities, ["n3", "n4"]);
 

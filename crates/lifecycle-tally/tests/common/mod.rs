@@ -1,7 +1,14 @@
 //! Shared by the tally's integration tests.
 
+// Each test binary uses its own part of this.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
+use lifecycle_tally::{Limits, Tally, router, serve};
 use lifecycle_testsupport::NatsServer;
+use tokio::sync::oneshot;
 
 /// A connection to `server` alone: no environment, no Choria configuration.
 pub(crate) async fn connect(server: &NatsServer) -> Connection {
@@ -12,4 +19,42 @@ pub(crate) async fn connect(server: &NatsServer) -> Connection {
     Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
         .await
         .unwrap()
+}
+
+pub(crate) async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
+}
+
+/// A tally served on a random port with the default limits, until dropped.
+pub(crate) struct Served {
+    /// `http://host:port`.
+    pub(crate) base: String,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Serves `tally` with metric names under `prefix`.
+pub(crate) async fn serve_tally(tally: &Tally, prefix: &str) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(serve(
+        listener,
+        router(tally.clone(), prefix),
+        Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Served { base, _stop: stop }
+}
+
+/// A GET of `path`: its status and body.
+pub(crate) async fn get(base: &str, path: &str) -> (u16, String) {
+    let response = within(10, "an answer", reqwest::get(format!("{base}{path}")))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, within(10, "a body", response.text()).await.unwrap())
 }
