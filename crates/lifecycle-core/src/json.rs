@@ -1,22 +1,85 @@
-//! Serialising events: Choria's JSON and CloudEvents structured JSON, keys in Choria's order.
+//! Serialising events: Choria's JSON and CloudEvents structured JSON, keys in Choria's order,
+//! strings escaped as Go's `json.Marshal` escapes them.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io;
 
+use base64::Engine;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::ser::{CharEscape, Formatter};
 use serde_json::value::RawValue;
 
 use crate::builder::new_id;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::machine::{MachineEvent, Transition, WatcherState};
-use crate::parse::{AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, Parsed};
+use crate::parse::{AnyEvent, DataForm, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, Parsed};
 use crate::rfc3339;
 
+/// The compact JSON of `value`, strings escaped as Go escapes them.
 fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, GoEscapes);
     // Our Serialize impls write only string keys and valid raw values into a Vec, the one
     // case where serde_json cannot fail.
-    serde_json::to_vec(value).expect("serialising an event to memory cannot fail")
+    value
+        .serialize(&mut serializer)
+        .expect("serialising an event to memory cannot fail");
+    out
+}
+
+/// Compact JSON whose strings are escaped as Go's `json.Marshal` escapes them (Choria writes
+/// events with it): besides what JSON requires, `<`, `>` and `&` as `\u003c`, `\u003e`,
+/// `\u0026` (Go's HTML-safe escaping) and U+2028, U+2029 as `\u2028`, `\u2029`, so that the
+/// same event gives the same bytes from either implementation. Control characters are as
+/// serde_json writes them, which is what Go writes since Go 1.22 (`\b`, `\f`, `\n`, `\r`,
+/// `\t`, others `\u00XX`). Raw values (extra members) are written as received.
+struct GoEscapes;
+
+impl Formatter for GoEscapes {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let bytes = fragment.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            let (escape, len): (&[u8], usize) = match b {
+                b'<' => (b"\\u003c", 1),
+                b'>' => (b"\\u003e", 1),
+                b'&' => (b"\\u0026", 1),
+                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+                0xE2 => match bytes.get(i + 1..i + 3) {
+                    Some([0x80, 0xA8]) => (b"\\u2028", 3),
+                    Some([0x80, 0xA9]) => (b"\\u2029", 3),
+                    _ => {
+                        i += 1;
+                        continue;
+                    }
+                },
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            writer.write_all(&bytes[start..i])?;
+            writer.write_all(escape)?;
+            i += len;
+            start = i;
+        }
+        writer.write_all(&bytes[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        serde_json::ser::CompactFormatter.write_char_escape(writer, char_escape)
+    }
 }
 
 fn extra<M: SerializeMap>(map: &mut M, extra: &[(String, Box<RawValue>)]) -> Result<(), M::Error> {
@@ -332,9 +395,22 @@ impl Serialize for Parsed {
             (Format::CloudEvents, None) => self.event.cloudevent().serialize(serializer),
             (Format::CloudEvents, Some(envelope)) => {
                 let mut map = serializer.serialize_map(None)?;
-                let (before, after) = envelope.attributes.split_at(envelope.data_at);
+                let (before, after) = envelope
+                    .attributes
+                    .split_at(envelope.data_at.min(envelope.attributes.len()));
                 extra(&mut map, before)?;
-                map.serialize_entry("data", &self.event)?;
+                match envelope.data_form {
+                    DataForm::Json => map.serialize_entry("data", &self.event)?,
+                    DataForm::Text => {
+                        let json = self.event.to_json();
+                        map.serialize_entry("data", &*String::from_utf8_lossy(&json))?;
+                    }
+                    DataForm::Base64 => {
+                        let json = self.event.to_json();
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+                        map.serialize_entry("data_base64", &encoded)?;
+                    }
+                }
                 extra(&mut map, after)?;
                 map.end()
             }

@@ -29,15 +29,14 @@ mod builder;
 mod error;
 mod event;
 mod fast;
-mod fields;
 mod filter;
 mod id;
 mod json;
 mod machine;
 mod parse;
 mod progress;
+mod reader;
 mod rfc3339;
-mod scan;
 
 pub use builder::EventBuilder;
 pub use compact_str::CompactString;
