@@ -241,7 +241,11 @@ impl Serialize for CloudEventJson<'_> {
             map.serialize_entry("subject", subject)?;
         }
         map.serialize_entry("datacontenttype", "application/json")?;
-        map.serialize_entry("time", &rfc3339::format_utc(timestamp))?;
+        // A time RFC 3339 cannot write is left out: `time` is optional, a malformed one is
+        // not (Go's SDK would write a five-digit year that no reader, its own included, reads).
+        if let Some(time) = rfc3339::format_utc(timestamp) {
+            map.serialize_entry("time", &time)?;
+        }
         match self.event {
             EventRef::Lifecycle(e) => map.serialize_entry("data", e)?,
             EventRef::Machine(m) => map.serialize_entry("data", m)?,
@@ -422,5 +426,107 @@ impl Parsed {
     /// The bytes in the format it arrived in.
     pub fn to_json(&self) -> Vec<u8> {
         to_vec(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Event, EventType, parse};
+
+    fn alive(identity: &str) -> Event {
+        Event::builder(EventType::Alive)
+            .id("6b0b2a6e-1f0e-4c1a-9d2e-000000000007")
+            .identity(identity)
+            .component("server")
+            .version("0.29.4")
+            .timestamp(1_700_000_000)
+            .build()
+            .unwrap()
+    }
+
+    /// The bytes Go's `json.Marshal` writes for each string, as Choria JSON.
+    #[test]
+    fn strings_are_escaped_as_go_escapes_them() {
+        let cases = [
+            ("node1.example.net", "node1.example.net"),
+            (
+                "<script>&</script>",
+                r"\u003cscript\u003e\u0026\u003c/script\u003e",
+            ),
+            ("a\u{2028}b\u{2029}c", r"a\u2028b\u2029c"),
+            (
+                "quote\" backslash\\ slash/",
+                r#"quote\" backslash\\ slash/"#,
+            ),
+            ("\n\r\t", r"\n\r\t"),
+            // Go 1.22 and later, like serde_json; Go 1.21 and earlier wrote \u0008, \u000c.
+            ("\u{8}\u{c}", r"\b\f"),
+            ("\u{0}\u{1}\u{1b}\u{1f}", r"\u0000\u0001\u001b\u001f"),
+            ("\u{7f}é😀\u{2027}\u{202a}", "\u{7f}é😀\u{2027}\u{202a}"),
+        ];
+        for (identity, escaped) in cases {
+            let json = String::from_utf8(alive(identity).to_json()).unwrap();
+            let expected = format!(
+                r#"{{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"{escaped}","component":"server","timestamp":1700000000,"version":"0.29.4"}}"#
+            );
+            assert_eq!(json, expected, "{identity:?}");
+            assert_eq!(parse(json.as_bytes()).unwrap().event().identity(), identity);
+        }
+    }
+
+    #[test]
+    fn cloudevents_are_escaped_as_go_escapes_them() {
+        let event = alive(" <a&b>\u{2028} ");
+        let json = String::from_utf8(event.cloudevent().to_json()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"specversion":"1.0","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","source":"io.choria.lifecycle","type":"io.choria.lifecycle.v1.alive","subject":"\u003ca\u0026b\u003e","datacontenttype":"application/json","time":"2023-11-14T22:13:20Z","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":" \u003ca\u0026b\u003e\u2028 ","component":"server","timestamp":1700000000,"version":"0.29.4"}}"#
+        );
+        assert_eq!(parse(json.as_bytes()).unwrap().to_json(), json.as_bytes());
+    }
+
+    /// Members kept as received are written as received; what we decode is written as Go
+    /// writes it.
+    #[test]
+    fn received_members_are_written_raw_and_fields_escaped() {
+        let input = r#"{"specversion":"1.0","id":"<1>","source":"io.choria.lifecycle","type":"t","comexample":"<raw>\u2028","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"<n>","component":"server","timestamp":1700000000,"version":"0.29.4","extra":"a&b"}}"#;
+        let written = String::from_utf8(parse(input.as_bytes()).unwrap().to_json()).unwrap();
+        assert_eq!(
+            written,
+            r#"{"specversion":"1.0","id":"<1>","source":"io.choria.lifecycle","type":"t","comexample":"<raw>\u2028","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"\u003cn\u003e","component":"server","timestamp":1700000000,"version":"0.29.4","extra":"a&b"}}"#
+        );
+    }
+
+    /// A time RFC 3339 cannot write (a year past 9999) is left out, and such a CloudEvent
+    /// reads back as the same event and writes back the same.
+    #[test]
+    fn a_time_rfc3339_cannot_write_is_left_out() {
+        let event = Event::builder(EventType::Alive)
+            .id("1")
+            .identity("n")
+            .component("c")
+            .version("v")
+            .timestamp(253_402_300_800)
+            .build()
+            .unwrap();
+        let json = event.cloudevent().to_json();
+        assert_eq!(
+            String::from_utf8(json.clone()).unwrap(),
+            r#"{"specversion":"1.0","id":"1","source":"io.choria.lifecycle","type":"io.choria.lifecycle.v1.alive","subject":"n","datacontenttype":"application/json","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"1","identity":"n","component":"c","timestamp":253402300800,"version":"v"}}"#
+        );
+        let parsed = parse(&json).unwrap();
+        assert_eq!(parsed.event().as_lifecycle(), Some(&event));
+        assert_eq!(parsed.to_json(), json);
+    }
+
+    /// Keys go through the same escaping.
+    #[test]
+    fn keys_are_escaped_too() {
+        let input = r#"{"protocol":"io.choria.lifecycle.v1.shutdown","id":"1","identity":"n","component":"c","timestamp":1,"a<b":1}"#;
+        let written = String::from_utf8(parse(input.as_bytes()).unwrap().to_json()).unwrap();
+        assert_eq!(
+            written,
+            r#"{"protocol":"io.choria.lifecycle.v1.shutdown","id":"1","identity":"n","component":"c","timestamp":1,"a\u003cb":1}"#
+        );
     }
 }

@@ -512,42 +512,36 @@ fn is_canonical(f: &Fields<'_>, event: &AnyEvent) -> bool {
         return false; // a machine CloudEvent's id is its own, so keep the envelope
     };
     let subject = event.identity.trim();
-    const WITH_SUBJECT: [Key; 8] = [
-        Key::SpecVersion,
-        Key::Id,
-        Key::Source,
-        Key::Type,
-        Key::Subject,
-        Key::DataContentType,
-        Key::Time,
-        Key::Data,
+    let time = rfc3339::can_write(event.timestamp);
+    // The members we write, in our order, each only when we write it.
+    let written = [
+        (Key::SpecVersion, true),
+        (Key::Id, true),
+        (Key::Source, true),
+        (Key::Type, true),
+        (Key::Subject, !subject.is_empty()),
+        (Key::DataContentType, true),
+        (Key::Time, time),
+        (Key::Data, true),
     ];
-    let order: &[Key] = if subject.is_empty() {
-        &[
-            Key::SpecVersion,
-            Key::Id,
-            Key::Source,
-            Key::Type,
-            Key::DataContentType,
-            Key::Time,
-            Key::Data,
-        ]
-    } else {
-        &WITH_SUBJECT
-    };
-    f.len() as usize == order.len()
+    let mut at = 0;
+    for (key, wanted) in written {
+        match (wanted, f.position(key)) {
+            (true, Some(pos)) if pos == at => at += 1,
+            (false, None) => {}
+            _ => return false,
+        }
+    }
+    f.len() == at
         && !f.has_unknown()
-        && order
-            .iter()
-            .enumerate()
-            .all(|(i, &key)| f.position(key) == Some(i as u32))
         && reader::str_eq(f.get(Key::Id), event.id.as_str())
         && reader::str_eq(f.get(Key::Source), LIFECYCLE_SOURCE)
         && reader::str_eq(f.get(Key::Type), event.protocol())
         && (subject.is_empty() || reader::str_eq(f.get(Key::Subject), subject))
         && reader::str_eq(f.get(Key::DataContentType), "application/json")
-        && f.get(Key::Time)
-            .is_some_and(|m| rfc3339::is_utc(m.raw(), event.timestamp))
+        && (!time
+            || f.get(Key::Time)
+                .is_some_and(|m| rfc3339::is_utc(m.raw(), event.timestamp)))
         && f.get(Key::Data).is_some_and(|m| m.kind() == Kind::Object)
 }
 

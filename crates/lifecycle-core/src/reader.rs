@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use compact_str::CompactString;
-use serde::de::{self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
@@ -229,19 +229,25 @@ impl<'a> Member<'a> {
 
     /// The content of a string, decoded; `None` when the member is not a string.
     pub(crate) fn str(&self) -> Option<Cow<'a, str>> {
-        let raw = self.raw();
-        let content = raw.strip_prefix('"')?.strip_suffix('"')?;
-        if !content.contains('\\') {
-            return Some(Cow::Borrowed(content));
-        }
-        // serde_json has read this string once: decoding it again cannot fail. Were it to,
-        // the undecoded content is the best there is.
-        let mut de = serde_json::Deserializer::from_str(raw);
-        Some(Cow::Owned(
-            de.deserialize_bytes(BytesVisitor)
-                .unwrap_or_else(|_| content.to_owned()),
-        ))
+        decode(self.raw())
     }
+}
+
+/// The content of the JSON string `raw` (quotes included) that serde_json has read; `None`
+/// when `raw` is not a string. Borrowed unless it holds escapes.
+fn decode(raw: &str) -> Option<Cow<'_, str>> {
+    let content = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if !content.contains('\\') {
+        return Some(Cow::Borrowed(content));
+    }
+    // As bytes, where serde_json keeps a lone surrogate escape rather than fail on it.
+    // It has read this string once: decoding it again cannot fail; were it to, the
+    // undecoded content is the best there is.
+    let mut de = serde_json::Deserializer::from_str(raw);
+    Some(Cow::Owned(
+        de.deserialize_bytes(BytesVisitor)
+            .unwrap_or_else(|_| content.to_owned()),
+    ))
 }
 
 /// A string member; null or absent reads as empty, as Go's zero value.
@@ -328,7 +334,10 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_, 'de> {
             unknown: Vec::new(),
             len: 0,
         };
-        while let Some(name) = map.next_key_seed(Name)? {
+        // Names are read raw too: serde_json then checks them as it checks any string,
+        // and a lone surrogate escape in one reads as Go reads it.
+        while let Some(name) = map.next_key::<&'de RawValue>()? {
+            let name = decode(name.get()).unwrap_or_default();
             let value: &'de RawValue = map.next_value()?;
             // The object is the first level, so its members may nest one less.
             if let Some(at) = deeper_than(value.get(), MAX_DEPTH - 1) {
@@ -343,42 +352,6 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_, 'de> {
             fields.push(name, value);
         }
         Ok(fields)
-    }
-}
-
-/// A member name, borrowed unless it holds escapes.
-struct Name;
-
-impl<'de> DeserializeSeed<'de> for Name {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        // As bytes, so that a lone surrogate escape reads as Go reads it rather than fails.
-        deserializer.deserialize_bytes(NameVisitor)
-    }
-}
-
-struct NameVisitor;
-
-impl<'de> Visitor<'de> for NameVisitor {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string key")
-    }
-
-    fn visit_borrowed_bytes<E: de::Error>(self, bytes: &'de [u8]) -> Result<Self::Value, E> {
-        // A slice of a `str` between quotes without escapes: UTF-8.
-        std::str::from_utf8(bytes)
-            .map(Cow::Borrowed)
-            .map_err(|_| E::custom("invalid UTF-8 in a key"))
-    }
-
-    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(from_wtf8(bytes)))
     }
 }
 
