@@ -37,6 +37,32 @@ fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 /// `\t`, others `\u00XX`). Raw values (extra members) are written as received.
 struct GoEscapes;
 
+/// Whether `bytes` holds `<`, `>`, `&` or 0xE2 (the first byte of U+2028 and U+2029), eight
+/// bytes at a time: this runs over every string of every event written.
+fn may_need_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `x` equal to `b` leaves its high bit set in the result (and none is set
+    // when none is equal).
+    let has = |x: u64, b: u8| {
+        let y = x ^ (ONES * u64::from(b));
+        y.wrapping_sub(ONES) & !y & HIGH
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        if has(x, b'<') | has(x, b'>') | has(x, b'&') | has(x, 0xE2) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b'<' | b'>' | b'&' | 0xE2))
+}
+
 impl Formatter for GoEscapes {
     fn write_string_fragment<W: ?Sized + io::Write>(
         &mut self,
@@ -44,6 +70,10 @@ impl Formatter for GoEscapes {
         fragment: &str,
     ) -> io::Result<()> {
         let bytes = fragment.as_bytes();
+        // The usual fragment has nothing to escape: one cheap pass says so.
+        if !may_need_escape(bytes) {
+            return writer.write_all(bytes);
+        }
         let mut start = 0;
         let mut i = 0;
         while let Some(&b) = bytes.get(i) {
@@ -517,6 +547,26 @@ mod tests {
         let parsed = parse(&json).unwrap();
         assert_eq!(parsed.event().as_lifecycle(), Some(&event));
         assert_eq!(parsed.to_json(), json);
+    }
+
+    #[test]
+    fn may_need_escape_finds_each_byte_anywhere() {
+        for len in 0..24 {
+            assert!(!super::may_need_escape(&vec![b'a'; len]));
+            for at in 0..len {
+                for special in [b'<', b'>', b'&', 0xE2] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    assert!(super::may_need_escape(&bytes), "{len} {at} {special}");
+                }
+                // Neighbours of the special bytes are not special.
+                for plain in [b'=', b'?', b'%', b'\'', 0xE1, 0xE3, 0x80, 0xFF] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = plain;
+                    assert!(!super::may_need_escape(&bytes), "{len} {at} {plain}");
+                }
+            }
+        }
     }
 
     /// Keys go through the same escaping.

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use base64::Engine;
 use serde_json::value::RawValue;
 
@@ -268,7 +270,7 @@ fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
 fn rest(f: &Fields<'_>, defined: &[Key]) -> Extra {
     let all = COMMON.iter().chain(defined);
     let present = all.clone().filter(|&&key| f.get(key).is_some()).count();
-    if f.len() as usize == present && !f.has_unknown() {
+    if f.len() == present && !f.has_unknown() {
         return Vec::new(); // the common case: nothing but the type's own keys was sent
     }
     f.rest(&all.copied().collect::<Vec<_>>())
@@ -386,30 +388,36 @@ fn cloudevent(f: &Fields<'_>) -> Result<Parsed, Error> {
             spec.into_owned(),
         )));
     }
-    if !reader::str_eq(f.get(Key::Source), LIFECYCLE_SOURCE)
-        && !reader::str_eq(f.get(Key::Source), MACHINE_SOURCE)
-    {
-        let source = reader::string(f.get(Key::Source), "source")?;
+    let source = reader::text(f.get(Key::Source), "source")?;
+    if source != LIFECYCLE_SOURCE && source != MACHINE_SOURCE {
         if source.is_empty() {
             return Err(Error::missing("source"));
         }
-        return Err(Error::new(ErrorKind::ForeignSource(source)));
+        return Err(Error::new(ErrorKind::ForeignSource(source.into_owned())));
     }
-    if let Some(name) = f
-        .names()
-        .find(|name| !ATTRIBUTES.iter().any(|key| key.name() == *name) && !is_extension_name(name))
-    {
+    let invalid = f
+        .keys()
+        .filter(|key| !ATTRIBUTES.contains(key))
+        .map(Key::name)
+        .find(|name| !is_extension_name(name))
+        .or_else(|| f.unknown_names().find(|name| !is_extension_name(name)));
+    if let Some(name) = invalid {
         return Err(Error::new(ErrorKind::InvalidAttributeName(name.to_owned())));
     }
-    for key in [Key::Id, Key::Type, Key::Subject] {
-        reader::text(f.get(key), key.name())?;
+    let attributes = Attributes {
+        id: reader::text(f.get(Key::Id), "id")?,
+        source,
+        event_type: reader::text(f.get(Key::Type), "type")?,
+        subject: reader::text(f.get(Key::Subject), "subject")?,
+        time: reader::text(f.get(Key::Time), "time")?,
+        content_type: reader::text(f.get(Key::DataContentType), "datacontenttype")?,
+    };
+    let time = &attributes.time;
+    if !time.is_empty() && !rfc3339::is_valid(time) {
+        return Err(Error::invalid("time", time, "not an RFC 3339 date-time"));
     }
-    let time = reader::text(f.get(Key::Time), "time")?;
-    if !time.is_empty() && !rfc3339::is_valid(&time) {
-        return Err(Error::invalid("time", &time, "not an RFC 3339 date-time"));
-    }
-    let content_type = reader::text(f.get(Key::DataContentType), "datacontenttype")?;
-    let json = content_type.is_empty() || is_json_content_type(&content_type);
+    let content_type = &attributes.content_type;
+    let json = content_type.is_empty() || is_json_content_type(content_type);
 
     // Of `data` and `data_base64`, the one that came last counts, as a repeated key would.
     let present = |key| f.get(key).filter(|m: &Member<'_>| m.kind() != Kind::Null);
@@ -431,7 +439,7 @@ fn cloudevent(f: &Fields<'_>) -> Result<Parsed, Error> {
             }
             kind => {
                 return Err(Error::new(ErrorKind::DataNotText {
-                    content_type: content_type.into_owned(),
+                    content_type: content_type.clone().into_owned(),
                     found: kind.name(),
                 }));
             }
@@ -450,7 +458,7 @@ fn cloudevent(f: &Fields<'_>) -> Result<Parsed, Error> {
             (embedded(&decoded)?, form)
         }
     };
-    let envelope = if form == DataForm::Json && is_canonical(f, &event) {
+    let envelope = if form == DataForm::Json && is_canonical(f, &attributes, &event) {
         None
     } else {
         Some(Box::new(envelope(f, form)))
@@ -460,6 +468,16 @@ fn cloudevent(f: &Fields<'_>) -> Result<Parsed, Error> {
         event,
         envelope,
     })
+}
+
+/// A CloudEvent's string attributes, decoded once.
+struct Attributes<'a> {
+    id: Cow<'a, str>,
+    source: Cow<'a, str>,
+    event_type: Cow<'a, str>,
+    subject: Cow<'a, str>,
+    time: Cow<'a, str>,
+    content_type: Cow<'a, str>,
 }
 
 /// Where a CloudEvent's event came from.
@@ -496,18 +514,19 @@ fn embedded(bytes: &[u8]) -> Result<AnyEvent, Error> {
 /// Whether a CloudEvent's `datacontenttype` says its data is JSON: `application/json`,
 /// `text/json` or any `+json` type, parameters (`; charset=utf-8`) allowed.
 pub fn is_json_content_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let suffix = essence
+        .len()
+        .checked_sub(5)
+        .and_then(|at| essence.get(at..));
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("text/json")
+        || suffix.is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
 }
 
 /// Whether the envelope is exactly what [`crate::CloudEventJson`] would write for this
 /// event, so that nothing needs keeping to write it back.
-fn is_canonical(f: &Fields<'_>, event: &AnyEvent) -> bool {
+fn is_canonical(f: &Fields<'_>, attributes: &Attributes<'_>, event: &AnyEvent) -> bool {
     let AnyEvent::Lifecycle(event) = event else {
         return false; // a machine CloudEvent's id is its own, so keep the envelope
     };
@@ -532,16 +551,14 @@ fn is_canonical(f: &Fields<'_>, event: &AnyEvent) -> bool {
             _ => return false,
         }
     }
-    f.len() == at
+    f.len() == at as usize
         && !f.has_unknown()
-        && reader::str_eq(f.get(Key::Id), event.id.as_str())
-        && reader::str_eq(f.get(Key::Source), LIFECYCLE_SOURCE)
-        && reader::str_eq(f.get(Key::Type), event.protocol())
-        && (subject.is_empty() || reader::str_eq(f.get(Key::Subject), subject))
-        && reader::str_eq(f.get(Key::DataContentType), "application/json")
-        && (!time
-            || f.get(Key::Time)
-                .is_some_and(|m| rfc3339::is_utc(m.raw(), event.timestamp)))
+        && attributes.id == event.id.as_str()
+        && attributes.source == LIFECYCLE_SOURCE
+        && attributes.event_type == event.protocol()
+        && attributes.subject == subject
+        && attributes.content_type == "application/json"
+        && (!time || rfc3339::is_utc_text(&attributes.time, event.timestamp))
         && f.get(Key::Data).is_some_and(|m| m.kind() == Kind::Object)
 }
 

@@ -1,10 +1,9 @@
 //! The general JSON reader: an event object in any layout, read with serde_json.
 //!
 //! serde_json checks the syntax and hands over each member's value as raw JSON text borrowed
-//! from the input. Known keys land in fixed slots (a repeated key keeps its last value, as
-//! Go's encoding/json does); unknown members keep their names and places, so nothing received
-//! is lost. A member is decoded only when asked for: most are plain strings, borrowed as they
-//! are.
+//! from the input, in order, each known key's place noted (a repeated key keeps its last
+//! value, as Go's encoding/json does), so nothing received is lost. A member is decoded only
+//! when asked for: most are plain strings, borrowed as they are.
 //!
 //! Two of Go's rules serde_json does not have are kept here. A string with a lone UTF-16
 //! surrogate escape (`"\ud800"`) reads as U+FFFD, as Go reads it: serde_json refuses it in a
@@ -105,11 +104,20 @@ pub(crate) struct Member<'a> {
     raw: &'a RawValue,
 }
 
-/// The members of one JSON object, by position.
+/// The members of one JSON object, in input order, with where each known key's value is.
 pub(crate) struct Fields<'a> {
-    slots: [Option<Member<'a>>; SLOTS],
-    unknown: Vec<(Cow<'a, str>, Member<'a>)>,
-    len: u32,
+    /// Every member as received, a repeated key each time.
+    members: Vec<Entry<'a>>,
+    /// Where each known key's last member is in `members`, plus one; 0 when absent.
+    slots: [u32; SLOTS],
+    /// How many members have a name no event format defines.
+    unknown: u32,
+}
+
+struct Entry<'a> {
+    name: Cow<'a, str>,
+    key: Option<Key>,
+    raw: &'a RawValue,
 }
 
 impl<'a> Fields<'a> {
@@ -139,70 +147,78 @@ impl<'a> Fields<'a> {
         Fields::read(member.raw())
     }
 
-    fn push(&mut self, name: Cow<'a, str>, raw: &'a RawValue) {
-        let member = Member { pos: self.len, raw };
-        self.len = self.len.saturating_add(1);
-        match Key::from_name(&name) {
+    fn push(&mut self, name: Cow<'a, str>, key: Option<Key>, raw: &'a RawValue) {
+        self.members.push(Entry { name, key, raw });
+        let at = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
+        match key {
             // A repeated key keeps its last value, as Go's encoding/json does.
-            Some(key) => self.slots[key as usize] = Some(member),
-            None => self.unknown.push((name, member)),
+            Some(key) => self.slots[key as usize] = at,
+            None => self.unknown = self.unknown.saturating_add(1),
         }
     }
 
     pub(crate) fn get(&self, key: Key) -> Option<Member<'a>> {
-        self.slots[key as usize]
+        let pos = self.position(key)?;
+        let entry = self.members.get(pos as usize)?;
+        Some(Member {
+            pos,
+            raw: entry.raw,
+        })
     }
 
     pub(crate) fn position(&self, key: Key) -> Option<u32> {
-        self.get(key).map(|member| member.pos)
+        self.slots[key as usize].checked_sub(1)
     }
 
     /// How many members the object held, repeated ones included.
-    pub(crate) fn len(&self) -> u32 {
-        self.len
+    pub(crate) fn len(&self) -> usize {
+        self.members.len()
     }
 
     pub(crate) fn has_unknown(&self) -> bool {
-        !self.unknown.is_empty()
+        self.unknown > 0
     }
 
-    /// The name of every member (a repeated one once), known ones first.
-    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+    /// The known keys the object holds.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = Key> + '_ {
         Key::ALL
             .iter()
-            .filter(|&&key| self.get(key).is_some())
-            .map(|key| key.name())
-            .chain(self.unknown.iter().map(|(name, _)| &**name))
+            .copied()
+            .filter(|&key| self.position(key).is_some())
+    }
+
+    /// The names of the members no event format defines, in input order.
+    pub(crate) fn unknown_names(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .iter()
+            .filter(|entry| entry.key.is_none())
+            .map(|entry| &*entry.name)
+    }
+
+    /// The members that count, with their positions: every unknown one, and the last of each
+    /// known key.
+    fn live(&self) -> impl Iterator<Item = (usize, &Entry<'a>)> {
+        self.members.iter().enumerate().filter(|(i, entry)| {
+            entry
+                .key
+                .is_none_or(|key| self.position(key) == u32::try_from(*i).ok())
+        })
     }
 
     /// How many members other than `excluded` came before position `pos`.
     pub(crate) fn count_before(&self, pos: u32, excluded: &[Key]) -> usize {
-        let known = Key::ALL
-            .iter()
-            .filter(|key| !excluded.contains(key))
-            .filter_map(|&key| self.position(key))
-            .filter(|&p| p < pos)
-            .count();
-        known
-            + self
-                .unknown
-                .iter()
-                .filter(|(_, member)| member.pos < pos)
-                .count()
+        self.live()
+            .take_while(|&(i, _)| (i as u64) < u64::from(pos))
+            .filter(|(_, entry)| entry.key.is_none_or(|key| !excluded.contains(&key)))
+            .count()
     }
 
     /// Every member except `defined`, in input order and owned: what a type keeps as extra.
     /// Values are kept exactly as received.
     pub(crate) fn rest(&self, defined: &[Key]) -> Extra {
-        let mut rest: Vec<(&str, Member<'a>)> = Key::ALL
-            .iter()
-            .filter(|key| !defined.contains(key))
-            .filter_map(|&key| self.get(key).map(|m| (key.name(), m)))
-            .chain(self.unknown.iter().map(|(k, m)| (&**k, *m)))
-            .collect();
-        rest.sort_unstable_by_key(|(_, m)| m.pos);
-        rest.into_iter()
-            .map(|(key, member)| (key.to_owned(), member.to_raw()))
+        self.live()
+            .filter(|(_, entry)| entry.key.is_none_or(|key| !defined.contains(&key)))
+            .map(|(_, entry)| (entry.name.clone().into_owned(), entry.raw.to_owned()))
             .collect()
     }
 }
@@ -222,11 +238,6 @@ impl<'a> Member<'a> {
         self.raw.get()
     }
 
-    /// The member as an owned raw JSON value, exactly as received.
-    fn to_raw(self) -> Box<RawValue> {
-        self.raw.to_owned()
-    }
-
     /// The content of a string, decoded; `None` when the member is not a string.
     pub(crate) fn str(&self) -> Option<Cow<'a, str>> {
         decode(self.raw())
@@ -237,7 +248,8 @@ impl<'a> Member<'a> {
 /// when `raw` is not a string. Borrowed unless it holds escapes.
 fn decode(raw: &str) -> Option<Cow<'_, str>> {
     let content = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if !content.contains('\\') {
+    // A plain loop: these strings are short, too short for `memchr` to pay for itself.
+    if !content.bytes().any(|b| b == b'\\') {
         return Some(Cow::Borrowed(content));
     }
     // As bytes, where serde_json keeps a lone surrogate escape rather than fail on it.
@@ -270,11 +282,6 @@ pub(crate) fn string(member: Option<Member<'_>>, field: &str) -> Result<String, 
 /// A string member stored inline when short.
 pub(crate) fn compact(member: Option<Member<'_>>, field: &str) -> Result<CompactString, Error> {
     text(member, field).map(|s| CompactString::from(&*s))
-}
-
-/// Whether a member is the JSON string `expected`.
-pub(crate) fn str_eq(member: Option<Member<'_>>, expected: &str) -> bool {
-    member.and_then(|m| m.str()).is_some_and(|s| s == expected)
 }
 
 /// An integer member's digits; `None` for null.
@@ -330,14 +337,24 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut fields = Fields {
-            slots: [None; SLOTS],
-            unknown: Vec::new(),
-            len: 0,
+            members: Vec::with_capacity(map.size_hint().unwrap_or(12)),
+            slots: [0; SLOTS],
+            unknown: 0,
         };
         // Names are read raw too: serde_json then checks them as it checks any string,
         // and a lone surrogate escape in one reads as Go reads it.
         while let Some(name) = map.next_key::<&'de RawValue>()? {
-            let name = decode(name.get()).unwrap_or_default();
+            let raw = name.get();
+            let plain = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
+            // A known name holds no escape: most names need no decoding.
+            let (name, key) = match Key::from_name(plain) {
+                Some(key) => (Cow::Borrowed(plain), Some(key)),
+                None => {
+                    let name = decode(raw).unwrap_or_default();
+                    let key = Key::from_name(&name);
+                    (name, key)
+                }
+            };
             let value: &'de RawValue = map.next_value()?;
             // The object is the first level, so its members may nest one less.
             if let Some(at) = deeper_than(value.get(), MAX_DEPTH - 1) {
@@ -349,7 +366,7 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_, 'de> {
                 ));
                 return Err(de::Error::custom("nesting too deep"));
             }
-            fields.push(name, value);
+            fields.push(name, key, value);
         }
         Ok(fields)
     }
