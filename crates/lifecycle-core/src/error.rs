@@ -52,8 +52,16 @@ pub enum ErrorKind {
     UnsupportedSpecVersion(String),
     /// A CloudEvent whose `source` is not a Choria one.
     ForeignSource(String),
-    /// A CloudEvent whose `datacontenttype` is not JSON.
-    UnsupportedContentType(String),
+    /// A CloudEvent whose `datacontenttype` is not JSON, so that its `data` must be a string
+    /// holding the event, and is not.
+    DataNotText {
+        /// The content type received.
+        content_type: String,
+        /// The JSON type found in `data`.
+        found: &'static str,
+    },
+    /// A CloudEvent extension attribute whose name is not lower-case ASCII letters and digits.
+    InvalidAttributeName(String),
     /// A CloudEvent whose `data_base64` is not valid base64.
     InvalidBase64,
     /// The event has no NATS subject because its component is empty.
@@ -150,9 +158,19 @@ impl fmt::Display for Error {
                 f,
                 "CloudEvent from another source '{s}', expected 'io.choria.lifecycle' or 'io.choria.machine'"
             ),
-            ErrorKind::UnsupportedContentType(t) => {
-                write!(f, "CloudEvent datacontenttype '{t}' is not JSON")
-            }
+            ErrorKind::DataNotText {
+                content_type,
+                found,
+            } => write!(
+                f,
+                "CloudEvent datacontenttype '{content_type}' is not JSON, so 'data' must be a \
+                 string holding the event, found {found}"
+            ),
+            ErrorKind::InvalidAttributeName(name) => write!(
+                f,
+                "invalid CloudEvent attribute name '{name}': names are lower-case ASCII letters \
+                 and digits"
+            ),
             ErrorKind::InvalidBase64 => f.write_str("CloudEvent data_base64 is not valid base64"),
             ErrorKind::NoSubject => f.write_str(
                 "event has no component, so it has no NATS subject and cannot be published",

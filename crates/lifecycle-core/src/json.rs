@@ -1,22 +1,115 @@
-//! Serialising events: Choria's JSON and CloudEvents structured JSON, keys in Choria's order.
+//! Serialising events: Choria's JSON and CloudEvents structured JSON, keys in Choria's order,
+//! strings escaped as Go's `json.Marshal` escapes them.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io;
 
+use base64::Engine;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::ser::{CharEscape, Formatter};
 use serde_json::value::RawValue;
 
 use crate::builder::new_id;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::machine::{MachineEvent, Transition, WatcherState};
-use crate::parse::{AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, Parsed};
+use crate::parse::{AnyEvent, DataForm, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, Parsed};
 use crate::rfc3339;
 
+/// The compact JSON of `value`, strings escaped as Go escapes them.
 fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, GoEscapes);
     // Our Serialize impls write only string keys and valid raw values into a Vec, the one
     // case where serde_json cannot fail.
-    serde_json::to_vec(value).expect("serialising an event to memory cannot fail")
+    value
+        .serialize(&mut serializer)
+        .expect("serialising an event to memory cannot fail");
+    out
+}
+
+/// Compact JSON whose strings are escaped as Go's `json.Marshal` escapes them (Choria writes
+/// events with it): besides what JSON requires, `<`, `>` and `&` as `\u003c`, `\u003e`,
+/// `\u0026` (Go's HTML-safe escaping) and U+2028, U+2029 as `\u2028`, `\u2029`, so that the
+/// same event gives the same bytes from either implementation. Control characters are as
+/// serde_json writes them, which is what Go writes since Go 1.22 (`\b`, `\f`, `\n`, `\r`,
+/// `\t`, others `\u00XX`). Raw values (extra members) are written as received.
+struct GoEscapes;
+
+/// Whether `bytes` holds `<`, `>`, `&` or 0xE2 (the first byte of U+2028 and U+2029), eight
+/// bytes at a time: this runs over every string of every event written.
+fn may_need_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `x` equal to `b` leaves its high bit set in the result (and none is set
+    // when none is equal).
+    let has = |x: u64, b: u8| {
+        let y = x ^ (ONES * u64::from(b));
+        y.wrapping_sub(ONES) & !y & HIGH
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        if has(x, b'<') | has(x, b'>') | has(x, b'&') | has(x, 0xE2) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b'<' | b'>' | b'&' | 0xE2))
+}
+
+impl Formatter for GoEscapes {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let bytes = fragment.as_bytes();
+        // The usual fragment has nothing to escape: one cheap pass says so.
+        if !may_need_escape(bytes) {
+            return writer.write_all(bytes);
+        }
+        let mut start = 0;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            let (escape, len): (&[u8], usize) = match b {
+                b'<' => (b"\\u003c", 1),
+                b'>' => (b"\\u003e", 1),
+                b'&' => (b"\\u0026", 1),
+                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+                0xE2 => match bytes.get(i + 1..i + 3) {
+                    Some([0x80, 0xA8]) => (b"\\u2028", 3),
+                    Some([0x80, 0xA9]) => (b"\\u2029", 3),
+                    _ => {
+                        i += 1;
+                        continue;
+                    }
+                },
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            writer.write_all(&bytes[start..i])?;
+            writer.write_all(escape)?;
+            i += len;
+            start = i;
+        }
+        writer.write_all(&bytes[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        serde_json::ser::CompactFormatter.write_char_escape(writer, char_escape)
+    }
 }
 
 fn extra<M: SerializeMap>(map: &mut M, extra: &[(String, Box<RawValue>)]) -> Result<(), M::Error> {
@@ -178,7 +271,11 @@ impl Serialize for CloudEventJson<'_> {
             map.serialize_entry("subject", subject)?;
         }
         map.serialize_entry("datacontenttype", "application/json")?;
-        map.serialize_entry("time", &rfc3339::format_utc(timestamp))?;
+        // A time RFC 3339 cannot write is left out: `time` is optional, a malformed one is
+        // not (Go's SDK would write a five-digit year that no reader, its own included, reads).
+        if let Some(time) = rfc3339::format_utc(timestamp) {
+            map.serialize_entry("time", &time)?;
+        }
         match self.event {
             EventRef::Lifecycle(e) => map.serialize_entry("data", e)?,
             EventRef::Machine(m) => map.serialize_entry("data", m)?,
@@ -332,9 +429,22 @@ impl Serialize for Parsed {
             (Format::CloudEvents, None) => self.event.cloudevent().serialize(serializer),
             (Format::CloudEvents, Some(envelope)) => {
                 let mut map = serializer.serialize_map(None)?;
-                let (before, after) = envelope.attributes.split_at(envelope.data_at);
+                let (before, after) = envelope
+                    .attributes
+                    .split_at(envelope.data_at.min(envelope.attributes.len()));
                 extra(&mut map, before)?;
-                map.serialize_entry("data", &self.event)?;
+                match envelope.data_form {
+                    DataForm::Json => map.serialize_entry("data", &self.event)?,
+                    DataForm::Text => {
+                        let json = self.event.to_json();
+                        map.serialize_entry("data", &*String::from_utf8_lossy(&json))?;
+                    }
+                    DataForm::Base64 => {
+                        let json = self.event.to_json();
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+                        map.serialize_entry("data_base64", &encoded)?;
+                    }
+                }
                 extra(&mut map, after)?;
                 map.end()
             }
@@ -346,5 +456,131 @@ impl Parsed {
     /// The bytes in the format it arrived in.
     pub fn to_json(&self) -> Vec<u8> {
         to_vec(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Event, EventType, parse};
+
+    /// An alive event with any identity: the builder refuses control characters, which
+    /// events from the wire may hold.
+    fn alive(identity: &str) -> Event {
+        let mut event = Event::builder(EventType::Alive)
+            .id("6b0b2a6e-1f0e-4c1a-9d2e-000000000007")
+            .identity("node1.example.net")
+            .component("server")
+            .version("0.29.4")
+            .timestamp(1_700_000_000)
+            .build()
+            .unwrap();
+        event.identity = identity.into();
+        event
+    }
+
+    /// The bytes Go's `json.Marshal` writes for each string, as Choria JSON.
+    #[test]
+    fn strings_are_escaped_as_go_escapes_them() {
+        let cases = [
+            ("node1.example.net", "node1.example.net"),
+            (
+                "<script>&</script>",
+                r"\u003cscript\u003e\u0026\u003c/script\u003e",
+            ),
+            ("a\u{2028}b\u{2029}c", r"a\u2028b\u2029c"),
+            (
+                "quote\" backslash\\ slash/",
+                r#"quote\" backslash\\ slash/"#,
+            ),
+            ("\n\r\t", r"\n\r\t"),
+            // Go 1.22 and later, like serde_json; Go 1.21 and earlier wrote \u0008, \u000c.
+            ("\u{8}\u{c}", r"\b\f"),
+            ("\u{0}\u{1}\u{1b}\u{1f}", r"\u0000\u0001\u001b\u001f"),
+            ("\u{7f}é😀\u{2027}\u{202a}", "\u{7f}é😀\u{2027}\u{202a}"),
+        ];
+        for (identity, escaped) in cases {
+            let json = String::from_utf8(alive(identity).to_json()).unwrap();
+            let expected = format!(
+                r#"{{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"{escaped}","component":"server","timestamp":1700000000,"version":"0.29.4"}}"#
+            );
+            assert_eq!(json, expected, "{identity:?}");
+            assert_eq!(parse(json.as_bytes()).unwrap().event().identity(), identity);
+        }
+    }
+
+    #[test]
+    fn cloudevents_are_escaped_as_go_escapes_them() {
+        let event = alive(" <a&b>\u{2028} ");
+        let json = String::from_utf8(event.cloudevent().to_json()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"specversion":"1.0","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","source":"io.choria.lifecycle","type":"io.choria.lifecycle.v1.alive","subject":"\u003ca\u0026b\u003e","datacontenttype":"application/json","time":"2023-11-14T22:13:20Z","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":" \u003ca\u0026b\u003e\u2028 ","component":"server","timestamp":1700000000,"version":"0.29.4"}}"#
+        );
+        assert_eq!(parse(json.as_bytes()).unwrap().to_json(), json.as_bytes());
+    }
+
+    /// Members kept as received are written as received; what we decode is written as Go
+    /// writes it.
+    #[test]
+    fn received_members_are_written_raw_and_fields_escaped() {
+        let input = r#"{"specversion":"1.0","id":"<1>","source":"io.choria.lifecycle","type":"t","comexample":"<raw>\u2028","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"<n>","component":"server","timestamp":1700000000,"version":"0.29.4","extra":"a&b"}}"#;
+        let written = String::from_utf8(parse(input.as_bytes()).unwrap().to_json()).unwrap();
+        assert_eq!(
+            written,
+            r#"{"specversion":"1.0","id":"<1>","source":"io.choria.lifecycle","type":"t","comexample":"<raw>\u2028","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"\u003cn\u003e","component":"server","timestamp":1700000000,"version":"0.29.4","extra":"a&b"}}"#
+        );
+    }
+
+    /// A time RFC 3339 cannot write (a year past 9999) is left out, and such a CloudEvent
+    /// reads back as the same event and writes back the same.
+    #[test]
+    fn a_time_rfc3339_cannot_write_is_left_out() {
+        let event = Event::builder(EventType::Alive)
+            .id("1")
+            .identity("n")
+            .component("c")
+            .version("v")
+            .timestamp(253_402_300_800)
+            .build()
+            .unwrap();
+        let json = event.cloudevent().to_json();
+        assert_eq!(
+            String::from_utf8(json.clone()).unwrap(),
+            r#"{"specversion":"1.0","id":"1","source":"io.choria.lifecycle","type":"io.choria.lifecycle.v1.alive","subject":"n","datacontenttype":"application/json","data":{"protocol":"io.choria.lifecycle.v1.alive","id":"1","identity":"n","component":"c","timestamp":253402300800,"version":"v"}}"#
+        );
+        let parsed = parse(&json).unwrap();
+        assert_eq!(parsed.event().as_lifecycle(), Some(&event));
+        assert_eq!(parsed.to_json(), json);
+    }
+
+    #[test]
+    fn may_need_escape_finds_each_byte_anywhere() {
+        for len in 0..24 {
+            assert!(!super::may_need_escape(&vec![b'a'; len]));
+            for at in 0..len {
+                for special in [b'<', b'>', b'&', 0xE2] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    assert!(super::may_need_escape(&bytes), "{len} {at} {special}");
+                }
+                // Neighbours of the special bytes are not special.
+                for plain in [b'=', b'?', b'%', b'\'', 0xE1, 0xE3, 0x80, 0xFF] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = plain;
+                    assert!(!super::may_need_escape(&bytes), "{len} {at} {plain}");
+                }
+            }
+        }
+    }
+
+    /// Keys go through the same escaping.
+    #[test]
+    fn keys_are_escaped_too() {
+        let input = r#"{"protocol":"io.choria.lifecycle.v1.shutdown","id":"1","identity":"n","component":"c","timestamp":1,"a<b":1}"#;
+        let written = String::from_utf8(parse(input.as_bytes()).unwrap().to_json()).unwrap();
+        assert_eq!(
+            written,
+            r#"{"protocol":"io.choria.lifecycle.v1.shutdown","id":"1","identity":"n","component":"c","timestamp":1,"a\u003cb":1}"#
+        );
     }
 }

@@ -33,15 +33,14 @@ mod duration;
 mod error;
 mod event;
 mod fast;
-mod fields;
 mod filter;
 mod id;
 mod json;
 mod machine;
 mod parse;
 mod progress;
+mod reader;
 mod rfc3339;
-mod scan;
 mod subject;
 mod terminal;
 

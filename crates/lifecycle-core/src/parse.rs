@@ -1,12 +1,13 @@
+use std::borrow::Cow;
+
 use base64::Engine;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventKind, EventType, Extra, GovernorEventType};
-use crate::fields::{self, Document, Fields, Key};
 use crate::machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
+use crate::reader::{self, Fields, Key, Kind, Member};
 use crate::rfc3339;
-use crate::scan::Kind;
 
 /// The largest input [`parse`] accepts: NATS' default maximum payload. Choria's events are
 /// a few hundred bytes; anything near this is an attack or an accident.
@@ -88,11 +89,25 @@ pub struct Parsed {
     pub(crate) envelope: Option<Box<Envelope>>,
 }
 
-/// A received CloudEvent's attributes in their order, with where `data` stood among them.
+/// A received CloudEvent's attributes in their order, with where and how its event stood
+/// among them.
 #[derive(Debug, Clone)]
 pub(crate) struct Envelope {
     pub(crate) attributes: Extra,
     pub(crate) data_at: usize,
+    pub(crate) data_form: DataForm,
+}
+
+/// How a received CloudEvent carried its event, so that writing it back keeps a form its
+/// `datacontenttype` allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataForm {
+    /// `data` holds the event object (a JSON content type, or none).
+    Json,
+    /// `data` is a string holding the event's JSON (another content type).
+    Text,
+    /// `data_base64` holds the event's JSON (another content type).
+    Base64,
 }
 
 impl Parsed {
@@ -141,18 +156,45 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Error> {
 
 /// Parses any layout: the general JSON reader.
 pub(crate) fn parse_general(bytes: &[u8]) -> Result<Parsed, Error> {
-    let document = read(bytes)?;
-    if document.top.get(Key::Protocol).is_some() {
+    let text = read_text(bytes)?;
+    let top = Fields::read(text)?;
+    if top.get(Key::Protocol).is_some() {
+        let event = choria(&top)?;
+        fits_in_a_cloudevent(&event)?;
         return Ok(Parsed {
             format: Format::Choria,
-            event: choria(&document.top)?,
+            event,
             envelope: None,
         });
     }
-    if document.top.get(Key::SpecVersion).is_some() {
-        return cloudevent(&document);
+    if top.get(Key::SpecVersion).is_some() {
+        return cloudevent(&top);
     }
     Err(Error::new(ErrorKind::UnknownFormat))
+}
+
+/// Refuses an event whose members nest so deep that, as a CloudEvent's `data` (one level
+/// further down), the document would pass the reader's limit: everything accepted can be
+/// written in either format and read back. (Inside a CloudEvent, `data` already fits.)
+fn fits_in_a_cloudevent(event: &AnyEvent) -> Result<(), Error> {
+    let extra = match event {
+        AnyEvent::Lifecycle(event) => &event.extra,
+        AnyEvent::Machine(machine) => match &**machine {
+            MachineEvent::Transition(t) => &t.extra,
+            MachineEvent::WatcherState(w) => &w.extra,
+        },
+    };
+    // The event object is one level and `data` sits inside the envelope: two levels fewer.
+    for (name, value) in extra {
+        if reader::deeper_than(value.get(), reader::MAX_DEPTH - 2).is_some() {
+            return Err(Error::invalid(
+                name,
+                "(nested value)",
+                "nests deeper than 126 levels, too deep for the event to be carried in a CloudEvent",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Event {
@@ -167,11 +209,13 @@ impl Event {
     }
 }
 
-fn read(bytes: &[u8]) -> Result<Document<'_>, Error> {
+/// The input as text: JSON is UTF-8, and no larger than [`MAX_EVENT_BYTES`].
+fn read_text(bytes: &[u8]) -> Result<&str, Error> {
     if bytes.len() > MAX_EVENT_BYTES {
         return Err(Error::new(ErrorKind::TooLarge { size: bytes.len() }));
     }
-    Document::read(bytes)
+    std::str::from_utf8(bytes)
+        .map_err(|e| reader::at_position(bytes, e.valid_up_to(), "invalid UTF-8"))
 }
 
 const COMMON: [Key; 5] = [
@@ -184,7 +228,7 @@ const COMMON: [Key; 5] = [
 
 /// An event in Choria's format: `protocol` decides what it is.
 fn choria(f: &Fields<'_>) -> Result<AnyEvent, Error> {
-    let protocol = fields::string(f.get(Key::Protocol), "protocol")?;
+    let protocol = reader::string(f.get(Key::Protocol), "protocol")?;
     if let Some(event_type) = EventType::from_protocol(&protocol) {
         return lifecycle(f, event_type).map(AnyEvent::Lifecycle);
     }
@@ -203,7 +247,7 @@ fn choria(f: &Fields<'_>) -> Result<AnyEvent, Error> {
 }
 
 fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
-    let text = |key: Key| fields::compact(f.get(key), key.name());
+    let text = |key: Key| reader::compact(f.get(key), key.name());
     let (kind, defined): (EventKind, &[Key]) = match event_type {
         EventType::Startup => (
             EventKind::Startup {
@@ -233,7 +277,7 @@ fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
             }
             let kind = EventKind::Governor {
                 governor,
-                sequence: fields::uint(f.get(Key::Sequence), "sequence")?,
+                sequence: reader::uint(f.get(Key::Sequence), "sequence")?,
                 event_type: GovernorEventType::from_wire(&text(Key::EventType)?),
             };
             (kind, &[Key::Governor, Key::Sequence, Key::EventType])
@@ -243,7 +287,7 @@ fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
         id: text(Key::Id)?.as_str().into(),
         identity: text(Key::Identity)?,
         component: text(Key::Component)?,
-        timestamp: fields::int(f.get(Key::Timestamp), "timestamp")?,
+        timestamp: reader::int(f.get(Key::Timestamp), "timestamp")?,
         kind,
         extra: rest(f, defined),
     })
@@ -252,7 +296,7 @@ fn lifecycle(f: &Fields<'_>, event_type: EventType) -> Result<Event, Error> {
 fn rest(f: &Fields<'_>, defined: &[Key]) -> Extra {
     let all = COMMON.iter().chain(defined);
     let present = all.clone().filter(|&&key| f.get(key).is_some()).count();
-    if f.len() as usize == present && !f.has_unknown() {
+    if f.len() == present && !f.has_unknown() {
         return Vec::new(); // the common case: nothing but the type's own keys was sent
     }
     f.rest(&all.copied().collect::<Vec<_>>())
@@ -267,12 +311,12 @@ const MACHINE_COMMON: [Key; 5] = [
 ];
 
 fn transition(f: &Fields<'_>) -> Result<Transition, Error> {
-    let text = |key: Key| fields::string(f.get(key), key.name());
+    let text = |key: Key| reader::string(f.get(key), key.name());
     Ok(Transition {
         identity: text(Key::Identity)?,
         id: text(Key::Id)?,
         version: text(Key::Version)?,
-        timestamp: fields::int(f.get(Key::Timestamp), "timestamp")?,
+        timestamp: reader::int(f.get(Key::Timestamp), "timestamp")?,
         machine: text(Key::Machine)?,
         transition: text(Key::Transition)?,
         from_state: text(Key::FromState)?,
@@ -285,7 +329,7 @@ fn transition(f: &Fields<'_>) -> Result<Transition, Error> {
 }
 
 fn watcher_state(f: &Fields<'_>, kind: &str) -> Result<WatcherState, Error> {
-    let text = |key: Key| fields::string(f.get(key), key.name());
+    let text = |key: Key| reader::string(f.get(key), key.name());
     let watcher_type = text(Key::Type)?;
     if !watcher_type.is_empty() && watcher_type != kind {
         return Err(Error::invalid(
@@ -298,7 +342,7 @@ fn watcher_state(f: &Fields<'_>, kind: &str) -> Result<WatcherState, Error> {
         Some(ExecState {
             command: text(Key::Command)?,
             previous_outcome: text(Key::PreviousOutcome)?,
-            previous_run_time: fields::int(f.get(Key::PreviousRunTime), "previous_run_time")?,
+            previous_run_time: reader::int(f.get(Key::PreviousRunTime), "previous_run_time")?,
         })
     } else {
         None
@@ -320,7 +364,7 @@ fn watcher_state(f: &Fields<'_>, kind: &str) -> Result<WatcherState, Error> {
         identity: text(Key::Identity)?,
         id: text(Key::Id)?,
         version: text(Key::Version)?,
-        timestamp: fields::int(f.get(Key::Timestamp), "timestamp")?,
+        timestamp: reader::int(f.get(Key::Timestamp), "timestamp")?,
         machine: text(Key::Machine)?,
         name: text(Key::Name)?,
         exec,
@@ -333,59 +377,148 @@ fn rest_machine(f: &Fields<'_>, defined: &[Key]) -> Extra {
     f.rest(&all)
 }
 
+/// The attributes CloudEvents 1.0 defines; every other top-level member is an extension.
+const ATTRIBUTES: [Key; 10] = [
+    Key::SpecVersion,
+    Key::Id,
+    Key::Source,
+    Key::Type,
+    Key::Subject,
+    Key::DataContentType,
+    Key::DataSchema,
+    Key::Time,
+    Key::Data,
+    Key::DataBase64,
+];
+
 /// A CloudEvents structured-mode object: check the envelope, then parse `data`.
-fn cloudevent(document: &Document<'_>) -> Result<Parsed, Error> {
-    let f = &document.top;
-    let spec = fields::string(f.get(Key::SpecVersion), "specversion")?;
+///
+/// The envelope is read as Choria reads it: with the CloudEvents Go SDK v2
+/// (`github.com/cloudevents/sdk-go/v2`, `event/event_unmarshal.go`, `readJsonFromIterator`
+/// and `consumeData`), then `lifecycle.NewFromJSON` on the event's data bytes. Its rules:
+/// - `id`, `type`, `subject`, `time` and `datacontenttype` are strings (null and "" read as
+///   absent);
+/// - `time`, when present, is RFC 3339 (`types.ParseTimestamp`, Go's `time.RFC3339Nano`);
+/// - an extension attribute name is lower-case ASCII letters and digits
+///   (`event/extensions.go`, `validateExtensionName`, and the CloudEvents 1.0 spec; the SDK
+///   also lets upper-case letters through and lower-cases them, which we refuse rather
+///   than write back a name the spec forbids);
+/// - with a JSON `datacontenttype`, or none, `data` is the event object itself: a string
+///   there is a JSON string, not an event;
+/// - with another content type, `data` is a string holding the event's bytes;
+/// - `data_base64` holds the event's bytes whatever the content type.
+fn cloudevent(f: &Fields<'_>) -> Result<Parsed, Error> {
+    let spec = reader::text(f.get(Key::SpecVersion), "specversion")?;
     if spec != "1.0" {
-        return Err(Error::new(ErrorKind::UnsupportedSpecVersion(spec)));
+        return Err(Error::new(ErrorKind::UnsupportedSpecVersion(
+            spec.into_owned(),
+        )));
     }
-    if !fields::str_eq(f.get(Key::Source), LIFECYCLE_SOURCE)
-        && !fields::str_eq(f.get(Key::Source), MACHINE_SOURCE)
-    {
-        let source = fields::string(f.get(Key::Source), "source")?;
+    let source = reader::text(f.get(Key::Source), "source")?;
+    if source != LIFECYCLE_SOURCE && source != MACHINE_SOURCE {
         if source.is_empty() {
             return Err(Error::missing("source"));
         }
-        return Err(Error::new(ErrorKind::ForeignSource(source)));
+        return Err(Error::new(ErrorKind::ForeignSource(source.into_owned())));
     }
-    if let Some(member) = f.get(Key::DataContentType) {
-        if !fields::str_eq(Some(member), "application/json") {
-            let content_type = fields::string(Some(member), "datacontenttype")?;
-            if !is_json_content_type(&content_type) {
-                return Err(Error::new(ErrorKind::UnsupportedContentType(content_type)));
-            }
-        }
+    let invalid = f
+        .keys()
+        .filter(|key| !ATTRIBUTES.contains(key))
+        .map(Key::name)
+        .find(|name| !is_extension_name(name))
+        .or_else(|| f.unknown_names().find(|name| !is_extension_name(name)));
+    if let Some(name) = invalid {
+        return Err(Error::new(ErrorKind::InvalidAttributeName(name.to_owned())));
     }
-    let data = f.get(Key::Data).filter(|m| m.kind() != Kind::Null);
-    let event = match (data, &document.data, f.get(Key::DataBase64)) {
-        (Some(_), Some(inner), _) => data_event(inner)?,
-        // Some producers send the JSON document as a string.
-        (Some(member), _, _) if matches!(member.kind(), Kind::String { .. }) => {
-            embedded(fields::string(Some(member), "data")?.into_bytes())?
-        }
-        (Some(member), _, _) => {
-            return Err(Error::wrong_type("data", "an object", member.kind().name()));
-        }
-        (None, _, Some(member)) => {
-            let encoded = fields::string(Some(member), "data_base64")?;
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|_| Error::new(ErrorKind::InvalidBase64))?;
-            embedded(decoded)?
-        }
-        (None, _, None) => return Err(Error::missing("data")),
+    let attributes = Attributes {
+        id: reader::text(f.get(Key::Id), "id")?,
+        source,
+        event_type: reader::text(f.get(Key::Type), "type")?,
+        subject: reader::text(f.get(Key::Subject), "subject")?,
+        time: reader::text(f.get(Key::Time), "time")?,
+        content_type: reader::text(f.get(Key::DataContentType), "datacontenttype")?,
     };
-    let envelope = if is_canonical(f, &event) {
+    let time = &attributes.time;
+    if !time.is_empty() && !rfc3339::is_valid(time) {
+        return Err(Error::invalid("time", time, "not an RFC 3339 date-time"));
+    }
+    let content_type = &attributes.content_type;
+    let json = content_type.is_empty() || is_json_content_type(content_type);
+
+    // Of `data` and `data_base64`, the one that came last counts, as a repeated key would.
+    let present = |key| f.get(key).filter(|m: &Member<'_>| m.kind() != Kind::Null);
+    let data = match (present(Key::Data), present(Key::DataBase64)) {
+        (Some(data), Some(base64)) if base64.pos() > data.pos() => Data::Base64(base64),
+        (Some(data), _) => Data::Data(data),
+        (None, Some(base64)) => Data::Base64(base64),
+        (None, None) => return Err(Error::missing("data")),
+    };
+    let (event, form) = match data {
+        Data::Data(member) if json => match member.kind() {
+            Kind::Object => (data_event(&Fields::read_member(member)?)?, DataForm::Json),
+            kind => return Err(Error::wrong_type("data", "an object", kind.name())),
+        },
+        Data::Data(member) => match member.kind() {
+            Kind::String => {
+                let text = reader::text(Some(member), "data")?;
+                (embedded(text.as_bytes())?, DataForm::Text)
+            }
+            kind => {
+                return Err(Error::new(ErrorKind::DataNotText {
+                    content_type: content_type.clone().into_owned(),
+                    found: kind.name(),
+                }));
+            }
+        },
+        Data::Base64(member) => {
+            let encoded = reader::text(Some(member), "data_base64")?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(&*encoded)
+                .map_err(|_| Error::new(ErrorKind::InvalidBase64))?;
+            // Written back as a `data` object when that is what its content type says.
+            let form = if json {
+                DataForm::Json
+            } else {
+                DataForm::Base64
+            };
+            (embedded(&decoded)?, form)
+        }
+    };
+    let envelope = if form == DataForm::Json && is_canonical(f, &attributes, &event) {
         None
     } else {
-        Some(Box::new(envelope(f)))
+        Some(Box::new(envelope(f, form)))
     };
     Ok(Parsed {
         format: Format::CloudEvents,
         event,
         envelope,
     })
+}
+
+/// A CloudEvent's string attributes, decoded once.
+struct Attributes<'a> {
+    id: Cow<'a, str>,
+    source: Cow<'a, str>,
+    event_type: Cow<'a, str>,
+    subject: Cow<'a, str>,
+    time: Cow<'a, str>,
+    content_type: Cow<'a, str>,
+}
+
+/// Where a CloudEvent's event came from.
+enum Data<'a> {
+    Data(Member<'a>),
+    Base64(Member<'a>),
+}
+
+/// Whether `name` may name a CloudEvents extension attribute: one or more lower-case ASCII
+/// letters and digits.
+fn is_extension_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// The Choria-format event inside `data`; its errors name `data.<field>`.
@@ -397,70 +530,65 @@ fn data_event(inner: &Fields<'_>) -> Result<AnyEvent, Error> {
 }
 
 /// An event carried as a string or as base64: its bytes hold the Choria object.
-fn embedded(bytes: Vec<u8>) -> Result<AnyEvent, Error> {
-    let document = read(&bytes).map_err(|e| e.within("data."))?;
-    data_event(&document.top)
+fn embedded(bytes: &[u8]) -> Result<AnyEvent, Error> {
+    let inner = read_text(bytes)
+        .and_then(Fields::read)
+        .map_err(|e| e.within("data."))?;
+    data_event(&inner)
 }
 
 /// Whether a CloudEvent's `datacontenttype` says its data is JSON: `application/json`,
 /// `text/json` or any `+json` type, parameters (`; charset=utf-8`) allowed.
 pub fn is_json_content_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let suffix = essence
+        .len()
+        .checked_sub(5)
+        .and_then(|at| essence.get(at..));
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("text/json")
+        || suffix.is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
 }
 
 /// Whether the envelope is exactly what [`crate::CloudEventJson`] would write for this
 /// event, so that nothing needs keeping to write it back.
-fn is_canonical(f: &Fields<'_>, event: &AnyEvent) -> bool {
+fn is_canonical(f: &Fields<'_>, attributes: &Attributes<'_>, event: &AnyEvent) -> bool {
     let AnyEvent::Lifecycle(event) = event else {
         return false; // a machine CloudEvent's id is its own, so keep the envelope
     };
     let subject = event.identity.trim();
-    const WITH_SUBJECT: [Key; 8] = [
-        Key::SpecVersion,
-        Key::Id,
-        Key::Source,
-        Key::Type,
-        Key::Subject,
-        Key::DataContentType,
-        Key::Time,
-        Key::Data,
+    let time = rfc3339::can_write(event.timestamp);
+    // The members we write, in our order, each only when we write it.
+    let written = [
+        (Key::SpecVersion, true),
+        (Key::Id, true),
+        (Key::Source, true),
+        (Key::Type, true),
+        (Key::Subject, !subject.is_empty()),
+        (Key::DataContentType, true),
+        (Key::Time, time),
+        (Key::Data, true),
     ];
-    let order: &[Key] = if subject.is_empty() {
-        &[
-            Key::SpecVersion,
-            Key::Id,
-            Key::Source,
-            Key::Type,
-            Key::DataContentType,
-            Key::Time,
-            Key::Data,
-        ]
-    } else {
-        &WITH_SUBJECT
-    };
-    f.len() as usize == order.len()
+    let mut at = 0;
+    for (key, wanted) in written {
+        match (wanted, f.position(key)) {
+            (true, Some(pos)) if pos == at => at += 1,
+            (false, None) => {}
+            _ => return false,
+        }
+    }
+    f.len() == at as usize
         && !f.has_unknown()
-        && order
-            .iter()
-            .enumerate()
-            .all(|(i, &key)| f.position(key) == Some(i as u32))
-        && fields::str_eq(f.get(Key::Id), event.id.as_str())
-        && fields::str_eq(f.get(Key::Source), LIFECYCLE_SOURCE)
-        && fields::str_eq(f.get(Key::Type), event.protocol())
-        && (subject.is_empty() || fields::str_eq(f.get(Key::Subject), subject))
-        && fields::str_eq(f.get(Key::DataContentType), "application/json")
-        && f.get(Key::Time)
-            .is_some_and(|m| rfc3339::is_utc(m.raw(), event.timestamp))
+        && attributes.id == event.id.as_str()
+        && attributes.source == LIFECYCLE_SOURCE
+        && attributes.event_type == event.protocol()
+        && attributes.subject == subject
+        && attributes.content_type == "application/json"
+        && (!time || rfc3339::is_utc_text(&attributes.time, event.timestamp))
         && f.get(Key::Data).is_some_and(|m| m.kind() == Kind::Object)
 }
 
-fn envelope(f: &Fields<'_>) -> Envelope {
+fn envelope(f: &Fields<'_>, data_form: DataForm) -> Envelope {
     const DATA: [Key; 2] = [Key::Data, Key::DataBase64];
     let attributes = f.rest(&DATA);
     let data_at = DATA
@@ -471,5 +599,6 @@ fn envelope(f: &Fields<'_>) -> Envelope {
     Envelope {
         attributes,
         data_at,
+        data_form,
     }
 }

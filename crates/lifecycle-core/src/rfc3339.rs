@@ -1,65 +1,58 @@
-//! RFC 3339 UTC timestamps for CloudEvents' `time`, written by hand: it is on the hot path of
-//! every CloudEvents serialisation and needs only whole seconds.
+//! RFC 3339 timestamps for CloudEvents' `time`, written by hand: writing is on the hot path of
+//! every CloudEvents serialisation and needs only whole seconds; reading only checks the form.
 
-use std::fmt::Write;
+/// The unix seconds of 0000-01-01T00:00:00Z and of 9999-12-31T23:59:59Z: RFC 3339 has four
+/// digits for the year, so only the times between can be written.
+const FIRST: i64 = -62_167_219_200;
+const LAST: i64 = 253_402_300_799;
 
-/// Writes unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, as Go's RFC3339Nano does for whole seconds.
-pub(crate) fn write_utc(out: &mut String, unix: i64) {
-    let _ = write_to(out, unix);
-}
-
-fn write_to(out: &mut impl Write, unix: i64) -> std::fmt::Result {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    // Years outside 0..=9999 cannot be written in four digits; they keep their sign and
-    // digits rather than fail, so no timestamp makes serialising panic or err.
-    if (0..=9999).contains(&year) {
-        write!(out, "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-    } else {
-        write!(out, "{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, as Go's RFC3339Nano writes whole seconds; `None`
+/// for a year RFC 3339 cannot write (Go would write more digits, which no RFC 3339 reader,
+/// Go's included, reads back). Digits are placed directly: this runs for every CloudEvent
+/// written and every one parsed.
+fn utc(unix: i64) -> Option<[u8; 20]> {
+    if !can_write(unix) {
+        return None;
     }
-}
-
-/// Whether `json` is the JSON string our serialiser writes for `unix`, checked without
-/// allocating: this runs for every CloudEvent parsed.
-pub(crate) fn is_utc(json: &str, unix: i64) -> bool {
-    json.strip_prefix('"')
-        .and_then(|j| j.strip_suffix('"'))
-        .is_some_and(|text| is_utc_text(text, unix))
+    let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
+    let secs = unix.rem_euclid(86_400);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut value: i64| {
+        for i in (at..at + width).rev() {
+            // Every value is in range for its width: a digit each.
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, secs / 3600);
+    put(14, 2, secs / 60 % 60);
+    put(17, 2, secs % 60);
+    Some(out)
 }
 
 /// Whether `text` is exactly what [`format_utc`] writes for `unix`.
 pub(crate) fn is_utc_text(text: &str, unix: i64) -> bool {
-    struct Buffer {
-        bytes: [u8; 48],
-        len: usize,
-    }
-    impl Write for Buffer {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            let end = self.len + s.len();
-            self.bytes
-                .get_mut(self.len..end)
-                .ok_or(std::fmt::Error)?
-                .copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
-        }
-    }
-    let mut buffer = Buffer {
-        bytes: [0; 48],
-        len: 0,
-    };
-    write_to(&mut buffer, unix).is_ok() && &buffer.bytes[..buffer.len] == text.as_bytes()
+    utc(unix).is_some_and(|utc| utc == text.as_bytes())
 }
 
-/// Formats unix seconds as an RFC 3339 UTC string, as events' CloudEvents `time` is
-/// written (`2023-11-14T22:13:20Z`).
-pub fn format_utc(unix: i64) -> String {
-    let mut out = String::with_capacity(20);
-    write_utc(&mut out, unix);
-    out
+/// Whether unix seconds fall in the years RFC 3339 can write, 0000 to 9999.
+pub(crate) fn can_write(unix: i64) -> bool {
+    (FIRST..=LAST).contains(&unix)
+}
+
+/// Unix seconds as an RFC 3339 UTC string, as events' CloudEvents `time` is written
+/// (`2023-11-14T22:13:20Z`); `None` outside the years 0000 to 9999.
+pub fn format_utc(unix: i64) -> Option<String> {
+    utc(unix).map(|utc| utc.iter().map(|&b| char::from(b)).collect())
+}
+
+/// Whether `text` is an RFC 3339 date-time as Go's `time.Parse(time.RFC3339Nano, ..)` reads
+/// it (see [`parse`]).
+pub(crate) fn is_valid(text: &str) -> bool {
+    parse(text).is_some()
 }
 
 /// Howard Hinnant's days-to-civil algorithm, in i64 so that every i64 timestamp is valid.
@@ -140,7 +133,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{format_utc, is_valid};
 
     #[test]
     fn formats_like_go() {
@@ -153,14 +146,62 @@ mod tests {
             (253_402_300_799, "9999-12-31T23:59:59Z"),
         ];
         for (unix, want) in cases {
-            assert_eq!(format_utc(unix), want, "{unix}");
+            assert_eq!(format_utc(unix).as_deref(), Some(want), "{unix}");
+            assert!(is_valid(want));
         }
     }
 
     #[test]
-    fn extremes_do_not_panic() {
-        for unix in [i64::MIN, i64::MAX, i64::MIN + 1, i64::MAX - 1] {
-            assert!(format_utc(unix).ends_with('Z'));
+    fn years_rfc3339_cannot_write_are_not_written() {
+        assert_eq!(
+            format_utc(-62_167_219_200).as_deref(),
+            Some("0000-01-01T00:00:00Z")
+        );
+        for unix in [-62_167_219_201, 253_402_300_800, i64::MIN, i64::MAX] {
+            assert_eq!(format_utc(unix), None, "{unix}");
+        }
+    }
+
+    #[test]
+    fn validates_like_go() {
+        for valid in [
+            "2023-11-14T22:13:20Z",
+            "1984-02-28T15:04:05.999999999Z",
+            "1984-02-28T15:04:05.9999999999999Z",
+            "2000-02-29T00:00:00+01:00",
+            "2023-11-14T22:13:20-23:59",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.5Z",
+        ] {
+            assert!(is_valid(valid), "{valid}");
+        }
+        for invalid in [
+            "",
+            "2019-02-28",
+            "2023-11-14 22:13:20Z",
+            "2023-11-14t22:13:20Z",
+            "2023-11-14T22:13:20z",
+            "2023-11-14T22:13:20",
+            "2023-11-14T2:13:20Z",
+            "2023-11-14T22:13:20.Z",
+            "2023-11-14T22:13:20,5Z",
+            "2023-11-14T24:00:00Z",
+            "2023-11-14T22:60:00Z",
+            "2016-12-31T23:59:60Z",
+            "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2023-13-01T00:00:00Z",
+            "2023-00-01T00:00:00Z",
+            "2023-04-31T00:00:00Z",
+            "2023-11-14T22:13:20+24:00",
+            "2023-11-14T22:13:20+01:60",
+            "2023-11-14T22:13:20+0100",
+            "2023-11-14T22:13:20Z ",
+            "+2023-11-14T22:13:20Z",
+            "2023-11-14T22:13:20.5",
+            "１９８４-02-28T15:04:05Z",
+        ] {
+            assert!(!is_valid(invalid), "{invalid}");
         }
     }
 }
@@ -243,7 +284,7 @@ mod parse_tests {
         /// Whatever we write, we read back.
         #[test]
         fn reads_what_it_writes(unix in -62_167_219_200i64..=253_402_300_799) {
-            prop_assert_eq!(parse(&format_utc(unix)), Some((unix, 0)));
+            prop_assert_eq!(format_utc(unix).and_then(|text| parse(&text)), Some((unix, 0)));
         }
 
         /// What we accept, chrono accepts as the same instant (chrono is more lenient: a

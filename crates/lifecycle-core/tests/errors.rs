@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use lifecycle_core::{
-    AnyEvent, ErrorKind, Event, EventType, Format, GovernorEventType, MachineEvent, parse,
+    AnyEvent, ErrorKind, Event, EventType, Format, GovernorEventType, MachineEvent,
+    TRANSITION_PROTOCOL, parse,
 };
 use serde_json::value::RawValue;
 
@@ -263,10 +264,129 @@ fn parse_errors_have_exact_kinds_and_messages() {
             "field 'specversion' must be a string, found a number",
         ),
         (
-            "datacontenttype text/plain",
+            "datacontenttype text/plain with an object as data",
             with(&cloudevent(ALIVE), "datacontenttype", r#""text/plain""#),
-            ErrorKind::UnsupportedContentType("text/plain".into()),
-            "CloudEvent datacontenttype 'text/plain' is not JSON",
+            ErrorKind::DataNotText {
+                content_type: "text/plain".into(),
+                found: "an object",
+            },
+            "CloudEvent datacontenttype 'text/plain' is not JSON, so 'data' must be a string \
+             holding the event, found an object",
+        ),
+        (
+            "datacontenttype text/plain with a number as data",
+            with(
+                &cloudevent("7"),
+                "datacontenttype",
+                r#""text/plain; charset=utf-8""#,
+            ),
+            ErrorKind::DataNotText {
+                content_type: "text/plain; charset=utf-8".into(),
+                found: "a number",
+            },
+            "CloudEvent datacontenttype 'text/plain; charset=utf-8' is not JSON, so 'data' must \
+             be a string holding the event, found a number",
+        ),
+        (
+            "datacontenttype text/plain with a string that is not an event",
+            with(
+                &cloudevent(r#""[1]""#),
+                "datacontenttype",
+                r#""text/plain""#,
+            ),
+            ErrorKind::NotAnObject("an array"),
+            "expected a JSON object holding an event, found an array",
+        ),
+        (
+            "datacontenttype text/plain with a string that is not JSON",
+            with(
+                &cloudevent(r#""{\"protocol\":""#),
+                "datacontenttype",
+                r#""text/plain""#,
+            ),
+            ErrorKind::InvalidJson,
+            "not valid JSON: unexpected end of input at line 1 column 13",
+        ),
+        (
+            "datacontenttype as a number",
+            with(&cloudevent(ALIVE), "datacontenttype", "1"),
+            wrong_type("datacontenttype", "a string", "a number"),
+            "field 'datacontenttype' must be a string, found a number",
+        ),
+        (
+            "time not RFC 3339",
+            with(&cloudevent(ALIVE), "time", r#""2023-11-14 22:13:20""#),
+            invalid("time", "2023-11-14 22:13:20", "not an RFC 3339 date-time"),
+            "invalid time '2023-11-14 22:13:20': not an RFC 3339 date-time",
+        ),
+        (
+            "time on a day the month does not have",
+            with(&cloudevent(ALIVE), "time", r#""2023-02-29T00:00:00Z""#),
+            invalid("time", "2023-02-29T00:00:00Z", "not an RFC 3339 date-time"),
+            "invalid time '2023-02-29T00:00:00Z': not an RFC 3339 date-time",
+        ),
+        (
+            "time as unix seconds",
+            with(&cloudevent(ALIVE), "time", "1700000000"),
+            wrong_type("time", "a string", "a number"),
+            "field 'time' must be a string, found a number",
+        ),
+        (
+            "time inside a machine CloudEvent",
+            with(
+                &machine_cloudevent(TRANSITION_PROTOCOL, TRANSITION),
+                "time",
+                r#""yesterday""#,
+            ),
+            invalid("time", "yesterday", "not an RFC 3339 date-time"),
+            "invalid time 'yesterday': not an RFC 3339 date-time",
+        ),
+        (
+            "extension name with an upper-case letter",
+            with(&cloudevent(ALIVE), "comExample", r#""x""#),
+            ErrorKind::InvalidAttributeName("comExample".into()),
+            "invalid CloudEvent attribute name 'comExample': names are lower-case ASCII \
+             letters and digits",
+        ),
+        (
+            "extension name with an underscore",
+            with(&cloudevent(ALIVE), "com_example", "1"),
+            ErrorKind::InvalidAttributeName("com_example".into()),
+            "invalid CloudEvent attribute name 'com_example': names are lower-case ASCII \
+             letters and digits",
+        ),
+        (
+            "extension name that is a Choria field with an underscore",
+            with(&cloudevent(ALIVE), "new_version", r#""0.30.0""#),
+            ErrorKind::InvalidAttributeName("new_version".into()),
+            "invalid CloudEvent attribute name 'new_version': names are lower-case ASCII \
+             letters and digits",
+        ),
+        (
+            "extension name that is empty",
+            with(&cloudevent(ALIVE), "", "true"),
+            ErrorKind::InvalidAttributeName(String::new()),
+            "invalid CloudEvent attribute name '': names are lower-case ASCII letters and \
+             digits",
+        ),
+        (
+            "extension name with a dot",
+            with(&cloudevent(ALIVE), "com.example", "true"),
+            ErrorKind::InvalidAttributeName("com.example".into()),
+            "invalid CloudEvent attribute name 'com.example': names are lower-case ASCII \
+             letters and digits",
+        ),
+        (
+            "subject as a number",
+            with(&cloudevent(ALIVE), "subject", "7"),
+            wrong_type("subject", "a string", "a number"),
+            "field 'subject' must be a string, found a number",
+        ),
+        (
+            "id as an object",
+            with(&cloudevent(ALIVE), "id", "{}"),
+            wrong_type("id", "a string", "an object"),
+            "field 'id' must be a string, found an object",
         ),
         (
             "data missing",
@@ -333,10 +453,25 @@ fn parse_errors_have_exact_kinds_and_messages() {
             "missing required field 'data.governor'",
         ),
         (
-            "data as a string holding an array",
-            cloudevent(r#""[1]""#),
-            ErrorKind::NotAnObject("an array"),
-            "expected a JSON object holding an event, found an array",
+            "data as a JSON string with a JSON content type",
+            cloudevent(&serde_json::to_string(ALIVE).unwrap()),
+            wrong_type("data", "an object", "a string"),
+            "field 'data' must be an object, found a string",
+        ),
+        (
+            "data as a JSON string without a content type",
+            without(
+                &cloudevent(&serde_json::to_string(ALIVE).unwrap()),
+                "datacontenttype",
+            ),
+            wrong_type("data", "an object", "a string"),
+            "field 'data' must be an object, found a string",
+        ),
+        (
+            "data_base64 as a number",
+            with(&without(&cloudevent(ALIVE), "data"), "data_base64", "7"),
+            wrong_type("data_base64", "a string", "a number"),
+            "field 'data_base64' must be a string, found a number",
         ),
     ];
     for (what, input, kind, message) in cases {
@@ -365,10 +500,7 @@ fn invalid_json_says_what_is_wrong_and_where() {
             b"{\"a\":\"\\q\"}",
             "invalid escape in string at line 1 column 7",
         ),
-        (
-            b"{\"a\":01}",
-            "expected ',' or '}' in an object at line 1 column 7",
-        ),
+        (b"{\"a\":01}", "invalid number at line 1 column 7"),
     ];
     for (input, detail) in cases {
         let err = parse(input).unwrap_err();
@@ -396,11 +528,93 @@ fn data_base64_holding_an_event_parses() {
     );
 }
 
+/// With a content type that is not JSON, `data` is a string holding the event's bytes, as
+/// Choria's CloudEvents SDK reads it; written back in the same form.
 #[test]
-fn data_as_a_json_string_parses() {
-    let input = cloudevent(&serde_json::to_string(ALIVE).unwrap());
+fn data_as_a_string_with_a_text_content_type_parses() {
+    for content_type in [
+        "text/plain",
+        "application/octet-stream",
+        "text/plain; charset=utf-8",
+    ] {
+        let input = with(
+            &cloudevent(&serde_json::to_string(ALIVE).unwrap()),
+            "datacontenttype",
+            &serde_json::to_string(content_type).unwrap(),
+        );
+        let parsed = parse(input.as_bytes()).unwrap();
+        assert_eq!(parsed.format(), Format::CloudEvents);
+        assert_eq!(
+            parsed.event(),
+            parse(ALIVE.as_bytes()).unwrap().event(),
+            "{content_type}"
+        );
+        assert_eq!(
+            parsed
+                .attribute("datacontenttype")
+                .map(|raw| raw.get().to_owned()),
+            Some(serde_json::to_string(content_type).unwrap())
+        );
+        assert_eq!(String::from_utf8(parsed.to_json()).unwrap(), input);
+    }
+}
+
+/// `data_base64` holds the event whatever the content type; with one that is not JSON it is
+/// written back as `data_base64`.
+#[test]
+fn data_base64_with_a_text_content_type_is_written_back_as_base64() {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(ALIVE);
+    let input = with(
+        &format!("{{{ENVELOPE},\"data_base64\":\"{encoded}\"}}"),
+        "datacontenttype",
+        r#""application/octet-stream""#,
+    );
     let parsed = parse(input.as_bytes()).unwrap();
     assert_eq!(parsed.event(), parse(ALIVE.as_bytes()).unwrap().event());
+    assert_eq!(String::from_utf8(parsed.to_json()).unwrap(), input);
+}
+
+/// An empty `datacontenttype` reads as none, as the SDK reads it: `data` is the object.
+#[test]
+fn empty_datacontenttype_is_json() {
+    let input = with(&cloudevent(ALIVE), "datacontenttype", r#""""#);
+    let parsed = parse(input.as_bytes()).unwrap();
+    assert_eq!(parsed.event(), parse(ALIVE.as_bytes()).unwrap().event());
+    assert_eq!(String::from_utf8(parsed.to_json()).unwrap(), input);
+}
+
+/// Of `data` and `data_base64`, the one that comes last counts, as a repeated key does.
+#[test]
+fn the_last_of_data_and_data_base64_counts() {
+    let other = ALIVE.replace("node1.example.net", "node2.example.net");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&other);
+    let base64_last = format!("{{{ENVELOPE},\"data\":{ALIVE},\"data_base64\":\"{encoded}\"}}");
+    let data_last = format!("{{{ENVELOPE},\"data_base64\":\"{encoded}\",\"data\":{ALIVE}}}");
+    for (input, identity) in [
+        (base64_last, "node2.example.net"),
+        (data_last, "node1.example.net"),
+    ] {
+        let parsed = parse(input.as_bytes()).unwrap();
+        assert_eq!(parsed.event().identity(), identity, "{input}");
+    }
+}
+
+/// Times the SDK accepts: RFC 3339 with a fraction or an offset, or none at all.
+#[test]
+fn cloudevent_times_in_any_rfc3339_form_are_accepted() {
+    for time in [
+        r#""2023-11-14T22:13:20.123456789Z""#,
+        r#""2023-11-14T23:13:20+01:00""#,
+        r#""""#,
+        "null",
+    ] {
+        let input = with(&cloudevent(ALIVE), "time", time);
+        let parsed = parse(input.as_bytes()).unwrap_or_else(|e| panic!("{time}: {e}"));
+        assert_eq!(parsed.event(), parse(ALIVE.as_bytes()).unwrap().event());
+        assert_eq!(String::from_utf8(parsed.to_json()).unwrap(), input);
+    }
+    let input = without(&cloudevent(ALIVE), "time");
+    assert!(parse(input.as_bytes()).is_ok());
 }
 
 #[test]
@@ -933,4 +1147,30 @@ fn invalid_utf8_outside_an_object_is_invalid_json() {
         let err = parse(input).unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::InvalidJson, "{err}");
     }
+}
+
+/// An event whose members nest as deep as a document may is refused: as a CloudEvent's
+/// `data` it would pass the limit, and what is accepted must be writable in both formats.
+#[test]
+fn members_too_deep_for_a_cloudevent_are_refused() {
+    let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    // The event object is level 1: a member of 126 levels makes 127, 128 inside `data`.
+    let fits = parse(with(ALIVE, "x", &nested(126)).as_bytes()).unwrap();
+    let cloudevent = fits.event().cloudevent().to_json();
+    assert_eq!(parse(&cloudevent).unwrap().event(), fits.event());
+
+    let err = parse(with(ALIVE, "x", &nested(127)).as_bytes()).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &invalid(
+            "x",
+            "(nested value)",
+            "nests deeper than 126 levels, too deep for the event to be carried in a CloudEvent"
+        )
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid x '(nested value)': nests deeper than 126 levels, too deep for the event to \
+         be carried in a CloudEvent"
+    );
 }

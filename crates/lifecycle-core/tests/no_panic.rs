@@ -511,3 +511,197 @@ fn two_mebibytes_is_too_large() {
         }
     );
 }
+
+/// One of the project's own events (builder-made, fixed inputs), in Choria's JSON.
+fn own_event(index: usize, identity: &str) -> Vec<u8> {
+    use lifecycle_core::{Event, EventType, GovernorEventType};
+    let event_type = EventType::ALL[index % EventType::ALL.len()];
+    let mut event = Event::builder(event_type)
+        .id("6b0b2a6e-1f0e-4c1a-9d2e-000000000007")
+        .identity("node1.example.net")
+        .component("server")
+        .version("0.28.0")
+        .new_version("0.29.4")
+        .governor("PUPPET")
+        .sequence(7)
+        .governor_event(GovernorEventType::Enter)
+        .timestamp(1_700_000_000)
+        .build()
+        .unwrap()
+        .to_json();
+    // Any identity, as the wire may carry it.
+    let mut members = Members::parse(&event);
+    members.0[2].1 = raw(&string(identity));
+    event = members.render().into_bytes();
+    event
+}
+
+/// A CloudEvent around `data_json` (a Choria object) with the envelope's rule-bearing parts
+/// chosen: content type, how data is carried, time, one extension member, member order.
+#[derive(Debug, Clone)]
+struct Envelope {
+    content_type: Option<String>,
+    /// 0: the object, 1: a string of it, 2: base64 of it, 3: another JSON value.
+    carried: u8,
+    other: String,
+    time: Option<String>,
+    extension: (String, String),
+    rotate: usize,
+}
+
+fn envelope() -> impl Strategy<Value = Envelope> {
+    (
+        prop::option::of(prop_oneof![
+            prop::sample::select(vec![
+                "application/json",
+                "",
+                "text/plain",
+                "text/plain; charset=utf-8",
+                "application/octet-stream",
+                "application/cloudevents+json",
+                "Application/JSON",
+                "text/json",
+            ])
+            .prop_map(str::to_owned),
+            any::<String>(),
+        ]),
+        0..4u8,
+        json_value(),
+        prop::option::of(prop_oneof![
+            prop::sample::select(vec![
+                "\"2023-11-14T22:13:20Z\"",
+                "\"2023-11-14T22:13:20.5+01:00\"",
+                "\"2023-11-14 22:13:20\"",
+                "\"10000-01-01T00:00:00Z\"",
+                "\"\"",
+                "null",
+                "1700000000",
+            ])
+            .prop_map(str::to_owned),
+            any::<String>().prop_map(|s| string(&s)),
+        ]),
+        (
+            prop_oneof![
+                prop::sample::select(vec!["comexample", "com_example", "Foo", "", "a1", "x"])
+                    .prop_map(str::to_owned),
+                "[a-z0-9]{1,8}",
+                any::<String>(),
+            ],
+            json_value(),
+        ),
+        any::<usize>(),
+    )
+        .prop_map(
+            |(content_type, carried, other, time, extension, rotate)| Envelope {
+                content_type,
+                carried,
+                other,
+                time,
+                extension,
+                rotate,
+            },
+        )
+}
+
+fn render_envelope(data_json: &[u8], envelope: &Envelope) -> Vec<u8> {
+    use base64::Engine;
+    let text = std::str::from_utf8(data_json).unwrap();
+    let mut members = vec![
+        ("specversion".to_owned(), "\"1.0\"".to_owned()),
+        ("id".to_owned(), "\"1\"".to_owned()),
+        ("source".to_owned(), "\"io.choria.lifecycle\"".to_owned()),
+        ("type".to_owned(), "\"t\"".to_owned()),
+    ];
+    if let Some(content_type) = &envelope.content_type {
+        members.push(("datacontenttype".into(), string(content_type)));
+    }
+    if let Some(time) = &envelope.time {
+        members.push(("time".into(), time.clone()));
+    }
+    members.push(envelope.extension.clone());
+    members.push(match envelope.carried {
+        0 => ("data".into(), text.to_owned()),
+        1 => ("data".into(), string(text)),
+        2 => (
+            "data_base64".into(),
+            string(&base64::engine::general_purpose::STANDARD.encode(text)),
+        ),
+        _ => ("data".into(), envelope.other.clone()),
+    });
+    let len = members.len();
+    members.rotate_left(envelope.rotate % len);
+    Members(members.into_iter().map(|(k, v)| (k, raw(&v))).collect())
+        .render()
+        .into_bytes()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// The CloudEvents envelope rules (time, extension names, data by content type) never
+    /// panic, and what they accept writes back to the same event in the same format.
+    #[test]
+    fn envelopes_of_every_shape_never_panic(
+        index in any::<usize>(),
+        identity in any::<String>(),
+        envelope in envelope(),
+    ) {
+        let event = own_event(index, &identity);
+        check(&event);
+        let bytes = render_envelope(&event, &envelope);
+        check(&bytes);
+        let json = envelope.content_type.as_deref().is_none_or(|t| {
+            t.is_empty() || lifecycle_core::is_json_content_type(t)
+        });
+        // Where only the carrying of data is in question, it decides (a short extension
+        // value cannot nest too deeply).
+        let plain_rest = envelope.extension.1.len() < 200
+            && envelope.time.as_deref().is_none_or(|t| t.starts_with("\"2023-11-14T"))
+            && envelope.extension.0.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && !envelope.extension.0.is_empty()
+            && !matches!(
+                envelope.extension.0.as_str(),
+                "specversion" | "id" | "source" | "type" | "subject" | "datacontenttype"
+                    | "dataschema" | "time" | "data"
+            );
+        if plain_rest && envelope.carried < 3 {
+            let parsed = parse(&bytes);
+            let expected = match envelope.carried {
+                0 => json,
+                1 => !json,
+                _ => true,
+            };
+            prop_assert_eq!(parsed.is_ok(), expected, "{}", String::from_utf8_lossy(&bytes));
+            if let Ok(parsed) = parsed {
+                let choria = parse(&event).unwrap();
+                prop_assert_eq!(parsed.event(), choria.event());
+            }
+        }
+    }
+}
+
+/// Every rule's refusal, and every accepted form, on the project's own events: parse, write
+/// back, parse again.
+#[test]
+fn envelope_rules_on_own_events_never_panic() {
+    for index in 0..6 {
+        let event = own_event(index, "node1.example.net");
+        for content_type in [None, Some(""), Some("application/json"), Some("text/plain")] {
+            for carried in 0..4 {
+                for time in [None, Some("\"2023-11-14T22:13:20Z\""), Some("\"bogus\"")] {
+                    for name in ["comexample", "com_example"] {
+                        let envelope = Envelope {
+                            content_type: content_type.map(str::to_owned),
+                            carried,
+                            other: "[1]".into(),
+                            time: time.map(str::to_owned),
+                            extension: (name.into(), "true".into()),
+                            rotate: index,
+                        };
+                        check(&render_envelope(&event, &envelope));
+                    }
+                }
+            }
+        }
+    }
+}
