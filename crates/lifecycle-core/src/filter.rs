@@ -13,16 +13,24 @@
 //! An event passes when it matches at least one type element (or there is none) and every
 //! other element. Values compare as dotted versions (`0.29.0 < 0.30.1 < 0.100.0`; a part that
 //! is not a number compares as a string), numbers as numbers, quoted values (`"..."`, with
-//! `\"` and `\\`) as plain strings.
+//! `\"` and `\\`) as plain strings. An absent or `null` field equals nothing. What a field
+//! holds, and what an unusual unknown member (`1e400`, `"\ud800"`) compares as, is told in
+//! [`field`].
+//!
+//! Evaluation is on the hot path of `view`, `wait`, `forward` and the tally's feed: it reads
+//! fields from the typed event and never serialises it; type, key and known-field
+//! conditions allocate nothing.
 
+mod field;
+
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
-
 use crate::event::EventType;
 use crate::parse::AnyEvent;
+use field::Field;
 
 /// A parsed filter expression. The empty filter passes every event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -290,7 +298,6 @@ impl Filter {
         if !self.types.is_empty() && !self.types.iter().any(|t| t.as_str() == type_name) {
             return false;
         }
-        let mut json = None;
         self.conditions.iter().all(|condition| match condition {
             Condition::Key {
                 key,
@@ -303,10 +310,7 @@ impl Filter {
                 found != *negate
             }
             Condition::Field { path, op, value } => {
-                let json = json.get_or_insert_with(|| {
-                    serde_json::to_value(event).expect("events serialise to JSON")
-                });
-                field_matches(json, path, *op, value)
+                field_matches(field::lookup(event, path), *op, value)
             }
         })
     }
@@ -546,35 +550,46 @@ fn text_matches(pattern: &Operand, value: &str) -> bool {
     if pattern.quoted {
         pattern.text == value
     } else {
-        glob_matches(pattern.text.as_bytes(), value.as_bytes())
+        glob_matches(&pattern.text, value)
     }
 }
 
-fn field_matches(json: &Value, path: &[String], op: Op, operand: &Operand) -> bool {
-    let mut value = json;
-    for part in path {
-        match value.get(part) {
-            Some(inner) => value = inner,
-            // An absent field equals nothing, so only != holds.
-            None => return op == Op::Ne,
-        }
-    }
-    let text = match value {
-        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        Value::Number(n) if !operand.quoted => {
-            if let (Some(a), Ok(b)) = (n.as_f64(), operand.text.parse::<f64>()) {
-                return a.partial_cmp(&b).is_some_and(|o| op.holds(o));
+/// `.field<op>value`. A number compares as a number with a value that is one, and otherwise
+/// as its JSON text, like every other field.
+fn field_matches(field: Field<'_>, op: Op, operand: &Operand) -> bool {
+    let mut digits = itoa::Buffer::new();
+    let text: Cow<'_, str> = match field {
+        // An absent field equals nothing, so only != holds.
+        Field::Missing => return op == Op::Ne,
+        Field::Text(text) => text,
+        Field::Number(n) => {
+            if !operand.quoted {
+                if let (Some(a), Ok(b)) = (n.as_f64(), operand.text.parse::<f64>()) {
+                    return a.partial_cmp(&b).is_some_and(|o| op.holds(o));
+                }
             }
-            std::borrow::Cow::Owned(n.to_string())
+            match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Cow::Borrowed(digits.format(u)),
+                (None, Some(i)) => Cow::Borrowed(digits.format(i)),
+                // Only unknown members hold fractions: they may allocate.
+                (None, None) => Cow::Owned(n.to_string()),
+            }
         }
-        Value::Null => return op == Op::Ne,
-        other => std::borrow::Cow::Owned(other.to_string()),
+        Field::HugeNumber(json) => {
+            if !operand.quoted {
+                // Rust reads what serde_json refuses as a number beyond f64: an infinity.
+                if let (Ok(a), Ok(b)) = (json.parse::<f64>(), operand.text.parse::<f64>()) {
+                    return a.partial_cmp(&b).is_some_and(|o| op.holds(o));
+                }
+            }
+            Cow::Borrowed(json)
+        }
     };
     if operand.quoted {
         return op.holds(text.as_ref().cmp(operand.text.as_str()));
     }
     if matches!(op, Op::Eq | Op::Ne) && operand.is_glob() {
-        return glob_matches(operand.text.as_bytes(), text.as_bytes()) == (op == Op::Eq);
+        return glob_matches(&operand.text, &text) == (op == Op::Eq);
     }
     op.holds(compare_versions(&text, &operand.text))
 }
@@ -612,30 +627,36 @@ fn numeric(part: &str) -> Option<(usize, &str)> {
     Some((digits.len(), digits))
 }
 
-/// `*` matches any run of bytes, `?` any one character; everything else itself.
-fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
-    let text = std::str::from_utf8(text).unwrap_or_default();
-    let pattern = std::str::from_utf8(pattern).unwrap_or_default();
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
+/// `*` matches any run of characters, `?` any one character; everything else itself.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    // Positions are byte offsets on character boundaries; `rest` slices from them.
+    let rest = |s: &str, at: usize| s.get(at..).and_then(|s| s.chars().next());
+    let (mut p, mut t) = (0, 0);
+    // After a `*`: where the pattern resumes, and where in the text it last tried to.
     let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+    while let Some(tc) = rest(text, t) {
+        match rest(pattern, p) {
+            Some(pc) if pc == '?' || pc == tc => {
+                p += pc.len_utf8();
+                t += tc.len_utf8();
+            }
+            Some('*') => {
+                p += 1;
+                star = Some((p, t));
+            }
+            _ => match star {
+                // Let the `*` take one more character and try again from there.
+                Some((after, tried)) => {
+                    let next = tried + rest(text, tried).map_or(1, char::len_utf8);
+                    p = after;
+                    t = next;
+                    star = Some((after, next));
+                }
+                None => return false,
+            },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    pattern.get(p..).is_some_and(|left| left.chars().all(|c| c == '*'))
 }
 
 #[cfg(test)]
@@ -928,7 +949,7 @@ mod tests {
             ("**x", "ax", true),
         ] {
             assert_eq!(
-                glob_matches(pattern.as_bytes(), text.as_bytes()),
+                glob_matches(pattern, text),
                 want,
                 "{pattern} vs {text}"
             );
