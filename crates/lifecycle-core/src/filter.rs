@@ -21,6 +21,8 @@
 //! fields from the typed event and never serialises it; type, key and known-field
 //! conditions allocate nothing.
 
+#[cfg(test)]
+mod differential;
 mod field;
 
 use std::borrow::Cow;
@@ -656,7 +658,9 @@ fn glob_matches(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    pattern.get(p..).is_some_and(|left| left.chars().all(|c| c == '*'))
+    pattern
+        .get(p..)
+        .is_some_and(|left| left.chars().all(|c| c == '*'))
 }
 
 #[cfg(test)]
@@ -779,6 +783,104 @@ mod tests {
         ] {
             let filter: Filter = expression.parse().unwrap();
             assert_eq!(filter.matches(&event), want, "{expression}");
+        }
+    }
+
+    /// An alive event with unknown members serde_json cannot read as values.
+    fn hostile() -> AnyEvent {
+        let AnyEvent::Lifecycle(mut alive) =
+            event(EventType::Alive, "web1.example.net", "server", "0.30.1")
+        else {
+            unreachable!()
+        };
+        let raw = |json: &str| serde_json::value::RawValue::from_string(json.to_owned()).unwrap();
+        alive.extra = vec![
+            ("huge".into(), raw("1e400")),
+            ("neg".into(), raw("-1e400")),
+            ("lone".into(), raw(r#""\ud800""#)),
+            ("mixed".into(), raw(r#""caf\u00e9 \udc00""#)),
+            (
+                "nested".into(),
+                raw(r#"{"\ud800":0, "n":1e400, "s":"\ud800", "ok":2, "ok":3, "o":{"p":"q"}}"#),
+            ),
+            ("arr".into(), raw("[1e400]")),
+            (
+                "deep".into(),
+                raw(&format!("{}1{}", "[".repeat(120), "]".repeat(120))),
+            ),
+            // Of repeated members the last counts, as in the event's JSON.
+            ("version".into(), raw(r#""9.9.9""#)),
+        ];
+        alive.into()
+    }
+
+    #[test]
+    fn evaluates_members_serde_json_cannot_read() {
+        let event = hostile();
+        for (expression, want) in [
+            // A number beyond f64 is an infinity against a number...
+            (".huge>1", true),
+            (".huge<1", false),
+            (".huge=1e400", true),
+            (".huge>=1e308", true),
+            (".neg<-1e308", true),
+            (".neg>0", false),
+            // ...and its JSON text against anything else.
+            (r#".huge="1e400""#, true),
+            (".huge=1e4*", true),
+            (".huge=1e3*", false),
+            (".huge>=1e399.0", true),
+            // A string with a lone surrogate is its text between the quotes, as written.
+            (r#".lone="\\ud800""#, true),
+            (r#".lone!="\\ud800""#, false),
+            (".lone!=x", true),
+            (".lone=*", true),
+            (".lone=?ud800", true),
+            (r#".mixed="caf\\u00e9 \\udc00""#, true),
+            (".mixed=caf*", true),
+            // Nested members are found past keys and values serde_json refuses.
+            (".nested.ok=3", true),
+            (".nested.ok=2", false),
+            (".nested.n>1", true),
+            (r#".nested.s="\\ud800""#, true),
+            (".nested.o.p=q", true),
+            (".nested.o.p.q=q", false),
+            (".nested.missing=1", false),
+            (".nested.missing!=1", true),
+            (".huge.inner!=1", true),
+            (".arr.inner=1", false),
+            // An object or array serde_json refuses is its JSON text as received.
+            (r#".nested=*"ok":3*"#, true),
+            (r#".arr="[1e400]""#, true),
+            (".deep=[[[*", true),
+            // Known fields still read as before; an unknown member of the same name wins.
+            (".version=9.9.9", true),
+            ("alive,identity=web*,.identity=web1.example.net", true),
+            (".timestamp=1700000000", true),
+        ] {
+            let filter: Filter = expression.parse().unwrap();
+            assert_eq!(filter.matches(&event), want, "{expression}");
+        }
+    }
+
+    /// The events of issue 11 through the parser: evaluating them panicked.
+    #[test]
+    fn parsed_events_with_unreadable_members_do_not_panic() {
+        let alive = r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"01","identity":"n1","component":"server","timestamp":1700000000,"version":"0.29.4","#;
+        let huge = parse(format!(r#"{alive}"extra":1e400}}"#).as_bytes()).unwrap();
+        let lone = parse(format!(r#"{alive}"extra":"\ud800"}}"#).as_bytes()).unwrap();
+        for (expression, want) in [
+            // A string orders after a number's text.
+            ("alive,.extra>1", [true, true]),
+            ("alive,.extra<1", [false, false]),
+            (".extra=*", [true, true]),
+            (".extra!=x", [true, true]),
+            (".extra.a=1", [false, false]),
+            (".version>=0.29.0,.extra!=0", [true, true]),
+        ] {
+            let filter: Filter = expression.parse().unwrap();
+            let got = [filter.matches(huge.event()), filter.matches(lone.event())];
+            assert_eq!(got, want, "{expression}");
         }
     }
 
@@ -948,11 +1050,7 @@ mod tests {
             ("wé?", "wéb", true),
             ("**x", "ax", true),
         ] {
-            assert_eq!(
-                glob_matches(pattern, text),
-                want,
-                "{pattern} vs {text}"
-            );
+            assert_eq!(glob_matches(pattern, text), want, "{pattern} vs {text}");
         }
     }
 }
