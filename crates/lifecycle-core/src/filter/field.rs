@@ -129,9 +129,14 @@ fn known<'e>(event: &'e AnyEvent, name: &str) -> Option<Field<'e>> {
     }
 }
 
+/// A raw value's JSON text, without the white space around it.
+fn text_of(raw: &RawValue) -> &str {
+    raw.get().trim_matches([' ', '\t', '\n', '\r'])
+}
+
 /// A raw value as a field.
 fn read(raw: &RawValue) -> Field<'_> {
-    let json = raw.get().trim_matches([' ', '\t', '\n', '\r']);
+    let json = text_of(raw);
     match json.as_bytes().first() {
         Some(b'"') => {
             let between = json
@@ -163,10 +168,11 @@ fn read(raw: &RawValue) -> Field<'_> {
 /// The member `name` of `object` (the last one, when repeated); none when `object` is not
 /// an object or has no such member.
 fn member<'e>(object: &'e RawValue, name: &str) -> Option<&'e RawValue> {
-    if !object.get().starts_with('{') {
+    let json = text_of(object);
+    if !json.starts_with('{') {
         return None;
     }
-    serde_json::Deserializer::from_str(object.get())
+    serde_json::Deserializer::from_str(json)
         .deserialize_map(MemberNamed(name))
         .ok()
         .flatten()
