@@ -31,6 +31,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::event::EventType;
+use crate::machine::MachineEvent;
 use crate::parse::AnyEvent;
 use field::Field;
 
@@ -50,19 +51,21 @@ enum TypeName {
 }
 
 impl TypeName {
+    fn of(event: &AnyEvent) -> TypeName {
+        match event {
+            AnyEvent::Lifecycle(e) => TypeName::Lifecycle(e.event_type()),
+            AnyEvent::Machine(m) => match **m {
+                MachineEvent::Transition(_) => TypeName::Transition,
+                MachineEvent::WatcherState(_) => TypeName::State,
+            },
+        }
+    }
+
     fn parse(word: &str) -> Option<TypeName> {
         match word {
             "transition" => Some(TypeName::Transition),
             "state" => Some(TypeName::State),
             other => other.parse().ok().map(TypeName::Lifecycle),
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            TypeName::Lifecycle(t) => t.as_str(),
-            TypeName::Transition => "transition",
-            TypeName::State => "state",
         }
     }
 }
@@ -296,8 +299,7 @@ impl Filter {
 
     /// Whether `event` passes.
     pub fn matches(&self, event: &AnyEvent) -> bool {
-        let type_name = event.type_name();
-        if !self.types.is_empty() && !self.types.iter().any(|t| t.as_str() == type_name) {
+        if !self.types.is_empty() && !self.types.contains(&TypeName::of(event)) {
             return false;
         }
         self.conditions.iter().all(|condition| match condition {

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Condition, Filter, Op, Operand, compare_versions};
+use super::{Condition, Filter, Op, Operand, TypeName, compare_versions};
 use crate::event::{Event, EventKind, GovernorEventType};
 use crate::machine::{ExecState, MachineEvent, Transition, WatcherState};
 use crate::parse::AnyEvent;
@@ -18,7 +18,12 @@ use crate::parse::AnyEvent;
 /// event failed (it panicked there).
 fn old_matches(filter: &Filter, event: &AnyEvent) -> Option<bool> {
     let type_name = event.type_name();
-    if !filter.types.is_empty() && !filter.types.iter().any(|t| t.as_str() == type_name) {
+    let name = |t: &TypeName| match t {
+        TypeName::Lifecycle(t) => t.as_str(),
+        TypeName::Transition => "transition",
+        TypeName::State => "state",
+    };
+    if !filter.types.is_empty() && !filter.types.iter().any(|t| name(t) == type_name) {
         return Some(false);
     }
     let mut json = None;
