@@ -1,31 +1,39 @@
 //! The project's development tasks, run as `cargo xtask <task>` (aliased in
 //! `.cargo/config.toml`).
 
+mod fuzz;
 mod interop;
 mod schemas;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <task>
+fn usage() -> String {
+    format!(
+        "usage: cargo xtask <task>
 
 tasks:
   interop  the interoperability suite: Choria's reference events and schemas (from
            $LIFECYCLE_REFERENCE, default ../shared/reference) against our crates and the
            lifecycle binary; fails when they are missing
   schemas  check schemas/ against its examples and the events lifecycle-core builds and
-           parses (interop adds Choria's published schemas)";
+           parses (interop adds Choria's published schemas)
+  {}",
+        fuzz::USAGE
+    )
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["interop"] => interop::run(),
         ["schemas"] => schemas::run(schemas::Choria::Skipped),
+        ["fuzz", ..] => fuzz::run(&args[1..]),
         ["help" | "--help" | "-h"] => {
-            println!("{USAGE}");
+            println!("{}", usage());
             return ExitCode::SUCCESS;
         }
         _ => {
-            eprintln!("unknown task {args:?}\n\n{USAGE}");
+            eprintln!("unknown task {args:?}\n\n{}", usage());
             return ExitCode::from(2);
         }
     };

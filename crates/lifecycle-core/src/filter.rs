@@ -13,16 +13,27 @@
 //! An event passes when it matches at least one type element (or there is none) and every
 //! other element. Values compare as dotted versions (`0.29.0 < 0.30.1 < 0.100.0`; a part that
 //! is not a number compares as a string), numbers as numbers, quoted values (`"..."`, with
-//! `\"` and `\\`) as plain strings.
+//! `\"` and `\\`) as plain strings. An absent or `null` field equals nothing. What a field
+//! holds, and what an unusual unknown member (`1e400`, `"\ud800"`) compares as, is told in
+//! [`field`].
+//!
+//! Evaluation is on the hot path of `view`, `wait`, `forward` and the tally's feed: it reads
+//! fields from the typed event and never serialises it; type, key and known-field
+//! conditions allocate nothing.
 
+#[cfg(test)]
+mod differential;
+mod field;
+
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
-
 use crate::event::EventType;
+use crate::machine::MachineEvent;
 use crate::parse::AnyEvent;
+use field::Field;
 
 /// A parsed filter expression. The empty filter passes every event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -40,19 +51,21 @@ enum TypeName {
 }
 
 impl TypeName {
+    fn of(event: &AnyEvent) -> TypeName {
+        match event {
+            AnyEvent::Lifecycle(e) => TypeName::Lifecycle(e.event_type()),
+            AnyEvent::Machine(m) => match **m {
+                MachineEvent::Transition(_) => TypeName::Transition,
+                MachineEvent::WatcherState(_) => TypeName::State,
+            },
+        }
+    }
+
     fn parse(word: &str) -> Option<TypeName> {
         match word {
             "transition" => Some(TypeName::Transition),
             "state" => Some(TypeName::State),
             other => other.parse().ok().map(TypeName::Lifecycle),
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            TypeName::Lifecycle(t) => t.as_str(),
-            TypeName::Transition => "transition",
-            TypeName::State => "state",
         }
     }
 }
@@ -286,11 +299,9 @@ impl Filter {
 
     /// Whether `event` passes.
     pub fn matches(&self, event: &AnyEvent) -> bool {
-        let type_name = event.type_name();
-        if !self.types.is_empty() && !self.types.iter().any(|t| t.as_str() == type_name) {
+        if !self.types.is_empty() && !self.types.contains(&TypeName::of(event)) {
             return false;
         }
-        let mut json = None;
         self.conditions.iter().all(|condition| match condition {
             Condition::Key {
                 key,
@@ -303,10 +314,7 @@ impl Filter {
                 found != *negate
             }
             Condition::Field { path, op, value } => {
-                let json = json.get_or_insert_with(|| {
-                    serde_json::to_value(event).expect("events serialise to JSON")
-                });
-                field_matches(json, path, *op, value)
+                field_matches(field::lookup(event, path), *op, value)
             }
         })
     }
@@ -542,35 +550,46 @@ fn text_matches(pattern: &Operand, value: &str) -> bool {
     if pattern.quoted {
         pattern.text == value
     } else {
-        glob_matches(pattern.text.as_bytes(), value.as_bytes())
+        glob_matches(&pattern.text, value)
     }
 }
 
-fn field_matches(json: &Value, path: &[String], op: Op, operand: &Operand) -> bool {
-    let mut value = json;
-    for part in path {
-        match value.get(part) {
-            Some(inner) => value = inner,
-            // An absent field equals nothing, so only != holds.
-            None => return op == Op::Ne,
-        }
-    }
-    let text = match value {
-        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        Value::Number(n) if !operand.quoted => {
-            if let (Some(a), Ok(b)) = (n.as_f64(), operand.text.parse::<f64>()) {
-                return a.partial_cmp(&b).is_some_and(|o| op.holds(o));
+/// `.field<op>value`. A number compares as a number with a value that is one, and otherwise
+/// as its JSON text, like every other field.
+fn field_matches(field: Field<'_>, op: Op, operand: &Operand) -> bool {
+    let mut digits = itoa::Buffer::new();
+    let text: Cow<'_, str> = match field {
+        // An absent field equals nothing, so only != holds.
+        Field::Missing => return op == Op::Ne,
+        Field::Text(text) => text,
+        Field::Number(n) => {
+            if !operand.quoted {
+                if let (Some(a), Ok(b)) = (n.as_f64(), operand.text.parse::<f64>()) {
+                    return a.partial_cmp(&b).is_some_and(|o| op.holds(o));
+                }
             }
-            std::borrow::Cow::Owned(n.to_string())
+            match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Cow::Borrowed(digits.format(u)),
+                (None, Some(i)) => Cow::Borrowed(digits.format(i)),
+                // Only unknown members hold fractions: they may allocate.
+                (None, None) => Cow::Owned(n.to_string()),
+            }
         }
-        Value::Null => return op == Op::Ne,
-        other => std::borrow::Cow::Owned(other.to_string()),
+        Field::HugeNumber(json) => {
+            if !operand.quoted {
+                // Rust reads what serde_json refuses as a number beyond f64: an infinity.
+                if let (Ok(a), Ok(b)) = (json.parse::<f64>(), operand.text.parse::<f64>()) {
+                    return a.partial_cmp(&b).is_some_and(|o| op.holds(o));
+                }
+            }
+            Cow::Borrowed(json)
+        }
     };
     if operand.quoted {
         return op.holds(text.as_ref().cmp(operand.text.as_str()));
     }
     if matches!(op, Op::Eq | Op::Ne) && operand.is_glob() {
-        return glob_matches(operand.text.as_bytes(), text.as_bytes()) == (op == Op::Eq);
+        return glob_matches(&operand.text, &text) == (op == Op::Eq);
     }
     op.holds(compare_versions(&text, &operand.text))
 }
@@ -608,30 +627,38 @@ fn numeric(part: &str) -> Option<(usize, &str)> {
     Some((digits.len(), digits))
 }
 
-/// `*` matches any run of bytes, `?` any one character; everything else itself.
-fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
-    let text = std::str::from_utf8(text).unwrap_or_default();
-    let pattern = std::str::from_utf8(pattern).unwrap_or_default();
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
+/// `*` matches any run of characters, `?` any one character; everything else itself.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    // Positions are byte offsets on character boundaries; `rest` slices from them.
+    let rest = |s: &str, at: usize| s.get(at..).and_then(|s| s.chars().next());
+    let (mut p, mut t) = (0, 0);
+    // After a `*`: where the pattern resumes, and where in the text it last tried to.
     let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+    while let Some(tc) = rest(text, t) {
+        match rest(pattern, p) {
+            Some(pc) if pc == '?' || pc == tc => {
+                p += pc.len_utf8();
+                t += tc.len_utf8();
+            }
+            Some('*') => {
+                p += 1;
+                star = Some((p, t));
+            }
+            _ => match star {
+                // Let the `*` take one more character and try again from there.
+                Some((after, tried)) => {
+                    let next = tried + rest(text, tried).map_or(1, char::len_utf8);
+                    p = after;
+                    t = next;
+                    star = Some((after, next));
+                }
+                None => return false,
+            },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    pattern
+        .get(p..)
+        .is_some_and(|left| left.chars().all(|c| c == '*'))
 }
 
 #[cfg(test)]
@@ -754,6 +781,104 @@ mod tests {
         ] {
             let filter: Filter = expression.parse().unwrap();
             assert_eq!(filter.matches(&event), want, "{expression}");
+        }
+    }
+
+    /// An alive event with unknown members serde_json cannot read as values.
+    fn hostile() -> AnyEvent {
+        let AnyEvent::Lifecycle(mut alive) =
+            event(EventType::Alive, "web1.example.net", "server", "0.30.1")
+        else {
+            unreachable!()
+        };
+        let raw = |json: &str| serde_json::value::RawValue::from_string(json.to_owned()).unwrap();
+        alive.extra = vec![
+            ("huge".into(), raw("1e400")),
+            ("neg".into(), raw("-1e400")),
+            ("lone".into(), raw(r#""\ud800""#)),
+            ("mixed".into(), raw(r#""caf\u00e9 \udc00""#)),
+            (
+                "nested".into(),
+                raw(r#"{"\ud800":0, "n":1e400, "s":"\ud800", "ok":2, "ok":3, "o":{"p":"q"}}"#),
+            ),
+            ("arr".into(), raw("[1e400]")),
+            (
+                "deep".into(),
+                raw(&format!("{}1{}", "[".repeat(120), "]".repeat(120))),
+            ),
+            // Of repeated members the last counts, as in the event's JSON.
+            ("version".into(), raw(r#""9.9.9""#)),
+        ];
+        alive.into()
+    }
+
+    #[test]
+    fn evaluates_members_serde_json_cannot_read() {
+        let event = hostile();
+        for (expression, want) in [
+            // A number beyond f64 is an infinity against a number...
+            (".huge>1", true),
+            (".huge<1", false),
+            (".huge=1e400", true),
+            (".huge>=1e308", true),
+            (".neg<-1e308", true),
+            (".neg>0", false),
+            // ...and its JSON text against anything else.
+            (r#".huge="1e400""#, true),
+            (".huge=1e4*", true),
+            (".huge=1e3*", false),
+            (".huge>=1e399.0", true),
+            // A string with a lone surrogate is its text between the quotes, as written.
+            (r#".lone="\\ud800""#, true),
+            (r#".lone!="\\ud800""#, false),
+            (".lone!=x", true),
+            (".lone=*", true),
+            (".lone=?ud800", true),
+            (r#".mixed="caf\\u00e9 \\udc00""#, true),
+            (".mixed=caf*", true),
+            // Nested members are found past keys and values serde_json refuses.
+            (".nested.ok=3", true),
+            (".nested.ok=2", false),
+            (".nested.n>1", true),
+            (r#".nested.s="\\ud800""#, true),
+            (".nested.o.p=q", true),
+            (".nested.o.p.q=q", false),
+            (".nested.missing=1", false),
+            (".nested.missing!=1", true),
+            (".huge.inner!=1", true),
+            (".arr.inner=1", false),
+            // An object or array serde_json refuses is its JSON text as received.
+            (r#".nested=*"ok":3*"#, true),
+            (r#".arr="[1e400]""#, true),
+            (".deep=[[[*", true),
+            // Known fields still read as before; an unknown member of the same name wins.
+            (".version=9.9.9", true),
+            ("alive,identity=web*,.identity=web1.example.net", true),
+            (".timestamp=1700000000", true),
+        ] {
+            let filter: Filter = expression.parse().unwrap();
+            assert_eq!(filter.matches(&event), want, "{expression}");
+        }
+    }
+
+    /// The events of issue 11 through the parser: evaluating them panicked.
+    #[test]
+    fn parsed_events_with_unreadable_members_do_not_panic() {
+        let alive = r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"01","identity":"n1","component":"server","timestamp":1700000000,"version":"0.29.4","#;
+        let huge = parse(format!(r#"{alive}"extra":1e400}}"#).as_bytes()).unwrap();
+        let lone = parse(format!(r#"{alive}"extra":"\ud800"}}"#).as_bytes()).unwrap();
+        for (expression, want) in [
+            // A string orders after a number's text.
+            ("alive,.extra>1", [true, true]),
+            ("alive,.extra<1", [false, false]),
+            (".extra=*", [true, true]),
+            (".extra!=x", [true, true]),
+            (".extra.a=1", [false, false]),
+            (".version>=0.29.0,.extra!=0", [true, true]),
+        ] {
+            let filter: Filter = expression.parse().unwrap();
+            let got = [filter.matches(huge.event()), filter.matches(lone.event())];
+            assert_eq!(got, want, "{expression}");
         }
     }
 
@@ -923,11 +1048,7 @@ mod tests {
             ("wé?", "wéb", true),
             ("**x", "ax", true),
         ] {
-            assert_eq!(
-                glob_matches(pattern.as_bytes(), text.as_bytes()),
-                want,
-                "{pattern} vs {text}"
-            );
+            assert_eq!(glob_matches(pattern, text), want, "{pattern} vs {text}");
         }
     }
 }

@@ -4,14 +4,18 @@
 //! Random inputs come from proptest with a bounded number of cases (the whole file runs in
 //! a few seconds in debug mode); the mutations that can be enumerated (truncation at every
 //! point, invalid UTF-8 at every byte, each member duplicated) are tried exhaustively on
-//! every example event of the project (`schemas/examples`), pretty and compacted.
+//! every example event of the project (`schemas/examples`), pretty and compacted. The filter
+//! language is driven the same way: parsing any expression and evaluating any filter on
+//! events with hostile unknown members (numbers beyond f64, lone surrogates, deep nesting)
+//! never panics.
 
 mod common;
 
 use common::Members;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use lifecycle_core::{AnyEvent, ErrorKind, Format, MAX_EVENT_BYTES, parse};
+use lifecycle_core::{AnyEvent, ErrorKind, Filter, Format, MAX_EVENT_BYTES, parse};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
@@ -702,6 +706,225 @@ fn envelope_rules_on_own_events_never_panic() {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The project's own example events (valid ones, both formats), compact, by file name.
+fn examples() -> &'static [(String, String)] {
+    static FILES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/examples");
+        let files: Vec<(String, String)> = [
+            "lifecycle/v1/alive.json",
+            "lifecycle/v1/governor.exit.json",
+            "lifecycle/v1/startup.json",
+            "machine/v1/transition.json",
+            "machine/watcher/exec/v1/state.json",
+            "cloudevents/v1/lifecycle.json",
+        ]
+        .iter()
+        .map(|name| {
+            let bytes = std::fs::read(root.join(name)).unwrap();
+            (name.to_string(), Members::parse(bytes).render())
+        })
+        .collect();
+        files
+    })
+}
+
+/// `object` with one more member at its end, written as text (so that values a `RawValue`
+/// refuses, such as nesting 10,000 deep, get in too).
+fn with_member(object: &str, key: &str, value: &str) -> String {
+    let open = object.strip_suffix('}').unwrap();
+    let comma = if open.ends_with('{') { "" } else { "," };
+    format!("{open}{comma}{}:{value}}}", string(key))
+}
+
+/// Values serde_json cannot read, or that are hard to read: numbers beyond f64, lone
+/// surrogates, deep nesting, huge numbers, and any JSON value.
+fn hostile_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => prop::sample::select(vec![
+            "1e400",
+            "-1e400",
+            "1e-400",
+            r#""\ud800""#,
+            r#""a\udc00b""#,
+            r#""\ud83d\ude00""#,
+            r#"{"\ud800":1e400,"b":"\udfff","c":{"d":-1e400}}"#,
+            "[1e400,\"\\ud800\"]",
+        ])
+        .prop_map(str::to_owned),
+        1 => "-?[1-9][0-9]{30,400}(\\.[0-9]{1,50})?([eE][-+]?[0-9]{1,5})?",
+        1 => (1usize..=200, any::<bool>()).prop_map(|(depth, objects)| if objects {
+            format!("{}1e400{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+        } else {
+            format!("{}\"\\ud800\"{}", "[".repeat(depth), "]".repeat(depth))
+        }),
+        2 => json_value(),
+    ]
+}
+
+/// An example event with hostile members added, at the top or in a CloudEvent's `data`.
+fn hostile_event() -> impl Strategy<Value = String> {
+    (
+        any::<usize>(),
+        prop::collection::vec(
+            (
+                prop_oneof![
+                    3 => prop::sample::select(vec!["x", "a", "extra", "version", "b"]).prop_map(str::to_owned),
+                    1 => key(),
+                ],
+                hostile_value(),
+            ),
+            1..4,
+        ),
+    )
+        .prop_map(|(file, members)| {
+            let (_, example) = &examples()[file % examples().len()];
+            let mut top = Members::parse(example);
+            let data = top.0.iter_mut().find(|(key, _)| key == "data");
+            match data {
+                Some((_, data)) => {
+                    // Inside `data`, as long as a RawValue holds the result.
+                    let mut inner = data.get().to_owned();
+                    for (key, value) in &members {
+                        let added = with_member(&inner, key, value);
+                        if RawValue::from_string(added.clone()).is_ok() {
+                            inner = added;
+                        }
+                    }
+                    *data = raw(&inner);
+                    top.render()
+                }
+                None => members
+                    .iter()
+                    .fold(example.clone(), |event, (key, value)| with_member(&event, key, value)),
+            }
+        })
+}
+
+/// One element of the filter language, of every form, with unusual values.
+fn filter_element() -> impl Strategy<Value = String> {
+    let value = prop_oneof![
+        "[a-z0-9.*?]{1,8}",
+        prop::sample::select(vec![
+            "1e400", "-inf", "NaN", "0.29.0", "1e-400", "é*", "\u{202e}"
+        ])
+        .prop_map(str::to_owned),
+        any::<String>()
+            .prop_map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))),
+    ];
+    let op = prop::sample::select(vec!["=", "!=", "<", ">", "<=", ">="]);
+    prop_oneof![
+        prop::sample::select(vec![
+            "alive",
+            "startup",
+            "shutdown",
+            "provisioned",
+            "governor",
+            "upgraded",
+            "transition",
+            "state",
+        ])
+        .prop_map(str::to_owned),
+        (
+            prop::sample::select(vec![
+                "identity",
+                "component",
+                "version",
+                "type",
+                "governor",
+                "machine"
+            ]),
+            op.clone(),
+            value.clone(),
+        )
+            .prop_map(|(key, op, value)| format!("{key}{op}{value}")),
+        (
+            prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(vec![
+                        "x",
+                        "a",
+                        "b",
+                        "c",
+                        "d",
+                        "extra",
+                        "version",
+                        "timestamp"
+                    ])
+                    .prop_map(str::to_owned),
+                    "[a-z_-]{1,4}",
+                ],
+                1..5,
+            ),
+            op,
+            value,
+        )
+            .prop_map(|(path, op, value)| format!(".{}{op}{value}", path.join("."))),
+    ]
+}
+
+/// Filter expressions: mostly well formed, some garbage.
+fn filter_expression() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::collection::vec(filter_element(), 1..5).prop_map(|elements| elements.join(",")),
+        1 => "[.,=!<>\"\\\\ a-z0-9*?é]{0,40}",
+        1 => any::<String>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Parsing any expression never panics: it gives a filter or an error that displays
+    /// with a position inside the expression (or just past it).
+    #[test]
+    fn filter_parse_never_panics(expression in filter_expression()) {
+        match Filter::parse(&expression) {
+            Ok(filter) => {
+                let _ = filter.pushdown();
+            }
+            Err(error) => {
+                let message = error.to_string();
+                prop_assert!(message.ends_with(&format!(" at position {}", error.position())), "{}", message);
+                prop_assert!(error.position() >= 1 && error.position() <= expression.len() + 1, "{}", message);
+            }
+        }
+    }
+
+    /// Evaluating any filter on any event the parser accepts never panics, whatever unknown
+    /// members it holds.
+    #[test]
+    fn filter_matches_never_panics(expression in filter_expression(), event in hostile_event()) {
+        let Ok(filter) = Filter::parse(&expression) else {
+            return Ok(());
+        };
+        if let Ok(parsed) = parse(event.as_bytes()) {
+            let once = filter.matches(parsed.event());
+            prop_assert_eq!(filter.matches(parsed.event()), once);
+        }
+    }
+}
+
+/// The values the generator adds are accepted in Choria's format, so that evaluation is
+/// exercised on them, and compare as the filter module documents.
+#[test]
+fn hostile_members_are_accepted_and_compared() {
+    let greater = Filter::parse(".x>1").unwrap();
+    let absent = Filter::parse(".x.a.b=1").unwrap();
+    for (name, example) in examples() {
+        if name.starts_with("cloudevents/") {
+            continue;
+        }
+        // A number beyond f64 is infinity; a string and an array's text order after "1".
+        for value in ["1e400", r#""\ud800""#, "[[[1e400]]]"] {
+            let event = with_member(example, "x", value);
+            let parsed = parse(event.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(greater.matches(parsed.event()), "{name} with {value}");
+            assert!(!absent.matches(parsed.event()), "{name} with {value}");
         }
     }
 }
