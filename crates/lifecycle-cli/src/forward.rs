@@ -15,7 +15,7 @@ use lifecycle_core::{AnyEvent, Filter};
 use lifecycle_nats::{
     Connection, DeadLetter, DeadLetters, Delivery, Interest, Received, Recurring, WARNING_INTERVAL,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use tracing::{debug, info, warn};
 
 use crate::connect::ConnectArgs;
@@ -210,7 +210,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut registry = Registry::default();
             forwarder.metrics().register(&mut registry);
             info!(addr = %listener.local_addr()?, "serving metrics");
-            tokio::spawn(serve_metrics(listener, Arc::new(registry)));
+            let router = lifecycle_http::metrics_router(Arc::new(registry));
+            tokio::spawn(async move {
+                let limits = lifecycle_http::Limits::default();
+                if let Err(error) =
+                    lifecycle_http::serve(listener, router, limits, std::future::pending()).await
+                {
+                    warn!(%error, "the metrics server stopped");
+                }
+            });
         }
         let connection = args.connect.connect().await?;
         let counted = connection.clone();
@@ -329,40 +337,5 @@ async fn report_progress(metrics: Metrics, connection: Connection) {
             );
             last = now;
         }
-    }
-}
-
-/// Answers every HTTP request on `listener` with the metrics in OpenMetrics text.
-async fn serve_metrics(listener: tokio::net::TcpListener, registry: Arc<Registry>) {
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            continue;
-        };
-        let registry = registry.clone();
-        tokio::spawn(async move {
-            // Read the request head; the answer does not depend on it.
-            let mut buffer = [0u8; 4096];
-            let mut head = Vec::new();
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-                match socket.read(&mut buffer).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&buffer[..n]),
-                }
-            }
-            let mut body = String::new();
-            if lifecycle_cloudevents::prometheus_client::encoding::text::encode(
-                &mut body, &registry,
-            )
-            .is_err()
-            {
-                return;
-            }
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-            let _ = socket.shutdown().await;
-        });
     }
 }

@@ -16,6 +16,9 @@
 //! - [`Limits::shutdown_grace`]: once shutdown is asked, how long requests under way have to
 //!   finish before their connections are closed.
 //!
+//! [`metrics_response`] and [`metrics_router`] serve a Prometheus registry, in OpenMetrics or
+//! Prometheus text as the scraper asks.
+//!
 //! ```no_run
 //! use axum::{Router, routing::get};
 //! use lifecycle_http::{Limits, serve};
@@ -30,7 +33,9 @@
 #![warn(missing_docs)]
 
 mod limits;
+mod metrics;
 mod serve;
 
 pub use limits::Limits;
+pub use metrics::{metrics_response, metrics_router, prometheus_text};
 pub use serve::serve;

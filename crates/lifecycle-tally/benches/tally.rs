@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lifecycle_core::{AnyEvent, Event, EventType, parse};
-use lifecycle_tally::{Tally, TallyOptions, prometheus_text};
+use lifecycle_http::prometheus_text;
+use lifecycle_tally::{Tally, TallyOptions};
 
 const KNOWN: usize = 50_000;
 const NEW: usize = 1_000_000;

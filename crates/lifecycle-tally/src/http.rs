@@ -90,58 +90,7 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     if !app.tally.is_ready() {
         return warming_up();
     }
-    let mut text = String::new();
-    if prometheus_client::encoding::text::encode(&mut text, &app.registry).is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    let openmetrics = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
-    if openmetrics {
-        let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-        ([(header::CONTENT_TYPE, content_type)], text).into_response()
-    } else {
-        let content_type = "text/plain; version=0.0.4; charset=utf-8";
-        (
-            [(header::CONTENT_TYPE, content_type)],
-            prometheus_text(&text),
-        )
-            .into_response()
-    }
-}
-
-/// OpenMetrics text as the Prometheus text format: a counter's HELP and TYPE name its
-/// `_total` series, and there is no `# EOF`.
-pub fn prometheus_text(openmetrics: &str) -> String {
-    let counters: std::collections::HashSet<&str> = openmetrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(openmetrics.len());
-    for line in openmetrics.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let comment = ["# HELP ", "# TYPE "]
-            .into_iter()
-            .find_map(|p| Some((p, line.strip_prefix(p)?)));
-        match comment {
-            Some((kind, rest)) => {
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                out.push_str(kind);
-                out.push_str(name);
-                if counters.contains(name) {
-                    out.push_str("_total");
-                }
-                out.push(' ');
-                out.push_str(tail);
-            }
-            None => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
+    lifecycle_http::metrics_response(&app.registry, &headers)
 }
 
 /// One component in `/api/v1/components`.

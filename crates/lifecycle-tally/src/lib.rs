@@ -57,7 +57,7 @@ pub use feed::{DEFAULT_FEED_BUDGET, FeedEvent, FeedSubscription, RecvError};
 pub use fleet::{
     Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS, Fleet, MAX_NAME_LEN, MAX_NAMES, NodeView,
 };
-pub use http::{ComponentCount, MAX_FEED_CLIENTS, prometheus_text, router, serve};
+pub use http::{ComponentCount, MAX_FEED_CLIENTS, router, serve};
 pub use ingest::EXPIRY_INTERVAL;
 pub use lifecycle_http::Limits;
 pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};

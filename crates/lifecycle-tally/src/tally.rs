@@ -341,7 +341,7 @@ mod tests {
         let registry = tally.metrics().register("t");
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        crate::prometheus_text(&text)
+        lifecycle_http::prometheus_text(&text)
     }
 
     fn exec(outcome: &str, nanos: i64) -> AnyEvent {

@@ -13,7 +13,8 @@ use lifecycle_core::{
     AnyEvent, Event, EventType, ExecState, GovernorEventType, MachineEvent, Transition,
     WatcherState,
 };
-use lifecycle_tally::{DEFAULT_PREFIX, Tally, TallyOptions, prometheus_text};
+use lifecycle_http::prometheus_text;
+use lifecycle_tally::{DEFAULT_PREFIX, Tally, TallyOptions};
 use serde_json::Value;
 
 const DASHBOARD: &str = concat!(
