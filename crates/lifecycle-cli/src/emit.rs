@@ -8,6 +8,7 @@ use lifecycle_core::{AnyEvent, ErrorKind, Event, EventType, Format, GovernorEven
 
 use crate::connect::ConnectArgs;
 use crate::output;
+use crate::values;
 
 /// Publish lifecycle events, as a Choria component would.
 ///
@@ -24,7 +25,7 @@ use crate::output;
 #[command(verbatim_doc_comment, disable_version_flag = true)]
 pub(crate) struct Args {
     /// startup, shutdown, provisioned, alive, governor or upgraded.
-    #[arg(value_name = "TYPE")]
+    #[arg(value_name = "TYPE", value_parser = values::event_type())]
     event_type: EventType,
 
     /// The node the event is about.
@@ -47,16 +48,16 @@ pub(crate) struct Args {
     #[arg(long)]
     governor: Option<String>,
 
-    /// Governor slot sequence (governor).
+    /// Governor slot sequence (governor; 0, "no slot number", unless given, as Choria does).
     #[arg(long)]
     sequence: Option<u64>,
 
     /// Governor stage: enter, exit, timeouts or eviction (governor).
-    #[arg(long, value_name = "STAGE")]
+    #[arg(long, value_name = "STAGE", value_parser = values::governor_stage())]
     governor_event: Option<GovernorEventType>,
 
     /// Wire format: choria or cloudevents.
-    #[arg(long, default_value = "choria")]
+    #[arg(long, default_value = "choria", value_parser = values::format())]
     format: Format,
 
     /// How many events to publish (each with its own id).

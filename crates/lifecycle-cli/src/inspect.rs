@@ -16,11 +16,14 @@ use crate::output;
 /// Parse events and print each one's display line, or why it is not an event.
 ///
 /// Files hold one event each; with no file, or `-`, stdin holds one event per line (blank
-/// lines are skipped). Exits 1 when any input failed to parse, 0 otherwise. Control
-/// characters in display lines and errors are shown escaped (\x1b, \r, \n).
+/// lines are skipped). Given several inputs, each line starts with the file it came from
+/// (`FILE:`, stdin is `(standard input)`), as grep does. Exits 1 when any input failed to
+/// parse, 0 otherwise. Control characters in display lines and errors are shown escaped
+/// (\x1b, \r, \n).
 ///
 /// Examples:
 ///   lifecycle inspect event.json
+///   lifecycle inspect --no-filename schemas/examples/lifecycle/v1/*.json
 ///   nats sub --raw 'choria.lifecycle.>' | lifecycle inspect --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
@@ -31,13 +34,26 @@ pub(crate) struct Args {
     /// Print one JSON object per input instead of display lines.
     #[arg(long)]
     json: bool,
+
+    /// Start each line with the file it came from (`"file"` in --json), even for one file.
+    #[arg(long, short = 'H', overrides_with = "no_filename")]
+    with_filename: bool,
+
+    /// Never start lines with the file they came from, even for several files.
+    #[arg(long, overrides_with = "with_filename")]
+    no_filename: bool,
 }
+
+/// What stdin is called where a line names its input, as grep calls it.
+const STDIN_NAME: &str = "(standard input)";
 
 /// One input's outcome, as `--json` prints it.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Report<'a> {
     Event {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<&'a str>,
         ok: bool,
         format: Format,
         #[serde(rename = "type")]
@@ -53,14 +69,18 @@ enum Report<'a> {
         cloudevent: Box<RawValue>,
     },
     Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<&'a str>,
         ok: bool,
         error: String,
     },
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let several = args.files.len() > 1;
     let mut inspector = Inspector {
         json: args.json,
+        named: (several || args.with_filename) && !args.no_filename,
         out: io::stdout().lock(),
         failed: false,
     };
@@ -76,8 +96,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let more = if open {
             let name = file.display().to_string();
             match read_bounded(file) {
-                Ok(bytes) => inspector.input(&name, Ok(&bytes))?,
-                Err(e) => inspector.input(&name, Err(e))?,
+                Ok(bytes) => inspector.input(&name, &name, Ok(&bytes))?,
+                Err(e) => inspector.input(&name, &name, Err(e))?,
             }
         } else {
             inspector.stdin()?
@@ -95,17 +115,30 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 struct Inspector<W> {
     json: bool,
+    /// Whether each line starts with the input it came from.
+    named: bool,
     out: W,
     failed: bool,
 }
 
 impl<W: Write> Inspector<W> {
-    /// Reports one input; `Ok(false)` once stdout is gone.
-    fn input(&mut self, name: &str, bytes: Result<&[u8], String>) -> anyhow::Result<bool> {
+    /// Reports one input: `name` says where it is in errors, `file` which input it came from;
+    /// `Ok(false)` once stdout is gone.
+    fn input(
+        &mut self,
+        name: &str,
+        file: &str,
+        bytes: Result<&[u8], String>,
+    ) -> anyhow::Result<bool> {
         let parsed = bytes.and_then(|b| parse(b).map_err(|e| e.to_string()));
+        let file = self.named.then_some(file);
         let line = match (&parsed, self.json) {
-            (Ok(parsed), false) => TerminalSafe(parsed.event()).to_string().into_bytes(),
-            (Ok(parsed), true) => serde_json::to_vec(&report(parsed))?,
+            (Ok(parsed), false) => match file {
+                Some(file) => TerminalSafe(format_args!("{file}:{}", parsed.event())).to_string(),
+                None => TerminalSafe(parsed.event()).to_string(),
+            }
+            .into_bytes(),
+            (Ok(parsed), true) => serde_json::to_vec(&report(parsed, file))?,
             (Err(error), false) => {
                 self.failed = true;
                 eprintln!("{}", TerminalSafe(format_args!("{name}: {error}")));
@@ -114,7 +147,11 @@ impl<W: Write> Inspector<W> {
             (Err(error), true) => {
                 self.failed = true;
                 let error = format!("{name}: {error}");
-                serde_json::to_vec(&Report::Error { ok: false, error })?
+                serde_json::to_vec(&Report::Error {
+                    file,
+                    ok: false,
+                    error,
+                })?
             }
         };
         output::line(&mut self.out, &line).context("writing to stdout")
@@ -139,7 +176,7 @@ impl<W: Write> Inspector<W> {
             } else {
                 Ok(&line[..])
             };
-            if !self.input(&name, bytes)? {
+            if !self.input(&name, STDIN_NAME, bytes)? {
                 return Ok(false);
             }
         }
@@ -147,7 +184,7 @@ impl<W: Write> Inspector<W> {
     }
 }
 
-fn report(parsed: &Parsed) -> Report<'_> {
+fn report<'a>(parsed: &'a Parsed, file: Option<&'a str>) -> Report<'a> {
     let event = parsed.event();
     // As received when it came as a CloudEvent, so extensions and ids are shown as sent.
     let cloudevent = match parsed.format() {
@@ -155,6 +192,7 @@ fn report(parsed: &Parsed) -> Report<'_> {
         Format::Choria => event.cloudevent().to_json(),
     };
     Report::Event {
+        file,
         ok: true,
         format: parsed.format(),
         kind: event.type_name(),

@@ -15,6 +15,7 @@ mod shutdown;
 mod simulate;
 mod streams;
 mod tally;
+mod values;
 mod view;
 mod wait;
 mod watch;
@@ -52,17 +53,29 @@ struct Cli {
     command: Command,
 }
 
+/// Each command's one-line summary for `lifecycle --help` is given here, so that the list
+/// reads as one table; `lifecycle <command> --help` shows the command's whole description.
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(about = "Try it all: a simulated fleet upgrading, tallied, with a live dashboard")]
     Demo(demo::Args),
+    #[command(about = "Check events in files or stdin and print each one's display line")]
     Inspect(inspect::Args),
+    #[command(about = "Show events as they happen, one line each")]
     View(view::Args),
+    #[command(about = "Publish events, as a Choria component would")]
     Emit(emit::Args),
+    #[command(about = "Wait until matching events were seen, then exit 0 (1 on timeout)")]
     Wait(wait::Args),
+    #[command(about = "Forward events to a CloudEvents receiver over HTTP")]
     Forward(forward::Args),
+    #[command(about = "Count the fleet by component and version; serve metrics and a dashboard")]
     Tally(tally::Args),
+    #[command(about = "Simulate a fleet's events, into NATS or a tally in process")]
     Simulate(simulate::Args),
+    #[command(about = "Show, or create, the JetStream streams Choria keeps events in")]
     Streams(streams::Args),
+    #[command(about = "Print a completion script for bash, zsh, fish, elvish or PowerShell")]
     Completions(completions::Args),
 }
 

@@ -70,7 +70,7 @@ pub(crate) struct Args {
     restart_rate: f64,
 
     /// Wire format: choria or cloudevents.
-    #[arg(long, default_value = "choria")]
+    #[arg(long, default_value = "choria", value_parser = crate::values::format())]
     format: Format,
 
     /// Stop after this long (default: until Ctrl-C).

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use lifecycle_core::{AnyEvent, EventType, Filter, Since, TerminalSafe, escape_bytes};
+use lifecycle_core::{AnyEvent, Filter, Since, TerminalSafe, escape_bytes};
 use lifecycle_nats::Received;
 
 use crate::connect::ConnectArgs;
@@ -34,7 +34,7 @@ use crate::watch::{Events, INTERRUPTED, Stop};
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
     /// Only this event type (repeatable; added to the filter's type elements).
-    #[arg(long = "type", short = 't', value_name = "TYPE", value_parser = type_name)]
+    #[arg(long = "type", short = 't', value_name = "TYPE", value_parser = crate::values::filter_type())]
     types: Vec<String>,
 
     /// Only this component.
@@ -74,18 +74,6 @@ pub(crate) struct Args {
 
     #[command(flatten)]
     connect: ConnectArgs,
-}
-
-/// Accepts the type names of the filter language.
-fn type_name(text: &str) -> Result<String, String> {
-    if matches!(text, "transition" | "state") || text.parse::<EventType>().is_ok() {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "unknown event type '{text}' (expected one of startup, shutdown, provisioned, \
-             alive, governor, upgraded, transition, state)"
-        ))
-    }
 }
 
 /// Checks a filter for clap, before anything connects.

@@ -102,12 +102,34 @@ fn files_print_choria_display_lines() {
         .iter()
         .map(|(name, _)| example(name).display().to_string())
         .collect();
-    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    // Several files: each line says which it came from, as grep does.
     let out = inspect(&args, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let want: Vec<&str> = table.iter().map(|(_, line)| *line).collect();
+    let want: Vec<String> = table
+        .iter()
+        .zip(&files)
+        .map(|((_, line), file)| format!("{file}:{line}"))
+        .collect();
     assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), want);
     assert_eq!(text(&out.stderr), "");
+    // --no-filename: the display lines alone.
+    args.insert(0, "--no-filename");
+    let out = inspect(&args, "");
+    let want: Vec<&str> = table.iter().map(|(_, line)| *line).collect();
+    assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), want);
+    // One file: no name unless asked for, with -H also in --json.
+    let one = &files[0];
+    let out = inspect(&[one], "");
+    assert_eq!(text(&out.stdout), format!("{}\n", table[0].1));
+    let out = inspect(&["-H", one], "");
+    assert_eq!(text(&out.stdout), format!("{one}:{}\n", table[0].1));
+    let out = inspect(&["-H", "--json", "-"], &compact("lifecycle/v1/alive.json"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["file"], "(standard input)");
+    let out = inspect(&["--json", "-"], &compact("lifecycle/v1/alive.json"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.get("file"), None);
 }
 
 #[test]
@@ -191,9 +213,10 @@ fn json_errors_are_objects_and_dash_reads_stdin() {
     assert_eq!(lines[0]["display"], "[shutdown] node1.example.net: server");
     assert_eq!(
         lines[1],
-        serde_json::json!({"ok": false, "error": "stdin line 1: expected a JSON object holding an event, found an array"})
+        serde_json::json!({"file": "(standard input)", "ok": false, "error": "stdin line 1: expected a JSON object holding an event, found an array"})
     );
     assert_eq!(lines[2]["ok"], false);
+    assert_eq!(lines[2]["file"], "/nonexistent/event.json");
     let error = lines[2]["error"].as_str().unwrap();
     assert!(
         error.starts_with("/nonexistent/event.json: cannot read: "),
@@ -239,7 +262,8 @@ fn control_characters_in_events_and_errors_are_escaped() {
         std::fs::write(&path, content).unwrap();
         args.push(path.to_str().unwrap().to_owned());
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.insert(0, "--no-filename");
     let out = inspect(&args, "");
     assert_eq!(out.status.code(), Some(1));
     for stream in [&out.stdout, &out.stderr] {

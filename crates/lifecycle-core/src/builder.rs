@@ -6,8 +6,9 @@ use crate::subject::check_subject_token;
 use crate::terminal::has_terminal_unsafe;
 
 /// Builds a new [`Event`], refusing one that lacks what its type requires: every type an
-/// identity and a component; startup and alive a version; governor a Governor name, a
-/// sequence and one of the four stages; upgraded a version and a new version.
+/// identity and a component; startup and alive a version; governor a Governor name and one of
+/// the four stages (the sequence is 0 unless given, as in Choria); upgraded a version and a
+/// new version.
 ///
 /// ```
 /// use lifecycle_core::{Event, EventType};
@@ -183,7 +184,8 @@ impl EventBuilder {
             },
             EventType::Governor => EventKind::Governor {
                 governor: self.governor.into(),
-                sequence: self.sequence.ok_or_else(|| Error::missing("sequence"))?,
+                // Choria's governor events default the sequence to 0 ("no slot number").
+                sequence: self.sequence.unwrap_or(0),
                 event_type: self
                     .governor_event
                     .ok_or_else(|| Error::missing("event_type"))?,

@@ -33,7 +33,7 @@ fn inspect_prints_choria_display_lines() {
         .collect();
     assert_eq!(rows.len(), 16);
     let out = Command::new(lifecycle())
-        .arg("inspect")
+        .args(["inspect", "--no-filename"])
         .args(rows.iter().map(|r| dir.join(r[0])))
         .output()
         .unwrap();
