@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use lifecycle_core::{
-    AnyEvent, ErrorKind, Event, EventType, Format, GovernorEventType, MachineEvent,
+    AnyEvent, ErrorKind, Event, EventKind, EventType, Format, GovernorEventType, MachineEvent,
     TRANSITION_PROTOCOL, parse,
 };
 use serde_json::value::RawValue;
@@ -834,6 +834,20 @@ fn lacking(event_type: EventType, missing: &str) -> lifecycle_core::EventBuilder
     builder
 }
 
+/// A governor event's sequence is optional, 0 when not given, as in Choria.
+#[test]
+fn a_governor_sequence_defaults_to_zero() {
+    let event = lacking(EventType::Governor, "sequence").build().unwrap();
+    assert!(matches!(
+        event.kind(),
+        EventKind::Governor { sequence: 0, .. }
+    ));
+    assert_eq!(
+        event.to_string(),
+        "[governor] node1.example.net: vacated PUPPET"
+    );
+}
+
 #[test]
 fn builders_refuse_each_missing_required_field() {
     let required: [(EventType, &[&str]); 6] = [
@@ -841,7 +855,7 @@ fn builders_refuse_each_missing_required_field() {
         (EventType::Alive, &["identity", "component", "version"]),
         (EventType::Shutdown, &["identity", "component"]),
         (EventType::Provisioned, &["identity", "component"]),
-        (EventType::Governor, &["governor", "sequence", "event_type"]),
+        (EventType::Governor, &["governor", "event_type"]),
         (EventType::Upgraded, &["version", "new_version"]),
     ];
     for (event_type, fields) in required {
