@@ -33,32 +33,49 @@ impl fmt::Debug for Connection {
 /// What the connection's event callback observed.
 #[derive(Debug)]
 pub(crate) struct Health {
+    /// The servers, credentials redacted, for messages: async-nats' events do not say which.
+    servers: String,
     dropped: AtomicU64,
     drops: Mutex<Recurring>,
+    /// Errors while the broker is away come once per reconnect attempt: warned about at
+    /// once, then once per interval with the total.
+    errors: Mutex<Recurring>,
 }
 
-impl Default for Health {
-    fn default() -> Self {
+impl Health {
+    fn new(servers: &[ServerUrl]) -> Self {
+        let servers: Vec<String> = servers.iter().map(ToString::to_string).collect();
         Health {
+            servers: servers.join(", "),
             dropped: AtomicU64::new(0),
             drops: Mutex::new(Recurring::new(
                 "slow consumer: events were dropped because they arrive faster than they are processed",
             )),
+            errors: Mutex::new(Recurring::new("NATS connection errors, still reconnecting")),
         }
     }
-}
 
-impl Health {
     fn observe(&self, event: async_nats::Event) {
         use async_nats::Event;
+        let servers = self.servers.as_str();
         match event {
-            Event::Connected => info!("connected to NATS"),
-            Event::Disconnected => warn!("disconnected from NATS, reconnecting"),
-            Event::LameDuckMode => warn!("NATS server entered lame duck mode"),
+            Event::Connected => {
+                self.errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .flush();
+                info!(servers, "connected to NATS");
+            }
+            Event::Disconnected => warn!(servers, "disconnected from NATS, reconnecting"),
+            Event::LameDuckMode => warn!(servers, "NATS server entered lame duck mode"),
             Event::Draining => info!("NATS connection draining"),
             Event::Closed => info!("NATS connection closed"),
-            Event::ServerError(e) => warn!(error = %e, "NATS server error"),
-            Event::ClientError(e) => warn!(error = %e, "NATS client error"),
+            Event::ServerError(e) => warn!(servers, error = %e, "NATS server error"),
+            Event::ClientError(e) => self
+                .errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(format_args!("{e} (servers {servers})")),
             Event::SlowConsumer(sid) => {
                 // async-nats drops one message per SlowConsumer event.
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -97,7 +114,7 @@ impl Connection {
     /// Connects as `settings` say. Fails at once when no server answers, unless
     /// `retry_initial_connect` is set; after that, reconnects forever.
     pub async fn connect(settings: &Settings) -> Result<Connection, Error> {
-        let health = Arc::new(Health::default());
+        let health = Arc::new(Health::new(&settings.servers));
         let observer = health.clone();
         let mut options = async_nats::ConnectOptions::new()
             .name(&settings.name)
