@@ -15,7 +15,11 @@ fuzz_target!(|bytes: &[u8]| {
         let written = format_duration(duration);
         // Written to the millisecond: what it reads back is the duration, cut there.
         let cut = std::time::Duration::from_millis(duration.as_millis() as u64);
-        assert_eq!(parse_duration(&written).ok(), Some(cut), "{text:?} as {written:?}");
+        assert_eq!(
+            parse_duration(&written).ok(),
+            Some(cut),
+            "{text:?} as {written:?}"
+        );
     }
     if let Ok(since) = Since::parse(text) {
         let _ = since.start(std::time::SystemTime::now());
