@@ -10,6 +10,8 @@ mod duration;
 mod emit;
 mod forward;
 mod inspect;
+mod interrupt;
+mod nodes;
 mod output;
 mod shutdown;
 mod simulate;
@@ -17,7 +19,6 @@ mod streams;
 mod tally;
 mod view;
 mod wait;
-mod watch;
 
 use std::process::ExitCode;
 
@@ -59,6 +60,7 @@ enum Command {
     View(view::Args),
     Emit(emit::Args),
     Wait(wait::Args),
+    Nodes(nodes::Args),
     Forward(forward::Args),
     Tally(tally::Args),
     Simulate(simulate::Args),
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::View(args) => view::run(args, cli.color.stdout()),
         Command::Emit(args) => emit::run(args),
         Command::Wait(args) => wait::run(args),
+        Command::Nodes(args) => nodes::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Tally(args) => tally::run(args),
         Command::Simulate(args) => simulate::run(args),
