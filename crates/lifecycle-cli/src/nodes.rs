@@ -130,7 +130,10 @@ async fn replay(args: &Args, filter: Filter) -> anyhow::Result<Result<Vec<Node>,
             Err(stop) => return Ok(Err(stop)),
         }
     }
-    let selected = fleet.nodes().into_iter().filter(|node| filter.matches(&node.as_event()));
+    let selected = fleet
+        .nodes()
+        .into_iter()
+        .filter(|node| filter.matches(&node.as_event()));
     Ok(Ok(selected.cloned().collect()))
 }
 

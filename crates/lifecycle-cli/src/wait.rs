@@ -53,7 +53,8 @@ use crate::nodes;
 ///       --count 50 --distinct identity --timeout 10m --since 1h
 ///   # OpenSVC's "3 objects up": 3 nodes run 0.30.0, and still do
 ///   lifecycle wait --filter alive,component=server --since 10m --template \
-///     '{% if pass_set(identity, version == "0.30.0") %}{% if set_success(pass_count() == 3) %}{% endif %}{% endif %}'
+///     '{% if pass_set(identity, version == "0.30.0") %}
+///      {%- if set_success(pass_count() == 3) %}{% endif %}{% endif %}'
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
@@ -69,7 +70,12 @@ pub(crate) struct Args {
     until: Option<String>,
 
     /// With --until, what one node is: identity, component or identity+component.
-    #[arg(long, value_name = "KEY", default_value = "identity", requires = "until")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "identity",
+        requires = "until"
+    )]
     key: KeyBy,
 
     /// How many events to wait for (default 1); identities with --distinct identity; nodes
@@ -86,7 +92,12 @@ pub(crate) struct Args {
     all: bool,
 
     /// With --until: this share of the nodes known must pass, rounded up, e.g. 0.95.
-    #[arg(long, value_name = "SHARE", requires = "until", conflicts_with = "count")]
+    #[arg(
+        long,
+        value_name = "SHARE",
+        requires = "until",
+        conflicts_with = "count"
+    )]
     fraction: Option<Fraction>,
 
     /// With --until: the fleet is this tally's up nodes the filter selects, read through its

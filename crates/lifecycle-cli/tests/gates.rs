@@ -77,7 +77,10 @@ impl Fleet {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         });
-        assert_eq!(stored, self.stored, "the stream holds every event published");
+        assert_eq!(
+            stored, self.stored,
+            "the stream holds every event published"
+        );
     }
 }
 
@@ -281,9 +284,8 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
         out.stderr,
         "lifecycle: condition not met: 97/100 nodes pass\n"
     );
-    let row = |identity: &str| {
-        format!("{identity}  server     0.29.4   2023-11-14 22:13:20 UTC  up\n")
-    };
+    let row =
+        |identity: &str| format!("{identity}  server     0.29.4   2023-11-14 22:13:20 UTC  up\n");
     assert_eq!(
         out.stdout,
         format!(
@@ -533,12 +535,22 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
     // The table: a header, then a line per node, by identity then component.
     let out = run(
         &server,
-        &["nodes", "--since", "10m", "--filter", "identity=node000001.*"],
+        &[
+            "nodes",
+            "--since",
+            "10m",
+            "--filter",
+            "identity=node000001.*",
+        ],
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("IDENTITY "), "{}", out.stdout);
-    assert!(lines[1..].iter().all(|l| l.starts_with("node000001.sim.example.net  ")));
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.starts_with("node000001.sim.example.net  "))
+    );
     assert!(lines.len() <= 3, "{}", out.stdout);
 
     let out = run(&server, &["nodes", "--state", "lost"]);
@@ -560,7 +572,9 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     let mut fleet = Fleet::new(&server);
     let tally = Serving::tally(&server, &[]);
     wait_until("the tally is ready", LIMIT, || {
-        tally.get("/healthz").is_some_and(|(status, _)| status == 200)
+        tally
+            .get("/healthz")
+            .is_some_and(|(status, _)| status == 200)
     });
     let url = format!("http://{}", tally.address);
     // Seen now: the tally forgets nodes not seen for its --max-age.
@@ -590,7 +604,11 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     };
     assert_eq!(
         listed,
-        [node("n1", "0.30.0"), node("n2", "0.29.4"), node("n3", "0.30.0")]
+        [
+            node("n1", "0.30.0"),
+            node("n2", "0.29.4"),
+            node("n3", "0.30.0")
+        ]
     );
     let out = run(&server, &["nodes", "--tally", &url, "--count"]);
     assert_eq!(out.stdout, "3\n", "{}", out.stderr);
@@ -628,11 +646,17 @@ fn tally_errors_name_the_url_without_its_password() {
     let server = NatsServer::start();
     let tally = Serving::tally(&server, &[]);
     wait_until("the tally is ready", LIMIT, || {
-        tally.get("/healthz").is_some_and(|(status, _)| status == 200)
+        tally
+            .get("/healthz")
+            .is_some_and(|(status, _)| status == 200)
     });
     let out = run(
         &server,
-        &["nodes", "--tally", &format!("http://{}/elsewhere", tally.address)],
+        &[
+            "nodes",
+            "--tally",
+            &format!("http://{}/elsewhere", tally.address),
+        ],
     );
     assert_eq!(out.code, Some(2));
     assert!(
@@ -651,7 +675,11 @@ fn tally_errors_name_the_url_without_its_password() {
         .port();
     let out = run(
         &server,
-        &["nodes", "--tally", &format!("http://alice:s3cret@127.0.0.1:{port}")],
+        &[
+            "nodes",
+            "--tally",
+            &format!("http://alice:s3cret@127.0.0.1:{port}"),
+        ],
     );
     assert_eq!(out.code, Some(2));
     assert!(
@@ -670,16 +698,39 @@ fn usage_errors_exit_2_before_connecting() {
     server.stop();
     for (args, error) in [
         (
-            &["wait", "--filter", "alive", "--until", ".version>=1", "--all"][..],
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                ".version>=1",
+                "--all",
+            ][..],
             "lifecycle: --all and --fraction compare with the nodes known: give --since (the \
              nodes a replay shows) or --tally (the nodes a tally knows), or --count N\n",
         ),
         (
-            &["wait", "--filter", "alive", "--until", ".version>=1", "--fraction", "1.5"][..],
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                ".version>=1",
+                "--fraction",
+                "1.5",
+            ][..],
             "invalid fraction '1.5' (expected a decimal above 0 and at most 1, e.g. 0.95)",
         ),
         (
-            &["wait", "--filter", "alive", "--until", ".version>=", "--count", "1"][..],
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                ".version>=",
+                "--count",
+                "1",
+            ][..],
             "expected a value after the operator at position 11",
         ),
         (
@@ -687,11 +738,21 @@ fn usage_errors_exit_2_before_connecting() {
             "the following required arguments were not provided",
         ),
         (
-            &["wait", "--filter", "alive", "--until", "alive", "--key", "host"][..],
+            &[
+                "wait", "--filter", "alive", "--until", "alive", "--key", "host",
+            ][..],
             "unknown key 'host' (expected identity, component or identity+component)",
         ),
         (
-            &["wait", "--filter", "alive", "--until", "alive", "--distinct", "identity"][..],
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                "alive",
+                "--distinct",
+                "identity",
+            ][..],
             "cannot be used with",
         ),
         (

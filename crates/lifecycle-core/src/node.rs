@@ -149,11 +149,16 @@ mod tests {
     #[test]
     fn each_type_changes_the_node_as_the_tally_counts_it() {
         let event = |event_type: EventType| {
-            let mut builder = Event::builder(event_type).identity("n1").component("server");
+            let mut builder = Event::builder(event_type)
+                .identity("n1")
+                .component("server");
             builder = match event_type {
                 EventType::Startup | EventType::Alive => builder.version("0.29.4"),
                 EventType::Upgraded => builder.version("0.29.4").new_version("0.30.0"),
-                EventType::Governor => builder.governor("g").sequence(1).governor_event(GovernorEventType::Enter),
+                EventType::Governor => builder
+                    .governor("g")
+                    .sequence(1)
+                    .governor_event(GovernorEventType::Enter),
                 _ => builder,
             };
             builder.build().unwrap()
@@ -173,7 +178,13 @@ mod tests {
 
     #[test]
     fn a_node_state_is_an_alive_event_with_last_seen_and_state() {
-        let node = Event::node_state("web\u{1b}1", "server", "0.30.0", 1_700_000_000, NodeState::Up);
+        let node = Event::node_state(
+            "web\u{1b}1",
+            "server",
+            "0.30.0",
+            1_700_000_000,
+            NodeState::Up,
+        );
         assert_eq!(
             String::from_utf8(node.to_json()).unwrap(),
             r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"","identity":"web\u001b1","component":"server","timestamp":1700000000,"version":"0.30.0","last_seen":1700000000,"state":"up"}"#

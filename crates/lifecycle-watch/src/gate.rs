@@ -86,8 +86,7 @@ impl FromStr for Fraction {
         };
         let (whole, decimals) = s.split_once('.').unwrap_or((s, ""));
         let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-        if !digits(whole) || !digits(decimals) || decimals.len() > 9 || s.is_empty() || s == "."
-        {
+        if !digits(whole) || !digits(decimals) || decimals.len() > 9 || s.is_empty() || s == "." {
             return Err(invalid());
         }
         let whole: u64 = if whole.is_empty() {
@@ -437,7 +436,12 @@ mod tests {
                 name: "provisioned and governor change nothing",
                 key_by: KeyBy::Identity,
                 target: Target::All,
-                events: &["alive n1 0.30.0", "provisioned n1", "governor n1", "governor n2"],
+                events: &[
+                    "alive n1 0.30.0",
+                    "provisioned n1",
+                    "governor n1",
+                    "governor n2",
+                ],
                 passing: &["n1/server"],
                 failing: &[],
                 met: true,
@@ -600,7 +604,18 @@ mod tests {
         assert_eq!(f("0.000000001").unwrap().of(1), 1);
         assert_eq!(f("0.970").unwrap().to_string(), "0.97");
         assert_eq!(f("1.0").unwrap().to_string(), "1");
-        for bad in ["", ".", "0", "0.0", "1.01", "2", "-0.5", "0.5x", "0.1234567891", "1e-3"] {
+        for bad in [
+            "",
+            ".",
+            "0",
+            "0.0",
+            "1.01",
+            "2",
+            "-0.5",
+            "0.5x",
+            "0.1234567891",
+            "1e-3",
+        ] {
             assert_eq!(
                 f(bad),
                 Err(format!(

@@ -271,8 +271,9 @@ impl TallyClient {
         }
         let url = self.shown.clone();
         match status {
-            StatusCode::OK => serde_json::from_slice(&body)
-                .map_err(|e| self.malformed(&e.to_string())),
+            StatusCode::OK => {
+                serde_json::from_slice(&body).map_err(|e| self.malformed(&e.to_string()))
+            }
             StatusCode::BAD_REQUEST => Err(TallyError::Refused {
                 url,
                 message: message(&body),
@@ -354,7 +355,10 @@ mod tests {
             "http://alice:***@tally.example.net:9090/api/v1/nodes"
         );
         let client = TallyClient::new("https://t0ken@tally.example.net/fleet?x=1").unwrap();
-        assert_eq!(client.url(), "https://***@tally.example.net/fleet/api/v1/nodes");
+        assert_eq!(
+            client.url(),
+            "https://***@tally.example.net/fleet/api/v1/nodes"
+        );
         let client = TallyClient::new("http://127.0.0.1:9090/").unwrap();
         assert_eq!(client.url(), "http://127.0.0.1:9090/api/v1/nodes");
         for (url, error) in [
@@ -390,7 +394,10 @@ mod tests {
 
     #[test]
     fn messages_are_one_trimmed_bounded_line() {
-        assert_eq!(message(b"  bad filter at position 3\n"), "bad filter at position 3");
+        assert_eq!(
+            message(b"  bad filter at position 3\n"),
+            "bad filter at position 3"
+        );
         let long = vec![b'x'; 2000];
         assert_eq!(message(&long).len(), MAX_MESSAGE + 3);
     }

@@ -96,8 +96,11 @@ impl EventTemplate {
 
 fn render(env: &Environment<'static>, received: &Received) -> Result<String, Error> {
     let context = event_context(received).map_err(|e| {
-        Error::new(ErrorKind::BadSerialization, "the event cannot be a template context")
-            .with_source(e)
+        Error::new(
+            ErrorKind::BadSerialization,
+            "the event cannot be a template context",
+        )
+        .with_source(e)
     })?;
     env.get_template(NAME)?.render(context)
 }
@@ -276,10 +279,7 @@ mod tests {
         assert!(template.success());
         let template = PassTemplate::new("{{ pass_set(nothing, true) }}").unwrap();
         let error = template.render(&alive("n1", "1")).unwrap_err();
-        assert_eq!(
-            error.detail(),
-            Some("pass_set needs a key, got undefined")
-        );
+        assert_eq!(error.detail(), Some("pass_set needs a key, got undefined"));
     }
 
     #[test]
