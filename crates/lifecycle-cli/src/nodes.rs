@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use lifecycle_core::{Filter, Interest, NodeState, Since, TerminalSafe, format_utc};
-use lifecycle_watch::{Gate, KeyBy, Node, StateQuery, Step, Stop, TallyClient, Target, Watch};
+use lifecycle_watch::{Gate, KeyBy, Node, StateQuery, Stop, TallyClient, Target, Watch};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -121,14 +121,8 @@ async fn replay(args: &Args, filter: Filter) -> anyhow::Result<Result<Vec<Node>,
     }
     let mut events = watch.open(&connection).await?;
     let mut fleet = Gate::new(Filter::default(), Target::All).key_by(KeyBy::IdentityComponent);
-    loop {
-        match events.step().await {
-            Ok(Step::CaughtUp) => break,
-            Ok(Step::Event(received)) => {
-                fleet.observe(received.parsed.event(), lifecycle_watch::unix_now());
-            }
-            Err(stop) => return Ok(Err(stop)),
-        }
+    if let Err(stop) = lifecycle_watch::catch_up(&mut events, &mut fleet).await {
+        return Ok(Err(stop));
     }
     let selected = fleet
         .nodes()

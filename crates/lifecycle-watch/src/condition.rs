@@ -128,6 +128,17 @@ pub async fn wait_for<C: Condition>(
     }
 }
 
+/// Feeds `gate` the events until the replay has caught up with the present: then it holds
+/// each key's state as it is now (`lifecycle nodes` without a tally).
+pub async fn catch_up(events: &mut Events, gate: &mut Gate) -> Result<(), Stop> {
+    while !events.is_caught_up() {
+        if let Step::Event(received) = events.step().await? {
+            Gate::observe(gate, received.parsed.event(), unix_now());
+        }
+    }
+    Ok(())
+}
+
 /// Now, in unix seconds.
 pub fn unix_now() -> i64 {
     SystemTime::now()

@@ -10,7 +10,8 @@
 //!   rolls back fails again, one that shuts down leaves the fleet.
 //! - [`PassTemplate`] is OpenSVC's model of waiting, `pass_set`, `pass_count`,
 //!   `set_success` in a minijinja template; [`EventTemplate`] renders events for `view`.
-//! - [`wait_for`] feeds a [`Condition`] (a gate, a template, a count) until it holds.
+//! - [`wait_for`] feeds a [`Condition`] (a gate, a template, a count) until it holds;
+//!   [`catch_up`] feeds a gate until a replay has caught up.
 //! - [`TallyClient`] reads the nodes a running tally knows, page by page.
 //!
 //! ```no_run
@@ -45,7 +46,7 @@ mod receive;
 mod tally;
 mod template;
 
-pub use condition::{Condition, TemplateWait, unix_now, wait_for};
+pub use condition::{Condition, TemplateWait, catch_up, unix_now, wait_for};
 pub use error::Error;
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use node::{KeyBy, Node};

@@ -9,15 +9,8 @@
 //! `has_suffix(s, suffix)` and `contains(s, substring)` (OpenSVC's `stringsHasPrefix`,
 //! `stringsHasSuffix`, `stringsContains`).
 //!
-//! A [`PassTemplate`] adds OpenSVC's wait functions, with their meaning
-//! (`om node events --wait --template`):
-//! - `pass_set(key, condition)` adds `key` to the passed set when `condition` is true and
-//!   *removes* it when false; returns whether the set changed (`passSet`);
-//! - `pass_add(key)`, `pass_del(key)`: one or the other, returning whether the set changed
-//!   (`passAdd`, `passDel`);
-//! - `pass_count()`: how many keys passed (`passCount`);
-//! - `set_success(condition)`: the wait succeeds once an event's rendering leaves it true;
-//!   returns `condition` (`setSuccess`).
+//! A [`PassTemplate`] adds OpenSVC's wait functions, `pass_set`, `pass_add`, `pass_del`,
+//! `pass_count` and `set_success`, with their meaning.
 //!
 //! OpenSVC's "object avail is up on 3 objects", on our events, "3 nodes run 0.30.0":
 //!
@@ -74,7 +67,11 @@ pub fn event_context(received: &Received) -> Result<Value, serde_json::Error> {
     Ok(Value::from_serialize(&context))
 }
 
-/// A template rendered for each event (`view --template`).
+/// A template rendered for each event (`view --template`). It sees the event's
+/// Choria-format fields and `format`, `subject`, `display`, `type_name` ([`event_context`]);
+/// values from the event are written with control characters escaped, the template's own
+/// text as it is. Besides minijinja's builtins, OpenSVC's string helpers are there:
+/// `has_prefix(s, prefix)`, `has_suffix(s, suffix)`, `contains(s, substring)`.
 #[derive(Debug)]
 pub struct EventTemplate {
     env: Environment<'static>,
@@ -112,8 +109,18 @@ struct Passes {
     success: bool,
 }
 
-/// OpenSVC's waiting model: a template rendered for each event, whose `pass_set`,
-/// `pass_count` and `set_success` decide when the wait succeeds (see the [module](self)).
+/// OpenSVC's waiting model: a template rendered for each event, whose wait functions decide
+/// when the wait succeeds, with the meaning OpenSVC gives them (`om node events --wait
+/// --template`):
+/// - `pass_set(key, condition)` adds `key` to the passed set when `condition` is true and
+///   *removes* it when false; returns whether the set changed (`passSet`);
+/// - `pass_add(key)`, `pass_del(key)`: one or the other, returning whether the set changed
+///   (`passAdd`, `passDel`);
+/// - `pass_count()`: how many keys passed (`passCount`);
+/// - `set_success(condition)`: the wait succeeds once an event's rendering leaves it true;
+///   returns `condition` (`setSuccess`).
+///
+/// The string helpers and the event's fields are there as for an [`EventTemplate`].
 ///
 /// ```
 /// use lifecycle_watch::PassTemplate;
