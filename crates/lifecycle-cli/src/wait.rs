@@ -278,6 +278,14 @@ fn receive<C: Condition>(
         }
         show(condition, &bar);
         let result = wait_for(&mut events, condition, |condition| show(condition, &bar)).await;
+        if result.is_err() && !events.is_caught_up() {
+            bar.suspend(|| {
+                eprintln!(
+                    "lifecycle: warning: the replay had not caught up with the present: what \
+                     follows is the state as of the events replayed so far"
+                );
+            });
+        }
         anyhow::Ok(result.err())
     });
     bar.finish_and_clear();

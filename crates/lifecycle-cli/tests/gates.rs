@@ -277,7 +277,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
 
     // Times out, listing exactly those three with their version and when last seen.
     let mut args = UNTIL_ALL.to_vec();
-    args.extend(["--timeout", "2s"]);
+    args.extend(["--timeout", "4s"]);
     let out = run(&server, &args);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert_eq!(
@@ -364,7 +364,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let out = gate(&["--count", "97", "--timeout", "20s"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let out = gate(&["--fraction", "0.98", "--timeout", "2s"]);
+    let out = gate(&["--fraction", "0.98", "--timeout", "4s"]);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert_eq!(
         out.stderr,
@@ -372,7 +372,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
     );
     assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
     // More than there are nodes: never met.
-    let out = gate(&["--count", "101", "--timeout", "2s"]);
+    let out = gate(&["--count", "101", "--timeout", "4s"]);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert_eq!(
         out.stderr,
@@ -446,7 +446,7 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
             "--since",
             "10m",
             "--timeout",
-            "1s",
+            "3s",
         ],
     );
     assert_eq!(out.code, Some(1), "{}", out.stderr);
@@ -624,7 +624,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
         ".version>=0.30.0",
     ];
     let mut args = gate.to_vec();
-    args.extend(["--all", "--timeout", "2s", "--json"]);
+    args.extend(["--all", "--timeout", "4s", "--json"]);
     let out = run(&server, &args);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert_eq!(
