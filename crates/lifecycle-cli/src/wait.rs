@@ -16,6 +16,7 @@ use crate::connect::ConnectArgs;
 use crate::duration;
 use crate::interrupt::{self, INTERRUPTED};
 use crate::nodes;
+use crate::output;
 
 /// Wait until the fleet is in a state (--until), or until enough matching events were seen.
 ///
@@ -136,8 +137,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let shown = |condition: &mut TemplateWait, bar: &ProgressBar| {
             bar.set_message(format!("{} passed", condition.template().pass_count()));
             bar.suspend(|| {
+                let mut out = io::stdout().lock();
                 for text in condition.take_output() {
-                    println!("{text}");
+                    // A reader that went away (`| head`) leaves the wait to go on quietly.
+                    let _ = output::line(&mut out, text.as_bytes());
                 }
             });
         };
