@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use lifecycle_core::{AnyEvent, Filter, parse};
+use lifecycle_core::{AnyEvent, Filter, Interest, parse};
 
 const BUILT_IN: &[&str] = &[
     r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"01","identity":"web1.example.net","component":"server","timestamp":1700000000,"version":"0.29.4"}"#,
@@ -43,7 +43,7 @@ fuzz_target!(|input: &[u8]| {
             return;
         }
     };
-    let _ = (filter.pushdown(), filter.is_empty());
+    let _ = (Interest::from_filter(&filter).subjects(), filter.is_empty());
     if let Ok(parsed) = parse(event.get(1..).unwrap_or_default()) {
         let _ = filter.matches(parsed.event());
     }

@@ -10,6 +10,8 @@ mod duration;
 mod emit;
 mod forward;
 mod inspect;
+mod interrupt;
+mod nodes;
 mod output;
 mod shutdown;
 mod simulate;
@@ -18,7 +20,6 @@ mod tally;
 mod values;
 mod view;
 mod wait;
-mod watch;
 
 use std::process::ExitCode;
 
@@ -65,8 +66,10 @@ enum Command {
     View(view::Args),
     #[command(about = "Publish events, as a Choria component would")]
     Emit(emit::Args),
-    #[command(about = "Wait until matching events were seen, then exit 0 (1 on timeout)")]
+    #[command(about = "Wait until the fleet is in a state, or events were seen; 1 on timeout")]
     Wait(wait::Args),
+    #[command(about = "List nodes and their versions, from a tally or a replay of the stream")]
+    Nodes(nodes::Args),
     #[command(about = "Forward events to a CloudEvents receiver over HTTP")]
     Forward(forward::Args),
     #[command(about = "Count the fleet by component and version; serve metrics and a dashboard")]
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::View(args) => view::run(args, cli.color.stdout()),
         Command::Emit(args) => emit::run(args),
         Command::Wait(args) => wait::run(args),
+        Command::Nodes(args) => nodes::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Tally(args) => tally::run(args),
         Command::Simulate(args) => simulate::run(args),

@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use lifecycle_core::{AnyEvent, Filter, Since, TerminalSafe, escape_bytes};
 use lifecycle_nats::Received;
+use lifecycle_watch::{EventTemplate, Stop, Watch};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
+use crate::interrupt::{self, INTERRUPTED};
 use crate::output;
-use crate::watch::{Events, INTERRUPTED, Stop};
 
 /// Show lifecycle events as they happen, one line each.
 ///
@@ -46,7 +47,8 @@ pub(crate) struct Args {
     filter: Option<String>,
 
     /// A minijinja template over the event's fields, e.g. '{{ identity }} {{ version }}';
-    /// `format`, `subject`, `display` and `type_name` are there too.
+    /// `format`, `subject`, `display` and `type_name` are there too, and the string helpers
+    /// has_prefix(s, prefix), has_suffix(s, suffix), contains(s, substring).
     #[arg(long, value_name = "TPL", conflicts_with_all = ["json", "debug"])]
     template: Option<String>,
 
@@ -103,22 +105,15 @@ enum Style {
     Debug {
         raw: bool,
     },
-    Template(Box<minijinja::Environment<'static>>),
+    Template(Box<EventTemplate>),
 }
 
 /// Runs `view`; `colour` says whether display lines are coloured by type.
 pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
     let filter = combined(&args)?;
     let style = if let Some(template) = &args.template {
-        let mut env = minijinja::Environment::new();
-        // Values from the event are escaped; the template's own text (a tab, a newline the
-        // user wrote) is not.
-        env.set_formatter(|out, _state, value| {
-            write!(out, "{}", TerminalSafe(value)).map_err(minijinja::Error::from)
-        });
-        env.add_template_owned("view", template.clone())
-            .context("invalid --template")?;
-        Style::Template(Box::new(env))
+        let template = EventTemplate::new(template).context("invalid --template")?;
+        Style::Template(Box::new(template))
     } else if args.json {
         Style::Json
     } else if args.debug {
@@ -131,7 +126,14 @@ pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
         let connection = args.connect.connect().await?;
-        let mut events = Events::open(&connection, filter, args.since, args.timeout).await?;
+        let mut watch = Watch::new(filter).stop(interrupt::ctrl_c());
+        if let Some(since) = args.since {
+            watch = watch.since(since);
+        }
+        if let Some(timeout) = args.timeout {
+            watch = watch.timeout(timeout);
+        }
+        let mut events = watch.open(&connection).await?;
         let mut out = io::stdout().lock();
         let mut shown = 0;
         while args.count.is_none_or(|n| shown < n) {
@@ -164,24 +166,10 @@ fn render(style: &Style, received: &Received) -> anyhow::Result<Vec<u8>> {
         Style::Debug { raw: true } => received.payload.to_vec(),
         Style::Debug { raw: false } => escape_bytes(&received.payload).into_owned().into_bytes(),
         Style::Json => json_line(received),
-        Style::Template(env) => {
-            let mut context = serde_json::to_value(event)?;
-            if let Some(fields) = context.as_object_mut() {
-                let extra = [
-                    ("format", received.parsed.format().as_str().to_owned()),
-                    ("subject", received.subject.to_string()),
-                    ("display", event.to_string()),
-                    ("type_name", event.type_name().to_owned()),
-                ];
-                for (key, value) in extra {
-                    fields.entry(key).or_insert(value.into());
-                }
-            }
-            env.get_template("view")?
-                .render(context)
-                .context("rendering --template")?
-                .into_bytes()
-        }
+        Style::Template(template) => template
+            .render(received)
+            .context("rendering --template")?
+            .into_bytes(),
     })
 }
 

@@ -1,48 +1,126 @@
-//! `lifecycle wait`: block until enough matching events were seen.
+//! `lifecycle wait`: block until the fleet is in a state, or enough matching events were seen.
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lifecycle_core::{Filter, Progress, Since};
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lifecycle_core::{Filter, NodeState, Progress, Since, TerminalSafe};
+use lifecycle_watch::{
+    Condition, Fraction, Gate, KeyBy, Node, PassTemplate, StateQuery, Stop, TallyClient, Target,
+    TemplateWait, Watch, wait_for,
+};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::watch::{Events, INTERRUPTED, Stop};
+use crate::interrupt::{self, INTERRUPTED};
+use crate::nodes;
+use crate::output;
 
-/// Wait until N matching events, or N distinct identities, were seen.
+/// Wait until the fleet is in a state (--until), or until enough matching events were seen.
 ///
-/// Exits 0 as soon as the condition is met, 1 when the timeout passes first, 2 on a usage
-/// or connection error (130 on Ctrl-C). With --since, events already kept in JetStream
-/// count, so a wait started after the fleet finished still succeeds. Progress goes to
-/// stderr when it is a terminal.
+/// With --until, each node's latest event that --filter selects gives its state (the version
+/// it runs, when it was last seen); a node passes while that state meets --until, fails again
+/// when a later event breaks it, and leaves the fleet when it shuts down. Enough nodes must
+/// pass: --count N of them, --all (the default) or a --fraction of the nodes known, which come
+/// from a replay (--since: the nodes the replayed events show) or from a running tally
+/// (--tally URL: its up nodes the filter selects). The state is decided once the replay has
+/// caught up, so a fleet that passed through the state an hour ago does not count. On a
+/// terminal, stderr shows how many pass.
+///
+/// Exits 0 as soon as the condition holds, 1 when the timeout passes first (listing on stdout
+/// the nodes that do not pass: identity, component, version and when last seen, or one JSON
+/// object per line with --json), 2 on a usage or connection error, 130 on Ctrl-C.
+///
+/// Without --until it counts events (--count N, default 1) or distinct identities
+/// (--distinct identity); with --since, the replayed ones count too.
+///
+/// --template is OpenSVC's model for anything else: the template is rendered for each event
+/// (what it writes goes to stdout) and the wait succeeds once it calls set_success with a true
+/// condition. pass_set(key, condition) adds the key while the condition is true and removes
+/// it when false (returning whether the set changed), pass_add(key) and pass_del(key) do one or
+/// the other, pass_count() counts the keys; has_prefix, has_suffix and contains test strings.
 ///
 /// Examples:
+///   # every server runs 0.30.0 or later, within 15 minutes
+///   lifecycle wait --filter component=server --until '.version>=0.30.0' \
+///       --all --since 1h --timeout 15m
+///   # 95% of the servers a tally knows
+///   lifecycle wait --filter component=server --until '.version>=0.30.0' \
+///       --fraction 0.95 --tally http://tally.example.net:9090 --timeout 15m
 ///   # 50 distinct servers report version 0.29.4 within 10 minutes
 ///   lifecycle wait --filter 'alive,startup,component=server,version=0.29.4' \
 ///       --count 50 --distinct identity --timeout 10m --since 1h
-///   lifecycle wait --filter 'provisioned,identity=node1.example.net' --timeout 5m
+///   # OpenSVC's "3 objects up": 3 nodes run 0.30.0, and still do
+///   lifecycle wait --filter alive,component=server --since 10m --template \
+///     '{% if pass_set(identity, version == "0.30.0") %}
+///      {%- if set_success(pass_count() == 3) %}{% endif %}{% endif %}'
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
-    /// Filter expression the events must pass.
+    /// Filter expression the events must pass; with --until, it says which nodes make the
+    /// fleet (component=server), and --until what they must reach.
     #[arg(long, short = 'f', value_name = "EXPR", value_parser = crate::view::filter)]
     filter: String,
 
-    /// How many events (or identities, with --distinct identity) to wait for.
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 1)]
-    count: u64,
+    /// The condition each node's latest state must meet, in the filter language evaluated on
+    /// the node as an alive event (identity, component, version, timestamp and last_seen when
+    /// last seen, state), e.g. '.version>=0.30.0'.
+    #[arg(long, value_name = "EXPR", value_parser = crate::view::filter)]
+    until: Option<String>,
 
-    /// Count each identity once.
-    #[arg(long, value_name = "FIELD", value_parser = ["identity"])]
+    /// With --until, what one node is: identity, component or identity+component.
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "identity",
+        requires = "until"
+    )]
+    key: KeyBy,
+
+    /// How many events to wait for (default 1); identities with --distinct identity; nodes
+    /// that pass with --until.
+    #[arg(long, short = 'n', value_name = "N", conflicts_with = "template")]
+    count: Option<u64>,
+
+    /// Count each identity once (without --until).
+    #[arg(long, value_name = "FIELD", value_parser = ["identity"], conflicts_with_all = ["until", "template"])]
     distinct: Option<String>,
+
+    /// With --until: every node known must pass (the default).
+    #[arg(long, requires = "until", conflicts_with_all = ["count", "fraction"])]
+    all: bool,
+
+    /// With --until: this share of the nodes known must pass, rounded up, e.g. 0.95.
+    #[arg(
+        long,
+        value_name = "SHARE",
+        requires = "until",
+        conflicts_with = "count"
+    )]
+    fraction: Option<Fraction>,
+
+    /// With --until: the fleet is this tally's up nodes the filter selects, read through its
+    /// API (http://host:port); events from now on update them.
+    #[arg(long, value_name = "URL", requires = "until", conflicts_with = "since")]
+    tally: Option<String>,
+
+    /// OpenSVC's model: a minijinja template rendered for each event; the wait succeeds once
+    /// it calls set_success with a true condition (see above).
+    #[arg(long, value_name = "TPL", conflicts_with_all = ["until", "distinct"])]
+    template: Option<String>,
+
+    /// On timeout, the nodes that do not pass as JSON, one object per line.
+    #[arg(long, requires = "until")]
+    json: bool,
 
     /// Give up (exit 1) after this long, e.g. 10m.
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     timeout: Option<Duration>,
 
-    /// Count events from this far back in JetStream too (e.g. 1h), or from an RFC 3339
-    /// time (2026-11-30T10:00:00Z).
+    /// Replay events from this far back in JetStream first (e.g. 1h), or from an RFC 3339
+    /// time (2026-11-30T10:00:00Z): with --until, the nodes they show are the fleet.
     #[arg(long, value_name = "DURATION|TIME", value_parser = duration::parse_since)]
     since: Option<Since>,
 
@@ -52,37 +130,177 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let filter = Filter::parse(&args.filter)?;
-    let mut progress = match args.distinct {
-        Some(_) => Progress::distinct_identities(args.count),
-        None => Progress::events(args.count),
-    };
-    let show = io::stderr().is_terminal();
-    let runtime = crate::connect::runtime()?;
-    runtime.block_on(async {
-        let connection = args.connect.connect().await?;
-        let mut events = Events::open(&connection, filter, args.since, args.timeout).await?;
-        while !progress.is_met() {
-            match events.next().await {
-                Ok(received) => {
-                    if progress.record(received.parsed.event()) && show {
-                        eprint!("\r{progress}");
-                    }
+    let started = Instant::now();
+    if let Some(template) = &args.template {
+        let template = PassTemplate::new(template).context("invalid --template")?;
+        let mut condition = TemplateWait::new(template);
+        let shown = |condition: &mut TemplateWait, bar: &ProgressBar| {
+            bar.set_message(format!("{} passed", condition.template().pass_count()));
+            bar.suspend(|| {
+                let mut out = io::stdout().lock();
+                for text in condition.take_output() {
+                    // A reader that went away (`| head`) leaves the wait to go on quietly.
+                    let _ = output::line(&mut out, text.as_bytes());
                 }
-                Err(stop) => {
-                    if show {
-                        eprintln!();
-                    }
-                    eprintln!("lifecycle: condition not met: {progress}");
-                    return Ok(ExitCode::from(match stop {
-                        Stop::Interrupted => INTERRUPTED,
-                        Stop::Timeout | Stop::Closed => 1,
-                    }));
-                }
+            });
+        };
+        let stop = receive(&args, filter, &mut condition, None, |_, _| {}, shown)?;
+        return Ok(match stop {
+            None => {
+                let passed = condition.template().passed();
+                eprintln!(
+                    "lifecycle: wait succeeded after {:.1?}; passed: {}",
+                    started.elapsed(),
+                    TerminalSafe(passed.join(", "))
+                );
+                ExitCode::SUCCESS
             }
+            Some(stop) => {
+                eprintln!(
+                    "lifecycle: condition not met: set_success was not given a true \
+                     condition; {} passed",
+                    condition.template().pass_count()
+                );
+                exit(stop)
+            }
+        });
+    }
+    let Some(until) = &args.until else {
+        let target = args.count.unwrap_or(1);
+        let mut progress = match args.distinct {
+            Some(_) => Progress::distinct_identities(target),
+            None => Progress::events(target),
+        };
+        let shown = |progress: &mut Progress, bar: &ProgressBar| {
+            bar.set_length(progress.target());
+            bar.set_position(progress.count());
+            bar.set_message(progress.to_string());
+        };
+        let stop = receive(&args, filter, &mut progress, None, |_, _| {}, shown)?;
+        return Ok(match stop {
+            None => ExitCode::SUCCESS,
+            Some(stop) => {
+                eprintln!("lifecycle: condition not met: {progress}");
+                exit(stop)
+            }
+        });
+    };
+    let target = match (args.count, args.fraction) {
+        (Some(n), _) => Target::Count(n),
+        (None, Some(fraction)) => Target::Fraction(fraction),
+        (None, None) => Target::All,
+    };
+    let known_fleet = args.since.is_some() || args.tally.is_some();
+    if matches!(target, Target::All | Target::Fraction(_)) && !known_fleet {
+        bail!(
+            "--all and --fraction compare with the nodes known: give --since (the nodes a \
+             replay shows) or --tally (the nodes a tally knows), or --count N"
+        );
+    }
+    let tally = match &args.tally {
+        Some(url) => Some((TallyClient::new(url)?, args.filter.clone())),
+        None => None,
+    };
+    let mut gate = Gate::new(Filter::parse(until)?, target).key_by(args.key);
+    let seed = |gate: &mut Gate, nodes: Vec<Node>| {
+        for node in nodes {
+            gate.insert(node);
         }
-        if show {
-            eprintln!();
-        }
-        Ok(ExitCode::SUCCESS)
+    };
+    let shown = |gate: &mut Gate, bar: &ProgressBar| {
+        bar.set_length(gate.needed());
+        bar.set_position(gate.passing() as u64);
+        bar.set_message(gate.to_string());
+    };
+    let stop = receive(&args, filter, &mut gate, tally, seed, shown)?;
+    if gate.refused() > 0 {
+        eprintln!(
+            "lifecycle: warning: {} events of new nodes were ignored past {} nodes",
+            gate.refused(),
+            gate.known()
+        );
+    }
+    let Some(stop) = stop else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    eprintln!("lifecycle: condition not met: {gate}");
+    if gate.known() == 0 {
+        eprintln!("lifecycle: no node the filter selects is known");
+    }
+    nodes::print(&gate.failing(), args.json)?;
+    Ok(exit(stop))
+}
+
+/// The exit status for events that stopped before the condition held.
+fn exit(stop: Stop) -> ExitCode {
+    ExitCode::from(match stop {
+        Stop::Interrupted => INTERRUPTED,
+        Stop::Timeout | Stop::Closed => 1,
     })
+}
+
+/// The fleet to read from a tally first: the client, and the filter it selects nodes with.
+type Tally = (TallyClient, String);
+
+/// Receives events into `condition` until it holds (`None`) or they stop (why), showing
+/// progress on a terminal. With a tally, its nodes are handed to `seed` first.
+fn receive<C: Condition>(
+    args: &Args,
+    filter: Filter,
+    condition: &mut C,
+    tally: Option<Tally>,
+    seed: impl FnOnce(&mut C, Vec<Node>),
+    mut show: impl FnMut(&mut C, &ProgressBar),
+) -> anyhow::Result<Option<Stop>> {
+    let bar = progress_bar();
+    let runtime = crate::connect::runtime()?;
+    let stop = runtime.block_on(async {
+        let deadline = args
+            .timeout
+            .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
+        let connection = args.connect.connect().await?;
+        let mut watch = Watch::new(filter).stop(interrupt::ctrl_c());
+        if let Some(since) = args.since {
+            watch = watch.since(since);
+        }
+        if let Some(deadline) = deadline {
+            watch = watch.deadline(deadline);
+        }
+        // Subscribed before the tally is read: nothing that happens meanwhile is missed.
+        let mut events = watch.open(&connection).await?;
+        if let Some((tally, filter)) = tally {
+            let read = tally.nodes(&filter, StateQuery::Only(NodeState::Up));
+            let nodes = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
+                    Ok(nodes) => nodes?,
+                    Err(_) => return Ok(Some(Stop::Timeout)),
+                },
+                None => read.await?,
+            };
+            seed(condition, nodes);
+        }
+        show(condition, &bar);
+        let result = wait_for(&mut events, condition, |condition| show(condition, &bar)).await;
+        if result.is_err() && !events.is_caught_up() {
+            bar.suspend(|| {
+                eprintln!(
+                    "lifecycle: warning: the replay had not caught up with the present: what \
+                     follows is the state as of the events replayed so far"
+                );
+            });
+        }
+        anyhow::Ok(result.err())
+    });
+    bar.finish_and_clear();
+    stop
+}
+
+/// A bar on stderr when it is a terminal, drawing nothing otherwise.
+fn progress_bar() -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template("{bar:30} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()).with_style(style)
 }

@@ -808,7 +808,7 @@ fn view_since_takes_a_time_and_the_longest_duration() {
         assert_eq!(out.code(), Some(2), "{}", out.stderr);
         assert_eq!(
             out.stderr,
-            "lifecycle: --since is a time to come: there is nothing to replay yet\n"
+            format!("lifecycle: since {since} is a time to come: there is nothing to replay yet\n")
         );
     }
 }

@@ -31,6 +31,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::event::EventType;
+use crate::interest::Interest;
 use crate::machine::MachineEvent;
 use crate::parse::AnyEvent;
 use field::Field;
@@ -167,24 +168,6 @@ enum Condition {
         op: Op,
         value: Operand,
     },
-}
-
-/// What of a filter can go into NATS subjects: the server then sends only these events, and
-/// the filter decides about each of them on the client.
-///
-/// Every event the filter passes is among those described here, never the other way round.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pushdown {
-    /// Whether lifecycle events can pass.
-    pub lifecycle: bool,
-    /// The lifecycle types that can pass; empty means every type.
-    pub types: Vec<EventType>,
-    /// The components that can pass; empty means every component.
-    pub components: Vec<String>,
-    /// Whether machine transitions can pass.
-    pub transitions: bool,
-    /// Whether machine watcher states can pass.
-    pub watcher_states: bool,
 }
 
 /// Why a filter could not be parsed, and where.
@@ -324,13 +307,9 @@ impl Filter {
         self.types.is_empty() && self.conditions.is_empty()
     }
 
-    /// The types and components that can go into NATS subjects.
-    ///
-    /// Type elements give the types; with none, lifecycle events of every type are asked
-    /// for, and machine events too when a `machine=` element needs them. An exact
-    /// (non-glob, not negated) `component=` gives the component.
-    pub fn pushdown(&self) -> Pushdown {
-        let mut pushdown = if self.types.is_empty() {
+    /// The types and components that can go into NATS subjects ([`Interest::from_filter`]).
+    fn interest(&self) -> Interest {
+        let mut interest = if self.types.is_empty() {
             let wants_machine = self.conditions.iter().any(|c| {
                 matches!(
                     c,
@@ -341,7 +320,7 @@ impl Filter {
                     }
                 )
             });
-            Pushdown {
+            Interest {
                 lifecycle: !wants_machine,
                 types: Vec::new(),
                 components: Vec::new(),
@@ -357,7 +336,7 @@ impl Filter {
                     }
                 }
             }
-            Pushdown {
+            Interest {
                 lifecycle: !types.is_empty(),
                 types,
                 components: Vec::new(),
@@ -375,13 +354,26 @@ impl Filter {
         });
         if let Some(component) = exact_component {
             // Machine events have no component, so none of them can pass.
-            pushdown.transitions = false;
-            pushdown.watcher_states = false;
+            interest.transitions = false;
+            interest.watcher_states = false;
             if crate::subject::is_subject_token(&component) {
-                pushdown.components.push(component);
+                interest.components.push(component);
             }
         }
-        pushdown
+        interest
+    }
+}
+
+impl Interest {
+    /// What of `filter` can go into NATS subjects: the server then sends only these events,
+    /// and the filter decides about each of them on the client. Every event the filter
+    /// passes is among those described, never the other way round.
+    ///
+    /// Type elements give the types; with none, lifecycle events of every type are asked
+    /// for, and machine events too when a `machine=` element needs them. An exact
+    /// (non-glob, not negated) `component=` gives the component.
+    pub fn from_filter(filter: &Filter) -> Interest {
+        filter.interest()
     }
 }
 
@@ -974,9 +966,9 @@ mod tests {
     }
 
     #[test]
-    fn pushdown() {
-        let p = |s: &str| Filter::parse(s).unwrap().pushdown();
-        let all = Pushdown {
+    fn interest() {
+        let p = |s: &str| Interest::from_filter(&Filter::parse(s).unwrap());
+        let all = Interest {
             lifecycle: true,
             types: vec![],
             components: vec![],
@@ -987,7 +979,7 @@ mod tests {
         assert_eq!(p(".version>=1,identity=x*"), all);
         assert_eq!(
             p("alive,startup,alive,component=server"),
-            Pushdown {
+            Interest {
                 types: vec![EventType::Alive, EventType::Startup],
                 components: vec!["server".into()],
                 ..all.clone()
@@ -997,7 +989,7 @@ mod tests {
         assert_eq!(p("component!=server"), all);
         assert_eq!(
             p("transition,state"),
-            Pushdown {
+            Interest {
                 lifecycle: false,
                 transitions: true,
                 watcher_states: true,
@@ -1006,7 +998,7 @@ mod tests {
         );
         assert_eq!(
             p("machine=nagios"),
-            Pushdown {
+            Interest {
                 lifecycle: false,
                 transitions: true,
                 watcher_states: true,
@@ -1015,7 +1007,7 @@ mod tests {
         );
         assert_eq!(
             p("alive,transition"),
-            Pushdown {
+            Interest {
                 types: vec![EventType::Alive],
                 transitions: true,
                 ..all.clone()

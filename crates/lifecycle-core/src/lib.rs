@@ -8,7 +8,10 @@
 //! - [`parse`] reads bytes in Choria's JSON or CloudEvents structured JSON into a [`Parsed`].
 //! - [`Event`] is a lifecycle event; [`Event::builder`] makes a new one.
 //! - [`MachineEvent`] is a machine transition or watcher state.
-//! - [`Filter`] is the filter language of `view` and `wait`; [`Progress`] counts toward a goal.
+//! - [`Filter`] is the filter language of `view` and `wait`; [`Interest`] the NATS subjects a
+//!   filter narrows to; [`Progress`] counts toward a goal.
+//! - [`Event::node_change`] says what an event tells of its node's state, and
+//!   [`Event::node_state`] writes a node's state as the event a filter selects nodes with.
 //! - [`check_subject_token`] is the one rule for what may be a token of a NATS subject;
 //!   [`parse_duration`] and [`Since`] read durations and times as the command line takes
 //!   them; [`escape_control`] and [`TerminalSafe`] make text from the wire safe to print.
@@ -35,8 +38,10 @@ mod event;
 mod fast;
 mod filter;
 mod id;
+mod interest;
 mod json;
 mod machine;
+mod node;
 mod parse;
 mod progress;
 mod reader;
@@ -51,9 +56,11 @@ pub use duration::{
 };
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
-pub use filter::{Filter, FilterError, FilterErrorKind, Op, Pushdown, compare_versions};
+pub use filter::{Filter, FilterError, FilterErrorKind, Op, compare_versions};
+pub use interest::Interest;
 pub use json::CloudEventJson;
 pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
+pub use node::{NodeChange, NodeState, UnknownNodeState};
 pub use parse::{
     AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed,
     is_json_content_type, parse,

@@ -885,7 +885,7 @@ proptest! {
     fn filter_parse_never_panics(expression in filter_expression()) {
         match Filter::parse(&expression) {
             Ok(filter) => {
-                let _ = filter.pushdown();
+                let _ = lifecycle_core::Interest::from_filter(&filter).subjects();
             }
             Err(error) => {
                 let message = error.to_string();

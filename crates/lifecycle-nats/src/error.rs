@@ -172,3 +172,10 @@ impl From<lifecycle_core::Error> for Error {
         Error::with_source(ErrorKind::Event(e.kind().clone()), e)
     }
 }
+
+/// A component of an [`Interest`](crate::Interest) that cannot be part of a subject.
+impl From<lifecycle_core::SubjectTokenError> for Error {
+    fn from(e: lifecycle_core::SubjectTokenError) -> Self {
+        Error::new(ErrorKind::InvalidSubject(e.to_string()))
+    }
+}

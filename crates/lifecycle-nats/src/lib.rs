@@ -6,8 +6,9 @@
 //!   A [`ServerUrl`] may hold a user and password or a token; they are used, never shown.
 //! - [`Connection`] connects, reconnects forever and logs what happens with `tracing`.
 //! - [`Publisher`] sends events to their subjects in either format and flushes.
-//! - [`Subscription`] is a `Stream` of [`Received`] events for an [`Interest`]; messages that
-//!   are not events come out as [`ReceiveError`]s, never dropped in silence.
+//! - [`Subscription`] is a `Stream` of [`Received`] events for an [`Interest`]
+//!   (`lifecycle-core`'s, re-exported); messages that are not events come out as
+//!   [`ReceiveError`]s, never dropped in silence.
 //! - [`StreamSpec`] and [`Connection::ensure_stream`] set up `CHORIA_EVENTS` and
 //!   `CHORIA_MACHINE` as Choria's broker does; [`Connection::stream_state`] reports on them.
 //! - [`Durable`] is a durable JetStream consumer whose [`Delivery`]s are acknowledged one by

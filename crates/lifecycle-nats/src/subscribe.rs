@@ -6,134 +6,11 @@ use std::task::{Context, Poll};
 use async_nats::Subject;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
-use lifecycle_core::{EventType, Filter, Parsed, Pushdown, parse};
+pub use lifecycle_core::Interest;
+use lifecycle_core::{Filter, Parsed, parse};
 
 use crate::connection::{Connection, Health};
-use crate::error::{Error, ErrorKind};
-
-/// Which events to receive. Types and components become NATS subjects, so the server sends
-/// only what was asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interest {
-    /// Receive lifecycle events.
-    pub lifecycle: bool,
-    /// Lifecycle types to receive; empty means every type.
-    pub types: Vec<EventType>,
-    /// Components to receive; empty means every component.
-    pub components: Vec<String>,
-    /// Receive machine transitions (`choria.machine.transition`).
-    pub transitions: bool,
-    /// Receive machine watcher states (`choria.machine.watcher.*.state`).
-    pub watcher_states: bool,
-}
-
-impl Default for Interest {
-    /// Every lifecycle event, no machine events.
-    fn default() -> Self {
-        Interest {
-            lifecycle: true,
-            types: Vec::new(),
-            components: Vec::new(),
-            transitions: false,
-            watcher_states: false,
-        }
-    }
-}
-
-impl Interest {
-    /// Lifecycle events of these types (empty: all).
-    pub fn types(mut self, types: impl IntoIterator<Item = EventType>) -> Self {
-        self.types = types.into_iter().collect();
-        self
-    }
-
-    /// Lifecycle events of these components (empty: all).
-    pub fn components<S: Into<String>>(mut self, components: impl IntoIterator<Item = S>) -> Self {
-        self.components = components.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Also machine transitions and watcher states.
-    pub fn with_machine_events(mut self) -> Self {
-        self.transitions = true;
-        self.watcher_states = true;
-        self
-    }
-
-    /// The subjects a filter can narrow to (see [`Filter::pushdown`]); the filter still has
-    /// to be applied to each event received.
-    pub fn from_filter(filter: &Filter) -> Self {
-        let Pushdown {
-            lifecycle,
-            types,
-            components,
-            transitions,
-            watcher_states,
-        } = filter.pushdown();
-        Interest {
-            lifecycle,
-            types,
-            components,
-            transitions,
-            watcher_states,
-        }
-    }
-
-    /// The narrowest lifecycle subjects: `choria.lifecycle.event.<type|*>.<component|*>`.
-    pub fn lifecycle_subjects(&self) -> Result<Vec<String>, Error> {
-        if !self.lifecycle {
-            return Ok(Vec::new());
-        }
-        for component in &self.components {
-            lifecycle_core::check_subject_token("component", component)
-                .map_err(|e| Error::new(ErrorKind::InvalidSubject(e.to_string())))?;
-        }
-        let mut types: Vec<&str> = self.types.iter().map(|t| t.as_str()).collect();
-        types.sort_unstable();
-        types.dedup();
-        let mut components: Vec<&str> = self.components.iter().map(String::as_str).collect();
-        components.sort_unstable();
-        components.dedup();
-        let wildcard = ["*"];
-        let types = if types.is_empty() {
-            &wildcard[..]
-        } else {
-            &types[..]
-        };
-        let components = if components.is_empty() {
-            &wildcard[..]
-        } else {
-            &components[..]
-        };
-        Ok(types
-            .iter()
-            .flat_map(|t| {
-                components
-                    .iter()
-                    .map(move |c| format!("choria.lifecycle.event.{t}.{c}"))
-            })
-            .collect())
-    }
-
-    /// The machine event subjects asked for.
-    pub fn machine_subjects(&self) -> Vec<String> {
-        let mut subjects = Vec::new();
-        if self.transitions {
-            subjects.push("choria.machine.transition".to_owned());
-        }
-        if self.watcher_states {
-            subjects.push("choria.machine.watcher.*.state".to_owned());
-        }
-        subjects
-    }
-
-    /// Every subject to subscribe to.
-    pub fn subjects(&self) -> Result<Vec<String>, Error> {
-        let mut subjects = self.lifecycle_subjects()?;
-        subjects.extend(self.machine_subjects());
-        Ok(subjects)
-    }
-}
+use crate::error::Error;
 
 /// An event received from NATS.
 #[derive(Debug, Clone)]
@@ -169,6 +46,9 @@ pub struct InvalidMessage {
     pub payload: Bytes,
     /// Why it is not an event.
     pub error: lifecycle_core::Error,
+    /// When replayed: how many stored messages the replay still has to deliver after this
+    /// one, as [`Received::pending`].
+    pub pending: Option<u64>,
 }
 
 impl fmt::Display for ReceiveError {
@@ -202,6 +82,7 @@ pub(crate) fn receive(
             subject,
             payload,
             error,
+            pending: position.map(|(_, pending)| pending),
         }))),
     }
 }
@@ -320,38 +201,5 @@ impl Connection {
             stream::select_all(streams).boxed()
         };
         Ok(Subscription::new(inner, self.health.clone()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_filter_narrows_the_subjects() {
-        let subjects = |expression: &str| {
-            let filter = Filter::parse(expression).unwrap();
-            Interest::from_filter(&filter).subjects().unwrap()
-        };
-        assert_eq!(subjects(""), ["choria.lifecycle.event.*.*"]);
-        assert_eq!(
-            subjects("alive,upgraded,component=server,.version>=0.29.0"),
-            [
-                "choria.lifecycle.event.alive.server",
-                "choria.lifecycle.event.upgraded.server"
-            ]
-        );
-        assert_eq!(
-            subjects("identity=web*,component=a.b"),
-            ["choria.lifecycle.event.*.*"]
-        );
-        assert_eq!(
-            subjects("startup,transition,state"),
-            [
-                "choria.lifecycle.event.startup.*",
-                "choria.machine.transition",
-                "choria.machine.watcher.*.state"
-            ]
-        );
     }
 }

@@ -1,0 +1,771 @@
+//! Rollout gates: `lifecycle wait --until` on each node's latest state, OpenSVC's templates,
+//! and `lifecycle nodes`, run as a user runs them against a real nats-server (and a real
+//! `lifecycle tally`). Every child process is bounded in time and killed when dropped.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Serving, wait_until};
+use lifecycle_core::{Event, EventType, Format};
+use lifecycle_nats::{
+    ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Publisher, Settings,
+};
+use lifecycle_simulate::{FleetSpec, Simulation, Step, Upgrade};
+use lifecycle_tally::ComponentCount;
+use lifecycle_testsupport::NatsServer;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// The time the rollback events say they happened: `2023-11-14 22:13:20 UTC`.
+const ROLLED_BACK_AT: i64 = 1_700_000_000;
+
+/// Publishes events to a server holding CHORIA_EVENTS, and waits until the stream holds
+/// them all.
+struct Fleet {
+    runtime: tokio::runtime::Runtime,
+    connection: Connection,
+    publisher: Publisher,
+    stored: u64,
+}
+
+impl Fleet {
+    fn new(server: &NatsServer) -> Fleet {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let connection = runtime.block_on(async {
+            let options = ConnectOptions {
+                servers: vec![server.url()],
+                ..Default::default()
+            };
+            let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+            let connection = Connection::connect(&settings).await.unwrap();
+            connection
+                .ensure_events_stream(DEFAULT_RETENTION)
+                .await
+                .unwrap();
+            connection
+        });
+        let publisher = connection.publisher(Format::Choria);
+        Fleet {
+            runtime,
+            connection,
+            publisher,
+            stored: 0,
+        }
+    }
+
+    fn publish(&mut self, events: &[Event]) {
+        self.stored += events.len() as u64;
+        let stored = self.runtime.block_on(async {
+            self.publisher.publish_all(events).await.unwrap();
+            self.publisher.flush().await.unwrap();
+            let deadline = Instant::now() + LIMIT;
+            loop {
+                let state = self.connection.stream_state(EVENTS_STREAM).await.unwrap();
+                let messages = state.map_or(0, |s| s.messages);
+                if messages >= self.stored || Instant::now() > deadline {
+                    return messages;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        assert_eq!(
+            stored, self.stored,
+            "the stream holds every event published"
+        );
+    }
+}
+
+/// Everything the simulation sends: its startup storm at once, then what follows until
+/// `until` after the storm.
+fn drain(simulation: &mut Simulation, until: Duration) -> Vec<Event> {
+    let mut events = Vec::new();
+    for now in [Duration::ZERO, until] {
+        while let Step::Send(event) = simulation.next(now) {
+            events.push(event);
+        }
+    }
+    events
+}
+
+/// `server` on `identity` moving from `from` to `to`, at [`ROLLED_BACK_AT`].
+fn upgraded(identity: &str, from: &str, to: &str) -> Event {
+    Event::builder(EventType::Upgraded)
+        .identity(identity)
+        .component("server")
+        .version(from)
+        .new_version(to)
+        .timestamp(ROLLED_BACK_AT)
+        .build()
+        .unwrap()
+}
+
+/// An alive of `server` on `identity` at [`ROLLED_BACK_AT`].
+fn alive(identity: &str, version: &str) -> Event {
+    alive_at(identity, version, ROLLED_BACK_AT)
+}
+
+fn alive_at(identity: &str, version: &str, timestamp: i64) -> Event {
+    Event::builder(EventType::Alive)
+        .identity(identity)
+        .component("server")
+        .version(version)
+        .timestamp(timestamp)
+        .build()
+        .unwrap()
+}
+
+fn command(server: &NatsServer, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+    command
+        .args(args)
+        .args(["--server", &server.url()])
+        .env_remove("NATS_URL")
+        .env_remove("NATS_CREDS")
+        .env_remove("NATS_TOKEN")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A running `lifecycle`, killed on drop; its output is collected by threads.
+struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+struct Finished {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn lines_of(reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(reader).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+impl Running {
+    fn spawn(mut command: Command) -> Running {
+        let mut child = command.spawn().expect("run lifecycle");
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts a command with `-v` and returns once it has subscribed.
+    fn subscribed(server: &NatsServer, args: &[&str]) -> Running {
+        let mut args = args.to_vec();
+        args.push("-v");
+        let running = Running::spawn(command(server, &args));
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match running.stderr.recv_timeout(left) {
+                Ok(line) if line.contains("receiving events") => return running,
+                Ok(_) => {}
+                Err(e) => panic!("lifecycle {args:?} did not subscribe: {e}"),
+            }
+        }
+    }
+
+    fn still_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "lifecycle did not exit in time");
+            thread::sleep(Duration::from_millis(10));
+        };
+        let collect = |lines: &mpsc::Receiver<String>| {
+            let mut text = String::new();
+            while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        };
+        Finished {
+            code: status.code(),
+            stdout: collect(&self.stdout),
+            stderr: collect(&self.stderr),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(server: &NatsServer, args: &[&str]) -> Finished {
+    Running::spawn(command(server, args)).finish()
+}
+
+/// 100 simulated servers upgraded to 0.30.0, then 3 of them rolled back to 0.29.4; returns
+/// the fleet and the 3.
+fn rolled_out_but_three(server: &NatsServer) -> (Fleet, [String; 3]) {
+    let mut fleet = Fleet::new(server);
+    let mut simulation = Simulation::new(FleetSpec {
+        nodes: 100,
+        upgrade: Some(Upgrade {
+            to: "0.30.0".into(),
+            per_second: 1000.0,
+        }),
+        alive_interval: Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .unwrap();
+    let events = drain(&mut simulation, Duration::from_secs(1));
+    assert_eq!(simulation.to_upgrade(), 0);
+    assert_eq!(events.len(), 200, "100 startups and 100 upgrades");
+    fleet.publish(&events);
+    let behind = [7, 42, 99].map(FleetSpec::identity);
+    let rollbacks: Vec<Event> = behind
+        .iter()
+        .map(|identity| upgraded(identity, "0.30.0", "0.29.4"))
+        .collect();
+    fleet.publish(&rollbacks);
+    (fleet, behind)
+}
+
+const UNTIL_ALL: [&str; 8] = [
+    "wait",
+    "--filter",
+    "component=server",
+    "--until",
+    ".version>=0.30.0",
+    "--all",
+    "--since",
+    "10m",
+];
+
+#[test]
+fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
+    let server = NatsServer::start();
+    let (mut fleet, behind) = rolled_out_but_three(&server);
+
+    // Times out, listing exactly those three with their version and when last seen.
+    let mut args = UNTIL_ALL.to_vec();
+    args.extend(["--timeout", "4s"]);
+    let out = run(&server, &args);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "lifecycle: condition not met: 97/100 nodes pass\n"
+    );
+    let row =
+        |identity: &str| format!("{identity}  server     0.29.4   2023-11-14 22:13:20 UTC  up\n");
+    assert_eq!(
+        out.stdout,
+        format!(
+            "IDENTITY                    COMPONENT  VERSION  LAST SEEN                STATE\n{}{}{}",
+            row(&behind[0]),
+            row(&behind[1]),
+            row(&behind[2])
+        )
+    );
+
+    // The same for machines.
+    args.push("--json");
+    let out = run(&server, &args);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let listed: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let expected: Vec<serde_json::Value> = behind
+        .iter()
+        .map(|identity| {
+            serde_json::json!({
+                "identity": identity,
+                "component": "server",
+                "version": "0.29.4",
+                "last_seen": ROLLED_BACK_AT,
+                "state": "up",
+            })
+        })
+        .collect();
+    assert_eq!(listed, expected);
+
+    // Running while any is behind; done once the last one upgrades again.
+    let mut args = UNTIL_ALL.to_vec();
+    args.extend(["--timeout", "25s"]);
+    let mut wait = Running::subscribed(&server, &args);
+    thread::sleep(Duration::from_millis(1500));
+    assert!(wait.still_running(), "wait ended with 3 nodes rolled back");
+    fleet.publish(&[
+        upgraded(&behind[0], "0.29.4", "0.30.0"),
+        alive(&behind[1], "0.30.1"),
+    ]);
+    thread::sleep(Duration::from_millis(1000));
+    assert!(wait.still_running(), "wait ended with 1 node rolled back");
+    fleet.publish(&[upgraded(&behind[2], "0.29.4", "0.30.0")]);
+    let out = wait.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+
+    // And a wait started now succeeds from the replay alone.
+    let mut args = UNTIL_ALL.to_vec();
+    args.extend(["--timeout", "20s"]);
+    let out = run(&server, &args);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
+    let server = NatsServer::start();
+    let (_fleet, _) = rolled_out_but_three(&server);
+    let gate = |extra: &[&str]| {
+        let mut args = vec![
+            "wait",
+            "--filter",
+            "component=server",
+            "--until",
+            ".version>=0.30.0",
+            "--since",
+            "10m",
+        ];
+        args.extend_from_slice(extra);
+        run(&server, &args)
+    };
+    let out = gate(&["--fraction", "0.97", "--timeout", "20s"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = gate(&["--count", "97", "--timeout", "20s"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = gate(&["--fraction", "0.98", "--timeout", "4s"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "lifecycle: condition not met: 97/100 nodes pass, 98 needed (0.98)\n"
+    );
+    assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
+    // More than there are nodes: never met.
+    let out = gate(&["--count", "101", "--timeout", "4s"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "lifecycle: condition not met: 97/101 nodes pass\n"
+    );
+}
+
+/// OpenSVC's "object avail is up on 3 objects", as 3 nodes running 0.30.0: met once three
+/// are, not while one has gone back.
+#[test]
+fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
+    let server = NatsServer::start();
+    let mut fleet = Fleet::new(&server);
+    let template = r#"{% if pass_set(identity, version == "0.30.0") %}{{ identity }} {{ pass_count() }}{% if set_success(pass_count() == 3) %}{% endif %}{% endif %}"#;
+    let mut wait = Running::subscribed(
+        &server,
+        &[
+            "wait",
+            "--filter",
+            "alive,component=server",
+            "--template",
+            template,
+            "--timeout",
+            "25s",
+        ],
+    );
+    fleet.publish(&[
+        alive("n1", "0.30.0"),
+        alive("n2", "0.30.0"),
+        alive("n3", "0.29.4"),
+        // n2 goes back before n3 arrives: two pass, not three.
+        alive("n2", "0.29.4"),
+        alive("n3", "0.30.0"),
+    ]);
+    thread::sleep(Duration::from_millis(1000));
+    assert!(wait.still_running(), "wait ended with two nodes up");
+    fleet.publish(&[alive("n2", "0.30.0")]);
+    let out = wait.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "n1 1\nn2 2\nn2 1\nn3 2\nn2 3\n");
+    assert!(
+        out.stderr.contains("wait succeeded after") && out.stderr.contains("passed: n1, n2, n3"),
+        "{}",
+        out.stderr
+    );
+    // Replayed, the fleet is in the state now: met at once.
+    let out = run(
+        &server,
+        &[
+            "wait",
+            "--filter",
+            "alive,component=server",
+            "--template",
+            template,
+            "--since",
+            "10m",
+            "--timeout",
+            "20s",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // Without set_success, it times out with 1.
+    let out = run(
+        &server,
+        &[
+            "wait",
+            "--filter",
+            "alive",
+            "--template",
+            "{{ pass_set(identity, true) }}",
+            "--since",
+            "10m",
+            "--timeout",
+            "3s",
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("condition not met: set_success was not given a true condition; 3 passed"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Per component, the nodes up per version, from `lifecycle nodes --json` lines.
+fn counts(json_lines: &str) -> Vec<ComponentCount> {
+    let mut per: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for line in json_lines.lines() {
+        let node: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(node["state"], "up");
+        let component = node["component"].as_str().unwrap().to_owned();
+        let version = node["version"].as_str().unwrap().to_owned();
+        *per.entry(component)
+            .or_default()
+            .entry(version)
+            .or_default() += 1;
+    }
+    let mut counts: Vec<ComponentCount> = per
+        .into_iter()
+        .map(|(component, versions)| ComponentCount {
+            component,
+            nodes: versions.values().sum(),
+            versions,
+        })
+        .collect();
+    counts.sort_by(ComponentCount::biggest_first);
+    counts
+}
+
+#[test]
+fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
+    let server = NatsServer::start();
+    let mut fleet = Fleet::new(&server);
+    let mut simulation = Simulation::new(FleetSpec {
+        nodes: 300,
+        components: vec!["server".into(), "broker".into()],
+        versions: vec!["0.28.0:30".parse().unwrap(), "0.29.4:70".parse().unwrap()],
+        alive_interval: Duration::from_secs(10),
+        upgrade: Some(Upgrade {
+            to: "0.30.0".into(),
+            per_second: 40.0,
+        }),
+        restart_rate: 20.0,
+        seed: 7,
+    })
+    .unwrap();
+    // Restarts under way (shut down, not started again yet) and upgrades half done.
+    let events = drain(&mut simulation, Duration::from_secs(3));
+    fleet.publish(&events);
+    let expected = simulation.counts();
+    assert!(expected.iter().any(|c| c.versions.contains_key("0.30.0")));
+    assert!(simulation.up() < 600, "some components are restarting");
+
+    let out = run(&server, &["nodes", "--since", "10m", "--json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(counts(&out.stdout), expected);
+
+    let server_behind: u64 = expected
+        .iter()
+        .filter(|c| c.component == "server")
+        .flat_map(|c| c.versions.iter())
+        .filter(|(version, _)| *version != "0.30.0")
+        .map(|(_, n)| n)
+        .sum();
+    let out = run(
+        &server,
+        &[
+            "nodes",
+            "--since",
+            "10m",
+            "--filter",
+            "component=server,.version<0.30.0",
+            "--count",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{server_behind}\n"));
+
+    // The table: a header, then a line per node, by identity then component.
+    let out = run(
+        &server,
+        &[
+            "nodes",
+            "--since",
+            "10m",
+            "--filter",
+            "identity=node000001.*",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("IDENTITY "), "{}", out.stdout);
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.starts_with("node000001.sim.example.net  "))
+    );
+    assert!(lines.len() <= 3, "{}", out.stdout);
+
+    let out = run(&server, &["nodes", "--state", "lost"]);
+    assert_eq!(out.code, Some(2));
+    assert_eq!(
+        out.stderr,
+        "lifecycle: a replay knows no lost nodes: --state lost needs --tally\n"
+    );
+}
+
+/// `lifecycle nodes --tally` and `wait --tally` against a running `lifecycle tally`.
+///
+/// After the tally's `filter=` and `state=` land: extend this test with `--filter
+/// 'component=server,.version<0.30.0'` and `--state lost` (a node stopped without a
+/// shutdown, after `--max-age`).
+#[test]
+fn the_tally_client_lists_and_gates_on_a_running_tally() {
+    let server = NatsServer::start();
+    let mut fleet = Fleet::new(&server);
+    let tally = Serving::tally(&server, &[]);
+    wait_until("the tally is ready", LIMIT, || {
+        tally
+            .get("/healthz")
+            .is_some_and(|(status, _)| status == 200)
+    });
+    let url = format!("http://{}", tally.address);
+    // Seen now: the tally forgets nodes not seen for its --max-age.
+    let now = lifecycle_watch::unix_now();
+    fleet.publish(&[
+        alive_at("n1", "0.30.0", now),
+        alive_at("n2", "0.29.4", now),
+        alive_at("n3", "0.30.0", now),
+    ]);
+    wait_until("the tally knows the nodes", LIMIT, || {
+        tally
+            .get("/api/v1/nodes")
+            .is_some_and(|(_, body)| body.matches("identity").count() == 3)
+    });
+
+    let out = run(&server, &["nodes", "--tally", &url, "--json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut listed: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    listed.sort_by_key(|node| node["identity"].as_str().unwrap().to_owned());
+    let node = |identity: &str, version: &str| {
+        serde_json::json!({"identity": identity, "component": "server", "version": version,
+            "last_seen": now, "state": "up"})
+    };
+    assert_eq!(
+        listed,
+        [
+            node("n1", "0.30.0"),
+            node("n2", "0.29.4"),
+            node("n3", "0.30.0")
+        ]
+    );
+    let out = run(&server, &["nodes", "--tally", &url, "--count"]);
+    assert_eq!(out.stdout, "3\n", "{}", out.stderr);
+
+    // The fleet is the tally's; live events move it.
+    let gate = [
+        "wait",
+        "--tally",
+        &url,
+        "--filter",
+        "component=server",
+        "--until",
+        ".version>=0.30.0",
+    ];
+    let mut args = gate.to_vec();
+    args.extend(["--all", "--timeout", "4s", "--json"]);
+    let out = run(&server, &args);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(out.stdout.trim()).unwrap(),
+        node("n2", "0.29.4")
+    );
+    let mut args = gate.to_vec();
+    args.extend(["--all", "--timeout", "25s"]);
+    let mut wait = Running::subscribed(&server, &args);
+    thread::sleep(Duration::from_millis(500));
+    assert!(wait.still_running());
+    fleet.publish(&[alive_at("n2", "0.30.0", now)]);
+    let out = wait.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn tally_errors_name_the_url_without_its_password() {
+    let server = NatsServer::start();
+    let tally = Serving::tally(&server, &[]);
+    wait_until("the tally is ready", LIMIT, || {
+        tally
+            .get("/healthz")
+            .is_some_and(|(status, _)| status == 200)
+    });
+    let out = run(
+        &server,
+        &[
+            "nodes",
+            "--tally",
+            &format!("http://{}/elsewhere", tally.address),
+        ],
+    );
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.starts_with(&format!(
+            "lifecycle: the tally at http://{}/elsewhere/api/v1/nodes answered HTTP 404",
+            tally.address
+        )),
+        "{}",
+        out.stderr
+    );
+    // Nothing listens on a port just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(
+        &server,
+        &[
+            "nodes",
+            "--tally",
+            &format!("http://alice:s3cret@127.0.0.1:{port}"),
+        ],
+    );
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.starts_with(&format!(
+            "lifecycle: cannot reach the tally at http://alice:***@127.0.0.1:{port}/api/v1/nodes: "
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_before_connecting() {
+    let mut server = NatsServer::start();
+    server.stop();
+    for (args, error) in [
+        (
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                ".version>=1",
+                "--all",
+            ][..],
+            "lifecycle: --all and --fraction compare with the nodes known: give --since (the \
+             nodes a replay shows) or --tally (the nodes a tally knows), or --count N\n",
+        ),
+        (
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                ".version>=1",
+                "--fraction",
+                "1.5",
+            ][..],
+            "invalid fraction '1.5' (expected a decimal above 0 and at most 1, e.g. 0.95)",
+        ),
+        (
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                ".version>=",
+                "--count",
+                "1",
+            ][..],
+            "expected a value after the operator at position 11",
+        ),
+        (
+            &["wait", "--filter", "alive", "--all"][..],
+            "the following required arguments were not provided",
+        ),
+        (
+            &[
+                "wait", "--filter", "alive", "--until", "alive", "--key", "host",
+            ][..],
+            "unknown key 'host' (expected identity, component or identity+component)",
+        ),
+        (
+            &[
+                "wait",
+                "--filter",
+                "alive",
+                "--until",
+                "alive",
+                "--distinct",
+                "identity",
+            ][..],
+            "cannot be used with",
+        ),
+        (
+            &["wait", "--filter", "alive", "--template", "{% if %}"][..],
+            "lifecycle: invalid --template: ",
+        ),
+        (
+            &["nodes", "--tally", "ftp://tally"][..],
+            "lifecycle: invalid tally URL 'ftp://tally/': expected an http:// or https:// URL\n",
+        ),
+    ] {
+        let out = run(&server, args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(error), "{args:?}: {}", out.stderr);
+    }
+}

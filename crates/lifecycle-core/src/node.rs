@@ -1,0 +1,223 @@
+//! A node's latest state, as the tally and `wait` keep it: what each lifecycle event says
+//! about the component that sent it ([`NodeChange`]), and that state as the event the filter
+//! language evaluates ([`Event::node_state`]), so that one filter selects nodes wherever
+//! their state is kept.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::value::RawValue;
+
+use crate::event::{Event, EventKind};
+
+/// What a lifecycle event says about the state of the component that sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeChange<'e> {
+    /// It runs this version: startup and alive give theirs, upgraded its `new_version`.
+    Runs(&'e str),
+    /// It shut down: it is gone, not lost.
+    Stopped,
+    /// Nothing about its state (provisioned, governor).
+    Unchanged,
+}
+
+impl Event {
+    /// What this event says about the state of the component that sent it.
+    pub fn node_change(&self) -> NodeChange<'_> {
+        match &self.kind {
+            EventKind::Startup { version } | EventKind::Alive { version } => {
+                NodeChange::Runs(version)
+            }
+            EventKind::Upgraded { new_version, .. } => NodeChange::Runs(new_version),
+            EventKind::Shutdown => NodeChange::Stopped,
+            EventKind::Provisioned | EventKind::Governor { .. } => NodeChange::Unchanged,
+        }
+    }
+
+    /// A node's latest state as the alive event the filter language evaluates on nodes:
+    /// `identity`, `component`, `version`, `timestamp` the time it was last seen, and the
+    /// extra members `last_seen` (the same unix seconds) and `state` (`"up"` or `"lost"`).
+    /// Its id is empty: it was never sent.
+    ///
+    /// ```
+    /// use lifecycle_core::{Event, Filter, NodeState};
+    ///
+    /// let node = Event::node_state("web1", "server", "0.29.4", 1_700_000_000, NodeState::Lost);
+    /// let filter = Filter::parse("component=server,.version<0.30.0,.state=lost").unwrap();
+    /// assert!(filter.matches(&node.into()));
+    /// ```
+    pub fn node_state(
+        identity: &str,
+        component: &str,
+        version: &str,
+        last_seen: i64,
+        state: NodeState,
+    ) -> Event {
+        let raw = |json: String| RawValue::from_string(json).ok();
+        let extra = [
+            ("last_seen", raw(last_seen.to_string())),
+            ("state", raw(format!("\"{}\"", state.as_str()))),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+        .collect();
+        Event {
+            id: "".into(),
+            identity: identity.into(),
+            component: component.into(),
+            timestamp: last_seen,
+            kind: EventKind::Alive {
+                version: version.into(),
+            },
+            extra,
+        }
+    }
+}
+
+/// Whether a known node still reports: *up*, or *lost* (it stopped reporting without a
+/// shutdown, and the tally keeps it for a while).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NodeState {
+    /// It reports.
+    Up,
+    /// It stopped reporting without a shutdown.
+    Lost,
+}
+
+impl NodeState {
+    /// `up` or `lost`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Up => "up",
+            NodeState::Lost => "lost",
+        }
+    }
+}
+
+impl fmt::Display for NodeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A node state that is neither `up` nor `lost`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownNodeState(pub String);
+
+impl fmt::Display for UnknownNodeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown node state '{}' (expected up or lost)",
+            crate::TerminalSafe(&self.0)
+        )
+    }
+}
+
+impl std::error::Error for UnknownNodeState {}
+
+impl FromStr for NodeState {
+    type Err = UnknownNodeState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "up" => Ok(NodeState::Up),
+            "lost" => Ok(NodeState::Lost),
+            other => Err(UnknownNodeState(other.to_owned())),
+        }
+    }
+}
+
+impl serde::Serialize for NodeState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NodeState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AnyEvent, EventType, Filter, GovernorEventType};
+
+    #[test]
+    fn each_type_changes_the_node_as_the_tally_counts_it() {
+        let event = |event_type: EventType| {
+            let mut builder = Event::builder(event_type)
+                .identity("n1")
+                .component("server");
+            builder = match event_type {
+                EventType::Startup | EventType::Alive => builder.version("0.29.4"),
+                EventType::Upgraded => builder.version("0.29.4").new_version("0.30.0"),
+                EventType::Governor => builder
+                    .governor("g")
+                    .sequence(1)
+                    .governor_event(GovernorEventType::Enter),
+                _ => builder,
+            };
+            builder.build().unwrap()
+        };
+        let cases = [
+            (EventType::Startup, NodeChange::Runs("0.29.4")),
+            (EventType::Alive, NodeChange::Runs("0.29.4")),
+            (EventType::Upgraded, NodeChange::Runs("0.30.0")),
+            (EventType::Shutdown, NodeChange::Stopped),
+            (EventType::Provisioned, NodeChange::Unchanged),
+            (EventType::Governor, NodeChange::Unchanged),
+        ];
+        for (event_type, change) in cases {
+            assert_eq!(event(event_type).node_change(), change, "{event_type:?}");
+        }
+    }
+
+    #[test]
+    fn a_node_state_is_an_alive_event_with_last_seen_and_state() {
+        let node = Event::node_state(
+            "web\u{1b}1",
+            "server",
+            "0.30.0",
+            1_700_000_000,
+            NodeState::Up,
+        );
+        assert_eq!(
+            String::from_utf8(node.to_json()).unwrap(),
+            r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"","identity":"web\u001b1","component":"server","timestamp":1700000000,"version":"0.30.0","last_seen":1700000000,"state":"up"}"#
+        );
+        let node = AnyEvent::from(node);
+        for (expression, passes) in [
+            ("alive,component=server,.version>=0.30.0", true),
+            ("startup", false),
+            (".last_seen>=1700000000,.state=up", true),
+            (".last_seen<1700000000", false),
+            (".state=lost", false),
+            ("identity=web*", true),
+        ] {
+            assert_eq!(
+                Filter::parse(expression).unwrap().matches(&node),
+                passes,
+                "{expression}"
+            );
+        }
+    }
+
+    #[test]
+    fn states_read_and_write() {
+        assert_eq!("up".parse(), Ok(NodeState::Up));
+        assert_eq!("lost".parse(), Ok(NodeState::Lost));
+        assert_eq!(
+            "gone".parse::<NodeState>().unwrap_err().to_string(),
+            "unknown node state 'gone' (expected up or lost)"
+        );
+        assert_eq!(serde_json::to_string(&NodeState::Lost).unwrap(), "\"lost\"");
+        assert_eq!(
+            serde_json::from_str::<NodeState>("\"up\"").unwrap(),
+            NodeState::Up
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! Receiving the events a filter passes: subscribe (or replay from JetStream first), then hand
+//! out matching events until a deadline, a stop signal, or the end, and say when a replay has
+//! caught up with the present.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use futures_util::StreamExt;
+use futures_util::future::{Fuse, FutureExt};
+use lifecycle_core::{Filter, Interest, Since, format_utc};
+use lifecycle_nats::{
+    Connection, ReceiveError, Received, Recurring, ReplayFrom, Subscription, WARNING_INTERVAL,
+};
+use tokio::time::Instant;
+use tracing::info;
+
+use crate::error::Error;
+
+/// Why the events stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The deadline passed.
+    Timeout,
+    /// The stop signal came (Ctrl-C, for the command line).
+    Interrupted,
+    /// The subscription ended.
+    Closed,
+}
+
+/// What [`Events::step`] hands out.
+#[derive(Debug)]
+pub enum Step {
+    /// An event the filter passes.
+    Event(Box<Received>),
+    /// The replay has delivered everything stored when it started: from here on, events are
+    /// the present. Comes once, first of all when there was nothing to replay or no replay.
+    CaughtUp,
+}
+
+/// What to receive, from when, and until when: build it, then [`Watch::open`] it.
+///
+/// ```no_run
+/// use lifecycle_core::{Filter, Since};
+/// use lifecycle_watch::Watch;
+///
+/// # async fn run(connection: lifecycle_nats::Connection) -> Result<(), lifecycle_watch::Error> {
+/// let filter = Filter::parse("alive,component=server").unwrap();
+/// let mut events = Watch::new(filter)
+///     .since(Since::parse("10m").unwrap())
+///     .timeout(std::time::Duration::from_secs(60))
+///     .stop(async { tokio::signal::ctrl_c().await.ok(); })
+///     .open(&connection)
+///     .await?;
+/// while let Ok(received) = events.next().await {
+///     println!("{}", received.parsed.event());
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Watch {
+    filter: Filter,
+    interest: Option<Interest>,
+    since: Option<Since>,
+    deadline: Option<Instant>,
+    stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("filter", &self.filter)
+            .field("interest", &self.interest)
+            .field("since", &self.since)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watch {
+    /// The events `filter` passes, live, with no deadline.
+    pub fn new(filter: Filter) -> Watch {
+        Watch {
+            filter,
+            interest: None,
+            since: None,
+            deadline: None,
+            stop: None,
+        }
+    }
+
+    /// Subscribe to these subjects rather than the ones the filter narrows to; they must
+    /// carry every event the filter passes.
+    pub fn interest(mut self, interest: Interest) -> Watch {
+        self.interest = Some(interest);
+        self
+    }
+
+    /// First replay the events stored in `CHORIA_EVENTS` since then.
+    pub fn since(mut self, since: Since) -> Watch {
+        self.since = Some(since);
+        self
+    }
+
+    /// Stop at `deadline`.
+    pub fn deadline(mut self, deadline: Instant) -> Watch {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Stop once `timeout` has passed from now (a timeout past what the clock holds is none).
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Watch {
+        self.deadline = Instant::now().checked_add(timeout);
+        self
+    }
+
+    /// Stop when `signal` completes ([`Stop::Interrupted`]). A signal handler that installs
+    /// itself when first polled (`tokio::signal::ctrl_c`) should be polled once before: until
+    /// then the signal is not caught.
+    pub fn stop(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Watch {
+        self.stop = Some(Box::pin(signal));
+        self
+    }
+
+    /// Subscribes (replaying first when asked) and logs "receiving events" at info once the
+    /// server knows the subscription.
+    pub async fn open(self, connection: &Connection) -> Result<Events, Error> {
+        let interest = self
+            .interest
+            .unwrap_or_else(|| Interest::from_filter(&self.filter));
+        let subscription = match self.since {
+            Some(since) => {
+                let now = SystemTime::now();
+                let from = since.start(now).ok_or_else(|| Error::FutureStart {
+                    start: since_text(since),
+                })?;
+                connection.replay(&interest, ReplayFrom::Time(from)).await?
+            }
+            None => connection.subscribe(&interest).await?,
+        };
+        let caught_up = match subscription.backlog() {
+            None | Some(0) => CatchUp::Announce,
+            Some(_) => CatchUp::Replaying,
+        };
+        connection
+            .client()
+            .flush()
+            .await
+            .map_err(lifecycle_nats::Error::nats)?;
+        info!(subjects = ?interest.subjects()?, "receiving events");
+        let stop = self
+            .stop
+            .unwrap_or_else(|| Box::pin(std::future::pending()));
+        Ok(Events {
+            connection: connection.clone(),
+            subscription,
+            filter: self.filter,
+            deadline: self.deadline,
+            stop: stop.fuse(),
+            caught_up,
+            invalid: Recurring::new("invalid messages skipped"),
+            report: tokio::time::interval_at(Instant::now() + WARNING_INTERVAL, WARNING_INTERVAL),
+        })
+    }
+}
+
+/// A `--since` as its text, for the error saying it is to come.
+fn since_text(since: Since) -> String {
+    match since {
+        Since::Ago(ago) => lifecycle_core::format_duration(ago),
+        Since::Time(at) => at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .and_then(format_utc)
+            .unwrap_or_else(|| "a time to come".to_owned()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CatchUp {
+    Replaying,
+    /// Caught up, not yet said.
+    Announce,
+    Done,
+}
+
+/// The events a [`Watch`] receives. Messages that are not events are skipped with one warning
+/// per interval (the first at once), and a last one with the total when it is dropped; the
+/// connection's slow-consumer drops are told the same way.
+pub struct Events {
+    connection: Connection,
+    subscription: Subscription,
+    filter: Filter,
+    deadline: Option<Instant>,
+    stop: Fuse<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    caught_up: CatchUp,
+    invalid: Recurring,
+    /// When to log the invalid messages the last warning did not count.
+    report: tokio::time::Interval,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("filter", &self.filter)
+            .field("deadline", &self.deadline)
+            .field("caught_up", &self.caught_up)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    /// Logs what the last warnings did not count.
+    fn report(&mut self) {
+        self.invalid.flush();
+        self.connection.report_dropped();
+    }
+
+    /// Whether the replay has delivered what was stored when it started (always, without a
+    /// replay).
+    pub fn is_caught_up(&self) -> bool {
+        self.caught_up != CatchUp::Replaying
+    }
+
+    /// The next event the filter passes, or why there is none.
+    pub async fn next(&mut self) -> Result<Received, Stop> {
+        loop {
+            if let Step::Event(received) = self.step().await? {
+                return Ok(*received);
+            }
+        }
+    }
+
+    /// The next event the filter passes, or the moment the replay caught up, or why there
+    /// is neither.
+    pub async fn step(&mut self) -> Result<Step, Stop> {
+        loop {
+            if self.caught_up == CatchUp::Announce {
+                self.caught_up = CatchUp::Done;
+                return Ok(Step::CaughtUp);
+            }
+            let deadline = self.deadline;
+            let expired = async move {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let received = tokio::select! {
+                received = self.subscription.next() => received,
+                () = expired => return Err(Stop::Timeout),
+                () = &mut self.stop => return Err(Stop::Interrupted),
+                _ = self.report.tick() => {
+                    self.report();
+                    continue;
+                }
+            };
+            let pending = match &received {
+                Some(Ok(received)) => received.pending,
+                Some(Err(ReceiveError::Invalid(invalid))) => invalid.pending,
+                _ => None,
+            };
+            // Whatever the filter makes of the last stored message, the replay is through.
+            if self.caught_up == CatchUp::Replaying && pending == Some(0) {
+                self.caught_up = CatchUp::Announce;
+            }
+            match received {
+                None => return Err(Stop::Closed),
+                Some(Ok(received)) => {
+                    if self.filter.matches(received.parsed.event()) {
+                        return Ok(Step::Event(Box::new(received)));
+                    }
+                }
+                Some(Err(error)) => self.invalid.record(error),
+            }
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.report();
+    }
+}

@@ -1,0 +1,404 @@
+//! A client of a running tally's `/api/v1/nodes`: the nodes a filter selects, every page.
+//!
+//! The tally answers `GET /api/v1/nodes?filter=EXPR&state=up|lost|all&limit=N&cursor=C` with
+//! `{"nodes": [{"identity", "component", "version", "last_seen", "state"}], "next_cursor":
+//! "..." | null}`, the filter language evaluated on each node as
+//! [`Event::node_state`](lifecycle_core::Event::node_state) writes it. A bad filter is a 400
+//! whose body says what is wrong; while it replays, a 503.
+//!
+//! Bounded: each answer is read up to [`MAX_PAGE_BYTES`], each request within
+//! [`REQUEST_TIMEOUT`], the listing up to a number of nodes. Errors name the URL with any
+//! password (or token) replaced by `***`.
+
+use std::time::Duration;
+
+use lifecycle_core::NodeState;
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+
+use crate::node::Node;
+
+/// Longest a request may take, connecting included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most bytes read of one answer: a page of 5,000 nodes is about a megabyte.
+pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Nodes asked for in a page.
+const PAGE_SIZE: &str = "5000";
+
+/// Most of a tally's error message kept.
+const MAX_MESSAGE: usize = 512;
+
+/// Most nodes listed unless told otherwise.
+pub const DEFAULT_MAX_NODES: usize = 2_000_000;
+
+/// Which nodes by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateQuery {
+    /// Only nodes in this state.
+    Only(NodeState),
+    /// Up and lost nodes.
+    All,
+}
+
+impl StateQuery {
+    fn as_str(self) -> &'static str {
+        match self {
+            StateQuery::Only(state) => state.as_str(),
+            StateQuery::All => "all",
+        }
+    }
+}
+
+/// Talking to the tally failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum TallyError {
+    /// The URL is no HTTP URL.
+    #[error("invalid tally URL '{url}': {reason}")]
+    InvalidUrl {
+        /// The URL, credentials redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No answer: connection refused, timeout, TLS.
+    #[error("cannot reach the tally at {url}: {reason}")]
+    Unreachable {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// Why, every cause.
+        reason: String,
+    },
+    /// A 400: the tally refused the query (a bad filter), saying why.
+    #[error("the tally at {url} refused the query: {message}")]
+    Refused {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// The tally's message.
+        message: String,
+    },
+    /// A 503: the tally is still replaying.
+    #[error("the tally at {url} is not ready: {message}")]
+    NotReady {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// The tally's message.
+        message: String,
+    },
+    /// Another status.
+    #[error("the tally at {url} answered HTTP {status}: {message}")]
+    Status {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The start of the body.
+        message: String,
+    },
+    /// An answer longer than [`MAX_PAGE_BYTES`].
+    #[error("the tally at {url} answered more than {limit} bytes")]
+    TooLarge {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// An answer that is not a page of nodes.
+    #[error("the tally at {url} answered something that is not a page of nodes: {reason}")]
+    Malformed {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// More nodes than the limit.
+    #[error("the tally at {url} lists more than {limit} nodes")]
+    TooManyNodes {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A page of `/api/v1/nodes`.
+#[derive(Debug, Deserialize)]
+struct Page {
+    nodes: Vec<Node>,
+    next_cursor: Option<String>,
+}
+
+/// A client of one tally's HTTP API.
+///
+/// ```no_run
+/// use lifecycle_watch::{StateQuery, TallyClient};
+/// use lifecycle_core::NodeState;
+///
+/// # async fn run() -> Result<(), lifecycle_watch::TallyError> {
+/// let tally = TallyClient::new("http://tally.example.net:9090")?;
+/// let behind = tally
+///     .nodes("component=server,.version<0.30.0", StateQuery::Only(NodeState::Up))
+///     .await?;
+/// println!("{} servers still to upgrade", behind.len());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TallyClient {
+    http: reqwest::Client,
+    /// `/api/v1/nodes` under the URL given, credentials in it.
+    endpoint: Url,
+    /// The same, credentials redacted.
+    shown: String,
+    max_nodes: usize,
+}
+
+impl TallyClient {
+    /// A client of the tally serving at `url` (`http://host:port`, or under a path); a user
+    /// and password in it are sent as basic authentication.
+    pub fn new(url: &str) -> Result<TallyClient, TallyError> {
+        let invalid = |reason: &str| TallyError::InvalidUrl {
+            url: redact_text(url),
+            reason: reason.to_owned(),
+        };
+        let mut base = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("expected an http:// or https:// URL"));
+        }
+        if base.cannot_be_a_base() || base.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("expected a host"));
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let endpoint = base
+            .join("api/v1/nodes")
+            .map_err(|e| invalid(&e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // A redirect could carry the credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| invalid(&causes(&e.without_url())))?;
+        Ok(TallyClient {
+            http,
+            shown: redact(&endpoint),
+            endpoint,
+            max_nodes: DEFAULT_MAX_NODES,
+        })
+    }
+
+    /// Lists at most `max` nodes; more is an error.
+    pub fn max_nodes(mut self, max: usize) -> TallyClient {
+        self.max_nodes = max;
+        self
+    }
+
+    /// `/api/v1/nodes` at this tally, credentials redacted.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// Every node `filter` (the filter language; empty for all) selects in `state`, page by
+    /// page.
+    pub async fn nodes(&self, filter: &str, state: StateQuery) -> Result<Vec<Node>, TallyError> {
+        let mut nodes = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.page(filter, state, cursor.as_deref()).await?;
+            if nodes.len() + page.nodes.len() > self.max_nodes {
+                return Err(TallyError::TooManyNodes {
+                    url: self.shown.clone(),
+                    limit: self.max_nodes,
+                });
+            }
+            let empty = page.nodes.is_empty();
+            nodes.extend(page.nodes);
+            match page.next_cursor {
+                None => return Ok(nodes),
+                // Pages are full but the last: an empty one that goes on, or the same
+                // cursor again, would go on for ever.
+                Some(next) if empty || cursor.as_deref() == Some(&next) => {
+                    return Err(self.malformed("a page that does not move on to the next one"));
+                }
+                Some(next) => cursor = Some(next),
+            }
+        }
+    }
+
+    async fn page(
+        &self,
+        filter: &str,
+        state: StateQuery,
+        cursor: Option<&str>,
+    ) -> Result<Page, TallyError> {
+        let mut query = vec![("state", state.as_str()), ("limit", PAGE_SIZE)];
+        if !filter.is_empty() {
+            query.push(("filter", filter));
+        }
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor));
+        }
+        let unreachable = |e: reqwest::Error| TallyError::Unreachable {
+            url: self.shown.clone(),
+            reason: causes(&e.without_url()),
+        };
+        let mut response = self
+            .http
+            .get(self.endpoint.clone())
+            .query(&query)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > MAX_PAGE_BYTES {
+                return Err(TallyError::TooLarge {
+                    url: self.shown.clone(),
+                    limit: MAX_PAGE_BYTES,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let url = self.shown.clone();
+        match status {
+            StatusCode::OK => {
+                serde_json::from_slice(&body).map_err(|e| self.malformed(&e.to_string()))
+            }
+            StatusCode::BAD_REQUEST => Err(TallyError::Refused {
+                url,
+                message: message(&body),
+            }),
+            StatusCode::SERVICE_UNAVAILABLE => Err(TallyError::NotReady {
+                url,
+                message: message(&body),
+            }),
+            status => Err(TallyError::Status {
+                url,
+                status: status.as_u16(),
+                message: message(&body),
+            }),
+        }
+    }
+
+    fn malformed(&self, reason: &str) -> TallyError {
+        TallyError::Malformed {
+            url: self.shown.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// The start of a body, as one trimmed line.
+fn message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut message: String = text.chars().take(MAX_MESSAGE).collect();
+    if message.len() < text.len() {
+        message.push_str("...");
+    }
+    message
+}
+
+/// An error and every cause beneath it, joined with `: `.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The URL with its password (or a user alone, which may be a token) replaced by `***`.
+fn redact(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    } else if !shown.username().is_empty() {
+        let _ = shown.set_username("***");
+    }
+    shown.to_string()
+}
+
+/// A URL that may not parse, redacted as [`redact`] does where it can.
+fn redact_text(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(parsed) => redact(&parsed),
+        Err(_) => lifecycle_nats::redact(url),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_shown_redacted() {
+        let client = TallyClient::new("http://alice:s3cret@tally.example.net:9090").unwrap();
+        assert_eq!(
+            client.url(),
+            "http://alice:***@tally.example.net:9090/api/v1/nodes"
+        );
+        let client = TallyClient::new("https://t0ken@tally.example.net/fleet?x=1").unwrap();
+        assert_eq!(
+            client.url(),
+            "https://***@tally.example.net/fleet/api/v1/nodes"
+        );
+        let client = TallyClient::new("http://127.0.0.1:9090/").unwrap();
+        assert_eq!(client.url(), "http://127.0.0.1:9090/api/v1/nodes");
+        for (url, error) in [
+            (
+                "nats://alice:s3cret@host:4222",
+                "invalid tally URL 'nats://alice:***@host:4222': expected an http:// or https:// URL",
+            ),
+            (
+                "tally.example.net:9090",
+                "invalid tally URL 'tally.example.net:9090': expected an http:// or https:// URL",
+            ),
+            (
+                "http//alice:s3cret@host",
+                "invalid tally URL '***@host': relative URL without a base",
+            ),
+        ] {
+            assert_eq!(TallyClient::new(url).unwrap_err().to_string(), error);
+        }
+    }
+
+    #[test]
+    fn pages_read_with_or_without_a_state() {
+        let page: Page = serde_json::from_str(
+            r#"{"nodes":[{"identity":"n1","component":"server","version":"0.30.0","last_seen":1700000000},
+                {"identity":"n2","component":"server","version":"0.29.4","last_seen":1700000001,"state":"lost","more":1}],
+                "next_cursor":"42"}"#,
+        )
+        .unwrap();
+        assert_eq!(page.nodes[0].state, NodeState::Up);
+        assert_eq!(page.nodes[1].state, NodeState::Lost);
+        assert_eq!(page.next_cursor.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn messages_are_one_trimmed_bounded_line() {
+        assert_eq!(
+            message(b"  bad filter at position 3\n"),
+            "bad filter at position 3"
+        );
+        let long = vec![b'x'; 2000];
+        assert_eq!(message(&long).len(), MAX_MESSAGE + 3);
+    }
+}

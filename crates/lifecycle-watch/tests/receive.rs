@@ -1,0 +1,198 @@
+//! The receiving loop and gates against a real nats-server: a replay says when it caught up
+//! whatever the filter makes of the last stored message, deadlines and stop signals end it,
+//! and a state the fleet only passed through during the replay does not meet a gate.
+
+use std::time::Duration;
+
+use lifecycle_core::{Event, EventType, Filter, Since};
+use lifecycle_nats::{
+    ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Received, Settings,
+};
+use lifecycle_testsupport::NatsServer;
+use lifecycle_watch::{Events, Gate, Step, Stop, Target, Watch, wait_for};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn connect(server: &NatsServer) -> Connection {
+    let options = ConnectOptions {
+        servers: vec![server.url()],
+        ..Default::default()
+    };
+    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+    let connection = Connection::connect(&settings).await.unwrap();
+    connection
+        .ensure_events_stream(DEFAULT_RETENTION)
+        .await
+        .unwrap();
+    connection
+}
+
+fn alive(identity: &str, version: &str) -> Event {
+    Event::builder(EventType::Alive)
+        .identity(identity)
+        .component("server")
+        .version(version)
+        .build()
+        .unwrap()
+}
+
+/// Publishes `messages` (subject, payload) and waits until the stream holds `stored` in all.
+async fn store(connection: &Connection, messages: Vec<(String, Vec<u8>)>, stored: u64) {
+    for (subject, payload) in messages {
+        connection
+            .client()
+            .publish(subject, payload.into())
+            .await
+            .unwrap();
+    }
+    connection.client().flush().await.unwrap();
+    tokio::time::timeout(LIMIT, async {
+        loop {
+            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
+            if state.is_some_and(|s| s.messages >= stored) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the stream stores the events");
+}
+
+fn message(event: &Event) -> (String, Vec<u8>) {
+    (event.subject().unwrap(), event.to_json())
+}
+
+async fn steps(events: &mut Events, n: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let step = tokio::time::timeout(LIMIT, events.step())
+            .await
+            .expect("a step in time");
+        seen.push(match step {
+            Ok(Step::Event(received)) => received.parsed.event().identity().to_owned(),
+            Ok(Step::CaughtUp) => "caught up".to_owned(),
+            Err(stop) => format!("{stop:?}"),
+        });
+    }
+    seen
+}
+
+fn replay_from_start() -> Since {
+    Since::Ago(Duration::from_secs(600))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    store(
+        &connection,
+        vec![message(&alive("n1", "1")), message(&alive("n2", "1"))],
+        2,
+    )
+    .await;
+    // n2, the last stored, is not for this filter.
+    let mut events = Watch::new(Filter::parse("identity=n1").unwrap())
+        .since(replay_from_start())
+        .open(&connection)
+        .await
+        .unwrap();
+    assert!(!events.is_caught_up());
+    assert_eq!(steps(&mut events, 2).await, ["n1", "caught up"]);
+    assert!(events.is_caught_up());
+
+    // The last stored is no event at all.
+    store(
+        &connection,
+        vec![(
+            "choria.lifecycle.event.alive.server".into(),
+            b"not an event".to_vec(),
+        )],
+        3,
+    )
+    .await;
+    let mut events = Watch::new(Filter::default())
+        .since(replay_from_start())
+        .timeout(Duration::from_millis(500))
+        .open(&connection)
+        .await
+        .unwrap();
+    assert_eq!(
+        steps(&mut events, 4).await,
+        ["n1", "n2", "caught up", "Timeout"]
+    );
+
+    // Live, or nothing to replay: caught up at once.
+    let mut events = Watch::new(Filter::default())
+        .open(&connection)
+        .await
+        .unwrap();
+    assert!(events.is_caught_up());
+    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    let mut events = Watch::new(Filter::default())
+        .since(Since::Ago(Duration::ZERO))
+        .open(&connection)
+        .await
+        .unwrap();
+    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stop_signal_ends_the_events() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut events = Watch::new(Filter::default())
+        .stop(async {
+            let _ = stopped.await;
+        })
+        .open(&connection)
+        .await
+        .unwrap();
+    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    stop.send(()).unwrap();
+    let next: Result<Received, Stop> = events.next().await;
+    assert_eq!(next.unwrap_err(), Stop::Interrupted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_passed_through_during_the_replay_does_not_meet_a_gate() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    store(
+        &connection,
+        vec![
+            message(&alive("n1", "0.30.0")),
+            message(&alive("n1", "0.29.4")),
+        ],
+        2,
+    )
+    .await;
+    let until = Filter::parse(".version>=0.30.0").unwrap();
+    let mut gate = Gate::new(until.clone(), Target::Count(1));
+    let mut events = Watch::new(Filter::default())
+        .since(replay_from_start())
+        .timeout(Duration::from_millis(1500))
+        .open(&connection)
+        .await
+        .unwrap();
+    let result = wait_for(&mut events, &mut gate, |_| {}).await;
+    assert_eq!(result, Err(Stop::Timeout));
+    assert_eq!(gate.to_string(), "0/1 nodes pass");
+    assert_eq!(gate.failing()[0].version, "0.29.4");
+
+    // Once it is the present state, it is met at once.
+    store(&connection, vec![message(&alive("n1", "0.30.1"))], 3).await;
+    let mut gate = Gate::new(until, Target::All);
+    let mut events = Watch::new(Filter::default())
+        .since(replay_from_start())
+        .timeout(LIMIT)
+        .open(&connection)
+        .await
+        .unwrap();
+    let mut shown = Vec::new();
+    let result = wait_for(&mut events, &mut gate, |gate| shown.push(gate.to_string())).await;
+    assert_eq!(result, Ok(()));
+    assert_eq!(shown.last().map(String::as_str), Some("1/1 nodes pass"));
+}
