@@ -11,6 +11,7 @@ mod emit;
 mod forward;
 mod inspect;
 mod output;
+mod react;
 mod shutdown;
 mod simulate;
 mod streams;
@@ -60,6 +61,7 @@ enum Command {
     Emit(emit::Args),
     Wait(wait::Args),
     Forward(forward::Args),
+    React(react::Args),
     Tally(tally::Args),
     Simulate(simulate::Args),
     Streams(streams::Args),
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Emit(args) => emit::run(args),
         Command::Wait(args) => wait::run(args),
         Command::Forward(args) => forward::run(args),
+        Command::React(args) => react::run(args),
         Command::Tally(args) => tally::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Streams(args) => streams::run(args),

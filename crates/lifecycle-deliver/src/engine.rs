@@ -75,10 +75,16 @@ impl Settings {
     }
 }
 
-/// Events held at once for `concurrency` handlers, unless told otherwise: enough that a
-/// free handler rarely waits for the server.
+/// Events held at once for `concurrency` handlers, unless told otherwise: four per handler,
+/// so that a free handler rarely waits for the server; one for one handler, which keeps
+/// every event in stream order even across a crash, as the server then holds the rest back
+/// until the one in flight is settled or comes back.
 pub fn default_in_flight(concurrency: usize) -> usize {
-    concurrency.saturating_mul(4).max(16)
+    if concurrency <= 1 {
+        1
+    } else {
+        concurrency.saturating_mul(4)
+    }
 }
 
 /// Why [`Engine::run_durable`] or [`Engine::run_live`] returned.

@@ -135,6 +135,11 @@ impl Connection {
 
     /// The same as [`Connection::durable`], with up to `in_flight` events delivered and not
     /// yet acknowledged at once (the consumer's `max_ack_pending`; at least 1).
+    ///
+    /// When the consumer still has events delivered and not acknowledged (a process using it
+    /// stopped, or another still runs), it first waits `ack_wait` for them to come back, so
+    /// that they are delivered again before newer ones: a node's events then keep their
+    /// order across a restart.
     pub async fn durable_with(
         &self,
         name: &str,
@@ -186,6 +191,19 @@ impl Connection {
             in_flight,
             "durable consumer ready"
         );
+        if in_flight > 1 && unacknowledged > 0 {
+            // Events an earlier process held when it stopped come back only once their
+            // wait lapses; pulling now would get newer events first, and one of a node
+            // whose earlier event is among those would then be handled before it. (With
+            // one in flight the server itself holds everything back until then.)
+            info!(
+                consumer = name,
+                unacknowledged,
+                wait = ?ack_wait,
+                "events delivered before are still unacknowledged: waiting for them to come back first, to keep their order"
+            );
+            tokio::time::sleep(ack_wait.saturating_add(Duration::from_millis(500))).await;
+        }
         let inner = consumer
             .messages()
             .await

@@ -163,7 +163,7 @@ pub async fn dry_run(
     rules: &Rules,
     since: Option<ReplayFrom>,
     limit: Option<u64>,
-    out: &mut (impl Write + Send),
+    out: &mut impl Write,
     shutdown: impl Future<Output = ()>,
 ) -> Result<u64, lifecycle_nats::Error> {
     // The union of what the rules want: every lifecycle event, and machine events if any
