@@ -564,7 +564,7 @@ async fn an_identity_full_of_shell_metacharacters_is_one_literal_argument() {
     let marker = setup.path("pwned");
     // Records each argument on its own line, then the environment the rule gave it.
     let script = setup.script(
-        "args",
+        "show-args",
         "for a in \"$@\"; do printf '[%s]\\n' \"$a\" >> \"$OUT/args\"; done\nprintf '%s\\n' \"$LIFECYCLE_IDENTITY\" \"$LIFECYCLE_TYPE\" \"$LIFECYCLE_COMPONENT\" \"$LIFECYCLE_VERSION\" \"$LIFECYCLE_SUBJECT\" >> \"$OUT/env\"\ncat > \"$OUT/stdin\"",
     );
     let rules = setup.rules(&format!(
@@ -618,6 +618,7 @@ exec = ["{}", "--node", "{{{{ identity }}}}", "{{{{ component }}}}-{{{{ version 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_prints_what_would_run_and_acknowledges_nothing() {
+    use futures_util::StreamExt;
     let server = NatsServer::start();
     let connection = connect(&server).await;
     let setup = Setup::new();
@@ -671,11 +672,13 @@ http = { url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "structu
             upgraded.id()
         )
     );
+    // The replay's consumer was an ephemeral one: no durable consumer holds a position.
     let js = async_nats::jetstream::new(connection.client().clone());
-    let mut stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let info = stream.info().await.unwrap();
-    assert_eq!(info.state.messages, 3);
-    assert_eq!(info.state.consumer_count, 0, "no durable consumer left behind");
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let consumers: Vec<_> = stream.consumers().map(|info| info.unwrap()).collect().await;
+    for info in consumers {
+        assert_eq!(info.config.durable_name, None, "{info:?}");
+    }
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: ", self.line)?;
+        write!(f, "{}: ", self.line)?;
         if let Some(rule) = &self.rule {
             write!(f, "rule {}: ", TerminalSafe(rule))?;
         }
