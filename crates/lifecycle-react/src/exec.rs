@@ -268,3 +268,141 @@ fn describe_stderr(tail: &[u8], cut: bool) -> String {
     }
     format!("; stderr{}: {text}", if cut { " (last 4 KiB)" } else { "" })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rules;
+    use lifecycle_core::{Event, EventType};
+    use std::os::unix::fs::PermissionsExt;
+
+    fn received() -> Received {
+        let event = Event::builder(EventType::Startup)
+            .identity("node1.example.net")
+            .component("server")
+            .version("0.29.4")
+            .build()
+            .unwrap();
+        let payload = event.to_json();
+        Received {
+            subject: "choria.lifecycle.event.startup.server".into(),
+            parsed: lifecycle_core::parse(&payload).unwrap(),
+            payload: payload.into(),
+            stream_sequence: None,
+            pending: None,
+        }
+    }
+
+    /// The exec action of a one-rule file running `script` (a `/bin/sh` body).
+    fn exec(dir: &tempfile::TempDir, script: &str, timeout: &str) -> Exec {
+        let path = dir.path().join("program");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rules = format!(
+            "[[rules]]\nname = \"t\"\nfilter = \"\"\nexec = [\"{}\", \"{{{{ identity }}}}\", \"{{{{ type }}}}\"]\ntimeout = \"{timeout}\"\n",
+            path.display()
+        );
+        let rules = Rules::parse(&rules, std::path::Path::new("t.toml")).unwrap();
+        match &rules.rules[0].action {
+            crate::Action::Exec(exec) => exec.clone(),
+            crate::Action::Http(_) => unreachable!(),
+        }
+    }
+
+    async fn outcome(exec: &Exec) -> Result<(), Failure> {
+        let command = exec.prepare(&received()).unwrap();
+        exec.attempt(&command, 1).await
+    }
+
+    #[test]
+    fn arguments_and_environment_come_from_the_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let exec = exec(&dir, "exit 0", "5s");
+        let received = received();
+        let command = exec.prepare(&received).unwrap();
+        assert_eq!(&command.argv[1..], ["node1.example.net", "startup"]);
+        let env: std::collections::HashMap<_, _> = command.env.iter().cloned().collect();
+        assert_eq!(env["LIFECYCLE_IDENTITY"], "node1.example.net");
+        assert_eq!(env["LIFECYCLE_TYPE"], "startup");
+        assert_eq!(env["LIFECYCLE_COMPONENT"], "server");
+        assert_eq!(env["LIFECYCLE_VERSION"], "0.29.4");
+        assert_eq!(env["LIFECYCLE_SUBJECT"], "choria.lifecycle.event.startup.server");
+        assert_eq!(env["LIFECYCLE_RULE"], "t");
+        assert_eq!(command.stdin, received.parsed.event().to_json());
+        assert!(command.to_string().starts_with("exec [\""), "{command}");
+    }
+
+    #[test]
+    fn a_field_the_event_lacks_is_a_permanent_failure_not_an_empty_argument() {
+        let rules = "[[rules]]\nname = \"t\"\nfilter = \"\"\nexec = [\"/bin/true\", \"{{ new_version }}\"]\n";
+        let rules = Rules::parse(rules, std::path::Path::new("t.toml")).unwrap();
+        let failure = rules.rules[0].action.prepare(&received()).unwrap_err();
+        assert!(!failure.is_transient());
+        assert!(
+            failure.reason().starts_with("cannot render exec argument 1: "),
+            "{failure}"
+        );
+    }
+
+    #[tokio::test]
+    async fn exit_status_zero_succeeds_65_is_permanent_others_are_transient() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(outcome(&exec(&dir, "exit 0", "5s")).await, Ok(()));
+        let failure = outcome(&exec(&dir, "echo \"no luck for $1\" >&2; exit 3", "5s"))
+            .await
+            .unwrap_err();
+        assert!(failure.is_transient());
+        assert!(
+            failure
+                .reason()
+                .ends_with("program exited with status 3; stderr: no luck for node1.example.net"),
+            "{failure}"
+        );
+        let failure = outcome(&exec(&dir, "exit 65", "5s")).await.unwrap_err();
+        assert!(!failure.is_transient());
+        assert!(failure.reason().ends_with("exited with status 65"), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn only_the_last_4_kib_of_stderr_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "i=0; while [ $i -lt 500 ]; do echo \"line $i of noise\" >&2; i=$((i+1)); done; exit 1";
+        let failure = outcome(&exec(&dir, script, "20s")).await.unwrap_err();
+        let (_, tail) = failure.reason().split_once("; stderr (last 4 KiB): ").unwrap();
+        assert!(tail.len() <= STDERR_TAIL, "{}", tail.len());
+        assert!(tail.ends_with("line 499 of noise"), "{tail}");
+    }
+
+    #[tokio::test]
+    async fn the_timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 60 &\necho $! > '{}'\nsleep 60", pid_file.display());
+        let started = std::time::Instant::now();
+        let failure = outcome(&exec(&dir, &script, "500ms")).await.unwrap_err();
+        assert!(failure.is_transient());
+        assert!(
+            failure
+                .reason()
+                .ends_with("did not finish within 500ms: killed with its process group"),
+            "{failure}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        // Killed, then reaped by init: it leaves /proc.
+        while proc.exists() {
+            let state = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+            if state.split(' ').nth(2) == Some("Z") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the background sleep {} survived",
+                pid.trim()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

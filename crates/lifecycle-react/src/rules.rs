@@ -454,3 +454,88 @@ impl Check<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_every_setting() {
+        let text = r#"
+[[rules]]
+name = "provision"
+filter = "startup,component=provision_mode_server"
+exec = ["/usr/local/bin/provision", "--node", "{{ identity }}"]
+concurrency = 10
+key = "identity+component"
+max_attempts = 0
+timeout = "2m"
+dedupe = "10m"
+dead_letter = "lifecycle.dead.provision"
+
+[[rules]]
+name = "notify-cd"
+filter = ""
+http = { url = "https://cd.example.net/hooks/choria" }
+"#;
+        let rules = Rules::parse(text, Path::new("r.toml")).unwrap();
+        let [provision, notify] = &rules.rules[..] else {
+            panic!("two rules")
+        };
+        assert_eq!(provision.name, "provision");
+        assert_eq!(provision.line, 2);
+        assert_eq!(provision.concurrency, 10);
+        assert_eq!(provision.key, Key::IdentityComponent);
+        assert_eq!(provision.max_attempts, None);
+        assert_eq!(provision.dedupe, Some(Duration::from_secs(600)));
+        assert_eq!(
+            provision.dead_letter.as_deref(),
+            Some("lifecycle.dead.provision")
+        );
+        assert_eq!(notify.line, 13);
+        assert_eq!(notify.concurrency, 1);
+        assert_eq!(notify.key, Key::Identity);
+        assert_eq!(notify.max_attempts, Some(DEFAULT_MAX_ATTEMPTS));
+        assert_eq!(notify.dedupe, None);
+        assert!(notify.filter.is_empty());
+        let Action::Http(post) = &notify.action else {
+            panic!("http")
+        };
+        assert_eq!(post.forwarder().mode(), Mode::Binary);
+    }
+
+    #[test]
+    fn problems_name_their_line_and_rule() {
+        let check = |text: &str| match Rules::parse(text, Path::new("r.toml")) {
+            Err(RulesError::Invalid { problems, .. }) => problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(check(""), ["1: no rules: add at least one [[rules]] table"]);
+        assert_eq!(
+            check("[[rules]]\nfilter = \"alive\"\n"),
+            [
+                "1: rule #1: no name: every rule needs name = \"...\"",
+                "1: rule #1: no action: give exec = [\"/path/to/program\", \"{{ identity }}\"] or http = { url = \"...\" }"
+            ]
+        );
+        assert_eq!(
+            check("[[rules]]\nname = \"x\"\nfilter = \"alive\"\nkey = \"none\"\ndedupe = \"1m\"\nexec = [\"/bin/true\"]\nhttp = { url = \"http://h/\", mode = \"binary\" }\n"),
+            [
+                "5: rule 'x': dedupe: needs a key (events are acted on at most once per key); key = \"none\" has none",
+                "7: rule 'x': one action per rule: exec or http, not both"
+            ]
+        );
+        assert_eq!(
+            check("[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = []\nmax_attempts = -1\n"),
+            [
+                "4: rule 'x': exec: needs at least the program",
+                "5: rule 'x': max_attempts: must be from 0 (no limit) to 4294967295, not -1"
+            ]
+        );
+        let error = Rules::parse("[[rules]]\nname = \"x\"\nnope\n", Path::new("r.toml")).unwrap_err();
+        assert!(error.to_string().starts_with("r.toml:3: "), "{error}");
+    }
+}
