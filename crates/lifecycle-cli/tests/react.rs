@@ -27,7 +27,14 @@ impl React {
             .arg("react")
             .arg("--rules")
             .arg(rules)
-            .args(["--durable", durable, "--ack-wait", "2s", "--max-backoff", "50ms"])
+            .args([
+                "--durable",
+                durable,
+                "--ack-wait",
+                "2s",
+                "--max-backoff",
+                "50ms",
+            ])
             .args(["-vv", "--server", &server.url()])
             .args(extra)
             .env_remove("NATS_URL")
@@ -79,10 +86,7 @@ impl Setup {
     /// Writes an executable `/bin/sh` script; `$OUT` in it is this directory.
     fn script(&self, name: &str, body: &str) -> PathBuf {
         let path = self.path(name);
-        let text = format!(
-            "#!/bin/sh\nOUT='{}'\n{body}\n",
-            self.dir.path().display()
-        );
+        let text = format!("#!/bin/sh\nOUT='{}'\n{body}\n", self.dir.path().display());
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path
@@ -152,7 +156,11 @@ async fn wait_settled(connection: &Connection, name: &str, react: &[&React]) {
             "{} unacknowledged, {} pending:\n{}",
             info.num_ack_pending,
             info.num_pending,
-            react.iter().map(|r| r.log()).collect::<Vec<_>>().join("\n---\n")
+            react
+                .iter()
+                .map(|r| r.log())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -209,7 +217,11 @@ async fn wait_all_handled(setup: &Setup, events: &[Event], react: &[&React]) {
         assert!(
             Instant::now() < deadline,
             "{missing} events not handled:\n{}",
-            react.iter().map(|r| r.log()).collect::<Vec<_>>().join("\n---\n")
+            react
+                .iter()
+                .map(|r| r.log())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -298,9 +310,18 @@ max_attempts = 0
     publish(&connection, &[vec![shutdown], events.clone()].concat()).await;
     wait_all_handled(&setup, &events, &[&react]).await;
     wait_settled(&connection, "flaky-record", &[&react]).await;
-    assert_eq!(assert_in_order(&setup, &events), 0, "no repeats without a crash");
+    assert_eq!(
+        assert_in_order(&setup, &events),
+        0,
+        "no repeats without a crash"
+    );
     let scraped = scrape(port);
-    let series = |name: &str| metric(&scraped, &format!("lifecycle_react_{name}{{rule=\"record\"}}"));
+    let series = |name: &str| {
+        metric(
+            &scraped,
+            &format!("lifecycle_react_{name}{{rule=\"record\"}}"),
+        )
+    };
     assert_eq!(series("matched_total"), 1000);
     assert_eq!(series("succeeded_total"), 1000);
     assert_eq!(series("dead_lettered_total"), 0);
@@ -341,7 +362,10 @@ concurrency = 10
     }
     first.kill();
     let at_kill = setup.lines("all").len();
-    assert!(at_kill < events.len(), "the kill came too late to test anything");
+    assert!(
+        at_kill < events.len(),
+        "the kill came too late to test anything"
+    );
 
     let second = React::start(&server, &rules, "crash", &[]);
     wait_all_handled(&setup, &events, &[&second]).await;
@@ -407,18 +431,30 @@ dead_letter = "{DEAD}"
             .unwrap();
         let headers = letter.headers.clone().unwrap();
         assert_eq!(
-            headers.get("Lifecycle-Dead-Letter-Attempts").unwrap().as_str(),
+            headers
+                .get("Lifecycle-Dead-Letter-Attempts")
+                .unwrap()
+                .as_str(),
             "3"
         );
         assert_eq!(
-            headers.get("Lifecycle-Dead-Letter-Consumer").unwrap().as_str(),
+            headers
+                .get("Lifecycle-Dead-Letter-Consumer")
+                .unwrap()
+                .as_str(),
             "dead-provision"
         );
         assert_eq!(
-            headers.get("Lifecycle-Dead-Letter-Handler").unwrap().as_str(),
+            headers
+                .get("Lifecycle-Dead-Letter-Handler")
+                .unwrap()
+                .as_str(),
             "rule provision (exec)"
         );
-        let reason = headers.get("Lifecycle-Dead-Letter-Reason").unwrap().as_str();
+        let reason = headers
+            .get("Lifecycle-Dead-Letter-Reason")
+            .unwrap()
+            .as_str();
         assert!(
             reason.ends_with("exited with status 3; stderr: cannot provision node3.example.net"),
             "{reason}"
@@ -439,8 +475,12 @@ dead_letter = "{DEAD}"
     assert_in_order(&setup, &others);
     assert!(setup.lines("node3.example.net").is_empty());
     let scraped = scrape(port);
-    let series =
-        |name: &str| metric(&scraped, &format!("lifecycle_react_{name}{{rule=\"provision\"}}"));
+    let series = |name: &str| {
+        metric(
+            &scraped,
+            &format!("lifecycle_react_{name}{{rule=\"provision\"}}"),
+        )
+    };
     assert_eq!(series("dead_lettered_total"), 10);
     assert_eq!(series("succeeded_total"), 40);
     assert_eq!(series("failed_total"), 30);
@@ -551,7 +591,9 @@ concurrency = 5
     assert_eq!(ids.len(), 300);
     let mut per_process: HashMap<&str, usize> = HashMap::new();
     for line in &lines {
-        *per_process.entry(line.split(' ').next().unwrap()).or_default() += 1;
+        *per_process
+            .entry(line.split(' ').next().unwrap())
+            .or_default() += 1;
     }
     assert_eq!(per_process.len(), 2, "both handled some: {per_process:?}");
 }
@@ -650,20 +692,36 @@ http = { url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "structu
         .unwrap();
     publish(
         &connection,
-        &[startup("ignored.example.net"), provisioning.clone(), upgraded.clone()],
+        &[
+            startup("ignored.example.net"),
+            provisioning.clone(),
+            upgraded.clone(),
+        ],
     )
     .await;
     let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
         .arg("react")
         .arg("--rules")
         .arg(&rules)
-        .args(["--dry-run", "--since", "1h", "--count", "2", "--server", &server.url()])
+        .args([
+            "--dry-run",
+            "--since",
+            "1h",
+            "--count",
+            "2",
+            "--server",
+            &server.url(),
+        ])
         .env_remove("NATS_URL")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         format!(
@@ -751,25 +809,41 @@ concurrency = 0
         format!("{file}:3: rule 'provision': filter: "),
         format!("{file}:4: rule 'provision': exec[1]: invalid template: "),
         format!("{file}:7: rule 'provision': the name is used twice (first on line 2)"),
-        format!("{file}:9: rule 'provision': http.url: invalid receiver URL 'ftp://cd.example.net/': expected an http or https URL"),
+        format!(
+            "{file}:9: rule 'provision': http.url: invalid receiver URL 'ftp://cd.example.net/': expected an http or https URL"
+        ),
         format!("{file}:10: rule 'provision': timeout: "),
         format!("{file}:13: rule 'a.b': invalid rule name 'a.b': "),
-        format!("{file}:15: rule 'a.b': exec[0]: the program cannot be a template: an event must never choose what runs"),
-        format!("{file}:16: rule 'a.b': key: unknown key 'node' (use identity, component, identity+component, none)"),
-        format!("{file}:18: rule 'a.b': dead-letter subject \"choria.lifecycle.dead\" is where events are published: they would be received again"),
+        format!(
+            "{file}:15: rule 'a.b': exec[0]: the program cannot be a template: an event must never choose what runs"
+        ),
+        format!(
+            "{file}:16: rule 'a.b': key: unknown key 'node' (use identity, component, identity+component, none)"
+        ),
+        format!(
+            "{file}:18: rule 'a.b': dead-letter subject \"choria.lifecycle.dead\" is where events are published: they would be received again"
+        ),
         format!("{file}:19: rule 'a.b': concurrency: must be from 1 to 10000, not 0"),
     ];
     assert_eq!(lines.len(), expected.len(), "{stderr}");
     for (line, expected) in lines.iter().zip(&expected) {
-        assert!(line.starts_with(expected.as_str()), "{line:?} should start with {expected:?}\n{stderr}");
+        assert!(
+            line.starts_with(expected.as_str()),
+            "{line:?} should start with {expected:?}\n{stderr}"
+        );
     }
 
-    let broken = setup.rules("[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\nconcurency = 3\n");
+    let broken = setup.rules(
+        "[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\nconcurency = 3\n",
+    );
     let output = check(&broken);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with(&format!("{}:5: unknown field `concurency`", broken.display())),
+        stderr.starts_with(&format!(
+            "{}:5: unknown field `concurency`",
+            broken.display()
+        )),
         "{stderr}"
     );
 }
@@ -781,7 +855,8 @@ fn without_jetstream_the_error_names_choria_events() {
         ..Default::default()
     });
     let setup = Setup::new();
-    let rules = setup.rules("[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\n");
+    let rules =
+        setup.rules("[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\n");
     let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
         .arg("react")
         .arg("--rules")

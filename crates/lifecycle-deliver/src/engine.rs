@@ -311,11 +311,10 @@ impl<H: Handler> Engine<H> {
         stream_errors.flush();
         if stopped == Stopped::Shutdown && !running.is_empty() {
             info!(rule = %settings.name, running = running.len(), grace = ?settings.grace, "stopping: waiting for running handlers");
-            let finished =
-                tokio::time::timeout(settings.grace, async {
-                    while running.join_next().await.is_some() {}
-                })
-                .await;
+            let finished = tokio::time::timeout(settings.grace, async {
+                while running.join_next().await.is_some() {}
+            })
+            .await;
             if finished.is_err() {
                 warn!(rule = %settings.name, running = running.len(), "handlers still running after the grace period: stopped; their events will be delivered again");
                 running.shutdown().await;

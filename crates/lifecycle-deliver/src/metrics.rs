@@ -379,6 +379,10 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
-        assert_eq!(text.matches("# TYPE lifecycle_react_matched counter").count(), 1);
+        assert_eq!(
+            text.matches("# TYPE lifecycle_react_matched counter")
+                .count(),
+            1
+        );
     }
 }

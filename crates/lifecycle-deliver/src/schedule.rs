@@ -159,8 +159,15 @@ mod tests {
         let second = schedule.pop_ready().unwrap();
         assert_eq!((identity(&second), second.arrival), ("b", 2));
         let third = schedule.pop_ready().unwrap();
-        assert_eq!((identity(&third), third.arrival), ("c", 4), "no key: never waits");
-        assert!(schedule.pop_ready().is_none(), "a's next waits for the first");
+        assert_eq!(
+            (identity(&third), third.arrival),
+            ("c", 4),
+            "no key: never waits"
+        );
+        assert!(
+            schedule.pop_ready().is_none(),
+            "a's next waits for the first"
+        );
         assert_eq!(schedule.held().count(), 2);
         schedule.finished(Some("b"), None);
         assert!(schedule.pop_ready().is_none());

@@ -124,14 +124,23 @@ async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
     consumer_exists(&connection, "stop").await;
     // stuck0's event never finishes; the others of stuck0 wait behind it.
     let events: Vec<Event> = (0..12)
-        .map(|i| startup(&format!("{}{}", if i % 3 == 0 { "stuck" } else { "node" }, i % 3)))
+        .map(|i| {
+            startup(&format!(
+                "{}{}",
+                if i % 3 == 0 { "stuck" } else { "node" },
+                i % 3
+            ))
+        })
         .collect();
     publish(&connection, &events).await;
     wait_until("the others handled", || record.handled().len() == 8).await;
     let asked = Instant::now();
     let _ = stop.send(());
     assert_eq!(first.await.unwrap(), Stopped::Shutdown);
-    assert!(asked.elapsed() < Duration::from_secs(5), "the grace is 300 ms");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the grace is 300 ms"
+    );
     assert_eq!(record.handled().len(), 8);
 
     // A handler that finishes everything gets the rest, after the wait lapsed.

@@ -186,10 +186,7 @@ impl Connection {
         let unacknowledged = consumer.cached_info().num_ack_pending;
         info!(
             consumer = name,
-            pending,
-            unacknowledged,
-            in_flight,
-            "durable consumer ready"
+            pending, unacknowledged, in_flight, "durable consumer ready"
         );
         if in_flight > 1 && unacknowledged > 0 {
             // Events an earlier process held when it stopped come back only once their

@@ -66,7 +66,10 @@ async fn main() {
     println!("\n{:<28} {:>10} {:>22}", "bench id", "median/s", "range/s");
     for (id, rates) in report {
         let (median, low, high) = summary(rates);
-        println!("{id:<28} {median:>10.0} {:>22}", format!("{low:.0} - {high:.0}"));
+        println!(
+            "{id:<28} {median:>10.0} {:>22}",
+            format!("{low:.0} - {high:.0}")
+        );
     }
 }
 

@@ -41,7 +41,9 @@ impl Handler for Action {
     fn prepare(&self, event: &Received) -> Result<Prepared, Failure> {
         match self {
             Action::Exec(exec) => exec.prepare(event).map(Prepared::Exec),
-            Action::Http(post) => post.prepare(event).map(|request| Prepared::Http(Box::new(request))),
+            Action::Http(post) => post
+                .prepare(event)
+                .map(|request| Prepared::Http(Box::new(request))),
         }
     }
 

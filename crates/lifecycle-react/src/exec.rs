@@ -93,7 +93,9 @@ impl Handler for Exec {
             argv.push(rendered);
         }
         if argv.first().is_none_or(String::is_empty) {
-            return Err(Failure::permanent("the program rendered as an empty string"));
+            return Err(Failure::permanent(
+                "the program rendered as an empty string",
+            ));
         }
         let event = received.parsed.event();
         let mut env = vec![
@@ -326,7 +328,10 @@ mod tests {
         assert_eq!(env["LIFECYCLE_TYPE"], "startup");
         assert_eq!(env["LIFECYCLE_COMPONENT"], "server");
         assert_eq!(env["LIFECYCLE_VERSION"], "0.29.4");
-        assert_eq!(env["LIFECYCLE_SUBJECT"], "choria.lifecycle.event.startup.server");
+        assert_eq!(
+            env["LIFECYCLE_SUBJECT"],
+            "choria.lifecycle.event.startup.server"
+        );
         assert_eq!(env["LIFECYCLE_RULE"], "t");
         assert_eq!(command.stdin, received.parsed.event().to_json());
         assert!(command.to_string().starts_with("exec [\""), "{command}");
@@ -339,7 +344,9 @@ mod tests {
         let failure = rules.rules[0].action.prepare(&received()).unwrap_err();
         assert!(!failure.is_transient());
         assert!(
-            failure.reason().starts_with("cannot render exec argument 1: "),
+            failure
+                .reason()
+                .starts_with("cannot render exec argument 1: "),
             "{failure}"
         );
     }
@@ -360,15 +367,22 @@ mod tests {
         );
         let failure = outcome(&exec(&dir, "exit 65", "5s")).await.unwrap_err();
         assert!(!failure.is_transient());
-        assert!(failure.reason().ends_with("exited with status 65"), "{failure}");
+        assert!(
+            failure.reason().ends_with("exited with status 65"),
+            "{failure}"
+        );
     }
 
     #[tokio::test]
     async fn only_the_last_4_kib_of_stderr_are_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let script = "i=0; while [ $i -lt 500 ]; do echo \"line $i of noise\" >&2; i=$((i+1)); done; exit 1";
+        let script =
+            "i=0; while [ $i -lt 500 ]; do echo \"line $i of noise\" >&2; i=$((i+1)); done; exit 1";
         let failure = outcome(&exec(&dir, script, "20s")).await.unwrap_err();
-        let (_, tail) = failure.reason().split_once("; stderr (last 4 KiB): ").unwrap();
+        let (_, tail) = failure
+            .reason()
+            .split_once("; stderr (last 4 KiB): ")
+            .unwrap();
         assert!(tail.len() <= STDERR_TAIL, "{}", tail.len());
         assert!(tail.ends_with("line 499 of noise"), "{tail}");
     }

@@ -224,7 +224,9 @@ impl Lines {
     }
 
     fn of(&self, span: &Range<usize>) -> usize {
-        self.starts.partition_point(|start| *start <= span.start).max(1)
+        self.starts
+            .partition_point(|start| *start <= span.start)
+            .max(1)
     }
 }
 
@@ -312,7 +314,10 @@ impl Check<'_> {
             Some(n) => {
                 self.problem(
                     n,
-                    format!("concurrency: must be from 1 to {MAX_CONCURRENCY}, not {}", n.get_ref()),
+                    format!(
+                        "concurrency: must be from 1 to {MAX_CONCURRENCY}, not {}",
+                        n.get_ref()
+                    ),
                 );
                 1
             }
@@ -404,7 +409,13 @@ impl Check<'_> {
         for (n, arg) in argv.get_ref().iter().enumerate() {
             let name = format!("exec[{n}]");
             if let Err(e) = templates.add_template_owned(name.clone(), arg.get_ref().clone()) {
-                self.problem(arg, format!("exec[{n}]: invalid template: {}", e.detail().unwrap_or(&e.to_string())));
+                self.problem(
+                    arg,
+                    format!(
+                        "exec[{n}]: invalid template: {}",
+                        e.detail().unwrap_or(&e.to_string())
+                    ),
+                );
                 ok = false;
             }
             names.push(name);
@@ -448,7 +459,10 @@ impl Check<'_> {
         match Forwarder::with_timeout(spec.url.get_ref(), mode, timeout) {
             Ok(forwarder) => Some(Action::Http(Post::new(forwarder))),
             Err(e) => {
-                self.problem(&spec.url, format!("http.url: {}", lifecycle_cloudevents::Failure::Permanent(e)));
+                self.problem(
+                    &spec.url,
+                    format!("http.url: {}", lifecycle_cloudevents::Failure::Permanent(e)),
+                );
                 None
             }
         }
@@ -507,10 +521,9 @@ http = { url = "https://cd.example.net/hooks/choria" }
     #[test]
     fn problems_name_their_line_and_rule() {
         let check = |text: &str| match Rules::parse(text, Path::new("r.toml")) {
-            Err(RulesError::Invalid { problems, .. }) => problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
+            Err(RulesError::Invalid { problems, .. }) => {
+                problems.iter().map(ToString::to_string).collect::<Vec<_>>()
+            }
             other => panic!("{other:?}"),
         };
         assert_eq!(check(""), ["1: no rules: add at least one [[rules]] table"]);
@@ -522,7 +535,9 @@ http = { url = "https://cd.example.net/hooks/choria" }
             ]
         );
         assert_eq!(
-            check("[[rules]]\nname = \"x\"\nfilter = \"alive\"\nkey = \"none\"\ndedupe = \"1m\"\nexec = [\"/bin/true\"]\nhttp = { url = \"http://h/\", mode = \"binary\" }\n"),
+            check(
+                "[[rules]]\nname = \"x\"\nfilter = \"alive\"\nkey = \"none\"\ndedupe = \"1m\"\nexec = [\"/bin/true\"]\nhttp = { url = \"http://h/\", mode = \"binary\" }\n"
+            ),
             [
                 "5: rule 'x': dedupe: needs a key (events are acted on at most once per key); key = \"none\" has none",
                 "7: rule 'x': one action per rule: exec or http, not both"
@@ -535,7 +550,8 @@ http = { url = "https://cd.example.net/hooks/choria" }
                 "5: rule 'x': max_attempts: must be from 0 (no limit) to 4294967295, not -1"
             ]
         );
-        let error = Rules::parse("[[rules]]\nname = \"x\"\nnope\n", Path::new("r.toml")).unwrap_err();
+        let error =
+            Rules::parse("[[rules]]\nname = \"x\"\nnope\n", Path::new("r.toml")).unwrap_err();
         assert!(error.to_string().starts_with("r.toml:3: "), "{error}");
     }
 }

@@ -108,14 +108,15 @@ pub async fn run(
     let mut engines = Vec::new();
     for rule in &rules.rules {
         let consumer = consumer_name(&options.durable, &rule.name);
-        let settings = settings(connection, rule, options.max_backoff, options.grace).map_err(
-            |error| RunError::Consumer {
-                rule: rule.name.clone(),
-                consumer: consumer.clone(),
-                stream: lifecycle_nats::EVENTS_STREAM,
-                error,
-            },
-        )?;
+        let settings =
+            settings(connection, rule, options.max_backoff, options.grace).map_err(|error| {
+                RunError::Consumer {
+                    rule: rule.name.clone(),
+                    consumer: consumer.clone(),
+                    stream: lifecycle_nats::EVENTS_STREAM,
+                    error,
+                }
+            })?;
         let engine =
             Engine::new(rule.action.clone(), settings).with_metrics(metrics.rule(&rule.name));
         engines.push((consumer, engine));
@@ -186,7 +187,10 @@ pub async fn dry_run(
             events
         }
     };
-    info!(rules = rules.rules.len(), "dry run: printing what would run");
+    info!(
+        rules = rules.rules.len(),
+        "dry run: printing what would run"
+    );
     let mut shutdown = pin!(shutdown);
     let mut printed = 0u64;
     loop {
@@ -213,12 +217,7 @@ pub async fn dry_run(
                 Ok(prepared) => prepared.to_string(),
                 Err(failure) => format!("would dead-letter it: {failure}"),
             };
-            let line = format!(
-                "{}: {} <- {}",
-                rule.name,
-                what,
-                TerminalSafe(event)
-            );
+            let line = format!("{}: {} <- {}", rule.name, what, TerminalSafe(event));
             if writeln!(out, "{}", TerminalSafe(&line)).is_err() {
                 return Ok(printed);
             }
