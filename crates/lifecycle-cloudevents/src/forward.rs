@@ -146,8 +146,11 @@ mod tests {
             .into()
     }
 
+    /// An identity with a newline, which no `ce-subject` header can carry. The builder
+    /// refuses to make one: it is written as JSON, as an attacker would publish it.
     fn poison() -> AnyEvent {
-        alive("bad\nnode")
+        let json = r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"bad\nnode","component":"server","timestamp":1700000000,"version":"0.29.4"}"#;
+        lifecycle_core::parse(json.as_bytes()).unwrap().into_event()
     }
 
     #[tokio::test]
