@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// How many keys a [`Dedupe`] remembers at most; beyond, the oldest is forgotten early (and
+/// How many keys a rule's dedupe window remembers at most; beyond, the oldest is forgotten early (and
 /// its key may be acted on again within the window).
 pub const MAX_REMEMBERED: usize = 200_000;
 
