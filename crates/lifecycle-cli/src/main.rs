@@ -13,6 +13,7 @@ mod inspect;
 mod interrupt;
 mod nodes;
 mod output;
+mod react;
 mod shutdown;
 mod simulate;
 mod streams;
@@ -72,6 +73,8 @@ enum Command {
     Nodes(nodes::Args),
     #[command(about = "Forward events to a CloudEvents receiver over HTTP")]
     Forward(forward::Args),
+    #[command(about = "Run a command or call a webhook for each matching event, at least once")]
+    React(react::Args),
     #[command(about = "Count the fleet by component and version; serve metrics and a dashboard")]
     Tally(tally::Args),
     #[command(about = "Simulate a fleet's events, into NATS or a tally in process")]
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Wait(args) => wait::run(args),
         Command::Nodes(args) => nodes::run(args),
         Command::Forward(args) => forward::run(args),
+        Command::React(args) => react::run(args),
         Command::Tally(args) => tally::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Streams(args) => streams::run(args),

@@ -199,7 +199,7 @@ async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(receiver.received().is_empty());
     let before = scrape(port);
-    assert_eq!(metric(&before, "lifecycle_forward_delivered_total"), 0);
+    assert_eq!(metric(&before, "lifecycle_forward_succeeded_total"), 0);
     assert!(
         metric(&before, "lifecycle_forward_retried_total") > 0,
         "{before}"
@@ -212,10 +212,10 @@ async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
     let after = scrape(port);
     assert!(after.starts_with("HTTP/1.1 200 OK\r\n"), "{after}");
     assert_eq!(
-        metric(&after, "lifecycle_forward_delivered_total"),
+        metric(&after, "lifecycle_forward_succeeded_total"),
         EVENTS as u64
     );
-    assert_eq!(metric(&after, "lifecycle_forward_dead_letter_total"), 0);
+    assert_eq!(metric(&after, "lifecycle_forward_dead_lettered_total"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -549,8 +549,8 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
     let ids: Vec<String> = good.iter().map(|e| e.id().to_owned()).collect();
     assert_eq!(received_ids(&receiver), ids, "all, once, in order");
     let scraped = scrape(port);
-    assert_eq!(metric(&scraped, "lifecycle_forward_dead_letter_total"), 1);
-    assert_eq!(metric(&scraped, "lifecycle_forward_delivered_total"), 20);
+    assert_eq!(metric(&scraped, "lifecycle_forward_dead_lettered_total"), 1);
+    assert_eq!(metric(&scraped, "lifecycle_forward_succeeded_total"), 20);
     assert_eq!(metric(&scraped, "lifecycle_forward_retried_total"), 0);
     assert_eq!(metric(&scraped, "lifecycle_forward_dropped_total"), 0);
     let lines = dead_letter_lines(&forward);
@@ -625,8 +625,8 @@ async fn a_poison_event_does_not_stall_live_forwarding() {
     let ids: Vec<String> = good.iter().map(|e| e.id().to_owned()).collect();
     assert_eq!(received_ids(&receiver), ids);
     let scraped = scrape(port);
-    assert_eq!(metric(&scraped, "lifecycle_forward_dead_letter_total"), 1);
-    assert_eq!(metric(&scraped, "lifecycle_forward_delivered_total"), 20);
+    assert_eq!(metric(&scraped, "lifecycle_forward_dead_lettered_total"), 1);
+    assert_eq!(metric(&scraped, "lifecycle_forward_succeeded_total"), 20);
     assert_eq!(dead_letter_lines(&forward).len(), 1);
 }
 
@@ -677,9 +677,9 @@ async fn an_event_the_receiver_refuses_with_400_is_dead_lettered_once_and_the_re
         "refused once, never retried"
     );
     let scraped = scrape(port);
-    assert_eq!(metric(&scraped, "lifecycle_forward_dead_letter_total"), 1);
+    assert_eq!(metric(&scraped, "lifecycle_forward_dead_lettered_total"), 1);
     assert_eq!(metric(&scraped, "lifecycle_forward_retried_total"), 0);
-    assert_eq!(metric(&scraped, "lifecycle_forward_delivered_total"), 9);
+    assert_eq!(metric(&scraped, "lifecycle_forward_succeeded_total"), 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -732,9 +732,9 @@ async fn max_attempts_three_with_a_receiver_answering_503_dead_letters_after_exa
     let expected: Vec<String> = events[1..].iter().map(|e| e.id().to_owned()).collect();
     assert_eq!(received_ids(&receiver), expected);
     let scraped = scrape(port);
-    assert_eq!(metric(&scraped, "lifecycle_forward_dead_letter_total"), 1);
+    assert_eq!(metric(&scraped, "lifecycle_forward_dead_lettered_total"), 1);
     assert_eq!(metric(&scraped, "lifecycle_forward_retried_total"), 2);
-    assert_eq!(metric(&scraped, "lifecycle_forward_delivered_total"), 2);
+    assert_eq!(metric(&scraped, "lifecycle_forward_succeeded_total"), 2);
 }
 
 #[test]

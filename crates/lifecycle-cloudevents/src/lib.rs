@@ -5,10 +5,9 @@
 //!   [`Error`] whose [`ErrorKind`] says why.
 //! - [`encode`] fills an HTTP request in binary or structured [`Mode`] with the SDK's
 //!   reqwest binding.
-//! - [`Forwarder`] POSTs events to a receiver from any stream of [`Pending`] events,
-//!   counting in [`Metrics`]: a [`Failure`] that may pass is retried with capped exponential
-//!   [`Backoff`]; an event that can never be delivered, or is out of attempts, is
-//!   [`Undeliverable`] and handed to [`Pending::dead_letter`] at once.
+//! - [`Forwarder`] POSTs an event to a receiver; a failed attempt is a [`Failure`] that may
+//!   pass later (transient) or never will (permanent). Retries, order and acknowledgements
+//!   are `lifecycle-deliver`'s engine's, which `lifecycle forward` and `lifecycle react` use.
 //!
 //! ```no_run
 //! use lifecycle_cloudevents::{Forwarder, Mode, from_cloudevent, to_cloudevent};
@@ -31,13 +30,10 @@ mod error;
 mod failure;
 mod forward;
 mod http;
-mod metrics;
 
 pub use cloudevents;
 pub use convert::{from_cloudevent, to_cloudevent};
 pub use error::{Error, ErrorKind};
 pub use failure::Failure;
-pub use forward::{Backoff, Forwarder, Outcome, Pending, REQUEST_TIMEOUT, Stopped, Undeliverable};
+pub use forward::{Forwarder, REQUEST_TIMEOUT};
 pub use http::{Mode, encode};
-pub use metrics::Metrics;
-pub use prometheus_client;

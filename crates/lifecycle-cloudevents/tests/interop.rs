@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use futures_util::stream;
-use lifecycle_cloudevents::{Backoff, Forwarder, Mode};
+use lifecycle_cloudevents::{Forwarder, Mode, to_cloudevent};
 use lifecycle_core::{AnyEvent, Event, EventType, GovernorEventType, parse};
 use lifecycle_testsupport::CloudEventsReceiver;
 use serde_json::Value;
@@ -51,23 +50,15 @@ fn events() -> Vec<AnyEvent> {
     events
 }
 
-fn fast() -> Backoff {
-    Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(200),
-        attempts: Some(20),
+/// Sends each event once, in order.
+async fn forward(receiver: &CloudEventsReceiver, mode: Mode, events: &[AnyEvent]) {
+    let forwarder = Forwarder::new(&receiver.url(), mode).unwrap();
+    for event in events {
+        tokio::time::timeout(Duration::from_secs(30), forwarder.send(event))
+            .await
+            .expect("an attempt took more than 30 s")
+            .unwrap_or_else(|e| panic!("{}: {e}", event.id()));
     }
-}
-
-async fn forward(receiver: &CloudEventsReceiver, mode: Mode, events: &[AnyEvent]) -> Forwarder {
-    let forwarder = Forwarder::new(&receiver.url(), mode)
-        .unwrap()
-        .with_backoff(fast());
-    let run = forwarder.run(stream::iter(events.to_vec()), std::future::pending());
-    tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("forwarding took more than 30 s");
-    forwarder
 }
 
 fn check(received: &[String], sent: &[AnyEvent], mode: Mode) {
@@ -109,41 +100,27 @@ async fn python_sdk_reads_every_field_in_both_modes() {
     let sent = events();
     for mode in [Mode::Binary, Mode::Structured] {
         let receiver = CloudEventsReceiver::start();
-        let forwarder = forward(&receiver, mode, &sent).await;
+        forward(&receiver, mode, &sent).await;
         check(&receiver.received(), &sent, mode);
-        assert_eq!(forwarder.metrics().delivered(), sent.len() as u64);
-        assert_eq!(forwarder.metrics().retried(), 0);
-        assert_eq!(forwarder.metrics().failed(), 0);
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn refusals_are_retried_and_counted() {
-    let receiver = CloudEventsReceiver::start_failing(3);
-    let sent = events();
-    let forwarder = forward(&receiver, Mode::Binary, &sent).await;
-    check(&receiver.received(), &sent, Mode::Binary);
-    assert_eq!(forwarder.metrics().delivered(), sent.len() as u64);
-    assert_eq!(forwarder.metrics().retried(), 3);
-    assert_eq!(forwarder.metrics().failed(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_retried_machine_event_keeps_its_cloudevent_id() {
+async fn refusals_are_transient_and_a_machine_event_converted_once_keeps_its_id() {
     let receiver = CloudEventsReceiver::start_failing(2);
     let machine = events()
         .into_iter()
         .find(|e| e.as_machine().is_some())
         .unwrap();
-    let forwarder = Forwarder::new(&receiver.url(), Mode::Structured)
-        .unwrap()
-        .with_backoff(fast());
-    let mut pending = machine.clone();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), forwarder.deliver(&mut pending))
-        .await
-        .unwrap();
-    assert_eq!(outcome, lifecycle_cloudevents::Outcome::Delivered);
-    assert_eq!(forwarder.metrics().retried(), 2);
+    let forwarder = Forwarder::new(&receiver.url(), Mode::Structured).unwrap();
+    // Converted once, as the engine's handler prepares it once: every attempt the same.
+    let cloudevent = to_cloudevent(&machine).unwrap();
+    for _ in 0..2 {
+        let failure = forwarder.attempt(cloudevent.clone()).await.unwrap_err();
+        assert!(failure.is_transient());
+        assert_eq!(failure.to_string(), "receiver answered HTTP 503");
+    }
+    forwarder.attempt(cloudevent).await.unwrap();
     let received = receiver.received();
     assert_eq!(received.len(), 1);
     check(&received, &[machine], Mode::Structured);
@@ -163,23 +140,19 @@ async fn a_retried_machine_event_keeps_its_cloudevent_id() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unreachable_receiver_fails_after_the_last_attempt() {
+async fn an_unreachable_receiver_is_a_transient_failure() {
     let mut receiver = CloudEventsReceiver::start();
     receiver.stop();
-    let forwarder = Forwarder::new(&receiver.url(), Mode::Binary)
-        .unwrap()
-        .with_backoff(Backoff {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-            attempts: Some(3),
-        });
-    let event = events().remove(0);
-    let mut pending = event.clone();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), forwarder.deliver(&mut pending))
+    let forwarder = Forwarder::new(&receiver.url(), Mode::Binary).unwrap();
+    let failure = forwarder
+        .attempt(to_cloudevent(&events().remove(0)).unwrap())
         .await
-        .unwrap();
-    assert_eq!(outcome, lifecycle_cloudevents::Outcome::Failed);
-    assert_eq!(forwarder.metrics().retried(), 2);
-    assert_eq!(forwarder.metrics().failed(), 1);
-    assert_eq!(forwarder.metrics().delivered(), 0);
+        .unwrap_err();
+    assert!(failure.is_transient(), "{failure}");
+    assert!(
+        failure
+            .to_string()
+            .starts_with("HTTP request to the receiver failed: "),
+        "{failure}"
+    );
 }

@@ -85,6 +85,12 @@ fn check_subject(subject: &str) -> Result<(), Error> {
 }
 
 impl DeadLetters {
+    /// Checks that `subject` may hold dead letters, as [`Connection::dead_letters`] does,
+    /// without a connection (to validate a configuration early).
+    pub fn check_subject(subject: &str) -> Result<(), Error> {
+        check_subject(subject)
+    }
+
     /// The subject they go to.
     pub fn subject(&self) -> &str {
         &self.subject

@@ -77,9 +77,12 @@ impl Delivery {
     }
 }
 
-/// A durable consumer's events, in stream order with one unacknowledged at a time: each
-/// must be settled ([`Delivery::ack`], [`Delivery::nak`], ...) before the next arrives, which
-/// keeps them in order per identity (and overall), including across redeliveries.
+/// A durable consumer's events, in stream order, with at most a set number unacknowledged
+/// at a time: the server sends no more until some are settled ([`Delivery::ack`],
+/// [`Delivery::nak`], ...). With one at a time ([`Connection::durable`]) each must be settled
+/// before the next arrives, which keeps them in order (overall, and so per identity)
+/// including across redeliveries; with more ([`Connection::durable_with`]) the consumer keeps
+/// the order it needs itself.
 ///
 /// Messages that are not events are terminated (so they cannot block the consumer) and
 /// come out as [`ReceiveError::Invalid`].
@@ -118,12 +121,31 @@ impl Connection {
     /// its position: a consumer started again under the same name goes on where the last
     /// one stopped, with any unacknowledged event delivered again after `ack_wait`.
     ///
+    /// One event at a time is unacknowledged: the next comes once this one is settled.
+    ///
     /// The stream holds no machine events, so `interest`'s machine subjects are ignored.
     pub async fn durable(
         &self,
         name: &str,
         interest: &Interest,
         ack_wait: Duration,
+    ) -> Result<Durable, Error> {
+        self.durable_with(name, interest, ack_wait, 1).await
+    }
+
+    /// The same as [`Connection::durable`], with up to `in_flight` events delivered and not
+    /// yet acknowledged at once (the consumer's `max_ack_pending`; at least 1).
+    ///
+    /// When the consumer still has events delivered and not acknowledged (a process using it
+    /// stopped, or another still runs), it first waits `ack_wait` for them to come back, so
+    /// that they are delivered again before newer ones: a node's events then keep their
+    /// order across a restart.
+    pub async fn durable_with(
+        &self,
+        name: &str,
+        interest: &Interest,
+        ack_wait: Duration,
+        in_flight: u32,
     ) -> Result<Durable, Error> {
         // The name is a token of JetStream's API subjects, and nats-server also makes it a
         // directory name: no slashes either.
@@ -148,7 +170,7 @@ impl Connection {
             deliver_policy: DeliverPolicy::New,
             ack_policy: AckPolicy::Explicit,
             ack_wait,
-            max_ack_pending: 1,
+            max_ack_pending: i64::from(in_flight.max(1)),
             ..Default::default()
         };
         if filters.len() == 1 {
@@ -164,8 +186,21 @@ impl Connection {
         let unacknowledged = consumer.cached_info().num_ack_pending;
         info!(
             consumer = name,
-            pending, unacknowledged, "durable consumer ready"
+            pending, unacknowledged, in_flight, "durable consumer ready"
         );
+        if in_flight > 1 && unacknowledged > 0 {
+            // Events an earlier process held when it stopped come back only once their
+            // wait lapses; pulling now would get newer events first, and one of a node
+            // whose earlier event is among those would then be handled before it. (With
+            // one in flight the server itself holds everything back until then.)
+            info!(
+                consumer = name,
+                unacknowledged,
+                wait = ?ack_wait,
+                "events delivered before are still unacknowledged: waiting for them to come back first, to keep their order"
+            );
+            tokio::time::sleep(ack_wait.saturating_add(Duration::from_millis(500))).await;
+        }
         let inner = consumer
             .messages()
             .await

@@ -12,7 +12,9 @@
 //! - [`StreamSpec`] and [`Connection::ensure_stream`] set up `CHORIA_EVENTS` and
 //!   `CHORIA_MACHINE` as Choria's broker does; [`Connection::stream_state`] reports on them.
 //! - [`Durable`] is a durable JetStream consumer whose [`Delivery`]s are acknowledged one by
-//!   one once handled, so nothing is missed while a consumer or its downstream is away.
+//!   one once handled, so nothing is missed while a consumer or its downstream is away; one
+//!   at a time ([`Connection::durable`]) or a window of them ([`Connection::durable_with`],
+//!   which `lifecycle-deliver`'s engine uses).
 //!
 //! ```no_run
 //! use futures_util::StreamExt;

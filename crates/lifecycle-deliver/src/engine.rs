@@ -1,0 +1,497 @@
+//! The engine: events from a durable consumer (or a live subscription) to a handler, each
+//! acknowledged once it succeeded or was dead-lettered.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{FutureExt, Stream, StreamExt};
+use lifecycle_core::{Filter, TerminalSafe};
+use lifecycle_nats::{
+    Connection, DeadLetter, DeadLetters, Error, Interest, ReceiveError, Received, Recurring,
+};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use crate::backoff::Backoff;
+use crate::dedupe::Dedupe;
+use crate::failure::Failure;
+use crate::handler::Handler;
+use crate::key::Key;
+use crate::message::Message;
+use crate::metrics::RuleMetrics;
+use crate::schedule::{Queued, Schedule};
+
+/// How long running handlers have to finish once shutdown is asked, unless told otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// How an [`Engine`] delivers.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Its name, in logs, metrics and dead letters: a rule's name, `forward`.
+    pub name: String,
+    /// Events it does not pass are acknowledged at once and never handled. Its types and
+    /// components also narrow what the server sends.
+    pub filter: Filter,
+    /// Events with the same key are handled one at a time, in stream order.
+    pub key: Key,
+    /// Handlers running at once (at least 1). With 1, events are handled one at a time in
+    /// stream order.
+    pub concurrency: usize,
+    /// Events held at once, delivered and not yet acknowledged (the durable consumer's
+    /// `max_ack_pending`): those running, and those waiting for their key or a free
+    /// handler. Bounds memory; at least `concurrency`.
+    pub in_flight: usize,
+    /// Retries of transient failures, and how many attempts in all.
+    pub backoff: Backoff,
+    /// Where dead-lettered events are published as they arrived, with headers saying why;
+    /// without, they are logged and counted only.
+    pub dead_letters: Option<DeadLetters>,
+    /// Acts at most once per key within this window: a later event of a key handled
+    /// successfully less than this ago is acknowledged without acting. Remembered in this
+    /// process only, for at most [`crate::MAX_REMEMBERED`] keys.
+    pub dedupe: Option<Duration>,
+    /// How long running handlers have to finish once shutdown is asked.
+    pub grace: Duration,
+}
+
+impl Settings {
+    /// Every event, keyed by identity, one handler at a time, retried without limit, no
+    /// dead-letter subject, no dedupe.
+    pub fn new(name: impl Into<String>) -> Settings {
+        Settings {
+            name: name.into(),
+            filter: Filter::default(),
+            key: Key::Identity,
+            concurrency: 1,
+            in_flight: default_in_flight(1),
+            backoff: Backoff::default(),
+            dead_letters: None,
+            dedupe: None,
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+/// Events held at once for `concurrency` handlers, unless told otherwise: four per handler,
+/// so that a free handler rarely waits for the server; one for one handler, which keeps
+/// every event in stream order even across a crash, as the server then holds the rest back
+/// until the one in flight is settled or comes back.
+pub fn default_in_flight(concurrency: usize) -> usize {
+    if concurrency <= 1 {
+        1
+    } else {
+        concurrency.saturating_mul(4)
+    }
+}
+
+/// Why [`Engine::run_durable`] or [`Engine::run_live`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The shutdown future completed.
+    Shutdown,
+    /// The events stopped coming (the subscription ended) and all held were settled.
+    SourceEnded,
+}
+
+/// Hands events to a [`Handler`]: at least once, in order per [`Key`], up to
+/// [`Settings::concurrency`] at once, retrying transient failures with [`Backoff`] and
+/// dead-lettering the rest, counting in [`RuleMetrics`].
+#[derive(Debug)]
+pub struct Engine<H> {
+    handler: Arc<H>,
+    settings: Arc<Settings>,
+    metrics: RuleMetrics,
+}
+
+/// What an event's handling needs, shared by the tasks of one run.
+struct Ctx<H> {
+    handler: Arc<H>,
+    settings: Arc<Settings>,
+    metrics: RuleMetrics,
+    consumer: Option<String>,
+    keepalive: Option<Duration>,
+}
+
+/// An event given up on.
+struct Undeliverable {
+    reason: String,
+    attempts: u32,
+}
+
+/// A handling that ended.
+struct Done {
+    key: Option<String>,
+    sequence: Option<u64>,
+    succeeded: bool,
+}
+
+impl<H: Handler> Engine<H> {
+    /// An engine handing events to `handler` as `settings` say, with its own metrics.
+    pub fn new(handler: H, settings: Settings) -> Engine<H> {
+        Engine {
+            handler: Arc::new(handler),
+            settings: Arc::new(settings),
+            metrics: RuleMetrics::default(),
+        }
+    }
+
+    /// Counts in `metrics` instead (one rule's of a [`crate::Metrics`]).
+    pub fn with_metrics(mut self, metrics: RuleMetrics) -> Engine<H> {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Its metrics.
+    pub fn metrics(&self) -> &RuleMetrics {
+        &self.metrics
+    }
+
+    /// Its handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Consumes `CHORIA_EVENTS` with the durable consumer `consumer` (created when missing,
+    /// starting with the events stored from then on; updated to this filter and window
+    /// when it exists) until `shutdown` completes. An event is acknowledged once handled
+    /// or dead-lettered; one not acknowledged within `ack_wait` is delivered again, so the
+    /// engine renews the wait for every event it holds. On shutdown, running handlers have
+    /// [`Settings::grace`] to finish; the events not settled by then are left
+    /// unacknowledged and come back (to this consumer, in any process) after `ack_wait`.
+    ///
+    /// Several processes running the same consumer share its events: each goes to one of
+    /// them. Per-key order holds within a process; across processes, two events of one key
+    /// may be handled at the same time by different processes.
+    pub async fn run_durable(
+        &self,
+        connection: &Connection,
+        consumer: &str,
+        ack_wait: Duration,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Stopped, Error> {
+        let interest = Interest::from_filter(&self.settings.filter);
+        let in_flight = self.in_flight();
+        let durable = connection
+            .durable_with(
+                consumer,
+                &interest,
+                ack_wait,
+                u32::try_from(in_flight).unwrap_or(u32::MAX),
+            )
+            .await?;
+        // Renewed three times per wait: one late renewal is not yet a redelivery.
+        let keepalive = (ack_wait / 3).max(Duration::from_millis(10));
+        let source = durable.map(|delivery| delivery.map(|d| Message::Durable(Box::new(d))));
+        Ok(self
+            .run(source, Some(consumer), Some(keepalive), shutdown)
+            .await)
+    }
+
+    /// Receives the events of the filter live until `shutdown` completes: nothing to
+    /// acknowledge, nothing delivered again; events that arrive while the engine is not
+    /// running, or faster than it keeps up with (see [`RuleMetrics::dropped`]), are missed.
+    pub async fn run_live(
+        &self,
+        connection: &Connection,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Stopped, Error> {
+        let interest = Interest::from_filter(&self.settings.filter);
+        let events = connection.subscribe(&interest).await?;
+        connection.client().flush().await.map_err(Error::nats)?;
+        info!(rule = %self.settings.name, subjects = ?interest.subjects()?, "receiving events");
+        let source = events.map(|received| received.map(|r| Message::Live(Box::new(r))));
+        Ok(self.run(source, None, None, shutdown).await)
+    }
+
+    fn in_flight(&self) -> usize {
+        let concurrency = self.settings.concurrency.max(1);
+        self.settings.in_flight.max(concurrency)
+    }
+
+    async fn run<S>(
+        &self,
+        source: S,
+        consumer: Option<&str>,
+        keepalive: Option<Duration>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Stopped
+    where
+        S: Stream<Item = Result<Message, ReceiveError>>,
+    {
+        let settings = &self.settings;
+        let ctx = Arc::new(Ctx {
+            handler: self.handler.clone(),
+            settings: settings.clone(),
+            metrics: self.metrics.clone(),
+            consumer: consumer.map(str::to_owned),
+            keepalive,
+        });
+        let concurrency = settings.concurrency.max(1);
+        let in_flight = self.in_flight();
+        let mut source = pin!(source);
+        let mut shutdown = pin!(shutdown);
+        let mut schedule = Schedule::default();
+        let mut running: JoinSet<Done> = JoinSet::new();
+        let mut dedupe = settings.dedupe.map(Dedupe::new);
+        let mut invalid = Recurring::new("invalid messages skipped");
+        let mut stream_errors = Recurring::new("the event source failed");
+        let mut renew = keepalive.map(|every| {
+            let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            renew
+        });
+        let mut source_ended = false;
+        info!(
+            rule = %settings.name,
+            consumer,
+            concurrency,
+            in_flight,
+            key = %settings.key,
+            "handling events"
+        );
+        let stopped = loop {
+            while running.len() < concurrency {
+                let Some(queued) = schedule.pop_ready() else {
+                    break;
+                };
+                if let (Some(dedupe), Some(key)) = (&mut dedupe, &queued.key) {
+                    if dedupe.seen(key, Instant::now()) {
+                        self.metrics.count_deduplicated();
+                        let event = queued.message.received().parsed.event();
+                        info!(rule = %settings.name, id = %TerminalSafe(event.id()), key = %TerminalSafe(key), "acted on this key within the dedupe window: skipped");
+                        let Queued { key, message, .. } = queued;
+                        let sequence = message.sequence();
+                        message.ack().await;
+                        schedule.finished(key.as_deref(), sequence);
+                        continue;
+                    }
+                }
+                running.spawn(handle(ctx.clone(), queued));
+            }
+            if source_ended && schedule.len() == 0 && running.is_empty() {
+                break Stopped::SourceEnded;
+            }
+            let room = schedule.len() + running.len() < in_flight;
+            tokio::select! {
+                () = &mut shutdown => break Stopped::Shutdown,
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    // A task only ends early if it panicked outside the handler, which
+                    // `handle` does not; its event then comes back after the ack wait.
+                    if let Ok(done) = done {
+                        if let (true, Some(dedupe), Some(key)) = (done.succeeded, &mut dedupe, &done.key) {
+                            dedupe.acted(key, Instant::now());
+                        }
+                        schedule.finished(done.key.as_deref(), done.sequence);
+                    }
+                }
+                next = source.next(), if room && !source_ended => match next {
+                    None => source_ended = true,
+                    Some(Err(ReceiveError::Invalid(invalid_message))) => {
+                        invalid.record(ReceiveError::Invalid(invalid_message));
+                    }
+                    Some(Err(failure)) => stream_errors.record(failure),
+                    Some(Ok(message)) => self.take(&mut schedule, message).await,
+                },
+                _ = async { renew.as_mut()?.tick().await; Some(()) }, if renew.is_some() => {
+                    for message in schedule.held() {
+                        message.in_progress().await;
+                    }
+                }
+            }
+        };
+        invalid.flush();
+        stream_errors.flush();
+        if stopped == Stopped::Shutdown && !running.is_empty() {
+            info!(rule = %settings.name, running = running.len(), grace = ?settings.grace, "stopping: waiting for running handlers");
+            let finished = tokio::time::timeout(settings.grace, async {
+                while running.join_next().await.is_some() {}
+            })
+            .await;
+            if finished.is_err() {
+                warn!(rule = %settings.name, running = running.len(), "handlers still running after the grace period: stopped; their events will be delivered again");
+                running.shutdown().await;
+            }
+        }
+        let metrics = &self.metrics;
+        info!(
+            rule = %settings.name,
+            matched = metrics.matched(),
+            succeeded = metrics.succeeded(),
+            retried = metrics.retried(),
+            dead_lettered = metrics.dead_lettered(),
+            left_unacknowledged = schedule.len(),
+            ?stopped,
+            "stopped"
+        );
+        stopped
+    }
+
+    /// An event from the source: acknowledged at once if the filter does not pass it,
+    /// else queued behind its key.
+    async fn take(&self, schedule: &mut Schedule, message: Message) {
+        let event = message.received().parsed.event();
+        if !self.settings.filter.matches(event) {
+            message.ack().await;
+            return;
+        }
+        let key = self.settings.key.of(event);
+        match schedule.push(key, message) {
+            Ok(()) => self.metrics.count_matched(),
+            Err(again) => {
+                // Its wait lapsed before a renewal arrived; the copy held here settles it.
+                debug!(sequence = ?again.sequence(), "delivered again while still held: ignored");
+            }
+        }
+    }
+}
+
+/// Handles one event to its end, keeping it alive with the server meanwhile, then settles
+/// it.
+async fn handle<H: Handler>(ctx: Arc<Ctx<H>>, queued: Queued) -> Done {
+    let Queued { key, message, .. } = queued;
+    let sequence = message.sequence();
+    let outcome = {
+        let mut work = pin!(ctx.work(message.received()));
+        match ctx.keepalive {
+            None => work.await,
+            Some(every) => {
+                let start = tokio::time::Instant::now() + every;
+                let mut renew = tokio::time::interval_at(start, every);
+                loop {
+                    tokio::select! {
+                        outcome = &mut work => break outcome,
+                        _ = renew.tick() => message.in_progress().await,
+                    }
+                }
+            }
+        }
+    };
+    let succeeded = match outcome {
+        Ok(()) => true,
+        Err(undeliverable) => {
+            ctx.dead_letter(message.received(), undeliverable).await;
+            false
+        }
+    };
+    message.ack().await;
+    Done {
+        key,
+        sequence,
+        succeeded,
+    }
+}
+
+impl<H: Handler> Ctx<H> {
+    /// Prepares the action once and attempts it until it succeeds, fails permanently or is
+    /// out of attempts, waiting between attempts as the backoff says.
+    async fn work(&self, received: &Received) -> Result<(), Undeliverable> {
+        let event = received.parsed.event();
+        let backoff = self.settings.backoff;
+        let mut action: Option<H::Action> = None;
+        let mut attempts = 0u32;
+        let failure = loop {
+            attempts = attempts.saturating_add(1);
+            let result = match &action {
+                Some(prepared) => self.attempt(prepared, attempts).await,
+                None => match self.prepare(received) {
+                    Ok(prepared) => {
+                        let result = self.attempt(&prepared, attempts).await;
+                        action = Some(prepared);
+                        result
+                    }
+                    Err(failure) => Err(failure),
+                },
+            };
+            let failure = match result {
+                Ok(()) => {
+                    self.metrics.count_succeeded();
+                    debug!(rule = %self.settings.name, id = %TerminalSafe(event.id()), attempts, "handled");
+                    return Ok(());
+                }
+                Err(failure) => failure,
+            };
+            self.metrics.count_failed();
+            if !failure.is_transient() || backoff.exhausted(attempts) {
+                break failure;
+            }
+            self.metrics.count_retried();
+            let delay = backoff.delay(attempts);
+            warn!(
+                rule = %self.settings.name,
+                id = %TerminalSafe(event.id()),
+                attempts,
+                retry_in = ?delay,
+                error = %TerminalSafe(&failure),
+                "action failed, retrying"
+            );
+            tokio::time::sleep(delay).await;
+        };
+        self.metrics.count_dead_lettered();
+        // The id and identity came from the network: their control characters are escaped.
+        error!(
+            rule = %self.settings.name,
+            id = %TerminalSafe(event.id()),
+            identity = %TerminalSafe(event.identity()),
+            attempts,
+            reason = %TerminalSafe(&failure),
+            "dead-lettering the event: {}",
+            if failure.is_transient() {
+                "still failing after the last attempt"
+            } else {
+                "it can never be handled"
+            }
+        );
+        Err(Undeliverable {
+            reason: failure.reason().to_owned(),
+            attempts,
+        })
+    }
+
+    /// The handler's preparation; a panic in it is a permanent failure.
+    fn prepare(&self, received: &Received) -> Result<H::Action, Failure> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.prepare(received)))
+            .unwrap_or_else(|_| Err(Failure::permanent("the handler panicked preparing it")))
+    }
+
+    /// One attempt, counted as running while it runs; a panic in it is a permanent failure.
+    async fn attempt(&self, action: &H::Action, attempt: u32) -> Result<(), Failure> {
+        let _running = self.metrics.attempt();
+        AssertUnwindSafe(self.handler.attempt(action, attempt))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(Failure::permanent("the handler panicked")))
+    }
+
+    /// Publishes the event to the dead-letter subject, if there is one.
+    async fn dead_letter(&self, received: &Received, undeliverable: Undeliverable) {
+        let Some(letters) = &self.settings.dead_letters else {
+            return;
+        };
+        let letter = DeadLetter {
+            reason: undeliverable.reason,
+            attempts: undeliverable.attempts,
+            consumer: self.consumer.clone(),
+            handler: self.handler.describe(),
+        };
+        let id = received.parsed.event().id();
+        match letters.publish(received, &letter).await {
+            Ok(()) => {
+                debug!(id = %TerminalSafe(id), subject = letters.subject(), "dead letter published")
+            }
+            Err(error) => warn!(
+                id = %TerminalSafe(id),
+                subject = letters.subject(),
+                %error,
+                "cannot publish the dead letter"
+            ),
+        }
+    }
+}

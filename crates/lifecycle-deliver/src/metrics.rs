@@ -1,0 +1,388 @@
+//! What an engine did, as Prometheus metrics (prometheus-client).
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::Registry;
+
+/// How long attempts took, in seconds: 5 ms doubling to about 160 s.
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 16))
+}
+
+/// One engine's metrics. Cloning shares them.
+#[derive(Debug, Clone)]
+pub struct RuleMetrics {
+    matched: Counter,
+    succeeded: Counter,
+    failed: Counter,
+    retried: Counter,
+    dead_lettered: Counter,
+    deduplicated: Counter,
+    running: Gauge,
+    duration: Histogram,
+    dropped: Dropped,
+}
+
+impl Default for RuleMetrics {
+    fn default() -> Self {
+        RuleMetrics {
+            matched: Counter::default(),
+            succeeded: Counter::default(),
+            failed: Counter::default(),
+            retried: Counter::default(),
+            dead_lettered: Counter::default(),
+            deduplicated: Counter::default(),
+            running: Gauge::default(),
+            duration: duration_histogram(),
+            dropped: Dropped::default(),
+        }
+    }
+}
+
+impl RuleMetrics {
+    /// Events the filter passed.
+    pub fn matched(&self) -> u64 {
+        self.matched.get()
+    }
+
+    /// Events handled successfully.
+    pub fn succeeded(&self) -> u64 {
+        self.succeeded.get()
+    }
+
+    /// Attempts that failed (transient or permanent).
+    pub fn failed(&self) -> u64 {
+        self.failed.get()
+    }
+
+    /// Attempts that failed and were tried again.
+    pub fn retried(&self) -> u64 {
+        self.retried.get()
+    }
+
+    /// Events given up on: failed permanently or out of attempts.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.get()
+    }
+
+    /// Events skipped because their key was acted on within the dedupe window.
+    pub fn deduplicated(&self) -> u64 {
+        self.deduplicated.get()
+    }
+
+    /// Attempts running now.
+    pub fn running(&self) -> i64 {
+        self.running.get()
+    }
+
+    /// Events the source dropped before the engine saw them (a live NATS subscription that
+    /// fell behind), as told by [`RuleMetrics::count_dropped_from`]; 0 until then.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+
+    /// Reads the dropped events from `total` whenever they are asked for (a connection's
+    /// slow-consumer counter). Only the first call counts.
+    pub fn count_dropped_from(&self, total: impl Fn() -> u64 + Send + Sync + 'static) {
+        let _ = self.dropped.0.set(Box::new(total));
+    }
+
+    pub(crate) fn count_matched(&self) {
+        self.matched.inc();
+    }
+
+    pub(crate) fn count_succeeded(&self) {
+        self.succeeded.inc();
+    }
+
+    pub(crate) fn count_failed(&self) {
+        self.failed.inc();
+    }
+
+    pub(crate) fn count_retried(&self) {
+        self.retried.inc();
+    }
+
+    pub(crate) fn count_dead_lettered(&self) {
+        self.dead_lettered.inc();
+    }
+
+    pub(crate) fn count_deduplicated(&self) {
+        self.deduplicated.inc();
+    }
+
+    /// Counts an attempt as running until the guard is dropped, then records how long it
+    /// took.
+    pub(crate) fn attempt(&self) -> Running<'_> {
+        self.running.inc();
+        Running {
+            metrics: self,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Registers them, unlabelled, in `registry` (give it a prefix such as
+    /// `lifecycle_forward`): `matched_total`, `succeeded_total`, `failed_total`,
+    /// `retried_total`, `dead_lettered_total`, `deduplicated_total`, `running`,
+    /// `action_duration_seconds` and `dropped_total`.
+    pub fn register(&self, registry: &mut Registry) {
+        let help = Help::default();
+        registry.register(help.matched.0, help.matched.1, self.matched.clone());
+        registry.register(help.succeeded.0, help.succeeded.1, self.succeeded.clone());
+        registry.register(help.failed.0, help.failed.1, self.failed.clone());
+        registry.register(help.retried.0, help.retried.1, self.retried.clone());
+        registry.register(
+            help.dead_lettered.0,
+            help.dead_lettered.1,
+            self.dead_lettered.clone(),
+        );
+        registry.register(
+            help.deduplicated.0,
+            help.deduplicated.1,
+            self.deduplicated.clone(),
+        );
+        registry.register(help.running.0, help.running.1, self.running.clone());
+        registry.register(help.duration.0, help.duration.1, self.duration.clone());
+        registry.register(
+            "dropped",
+            "Events dropped before they could be handled because they arrived faster than \
+             they were handled (NATS slow consumer)",
+            self.dropped.clone(),
+        );
+    }
+}
+
+/// An attempt under way: see [`RuleMetrics::attempt`].
+pub(crate) struct Running<'a> {
+    metrics: &'a RuleMetrics,
+    started: std::time::Instant,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.metrics.running.dec();
+        self.metrics
+            .duration
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// Names and help texts, one place for both ways of registering.
+struct Help {
+    matched: (&'static str, &'static str),
+    succeeded: (&'static str, &'static str),
+    failed: (&'static str, &'static str),
+    retried: (&'static str, &'static str),
+    dead_lettered: (&'static str, &'static str),
+    deduplicated: (&'static str, &'static str),
+    running: (&'static str, &'static str),
+    duration: (&'static str, &'static str),
+}
+
+impl Default for Help {
+    fn default() -> Self {
+        Help {
+            matched: ("matched", "Events the filter passed"),
+            succeeded: ("succeeded", "Events handled successfully and acknowledged"),
+            failed: ("failed", "Attempts that failed, transient or permanent"),
+            retried: ("retried", "Attempts that failed and were tried again"),
+            dead_lettered: (
+                "dead_lettered",
+                "Events given up on (failed permanently or out of attempts), dead-lettered \
+                 and acknowledged",
+            ),
+            deduplicated: (
+                "deduplicated",
+                "Events skipped because their key was acted on within the dedupe window",
+            ),
+            running: ("running", "Attempts running now"),
+            duration: ("action_duration_seconds", "How long attempts took"),
+        }
+    }
+}
+
+type Label = Vec<(&'static str, String)>;
+
+/// The metrics of several engines, one series per engine under the label `rule`. Cloning
+/// shares them.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    matched: Family<Label, Counter>,
+    succeeded: Family<Label, Counter>,
+    failed: Family<Label, Counter>,
+    retried: Family<Label, Counter>,
+    dead_lettered: Family<Label, Counter>,
+    deduplicated: Family<Label, Counter>,
+    running: Family<Label, Gauge>,
+    duration: Family<Label, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            matched: Family::default(),
+            succeeded: Family::default(),
+            failed: Family::default(),
+            retried: Family::default(),
+            dead_lettered: Family::default(),
+            deduplicated: Family::default(),
+            running: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram),
+        }
+    }
+}
+
+impl Metrics {
+    /// The metrics of the engine `rule`: its series, created at 0 (so they show before
+    /// anything happened).
+    pub fn rule(&self, rule: &str) -> RuleMetrics {
+        let label: Label = vec![("rule", rule.to_owned())];
+        RuleMetrics {
+            matched: self.matched.get_or_create(&label).clone(),
+            succeeded: self.succeeded.get_or_create(&label).clone(),
+            failed: self.failed.get_or_create(&label).clone(),
+            retried: self.retried.get_or_create(&label).clone(),
+            dead_lettered: self.dead_lettered.get_or_create(&label).clone(),
+            deduplicated: self.deduplicated.get_or_create(&label).clone(),
+            running: self.running.get_or_create(&label).clone(),
+            duration: self.duration.get_or_create(&label).clone(),
+            dropped: Dropped::default(),
+        }
+    }
+
+    /// Registers them in `registry` (give it a prefix such as `lifecycle_react`), with the
+    /// names of [`RuleMetrics::register`] but `dropped_total` (a durable consumer drops
+    /// nothing).
+    pub fn register(&self, registry: &mut Registry) {
+        let help = Help::default();
+        registry.register(help.matched.0, help.matched.1, self.matched.clone());
+        registry.register(help.succeeded.0, help.succeeded.1, self.succeeded.clone());
+        registry.register(help.failed.0, help.failed.1, self.failed.clone());
+        registry.register(help.retried.0, help.retried.1, self.retried.clone());
+        registry.register(
+            help.dead_lettered.0,
+            help.dead_lettered.1,
+            self.dead_lettered.clone(),
+        );
+        registry.register(
+            help.deduplicated.0,
+            help.deduplicated.1,
+            self.deduplicated.clone(),
+        );
+        registry.register(help.running.0, help.running.1, self.running.clone());
+        registry.register(help.duration.0, help.duration.1, self.duration.clone());
+    }
+}
+
+/// A counter kept elsewhere, read when it is encoded.
+#[derive(Clone, Default)]
+struct Dropped(Arc<OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>>);
+
+impl Dropped {
+    fn get(&self) -> u64 {
+        self.0.get().map_or(0, |total| total())
+    }
+}
+
+impl fmt::Debug for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Dropped").field(&self.get()).finish()
+    }
+}
+
+impl TypedMetric for Dropped {
+    const TYPE: MetricType = MetricType::Counter;
+}
+
+impl EncodeMetric for Dropped {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&self.get(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn text(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn one_engine_unlabelled() {
+        let metrics = RuleMetrics::default();
+        metrics.count_matched();
+        metrics.count_matched();
+        metrics.count_succeeded();
+        metrics.count_failed();
+        metrics.count_retried();
+        metrics.count_dead_lettered();
+        drop(metrics.attempt());
+        let dropped = Arc::new(AtomicU64::new(0));
+        let source = dropped.clone();
+        metrics.count_dropped_from(move || source.load(Ordering::Relaxed));
+        dropped.store(67_618, Ordering::Relaxed);
+        let mut registry = Registry::default();
+        metrics.register(registry.sub_registry_with_prefix("lifecycle_forward"));
+        let text = text(&registry);
+        for line in [
+            "lifecycle_forward_matched_total 2\n",
+            "lifecycle_forward_succeeded_total 1\n",
+            "lifecycle_forward_failed_total 1\n",
+            "lifecycle_forward_retried_total 1\n",
+            "lifecycle_forward_dead_lettered_total 1\n",
+            "lifecycle_forward_deduplicated_total 0\n",
+            "lifecycle_forward_running 0\n",
+            "lifecycle_forward_action_duration_seconds_count 1\n",
+            "lifecycle_forward_dropped_total 67618\n",
+            "# TYPE lifecycle_forward_dropped counter\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert_eq!(metrics.dropped(), 67_618);
+    }
+
+    #[test]
+    fn several_engines_one_series_each() {
+        let metrics = Metrics::default();
+        let provision = metrics.rule("provision");
+        let notify = metrics.rule("notify-cd");
+        provision.count_matched();
+        provision.count_succeeded();
+        notify.count_dead_lettered();
+        let _running = notify.attempt();
+        assert_eq!(metrics.rule("provision").succeeded(), 1, "shared");
+        let mut registry = Registry::default();
+        metrics.register(registry.sub_registry_with_prefix("lifecycle_react"));
+        let text = text(&registry);
+        for line in [
+            "lifecycle_react_matched_total{rule=\"provision\"} 1\n",
+            "lifecycle_react_matched_total{rule=\"notify-cd\"} 0\n",
+            "lifecycle_react_succeeded_total{rule=\"provision\"} 1\n",
+            "lifecycle_react_dead_lettered_total{rule=\"notify-cd\"} 1\n",
+            "lifecycle_react_running{rule=\"notify-cd\"} 1\n",
+            "lifecycle_react_running{rule=\"provision\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE lifecycle_react_matched counter")
+                .count(),
+            1
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! The engine against a real nats-server with JetStream, with handlers written here.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lifecycle_core::{Event, EventType, Filter, Format};
+use lifecycle_deliver::{Engine, Failure, Handler, Settings, Stopped};
+use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Received};
+use lifecycle_testsupport::NatsServer;
+
+/// One event's identity and id.
+#[derive(Debug, Clone, PartialEq)]
+struct Job(String, String);
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0, self.1)
+    }
+}
+
+/// Records the identities and ids it handles; never finishes for identities starting
+/// with "stuck".
+#[derive(Default, Clone)]
+struct Record {
+    handled: Arc<Mutex<Vec<Job>>>,
+}
+
+impl Record {
+    fn handled(&self) -> Vec<Job> {
+        self.handled.lock().unwrap().clone()
+    }
+}
+
+impl Handler for Record {
+    type Action = Job;
+
+    fn prepare(&self, event: &Received) -> Result<Job, Failure> {
+        let event = event.parsed.event();
+        Ok(Job(event.identity().to_owned(), event.id().to_owned()))
+    }
+
+    async fn attempt(&self, action: &Job, _attempt: u32) -> Result<(), Failure> {
+        if action.0.starts_with("stuck") {
+            std::future::pending::<()>().await;
+        }
+        self.handled.lock().unwrap().push(action.clone());
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "record".into()
+    }
+}
+
+async fn connect(server: &NatsServer) -> Connection {
+    let options = ConnectOptions {
+        servers: vec![server.url()],
+        ..Default::default()
+    };
+    let settings = lifecycle_nats::Settings::resolve_with(&options, None, &[]).unwrap();
+    let connection = Connection::connect(&settings).await.unwrap();
+    connection
+        .ensure_events_stream(DEFAULT_RETENTION)
+        .await
+        .unwrap();
+    connection
+}
+
+fn startup(identity: &str) -> Event {
+    Event::builder(EventType::Startup)
+        .identity(identity)
+        .component("server")
+        .version("0.29.4")
+        .build()
+        .unwrap()
+}
+
+async fn publish(connection: &Connection, events: &[Event]) {
+    let publisher = connection.publisher(Format::Choria);
+    publisher.publish_all(events).await.unwrap();
+    publisher.flush().await.unwrap();
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn consumer_exists(connection: &Connection, name: &str) {
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stream.consumer_info(name).await.is_err() {
+        assert!(Instant::now() < deadline, "no consumer {name}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let record = Record::default();
+    let mut settings = Settings::new("test");
+    settings.concurrency = 4;
+    settings.in_flight = 16;
+    settings.grace = Duration::from_millis(300);
+    let engine = Engine::new(record.clone(), settings.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first = {
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            engine
+                .run_durable(&connection, "stop", Duration::from_secs(1), async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        })
+    };
+    consumer_exists(&connection, "stop").await;
+    // stuck0's event never finishes; the others of stuck0 wait behind it.
+    let events: Vec<Event> = (0..12)
+        .map(|i| {
+            startup(&format!(
+                "{}{}",
+                if i % 3 == 0 { "stuck" } else { "node" },
+                i % 3
+            ))
+        })
+        .collect();
+    publish(&connection, &events).await;
+    wait_until("the others handled", || record.handled().len() == 8).await;
+    let asked = Instant::now();
+    let _ = stop.send(());
+    assert_eq!(first.await.unwrap(), Stopped::Shutdown);
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the grace is 300 ms"
+    );
+    assert_eq!(record.handled().len(), 8);
+
+    // A handler that finishes everything gets the rest, after the wait lapsed.
+    let again = Record::default();
+    let unstuck = Unstuck(again.clone());
+    let engine = Engine::new(unstuck, settings);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let second = {
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            engine
+                .run_durable(&connection, "stop", Duration::from_secs(1), async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        })
+    };
+    wait_until("the rest handled", || again.handled().len() == 4).await;
+    let ids: Vec<String> = again.handled().into_iter().map(|Job(_, id)| id).collect();
+    let expected: Vec<String> = events
+        .iter()
+        .filter(|e| e.identity() == "stuck0")
+        .map(|e| e.id().to_owned())
+        .collect();
+    assert_eq!(ids, expected, "the stuck node's four, in order");
+    let _ = stop.send(());
+    assert_eq!(second.await.unwrap(), Stopped::Shutdown);
+}
+
+/// [`Record`] without getting stuck.
+struct Unstuck(Record);
+
+impl Handler for Unstuck {
+    type Action = Job;
+
+    fn prepare(&self, event: &Received) -> Result<Job, Failure> {
+        self.0.prepare(event)
+    }
+
+    async fn attempt(&self, action: &Job, _attempt: u32) -> Result<(), Failure> {
+        self.0.handled.lock().unwrap().push(action.clone());
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "unstuck".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let record = Record::default();
+    let mut settings = Settings::new("dedupe");
+    // Types go into the subjects; the identity glob is applied here.
+    settings.filter = Filter::parse("startup,identity=node*").unwrap();
+    settings.dedupe = Some(Duration::from_secs(3600));
+    settings.concurrency = 2;
+    settings.in_flight = 8;
+    let engine = Arc::new(Engine::new(record.clone(), settings));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = {
+        let (connection, engine) = (connection.clone(), engine.clone());
+        tokio::spawn(async move {
+            engine
+                .run_durable(&connection, "dedupe", Duration::from_secs(5), async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        })
+    };
+    consumer_exists(&connection, "dedupe").await;
+    let events = [
+        startup("node1"),
+        startup("other1"),
+        startup("node1"),
+        startup("node2"),
+        startup("node1"),
+    ];
+    publish(&connection, &events).await;
+    let metrics = engine.metrics().clone();
+    wait_until("all settled", || {
+        metrics.succeeded() + metrics.deduplicated() == 4
+    })
+    .await;
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = stream.consumer_info("dedupe").await.unwrap();
+        if info.num_ack_pending == 0 && info.num_pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let handled: Vec<String> = record.handled().into_iter().map(|Job(_, id)| id).collect();
+    assert_eq!(handled.len(), 2);
+    assert!(handled.contains(&events[0].id().to_owned()));
+    assert!(handled.contains(&events[3].id().to_owned()));
+    assert_eq!(metrics.matched(), 4);
+    assert_eq!(metrics.deduplicated(), 2);
+    let _ = stop.send(());
+    assert_eq!(running.await.unwrap(), Stopped::Shutdown);
+}
