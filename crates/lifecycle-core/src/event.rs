@@ -311,6 +311,31 @@ impl Event {
         }
     }
 
+    /// An alive event standing for what is known of a node: it ran `version` of `component`
+    /// when last seen, at `timestamp`, and `members` follow the fields an alive event defines
+    /// (a [`Filter`](crate::Filter)'s `.name` conditions read them). It is for filtering
+    /// state kept from events already received, a tally's nodes say: the names are taken as
+    /// they were received, unchecked (the builder refuses what this tool would not send), and
+    /// it has no id.
+    pub fn node_state(
+        identity: &str,
+        component: &str,
+        version: &str,
+        timestamp: i64,
+        members: Vec<(String, Box<RawValue>)>,
+    ) -> Event {
+        Event {
+            id: Id::from(""),
+            identity: identity.into(),
+            component: component.into(),
+            timestamp,
+            kind: EventKind::Alive {
+                version: version.into(),
+            },
+            extra: members,
+        }
+    }
+
     /// Members received that the event's type does not define, in the order received.
     pub fn extra(&self) -> impl Iterator<Item = (&str, &RawValue)> {
         self.extra.iter().map(|(k, v)| (k.as_str(), &**v))

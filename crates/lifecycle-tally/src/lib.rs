@@ -45,24 +45,31 @@
 mod election;
 mod feed;
 mod fleet;
+mod health;
 mod http;
 mod ingest;
 mod metrics;
 mod page;
 mod refusal;
+mod run;
 mod tally;
 
 pub use election::{DEFAULT_ELECTION_TTL, ELECTION_BUCKET, Election};
 pub use feed::{DEFAULT_FEED_BUDGET, FeedEvent, FeedSubscription, RecvError};
 pub use fleet::{
-    Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS, Fleet, MAX_NAME_LEN, MAX_NAMES, NodeView,
+    Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS, Fleet,
+    InvalidStateSelection, MAX_NAME_LEN, MAX_NAMES, NodeState, NodeView, StateSelection,
 };
-pub use http::{ComponentCount, MAX_FEED_CLIENTS, router, serve};
+pub use health::Readiness;
+pub use http::{ComponentCount, LostCount, MAX_FEED_CLIENTS, Status, router, serve};
 pub use ingest::EXPIRY_INTERVAL;
 pub use lifecycle_http::Limits;
 pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
 pub use page::{
     Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, MAX_PAGE_SIZE, NodeInfo, NodePage, NodeQuery,
+    node_event,
 };
 pub use refusal::Refusal;
-pub use tally::{Clock, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock};
+pub use tally::{
+    Clock, DEFAULT_LOST_RETENTION, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock,
+};
