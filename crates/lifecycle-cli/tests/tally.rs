@@ -56,7 +56,7 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     let server = NatsServer::start();
     let mut tally = Serving::tally(&server, &["--component", "server", "--prefix", "fleet"]);
     wait_until("readiness", Duration::from_secs(20), || {
-        tally.get("/healthz").is_some_and(|(s, _)| s == 200)
+        tally.get("/readyz").is_some_and(|(s, _)| s == 200)
     });
     publish(
         &server,
@@ -130,7 +130,7 @@ fn refused_events_are_counted_by_reason_and_warned_about_once_not_per_event() {
     let (_process, address, stderr) =
         tally_with_stderr(&server, &["--max-components", "2", "--max-versions", "3"]);
     wait_until("readiness", Duration::from_secs(20), || {
-        common::get(&address, "/healthz").is_some_and(|(s, _)| s == 200)
+        common::get(&address, "/readyz").is_some_and(|(s, _)| s == 200)
     });
     // 100 events over 50 components, then 100 over 50 versions of the server.
     let mut events: Vec<Event> = (0..100)
@@ -207,7 +207,7 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     wait_until("readiness", Duration::from_secs(20), || {
         [&a, &b]
             .iter()
-            .all(|t| t.get("/healthz").is_some_and(|(s, _)| s == 200))
+            .all(|t| t.get("/readyz").is_some_and(|(s, _)| s == 200))
     });
     publish(&server, &[alive("n1", "server", "0.29.4")]);
     // Each reports its versions gauge, labelled with whether it leads.
@@ -295,7 +295,7 @@ fn the_tally_ends_with_exactly_the_fleet_lifecycle_simulate_says_it_simulated() 
     let tally = Serving::tally(&server, &[]);
     wait_until("the tally is ready", Duration::from_secs(20), || {
         tally
-            .get("/healthz")
+            .get("/readyz")
             .is_some_and(|(status, _)| status == 200)
     });
     let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))

@@ -13,14 +13,26 @@ use crate::tally::Tally;
 /// How often nodes are expired.
 pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How often the connection is looked at for a reconnection.
+const RECONNECT_CHECK: Duration = Duration::from_millis(100);
+
+/// Why following a subscription stopped.
+enum Followed {
+    Shutdown,
+    /// The connection was lost and made again: the JetStream consumer would take many
+    /// seconds to notice, so it is made again at once.
+    Reconnected,
+}
+
 impl Tally {
     /// Counts events from `connection` until `shutdown` completes.
     ///
     /// When the server keeps `CHORIA_EVENTS`, the last `max_age` of it is replayed first and
     /// the tally reports ready ([`Tally::is_ready`]) once it has caught up, so its counts are
-    /// right at the first scrape after a restart. Called again on the same tally (after an
-    /// error), it goes on after the last event it counted from the stream rather than
-    /// replay again. Without JetStream it says so once and counts live. Messages that are
+    /// right at the first scrape after a restart. After the connection was lost and made
+    /// again, or called again on the same tally (after an error), it goes on after the last
+    /// event it counted from the stream rather than replay again, and is not ready until it
+    /// has caught up. Without JetStream it says so once and counts live. Messages that are
     /// not events are counted as process errors and logged.
     pub async fn ingest(
         &self,
@@ -28,6 +40,31 @@ impl Tally {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Error> {
         self.health.connected_with(connection.client().clone());
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            match self.follow(connection, &mut shutdown).await? {
+                Followed::Shutdown => return Ok(()),
+                Followed::Reconnected => {
+                    info!("reconnected to NATS: going on after the last event counted");
+                }
+            }
+        }
+    }
+
+    /// Subscribes and counts until `shutdown` completes or the connection is made again.
+    async fn follow(
+        &self,
+        connection: &Connection,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Result<Followed, Error> {
+        let connects = || {
+            connection
+                .client()
+                .statistics()
+                .connects
+                .load(Ordering::Relaxed)
+        };
+        let connected_as = connects();
         let interest = Interest {
             components: self.options().components.iter().cloned().collect(),
             ..Interest::default().with_machine_events()
@@ -61,10 +98,17 @@ impl Tally {
             Recurring::new("the JetStream consumer failed, it recovers by itself where it can");
         let mut expiry = tokio::time::interval(EXPIRY_INTERVAL);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut shutdown = std::pin::pin!(shutdown);
+        let mut reconnects = tokio::time::interval(RECONNECT_CHECK);
+        reconnects.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let item = tokio::select! {
-                () = &mut shutdown => return Ok(()),
+                () = &mut *shutdown => return Ok(Followed::Shutdown),
+                _ = reconnects.tick() => {
+                    if connects() != connected_as {
+                        return Ok(Followed::Reconnected);
+                    }
+                    continue;
+                }
                 _ = expiry.tick() => {
                     let expired = self.expire();
                     if expired > 0 {
