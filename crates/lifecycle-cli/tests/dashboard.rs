@@ -193,7 +193,13 @@ fn assert_alive_row((_, time, line): &Row, components: &[&str]) {
 fn simulate(server: &NatsServer, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
     command
-        .args(["simulate", "--server", &server.url(), "--nodes", &NODES.to_string()])
+        .args([
+            "simulate",
+            "--server",
+            &server.url(),
+            "--nodes",
+            &NODES.to_string(),
+        ])
         .args(["--versions", "0.28.0:30,0.29.4:70"])
         .args(args)
         .stdin(Stdio::null());
@@ -316,11 +322,14 @@ async fn the_dashboard_shows_a_rollout_the_tallys_state_nodes_and_a_moving_feed(
     .await;
     // The brokers: counted once, then alive every 3 s, which keeps the feed moving.
     let _brokers = Process(
-        simulate(&server, &["--components", "broker", "--alive-interval", "3s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+        simulate(
+            &server,
+            &["--components", "broker", "--alive-interval", "3s"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
     );
     // The servers: an upgrade to 0.30.0 under way when the simulation stops, so the
     // rollout stays where it got to (nodes expire only after 80 minutes).
@@ -488,7 +497,11 @@ async fn the_dashboard_shows_a_rollout_the_tallys_state_nodes_and_a_moving_feed(
                 (share - exact).abs() <= 0.05 + 1e-9,
                 "{version}: shown {share}%, {n} of {total} is {exact}%"
             );
-            assert_eq!(bar[4], json!(i == 0), "only the newest is highlighted: {page}");
+            assert_eq!(
+                bar[4],
+                json!(i == 0),
+                "only the newest is highlighted: {page}"
+            );
         }
     }
     let server_versions: Vec<&str> = shown[1]["versions"]
@@ -555,7 +568,10 @@ async fn the_dashboard_shows_a_rollout_the_tallys_state_nodes_and_a_moving_feed(
     let colours: Vec<String> = serde_json::from_value(colours).unwrap();
     let distinct: HashSet<&String> = colours[..7].iter().collect();
     assert_eq!(distinct.len(), 7, "a colour per type: {colours:?}");
-    assert_eq!(colours[6], colours[7], "machine events share blue: {colours:?}");
+    assert_eq!(
+        colours[6], colours[7],
+        "machine events share blue: {colours:?}"
+    );
 
     // Clicking a version lists its nodes, a page at a time, as the API pages them.
     // The servers still on the oldest version, those an operator looks for mid-rollout, when
@@ -569,11 +585,18 @@ async fn the_dashboard_shows_a_rollout_the_tallys_state_nodes_and_a_moving_feed(
     };
     let listed = listed[0].as_str().unwrap().to_owned();
     click_for_nodes(&client, &version_element("server", Some(&listed))).await;
-    let query = format!("component=server&version={}&state=up&limit={PAGE}", encode(&listed));
+    let query = format!(
+        "component=server&version={}&state=up&limit={PAGE}",
+        encode(&listed)
+    );
     let (first, next) = api_nodes(&tally, &query);
     assert_eq!(first.len() as u64, PAGE);
     assert_eq!(node_rows(&client).await, first);
-    let title = run(&client, "return document.getElementById('nodes-title').innerText;").await;
+    let title = run(
+        &client,
+        "return document.getElementById('nodes-title').innerText;",
+    )
+    .await;
     assert_eq!(title, json!(format!("server {listed}: nodes up")));
 
     // The dashboard mid-rollout, its feed running, the stragglers listed: README.md shows
@@ -614,7 +637,11 @@ async fn the_dashboard_shows_a_rollout_the_tallys_state_nodes_and_a_moving_feed(
         Duration::from_secs(20),
         Duration::from_millis(100),
         async || {
-            let notice = run(&client, "return document.getElementById('paused').innerText;").await;
+            let notice = run(
+                &client,
+                "return document.getElementById('paused').innerText;",
+            )
+            .await;
             notice
                 .as_str()
                 .filter(|n| n.starts_with("Paused: ") && !n.contains("no new events"))
@@ -641,7 +668,12 @@ async fn the_dashboard_shows_a_rollout_the_tallys_state_nodes_and_a_moving_feed(
         "timestamp": 0,
         "version": "0.0.1",
     });
-    publish_raw(&server, "choria.lifecycle.event.alive.server", hostile.to_string()).await;
+    publish_raw(
+        &server,
+        "choria.lifecycle.event.alive.server",
+        hostile.to_string(),
+    )
+    .await;
     let bar = version_element("server", Some("0.0.1"));
     eventually(
         "the hostile node's version on the page",

@@ -101,8 +101,14 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
         "{metrics}"
     );
     // Without an election it always leads.
-    assert!(metrics.contains("fleet_leader{active=\"1\"} 1"), "{metrics}");
-    assert!(metrics.contains("fleet_connected{active=\"1\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("fleet_leader{active=\"1\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fleet_connected{active=\"1\"} 1"),
+        "{metrics}"
+    );
     tally.process.signal("-TERM");
     assert_eq!(
         tally.process.wait(Duration::from_secs(10)),

@@ -472,7 +472,12 @@ async fn the_dashboard_is_embedded_and_uses_no_cdn() {
         }
         // Identities, components and versions come from whoever publishes: the page
         // writes them as text, never as markup.
-        for markup in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"] {
+        for markup in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+        ] {
             assert!(!body.contains(markup), "{path} uses {markup}");
         }
     }
