@@ -127,22 +127,47 @@ pub struct NodeQuery {
 /// `state` (`up` or `lost`). So `component=server,.version<0.30.0` and
 /// `.last_seen<1700000000` select nodes as they select events.
 pub fn node_event(node: &NodeView<'_>) -> AnyEvent {
-    // Both are written from a number and a fixed word: valid JSON, so never an error.
-    let raw = |json: String| RawValue::from_string(json).ok();
-    let members = [
-        ("last_seen", raw(node.last_seen.to_string())),
-        ("state", raw(format!("\"{}\"", node.state))),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some((name.to_owned(), value?)))
-    .collect();
-    AnyEvent::Lifecycle(Event::node_state(
-        node.identity,
-        node.component,
-        node.version,
-        node.last_seen,
-        members,
-    ))
+    NodeEvents::default().event(node)
+}
+
+/// Makes [`node_event`]s, the `state` members made once: a listing makes one per node.
+struct NodeEvents {
+    up: Box<RawValue>,
+    lost: Box<RawValue>,
+}
+
+impl Default for NodeEvents {
+    fn default() -> Self {
+        // Serialised by serde_json, never parsed: a fixed word is always valid JSON.
+        let state = |state: NodeState| {
+            serde_json::value::to_raw_value(state.as_str()).unwrap_or_else(|_| Box::default())
+        };
+        NodeEvents {
+            up: state(NodeState::Up),
+            lost: state(NodeState::Lost),
+        }
+    }
+}
+
+impl NodeEvents {
+    fn event(&self, node: &NodeView<'_>) -> AnyEvent {
+        let mut members = Vec::with_capacity(2);
+        if let Ok(last_seen) = serde_json::value::to_raw_value(&node.last_seen) {
+            members.push(("last_seen".to_owned(), last_seen));
+        }
+        let state = match node.state {
+            NodeState::Up => &self.up,
+            NodeState::Lost => &self.lost,
+        };
+        members.push(("state".to_owned(), state.clone()));
+        AnyEvent::Lifecycle(Event::node_state(
+            node.identity,
+            node.component,
+            node.version,
+            node.last_seen,
+            members,
+        ))
+    }
 }
 
 impl Tally {
@@ -152,6 +177,7 @@ impl Tally {
         let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
         let (component, version) = (query.component.as_deref(), query.version.as_deref());
         let filter = (!query.filter.is_empty()).then_some(&query.filter);
+        let events = NodeEvents::default();
         let mut nodes = Vec::with_capacity(limit.min(DEFAULT_PAGE_SIZE));
         let mut position = query.cursor.map_or(0, |c| c.0 as usize);
         loop {
@@ -165,7 +191,7 @@ impl Tally {
             }
             let step = position + WALK_STEP;
             position = fleet.walk(position, step, component, version, query.state, |node| {
-                if filter.is_some_and(|filter| !filter.matches(&node_event(&node))) {
+                if filter.is_some_and(|filter| !filter.matches(&events.event(&node))) {
                     return true;
                 }
                 nodes.push(NodeInfo {
