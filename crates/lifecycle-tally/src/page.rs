@@ -222,6 +222,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_node_is_an_alive_event_with_its_state_to_the_filter() {
+        // Names are taken as received, whatever they hold.
+        let node = NodeView {
+            identity: "web\u{1b}[31m1",
+            component: "server",
+            version: "0.29.4",
+            last_seen: 1_700_000_000,
+            state: NodeState::Lost,
+        };
+        let event = node_event(&node);
+        assert_eq!(
+            String::from_utf8(event.to_json()).unwrap(),
+            r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"","identity":"web\u001b[31m1","component":"server","timestamp":1700000000,"version":"0.29.4","last_seen":1700000000,"state":"lost"}"#
+        );
+        for (filter, passes) in [
+            ("identity=web*,component=server", true),
+            ("alive,.version>=0.29.4", true),
+            (".version<0.29.4", false),
+            (".state=lost", true),
+            (".state=up", false),
+            (".last_seen>=1700000000", true),
+            (".last_seen<1700000000", false),
+            ("startup", false),
+        ] {
+            assert_eq!(
+                Filter::parse(filter).unwrap().matches(&event),
+                passes,
+                "{filter}"
+            );
+        }
+    }
+
+    #[test]
     fn cursors_are_digits_that_fit() {
         assert_eq!("0".parse(), Ok(Cursor(0)));
         assert_eq!("4294967295".parse(), Ok(Cursor(u32::MAX)));
