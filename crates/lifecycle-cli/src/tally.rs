@@ -5,22 +5,29 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use lifecycle_nats::Settings;
 use lifecycle_tally::{
-    DEFAULT_ELECTION_TTL, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS, DEFAULT_PREFIX, Election,
-    Limits, Tally, TallyOptions,
+    DEFAULT_ELECTION_TTL, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS,
+    DEFAULT_PREFIX, Election, Limits, Tally, TallyOptions,
 };
 use tokio::sync::watch;
-use tracing::info;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
 
 /// Count the fleet: nodes per component and version, from lifecycle events.
 ///
-/// Serves /metrics (Prometheus), /healthz, /api/v1/components (the biggest component
-/// first), /api/v1/nodes?component=&version=&limit=&cursor= (a page of nodes at a time),
-/// the live feed and a dashboard. When the server keeps the CHORIA_EVENTS stream, the last
-/// --max-age of it is replayed first, so counts are right from the first scrape.
+/// Serves HTTP from the start, whatever the broker: /metrics (Prometheus), /healthz
+/// (liveness), /readyz (200 once connected and caught up, else 503 with the reason),
+/// /api/v1/status, /api/v1/components (the biggest component first),
+/// /api/v1/nodes?component=&version=&state=up|lost|all&filter=EXPR&limit=&cursor= (a page
+/// of nodes at a time), the live feed and a dashboard. It connects in the background,
+/// retrying until the broker answers. When the server keeps the CHORIA_EVENTS stream, the
+/// last --max-age of it is replayed first, so counts are right from the first scrape.
+///
+/// A node not seen for --max-age without a shutdown is lost: kept (lifecycle_tally_lost_nodes,
+/// /api/v1/nodes?state=lost) for --lost-retention, up again when it reports. A version
+/// whose last node left reads 0 for --max-age, then its series goes.
 ///
 /// Events naming no node or no component, and those past --max-components or
 /// --max-versions, are not counted: lifecycle_tally_refused_total counts them by reason,
@@ -36,9 +43,17 @@ pub(crate) struct Args {
     #[arg(long = "component", value_name = "NAME")]
     components: Vec<String>,
 
-    /// Nodes not seen for this long expire.
+    /// Nodes not seen for this long expire (those that did not shut down are lost).
     #[arg(long, value_name = "DURATION", default_value = "80m", value_parser = duration::parse)]
     max_age: Duration,
+
+    /// Lost nodes are kept this long, then forgotten.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration::parse)]
+    lost_retention: Duration,
+
+    /// Most lost nodes kept; past it those lost longest ago are forgotten first (0: none).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_LOST)]
+    max_lost: usize,
 
     /// Most components counted; events of further components are refused.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMPONENTS as u16,
@@ -76,16 +91,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(port) = args.port {
         listen.set_port(port);
     }
+    let mut options = args.connect.options();
+    options.name = Some("lifecycle tally".to_owned());
+    // A configuration at fault is told at once; a broker that does not answer is waited for.
+    let settings = Settings::resolve(&options)?;
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
-        let mut options = args.connect.options();
-        // A daemon waits for its broker rather than give up at once.
-        options.retry_initial_connect = true;
-        options.name = Some("lifecycle tally".to_owned());
-        let connection = crate::connect::connect(&options).await?;
         let tally = Tally::new(TallyOptions {
             components: args.components.iter().cloned().collect(),
             max_age: args.max_age,
+            lost_retention: args.lost_retention,
+            max_lost: args.max_lost,
             max_components: args.max_components.into(),
             max_versions: args.max_versions.into(),
             ..Default::default()
@@ -100,6 +116,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let _ = stopped.wait_for(|&s| s).await;
         };
 
+        // Served before connecting: /readyz says what the tally waits for.
         let (address, http) = serve(
             tally.clone(),
             listen,
@@ -108,28 +125,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
         .await?;
         eprintln!("lifecycle tally: serving http://{address}/metrics");
-        let election = match &args.election {
-            Some(name) => {
-                let election = Election::new(name, DEFAULT_ELECTION_TTL, candidate_id());
-                info!(election = %name, bound = ?election.bound(), "campaigning for leadership");
-                let metrics = tally.metrics().clone();
-                let connection = connection.clone();
-                let stopped = until_stopped(stopped.clone());
-                Some(tokio::spawn(async move {
-                    election
-                        .run(&connection, |leader| metrics.set_active(leader), stopped)
-                        .await
-                }))
-            }
-            None => {
-                tally.metrics().set_active(true);
-                None
-            }
-        };
-        tally.ingest(&connection, until_stopped(stopped)).await?;
-        if let Some(election) = election {
-            election.await??;
-        }
+        let election = args
+            .election
+            .as_ref()
+            .map(|name| Election::new(name, DEFAULT_ELECTION_TTL, candidate_id()));
+        tally
+            .run(&settings, election, until_stopped(stopped))
+            .await?;
         http.await??;
         Ok(ExitCode::SUCCESS)
     })

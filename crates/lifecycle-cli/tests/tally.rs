@@ -13,16 +13,38 @@ use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_testsupport::NatsServer;
 
-/// Whether this tally's metrics say it is the active one; `None` until it answers.
+/// The value of this tally's gauge `name` (`lifecycle_tally_leader`, say); `None` until it
+/// answers.
+fn gauge(tally: &Serving, name: &str) -> Option<String> {
+    let (status, body) = tally.get("/metrics")?;
+    if status != 200 {
+        return None;
+    }
+    let line = body.lines().find(|l| l.starts_with(&format!("{name}{{")))?;
+    Some(line.rsplit(' ').next()?.to_owned())
+}
+
+/// Whether this tally says it leads: its leader gauge, and the `active` label of its series
+/// agree; `None` until it answers.
 fn active(tally: &Serving) -> Option<bool> {
     let (status, body) = tally.get("/metrics")?;
     if status != 200 {
         return None;
     }
-    let line = body
+    let leader = body
         .lines()
-        .find(|l| l.starts_with("lifecycle_tally_versions{"))?;
-    Some(line.contains("active=\"1\""))
+        .find(|l| l.starts_with("lifecycle_tally_leader{"))?;
+    let labelled = body
+        .lines()
+        .find(|l| l.starts_with("lifecycle_tally_versions{"))?
+        .contains("active=\"1\"");
+    let leads = match leader {
+        "lifecycle_tally_leader{active=\"1\"} 1" => true,
+        "lifecycle_tally_leader{active=\"0\"} 0" => false,
+        other => panic!("leader gauge: {other}"),
+    };
+    // A scrape between the two reads of leadership could see them differ: it says nothing.
+    (leads == labelled).then_some(leads)
 }
 
 fn publish(server: &NatsServer, events: &[Event]) {
@@ -56,7 +78,7 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     let server = NatsServer::start();
     let mut tally = Serving::tally(&server, &["--component", "server", "--prefix", "fleet"]);
     wait_until("readiness", Duration::from_secs(20), || {
-        tally.get("/healthz").is_some_and(|(s, _)| s == 200)
+        tally.get("/readyz").is_some_and(|(s, _)| s == 200)
     });
     publish(
         &server,
@@ -76,6 +98,15 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     let (_, metrics) = tally.get("/metrics").unwrap();
     assert!(
         metrics.contains("fleet_versions{component=\"server\",version=\"0.29.4\",active=\"1\"} 2"),
+        "{metrics}"
+    );
+    // Without an election it always leads.
+    assert!(
+        metrics.contains("fleet_leader{active=\"1\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fleet_connected{active=\"1\"} 1"),
         "{metrics}"
     );
     tally.process.signal("-TERM");
@@ -130,7 +161,7 @@ fn refused_events_are_counted_by_reason_and_warned_about_once_not_per_event() {
     let (_process, address, stderr) =
         tally_with_stderr(&server, &["--max-components", "2", "--max-versions", "3"]);
     wait_until("readiness", Duration::from_secs(20), || {
-        common::get(&address, "/healthz").is_some_and(|(s, _)| s == 200)
+        common::get(&address, "/readyz").is_some_and(|(s, _)| s == 200)
     });
     // 100 events over 50 components, then 100 over 50 versions of the server.
     let mut events: Vec<Event> = (0..100)
@@ -207,7 +238,7 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     wait_until("readiness", Duration::from_secs(20), || {
         [&a, &b]
             .iter()
-            .all(|t| t.get("/healthz").is_some_and(|(s, _)| s == 200))
+            .all(|t| t.get("/readyz").is_some_and(|(s, _)| s == 200))
     });
     publish(&server, &[alive("n1", "server", "0.29.4")]);
     // Each reports its versions gauge, labelled with whether it leads.
@@ -239,7 +270,66 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     let bound = Duration::from_millis(13_500);
     wait_until("the takeover", bound, || active(&follower) == Some(true));
     eprintln!("takeover after {:?}", killed.elapsed());
+    assert_eq!(
+        gauge(&follower, "lifecycle_tally_leader").as_deref(),
+        Some("1")
+    );
     drop(leader);
+}
+
+#[test]
+fn serves_from_the_start_and_is_ready_once_the_broker_comes() {
+    let mut server = NatsServer::start();
+    server.stop();
+    let (_process, address, stderr) = tally_with_stderr(&server, &[]);
+    // Served at once: alive, not ready, saying why and naming the server.
+    assert_eq!(
+        common::get(&address, "/healthz"),
+        Some((200, "ok\n".to_owned()))
+    );
+    let unreachable = format!(
+        "broker unreachable: cannot connect to NATS at {}: ",
+        server.url()
+    );
+    wait_until("the reason", Duration::from_secs(20), || {
+        common::get(&address, "/readyz")
+            .is_some_and(|(status, body)| status == 503 && body.starts_with(&unreachable))
+    });
+    // Tried several times a second, told once per interval: one warning so far, naming the
+    // server and why.
+    std::thread::sleep(Duration::from_secs(2));
+    let warnings: Vec<String> = stderr
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("cannot reach the NATS broker"))
+        .cloned()
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains(&server.url()) && warnings[0].contains("Connection refused"),
+        "{}",
+        warnings[0]
+    );
+
+    server.start_again();
+    wait_until("readiness", Duration::from_secs(20), || {
+        common::get(&address, "/readyz") == Some((200, "ready\n".to_owned()))
+    });
+    // Killed and back on the same port: not ready meanwhile, ready again within seconds.
+    server.stop();
+    wait_until("unreadiness", Duration::from_secs(20), || {
+        common::get(&address, "/readyz").is_some_and(|(status, _)| status == 503)
+    });
+    let (_, metrics) = common::get(&address, "/metrics").unwrap();
+    assert!(
+        metrics.contains("lifecycle_tally_connected{active=\"1\"} 0"),
+        "{metrics}"
+    );
+    server.start_again();
+    wait_until("readiness again", Duration::from_secs(20), || {
+        common::get(&address, "/readyz").is_some_and(|(status, _)| status == 200)
+    });
 }
 
 #[test]
@@ -295,7 +385,7 @@ fn the_tally_ends_with_exactly_the_fleet_lifecycle_simulate_says_it_simulated() 
     let tally = Serving::tally(&server, &[]);
     wait_until("the tally is ready", Duration::from_secs(20), || {
         tally
-            .get("/healthz")
+            .get("/readyz")
             .is_some_and(|(status, _)| status == 200)
     });
     let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))

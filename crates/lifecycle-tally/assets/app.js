@@ -1,34 +1,73 @@
-// The lifecycle tally's dashboard: counts per component and version, and the live feed.
-// Plain JavaScript, no build step, no dependencies; served from the tally binary.
+// The lifecycle tally's dashboard: how far a rollout has got per component, the state of this
+// tally, the nodes of a version, and the live feed. Plain JavaScript, no build step, no
+// dependencies; served from the tally binary.
+//
+// Everything the API returns comes from whoever publishes events (identities, components,
+// versions), so it reaches the page only as text: textContent, dataset and title, never as
+// markup.
 //
 // Stable hooks for automated browser tests (keep them when changing the page):
+//   #role[data-state]                         leader | follower
+//   #broker[data-state]                       connected | disconnected | none (fed in process)
+//   #readiness[data-state]                    ready | not-ready; its text is "ready" or the
+//                                             reason (what /readyz answers)
+//   #refused, #expired, #lost                 refused events, expired nodes, lost nodes
 //   [data-component="NAME"][data-nodes="N"]   one element per component; its node count is
 //                                             also its text, in .component-nodes
 //   [data-version="V"][data-count="N"]        one bar per version, inside its component,
-//                                             newest version first
+//                                             newest version first; .version-share is its
+//                                             share of the component's nodes ("12.5%");
+//                                             data-newest="true" on the newest; a click
+//                                             lists its nodes
+//   [data-lost="N"]                           the lost nodes of a component (.component-lost);
+//                                             a click lists them
+//   #nodes-panel[data-loaded="K"]             the node list, K pages loaded so far;
+//                                             #nodes-list tr[data-identity] one row per node,
+//                                             #nodes-next the next page (hidden after the last)
 //   #feed                                     the live feed; one child element per event,
-//                                             newest first, with data-id = the event id
+//                                             newest first, with data-id = the event id and
+//                                             data-type = its type
+//   #pause[aria-pressed]                      pauses and resumes the feed
 //   #filter                                   the filter box, applied on Enter
 //   #filter-error                             the server's message for a rejected filter
 //   #rate                                     events per second over the last second
 //   document.body.dataset.updated             the time (ms since the epoch) of the last
-//                                             successful refresh of the counts
+//                                             successful refresh of the counts and state
 //
-// Data: GET api/v1/components every second (503 while the tally warms up) and the
-// Server-Sent Events of api/v1/events?filter=EXPR: one message per event with the event's
-// Choria JSON as data, a `lagged` event when this page fell behind.
+// Times are UTC, as `lifecycle view` shows them, and say so.
+//
+// Data: GET api/v1/status and api/v1/components every second (components 503 until the
+// counts have been current once), api/v1/nodes?component=&version=&state=&limit=&cursor=
+// for a node list, and the Server-Sent Events of api/v1/events?filter=EXPR: one message per
+// event with the event's Choria JSON as data, a `lagged` event when this page fell behind.
 "use strict";
 
 (function () {
   const MAX_ROWS = 200;
   const REFRESH_MS = 1000;
+  const NODES_PAGE = 25;
 
   const $ = (id) => document.getElementById(id);
   const els = {
     status: $("status"),
+    role: $("role"),
+    broker: $("broker"),
+    readiness: $("readiness"),
+    refused: $("refused"),
+    expired: $("expired"),
+    lost: $("lost"),
     components: $("components"),
+    nodesPanel: $("nodes-panel"),
+    nodesTitle: $("nodes-title"),
+    nodesList: $("nodes-list"),
+    nodesError: $("nodes-error"),
+    nodesShown: $("nodes-shown"),
+    nodesNext: $("nodes-next"),
+    nodesClose: $("nodes-close"),
     feed: $("feed"),
     rate: $("rate"),
+    pause: $("pause"),
+    paused: $("paused"),
     filter: $("filter"),
     filterForm: $("filter-form"),
     filterError: $("filter-error"),
@@ -58,22 +97,50 @@
     }
   }
 
-  // ---- the display line of an event, from its Choria JSON ----
+  // A version keeps its colour wherever it shows: picked from its name. The newest version
+  // of a component has the highlight colour instead (see style.css).
+  const PALETTE = 8;
 
-  function displayLine(e) {
+  function colourOf(version) {
+    let hash = 0;
+    for (let i = 0; i < version.length; i++) hash = (hash * 31 + version.charCodeAt(i)) >>> 0;
+    return hash % PALETTE;
+  }
+
+  // ---- times, in UTC ----
+
+  const two = (n) => String(n).padStart(2, "0");
+
+  function clock(seconds) {
+    const date = seconds ? new Date(seconds * 1000) : new Date();
+    return `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}`;
+  }
+
+  function dateTime(seconds) {
+    const date = new Date(seconds * 1000);
+    if (Number.isNaN(date.getTime())) return String(seconds);
+    return `${date.getUTCFullYear()}-${two(date.getUTCMonth() + 1)}-${two(date.getUTCDate())} ${clock(seconds)}`;
+  }
+
+  // ---- an event's type and display line, from its Choria JSON ----
+
+  function typeOf(e) {
     const protocol = String(e.protocol || "");
     const lifecycle = /^io\.choria\.lifecycle\.v1\.(.+)$/.exec(protocol) ||
       /^choria:lifecycle:([^:]+):1$/.exec(protocol);
-    if (!lifecycle) {
-      if (protocol === "io.choria.machine.v1.transition") {
-        return `[transition] ${e.identity} ${e.machine} transitioned via event ${e.transition}: ${e.from_state} => ${e.to_state}`;
-      }
-      if (/^io\.choria\.machine\.watcher\..+\.v1\.state$/.test(protocol)) {
-        return `[state] ${e.identity} ${e.machine}#${e.name} ${e.type} watcher state`;
-      }
-      return `[${protocol}] ${e.identity}`;
+    if (lifecycle) return lifecycle[1];
+    if (protocol === "io.choria.machine.v1.transition") return "transition";
+    if (/^io\.choria\.machine\.watcher\..+\.v1\.state$/.test(protocol)) return "state";
+    return "";
+  }
+
+  function displayLine(e) {
+    const type = typeOf(e);
+    if (type === "transition") {
+      return `[transition] ${e.identity} ${e.machine} transitioned via event ${e.transition}: ${e.from_state} => ${e.to_state}`;
     }
-    const type = lifecycle[1];
+    if (type === "state") return `[state] ${e.identity} ${e.machine}#${e.name} ${e.type} watcher state`;
+    if (!type) return `[${String(e.protocol || "")}] ${e.identity}`;
     const head = `[${type}] ${e.identity}: `;
     switch (type) {
       case "startup":
@@ -102,14 +169,18 @@
     }
   }
 
-  function clock(seconds) {
-    const date = seconds ? new Date(seconds * 1000) : new Date();
-    return date.toLocaleTimeString([], { hour12: false });
+  function element(tag, className, text) {
+    const el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text;
+    return el;
   }
 
   // ---- rendering: at most once per animation frame ----
 
   let counts = null; // the last answer of api/v1/components, not yet drawn
+  let state = null; // the last answer of api/v1/status, not yet drawn
+  let lostBy = new Map(); // component -> lost nodes, from the last status
   let pending = []; // events received, not yet drawn (at most MAX_ROWS kept)
   let frame = 0;
 
@@ -119,65 +190,98 @@
 
   function render() {
     frame = 0;
+    if (state) {
+      renderStatus(state);
+      state = null;
+    }
     if (counts) {
       renderCounts(counts);
       counts = null;
+      document.body.dataset.updated = String(Date.now());
     }
-    if (pending.length) {
+    if (pending.length && !paused) {
       renderFeed(pending);
       pending = [];
     }
   }
 
+  function badge(el, stateName, text, title) {
+    el.dataset.state = stateName;
+    el.textContent = text;
+    el.title = title || text;
+  }
+
+  function renderStatus(s) {
+    badge(els.role, s.leader ? "leader" : "follower", s.leader ? "leader" : "follower",
+      s.leader ? "This tally leads: its series say active=\"1\"" : "Another tally leads");
+    if (!s.broker) {
+      badge(els.broker, "none", "no broker (in process)");
+    } else if (s.connected) {
+      badge(els.broker, "connected", "broker connected");
+    } else {
+      badge(els.broker, "disconnected", "broker disconnected");
+    }
+    badge(els.readiness, s.ready ? "ready" : "not-ready", s.ready ? "ready" : String(s.reason), String(s.reason));
+    els.refused.textContent = String(s.refused);
+    els.expired.textContent = String(s.expired);
+    const lost = Array.isArray(s.lost) ? s.lost : [];
+    lostBy = new Map(lost.map((l) => [String(l.component), Number(l.lost) || 0]));
+    els.lost.textContent = String(lost.reduce((sum, l) => sum + (Number(l.lost) || 0), 0));
+  }
+
   function renderCounts(components) {
     const box = els.components;
     if (!components.length) {
-      box.replaceChildren(Object.assign(document.createElement("p"), {
-        className: "empty",
-        textContent: "No components counted yet.",
-      }));
+      box.replaceChildren(element("p", "empty", "No components counted yet."));
       return;
     }
     const nodes = components.map((c) => {
-      const el = document.createElement("div");
-      el.className = "component";
+      const el = element("div", "component");
       el.dataset.component = c.component;
       el.dataset.nodes = String(c.nodes);
 
-      const head = document.createElement("div");
-      head.className = "component-head";
-      const name = document.createElement("span");
-      name.className = "component-name";
-      name.textContent = c.component;
-      const count = document.createElement("span");
-      count.className = "component-nodes";
-      count.textContent = String(c.nodes);
-      count.title = `${c.nodes} nodes`;
-      head.append(name, count);
+      const head = element("div", "component-head");
+      head.append(element("span", "component-name", c.component));
+      const count = element("span", "component-nodes", String(c.nodes));
+      count.title = `${c.nodes} nodes up`;
+      head.append(count);
       el.append(head);
 
       const versions = Object.entries(c.versions || {})
         .sort((a, b) => compareVersions(b[0], a[0]));
-      for (const [version, n] of versions) {
+      versions.forEach(([version, n], i) => {
         const share = c.nodes > 0 ? (100 * n) / c.nodes : 0;
-        const bar = document.createElement("div");
-        bar.className = "version";
+        const bar = element("button", "version");
+        bar.type = "button";
         bar.dataset.version = version;
         bar.dataset.count = String(n);
-        bar.title = `${version}: ${n} of ${c.nodes} nodes (${share.toFixed(1)}%)`;
-        const fill = document.createElement("div");
-        fill.className = "version-fill";
+        bar.dataset.colour = String(colourOf(version));
+        if (i === 0) bar.dataset.newest = "true";
+        bar.title = `${version}: ${n} of ${c.nodes} nodes (${share.toFixed(1)}%)` +
+          (i === 0 ? ", the newest version" : "") + ". Click for its nodes.";
+        const fill = element("div", "version-fill");
         fill.style.width = `${share}%`;
-        const label = document.createElement("div");
-        label.className = "version-label";
-        const v = document.createElement("span");
-        v.textContent = version;
-        const k = document.createElement("span");
-        k.textContent = String(n);
-        label.append(v, k);
+        const label = element("div", "version-label");
+        const name = element("span", "version-name", version);
+        if (i === 0) name.append(element("span", "newest", "newest"));
+        label.append(
+          name,
+          element("span", "version-count", String(n)),
+          element("span", "version-share", `${share.toFixed(1)}%`),
+        );
         bar.append(fill, label);
+        bar.addEventListener("click", () => showNodes({ component: c.component, version, state: "up" }));
         el.append(bar);
-      }
+      });
+
+      const lost = lostBy.get(c.component) || 0;
+      const line = element("button", "component-lost", `${lost} lost`);
+      line.type = "button";
+      line.dataset.lost = String(lost);
+      line.disabled = lost === 0;
+      line.title = "Nodes not seen for the max age without a shutdown. Click for them.";
+      line.addEventListener("click", () => showNodes({ component: c.component, state: "lost" }));
+      el.append(line);
       return el;
     });
     box.replaceChildren(...nodes);
@@ -190,11 +294,11 @@
       const e = events[i];
       const row = document.createElement("li");
       row.dataset.id = String(e.id ?? "");
-      const time = document.createElement("time");
-      time.textContent = clock(e.timestamp);
-      const line = document.createElement("span");
-      line.className = "line";
-      line.textContent = displayLine(e);
+      const type = typeOf(e);
+      row.dataset.type = type;
+      const time = element("time", "", clock(e.timestamp));
+      time.title = `${dateTime(Number(e.timestamp) || 0)} UTC`;
+      const line = element("span", "line", displayLine(e));
       line.title = line.textContent;
       row.append(time, line);
       fragment.append(row);
@@ -203,37 +307,118 @@
     while (els.feed.childElementCount > MAX_ROWS) els.feed.lastElementChild.remove();
   }
 
-  // ---- counts ----
+  // ---- counts and state ----
 
   function setStatus(text, warn) {
     els.status.textContent = text;
     els.status.classList.toggle("warn", Boolean(warn));
   }
 
-  async function refreshCounts() {
+  async function refresh() {
     try {
-      const response = await fetch("api/v1/components", { cache: "no-store" });
-      if (response.status === 503) {
-        setStatus("warming up", true);
-      } else if (!response.ok) {
-        setStatus(`counts unavailable: HTTP ${response.status}`, true);
-      } else {
-        counts = await response.json();
-        document.body.dataset.updated = String(Date.now());
-        setStatus(`updated ${new Date().toLocaleTimeString([], { hour12: false })}`);
-        schedule();
+      const [statusAnswer, countsAnswer] = await Promise.all([
+        fetch("api/v1/status", { cache: "no-store" }),
+        fetch("api/v1/components", { cache: "no-store" }),
+      ]);
+      if (statusAnswer.ok) {
+        state = await statusAnswer.json();
       }
+      if (countsAnswer.ok) {
+        counts = await countsAnswer.json();
+        setStatus(`updated ${clock()} UTC`);
+      } else {
+        const text = (await countsAnswer.text()).trim() || `HTTP ${countsAnswer.status}`;
+        setStatus(`counts not served yet (${text})`, true);
+      }
+      schedule();
     } catch (err) {
       setStatus("tally unreachable", true);
     }
-    setTimeout(refreshCounts, REFRESH_MS);
+    setTimeout(refresh, REFRESH_MS);
   }
+
+  // ---- the nodes of a version, a page at a time ----
+
+  let listing = null; // { component, version, state }
+  let cursor = null; // where the next page starts
+  let shownSoFar = 0;
+  let pages = 0;
+
+  function showNodes(query) {
+    listing = query;
+    cursor = null;
+    shownSoFar = 0;
+    els.nodesTitle.textContent = query.version
+      ? `${query.component} ${query.version}: nodes up`
+      : `${query.component}: lost nodes`;
+    els.nodesList.replaceChildren();
+    els.nodesPanel.hidden = false;
+    loadNodes();
+  }
+
+  async function loadNodes() {
+    const query = listing;
+    const params = new URLSearchParams({ component: query.component, state: query.state });
+    if (query.version !== undefined) params.set("version", query.version);
+    params.set("limit", String(NODES_PAGE));
+    if (cursor) params.set("cursor", cursor);
+    els.nodesNext.disabled = true;
+    els.nodesError.textContent = "";
+    try {
+      const response = await fetch(`api/v1/nodes?${params}`, { cache: "no-store" });
+      if (!response.ok) {
+        els.nodesError.textContent = (await response.text()).trim() || `HTTP ${response.status}`;
+        return;
+      }
+      const page = await response.json();
+      if (query !== listing) return; // another list was asked for meanwhile
+      const rows = page.nodes.map((n) => {
+        const row = document.createElement("tr");
+        row.dataset.identity = String(n.identity);
+        row.dataset.state = String(n.state);
+        const cells = [
+          element("td", "node-identity", String(n.identity)),
+          element("td", "", String(n.version)),
+          element("td", "", dateTime(Number(n.last_seen) || 0)),
+          element("td", `node-state ${n.state === "lost" ? "lost" : ""}`, String(n.state)),
+        ];
+        // Cut short to fit: the whole text on hover.
+        for (const cell of cells) cell.title = cell.textContent;
+        row.append(...cells);
+        return row;
+      });
+      els.nodesList.replaceChildren(...rows);
+      const first = shownSoFar + 1;
+      shownSoFar += rows.length;
+      els.nodesShown.textContent = rows.length
+        ? `nodes ${first} to ${shownSoFar}${page.next_cursor ? "" : " (the last)"}`
+        : "no nodes";
+      cursor = page.next_cursor;
+      els.nodesNext.hidden = !cursor;
+      pages += 1;
+      els.nodesPanel.dataset.loaded = String(pages);
+    } catch (err) {
+      els.nodesError.textContent = "tally unreachable";
+    } finally {
+      els.nodesNext.disabled = false;
+    }
+  }
+
+  els.nodesNext.addEventListener("click", () => {
+    if (listing && cursor) loadNodes();
+  });
+  els.nodesClose.addEventListener("click", () => {
+    listing = null;
+    els.nodesPanel.hidden = true;
+  });
 
   // ---- the live feed ----
 
   let source = null;
   let received = 0; // events in the current second
   let missed = 0;
+  let paused = false;
+  let held = 0; // events received while paused
 
   function feedUrl(filter) {
     return filter ? `api/v1/events?filter=${encodeURIComponent(filter)}` : "api/v1/events";
@@ -270,7 +455,12 @@
       received++;
       pending.push(event);
       if (pending.length > MAX_ROWS) pending.splice(0, pending.length - MAX_ROWS);
-      schedule();
+      if (paused) {
+        held++;
+        els.paused.textContent = `Paused: ${held} new events held (the latest ${Math.min(held, MAX_ROWS)} show on resume).`;
+      } else {
+        schedule();
+      }
     };
     source.addEventListener("lagged", (message) => {
       missed += Number(message.data) || 0;
@@ -284,6 +474,19 @@
       }
     };
   }
+
+  function setPaused(on) {
+    paused = on;
+    held = 0;
+    els.pause.setAttribute("aria-pressed", String(on));
+    els.pause.textContent = on ? "resume" : "pause";
+    els.feed.dataset.paused = String(on);
+    els.paused.hidden = !on;
+    els.paused.textContent = "Paused: no new events yet.";
+    if (!on) schedule();
+  }
+
+  els.pause.addEventListener("click", () => setPaused(!paused));
 
   let shown = null; // the filter whose events #feed shows
 
@@ -319,5 +522,5 @@
   const initial = new URLSearchParams(location.search).get("filter") || "";
   els.filter.value = initial;
   applyFilter(initial);
-  refreshCounts();
+  refresh();
 })();

@@ -1,6 +1,7 @@
 //! The tally's throughput against Choria's Go tally (one core, this machine): processing
 //! parsed events, parsing and processing, with 50,000 known nodes and with a million new
-//! ones, and a `/metrics` scrape of a million-node fleet.
+//! ones, a `/metrics` scrape of a million-node fleet, and listing that fleet through a filter
+//! that no node passes (so every node is looked at), against the same walk without one.
 //!
 //! `cargo bench -p lifecycle-tally --bench tally`
 
@@ -8,9 +9,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use lifecycle_core::{AnyEvent, Event, EventType, parse};
+use lifecycle_core::{AnyEvent, Event, EventType, Filter, parse};
 use lifecycle_http::prometheus_text;
-use lifecycle_tally::{Tally, TallyOptions};
+use lifecycle_tally::{MAX_PAGE_SIZE, NodeQuery, Tally, TallyOptions};
 
 const KNOWN: usize = 50_000;
 const NEW: usize = 1_000_000;
@@ -115,6 +116,26 @@ fn throughput(c: &mut Criterion) {
             prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
             black_box(prometheus_text(&text))
         })
+    });
+
+    // Every node looked at, none listed: the cost of the filter per node, against the walk
+    // alone (a version no node runs).
+    group.throughput(Throughput::Elements(NEW as u64));
+    let walk = NodeQuery {
+        version: Some("9.9.9".into()),
+        limit: MAX_PAGE_SIZE,
+        ..Default::default()
+    };
+    group.bench_function("list/1m_nodes_walk", |b| {
+        b.iter(|| assert!(tally.nodes_page(black_box(&walk)).nodes.is_empty()))
+    });
+    let filtered = NodeQuery {
+        filter: Filter::parse("component=server,.version<0.1.0").unwrap(),
+        limit: MAX_PAGE_SIZE,
+        ..Default::default()
+    };
+    group.bench_function("list/1m_nodes_filtered", |b| {
+        b.iter(|| assert!(tally.nodes_page(black_box(&filtered)).nodes.is_empty()))
     });
     group.finish();
 }

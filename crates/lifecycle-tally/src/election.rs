@@ -36,6 +36,11 @@ impl Election {
         }
     }
 
+    /// The election's name: the key its leader holds.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The longest a leader that died stays leader, and so the longest the others are
     /// without one: its claim's TTL, then one try of the others, with a second of slack for
     /// the server's expiry.

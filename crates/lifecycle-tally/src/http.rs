@@ -1,5 +1,5 @@
-//! The tally's HTTP interface: `/metrics`, `/healthz`, a JSON API, the live event feed
-//! (Server-Sent Events) and the dashboard.
+//! The tally's HTTP interface: `/metrics`, `/healthz`, `/readyz`, a JSON API, the live event
+//! feed (Server-Sent Events) and the dashboard.
 
 use std::cmp::Ordering;
 use std::convert::Infallible;
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 
 use crate::feed::{FeedEvent, FeedSubscription, RecvError};
+use crate::fleet::StateSelection;
 use crate::page::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NodeQuery};
 use crate::tally::Tally;
 
@@ -40,14 +41,24 @@ struct App {
 /// The routes, ready to serve:
 ///
 /// - `/metrics`: Prometheus or OpenMetrics text;
-/// - `/healthz`: `ok`, or 503 while warming up;
+/// - `/healthz`: liveness, `ok` while the process serves;
+/// - `/readyz`: readiness, `ready` once connected to the broker and caught up with it, else
+///   503 with the reason ([`Readiness`](crate::Readiness)): the broker unreachable (which
+///   servers, why), a warm start in progress (replaying N of M events);
+/// - `/api/v1/status`: JSON ([`Status`]), what the dashboard's header shows: leader,
+///   connected, ready and why not, events refused, nodes expired and lost;
 /// - `/api/v1/components`: JSON, per component its node count and nodes per version, the
 ///   biggest component first;
-/// - `/api/v1/nodes?component=&version=&limit=&cursor=`: JSON, a page of the nodes
-///   (`{"nodes": [...], "next_cursor": "..."}`): at most `limit` of them (default
-///   [`DEFAULT_PAGE_SIZE`], at most [`MAX_PAGE_SIZE`]), from the page's `cursor` (the
-///   previous page's `next_cursor`; none for the first). `next_cursor` is null after the
-///   last page. A bad `limit` or `cursor` is answered 400 saying which;
+/// - `/api/v1/nodes?component=&version=&state=&filter=&limit=&cursor=`: JSON, a page of the
+///   nodes (`{"nodes": [...], "next_cursor": "..."}`), each with its identity, component,
+///   version, `last_seen` (unix seconds) and `state`. `state` is `up` (the default), `lost`
+///   or `all`; `filter` is the filter language over each node's state
+///   ([`node_event`](crate::node_event): `component=server,.version<0.30.0`,
+///   `.last_seen<1700000000`). At most `limit` nodes (default [`DEFAULT_PAGE_SIZE`], at most
+///   [`MAX_PAGE_SIZE`]), from the page's `cursor` (the previous page's `next_cursor`; none
+///   for the first). `next_cursor` is null after the last page. A bad `limit`, `cursor` or
+///   `state` is answered 400 saying which, a malformed filter 400 with the error and its
+///   position;
 /// - `/api/v1/events?filter=EXPR`: the live feed as Server-Sent Events. Each counted event
 ///   that passes the filter (empty: all) is one message with `id:` the event id and `data:`
 ///   its Choria JSON; a `: ready` comment first says the feed is subscribed; a client that
@@ -57,12 +68,17 @@ struct App {
 ///   than [`MAX_FEED_CLIENTS`] clients 503. Served while warming up too;
 /// - `/` and `/assets/...`: the dashboard, counts and live feed in a browser.
 ///
-/// Those routes that give counts answer 503 until the tally is ready ([`Tally::is_ready`]).
+/// The routes that give counts (`/metrics`, `/api/v1/components`, `/api/v1/nodes`) answer
+/// 503 until the counts have been current once ([`Tally::is_warm`]), with the reason; after
+/// that they are served whatever the broker does, the `connected` gauge saying whether it is
+/// there.
 pub fn router(tally: Tally, prefix: &str) -> Router {
     let registry = Arc::new(tally.metrics().register(prefix));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/status", get(status))
         .route("/api/v1/components", get(components))
         .route("/api/v1/nodes", get(nodes))
         .route("/api/v1/events", get(events))
@@ -75,11 +91,12 @@ pub fn router(tally: Tally, prefix: &str) -> Router {
         })
 }
 
-/// Until a warm start has caught up, the counts are partial: say so rather than serve them.
-fn warming_up() -> Response {
+/// Until the counts have been current once, they are partial: say why rather than serve
+/// them.
+fn warming_up(tally: &Tally) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        "warming up: replaying recent events from JetStream\n",
+        format!("warming up: {}\n", tally.readiness()),
     )
         .into_response()
 }
@@ -87,8 +104,8 @@ fn warming_up() -> Response {
 /// OpenMetrics to scrapers that ask for it (Prometheus does), the classic Prometheus text
 /// format to everyone else (promtool, curl, older scrapers).
 async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
-    if !app.tally.is_ready() {
-        return warming_up();
+    if !app.tally.is_warm() {
+        return warming_up(&app.tally);
     }
     lifecycle_http::metrics_response(&app.registry, &headers)
 }
@@ -114,17 +131,60 @@ impl ComponentCount {
     }
 }
 
-async fn healthz(State(app): State<App>) -> Response {
-    if app.tally.is_ready() {
-        "ok\n".into_response()
-    } else {
-        warming_up()
+/// What `/api/v1/status` answers: the state of this tally, for the dashboard's header.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Status {
+    /// Whether this tally leads (always, without an election).
+    pub leader: bool,
+    /// Whether it counts from a broker; false when fed in process.
+    pub broker: bool,
+    /// Whether it is connected to its broker.
+    pub connected: bool,
+    /// Whether it is ready: connected and caught up.
+    pub ready: bool,
+    /// `ready`, or why not (what `/readyz` answers).
+    pub reason: String,
+    /// Whether the counts are served: they have been current once.
+    pub warm: bool,
+    /// Events refused so far (`refused_total`, every reason).
+    pub refused: u64,
+    /// Nodes expired so far (`nodes_expired_total`).
+    pub expired: u64,
+    /// Nodes up now.
+    pub up: u64,
+    /// Nodes lost now, per component (those with none too), biggest first.
+    pub lost: Vec<LostCount>,
+    /// The tally's clock, unix seconds.
+    pub now: i64,
+}
+
+/// Lost nodes of one component, in [`Status`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LostCount {
+    /// The component.
+    pub component: String,
+    /// Its lost nodes.
+    pub lost: u64,
+}
+
+async fn healthz() -> Response {
+    "ok\n".into_response()
+}
+
+async fn readyz(State(app): State<App>) -> Response {
+    match app.tally.readiness() {
+        crate::Readiness::Ready => "ready\n".into_response(),
+        reason => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
     }
 }
 
+async fn status(State(app): State<App>) -> Response {
+    Json(app.tally.status()).into_response()
+}
+
 async fn components(State(app): State<App>) -> Response {
-    if !app.tally.is_ready() {
-        return warming_up();
+    if !app.tally.is_warm() {
+        return warming_up(&app.tally);
     }
     Json(app.tally.component_counts()).into_response()
 }
@@ -134,6 +194,8 @@ async fn components(State(app): State<App>) -> Response {
 struct NodesParams {
     component: Option<String>,
     version: Option<String>,
+    state: Option<String>,
+    filter: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -155,9 +217,17 @@ impl NodesParams {
             None => None,
             Some(cursor) => Some(cursor.parse::<Cursor>().map_err(|e| e.to_string())?),
         };
+        let state = match self.state.as_deref() {
+            None => StateSelection::default(),
+            Some(state) => state.parse().map_err(|e| format!("{e}"))?,
+        };
+        let filter = Filter::parse(self.filter.as_deref().unwrap_or_default())
+            .map_err(|e| format!("invalid filter: {e}"))?;
         Ok(NodeQuery {
             component: self.component,
             version: self.version,
+            state,
+            filter,
             cursor,
             limit,
         })
@@ -176,8 +246,8 @@ async fn nodes(
         Ok(query) => query,
         Err(message) => return (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response(),
     };
-    if !app.tally.is_ready() {
-        return warming_up();
+    if !app.tally.is_warm() {
+        return warming_up(&app.tally);
     }
     Json(app.tally.nodes_page(&query)).into_response()
 }

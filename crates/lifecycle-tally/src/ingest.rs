@@ -1,10 +1,11 @@
 //! Feeding a tally from NATS: the recent past from JetStream first, then live.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use lifecycle_nats::{Connection, Error, ErrorKind, Interest, ReceiveError, ReplayFrom};
+use lifecycle_nats::{Connection, Error, ErrorKind, Interest, ReceiveError, Recurring, ReplayFrom};
 use tracing::{debug, info, warn};
 
 use crate::tally::Tally;
@@ -12,27 +13,67 @@ use crate::tally::Tally;
 /// How often nodes are expired.
 pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How often the connection is looked at for a reconnection.
+const RECONNECT_CHECK: Duration = Duration::from_millis(100);
+
+/// Why following a subscription stopped.
+enum Followed {
+    Shutdown,
+    /// The connection was lost and made again: the JetStream consumer would take many
+    /// seconds to notice, so it is made again at once.
+    Reconnected,
+}
+
 impl Tally {
     /// Counts events from `connection` until `shutdown` completes.
     ///
     /// When the server keeps `CHORIA_EVENTS`, the last `max_age` of it is replayed first and
     /// the tally reports ready ([`Tally::is_ready`]) once it has caught up, so its counts are
-    /// right at the first scrape after a restart. Without JetStream it says so once and
-    /// counts live. Messages that are not events are counted as process errors and logged.
+    /// right at the first scrape after a restart. After the connection was lost and made
+    /// again, or called again on the same tally (after an error), it goes on after the last
+    /// event it counted from the stream rather than replay again, and is not ready until it
+    /// has caught up. Without JetStream it says so once and counts live. Messages that are
+    /// not events are counted as process errors and logged.
     pub async fn ingest(
         &self,
         connection: &Connection,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Error> {
+        self.health.connected_with(connection.client().clone());
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            match self.follow(connection, &mut shutdown).await? {
+                Followed::Shutdown => return Ok(()),
+                Followed::Reconnected => {
+                    info!("reconnected to NATS: going on after the last event counted");
+                }
+            }
+        }
+    }
+
+    /// Subscribes and counts until `shutdown` completes or the connection is made again.
+    async fn follow(
+        &self,
+        connection: &Connection,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Result<Followed, Error> {
+        let connects = || {
+            connection
+                .client()
+                .statistics()
+                .connects
+                .load(Ordering::Relaxed)
+        };
+        let connected_as = connects();
         let interest = Interest {
             components: self.options().components.iter().cloned().collect(),
             ..Interest::default().with_machine_events()
         };
-        let since = SystemTime::now() - self.options().max_age;
-        let (mut events, mut backlog) = match connection
-            .replay(&interest, ReplayFrom::Time(since))
-            .await
-        {
+        let from = match self.last_sequence.load(Ordering::Relaxed) {
+            0 => ReplayFrom::Time(SystemTime::now() - self.options().max_age),
+            last => ReplayFrom::Sequence(last.saturating_add(1)),
+        };
+        let (mut events, mut backlog) = match connection.replay(&interest, from).await {
             Ok(replay) => {
                 let backlog = replay.backlog().unwrap_or(0);
                 info!(backlog, max_age = ?self.options().max_age, "warm start: replaying recent events from JetStream");
@@ -51,13 +92,23 @@ impl Tally {
         };
         // Ready must mean the server knows the subscription: nothing sent after is missed.
         connection.client().flush().await.map_err(Error::nats)?;
+        self.health.replay_started(backlog);
         self.set_ready(backlog == 0);
+        let mut stream_errors =
+            Recurring::new("the JetStream consumer failed, it recovers by itself where it can");
         let mut expiry = tokio::time::interval(EXPIRY_INTERVAL);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut shutdown = std::pin::pin!(shutdown);
+        let mut reconnects = tokio::time::interval(RECONNECT_CHECK);
+        reconnects.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let item = tokio::select! {
-                () = &mut shutdown => return Ok(()),
+                () = &mut *shutdown => return Ok(Followed::Shutdown),
+                _ = reconnects.tick() => {
+                    if connects() != connected_as {
+                        return Ok(Followed::Reconnected);
+                    }
+                    continue;
+                }
                 _ = expiry.tick() => {
                     let expired = self.expire();
                     if expired > 0 {
@@ -72,6 +123,9 @@ impl Tally {
                 None => return Err(Error::new(ErrorKind::SubscriptionEnded)),
                 Some(Ok(received)) => {
                     self.observe(received.parsed.event());
+                    if let Some(sequence) = received.stream_sequence {
+                        self.last_sequence.fetch_max(sequence, Ordering::Relaxed);
+                    }
                     if received.pending == Some(0) && backlog > 0 {
                         backlog = 1; // caught up, whatever was counted so far
                     }
@@ -85,12 +139,13 @@ impl Tally {
                     replayed
                 }
                 Some(Err(e)) => {
-                    warn!("{e}");
+                    stream_errors.record(e);
                     false
                 }
             };
             if replayed && backlog > 0 {
                 backlog -= 1;
+                self.health.replayed_one();
                 if backlog == 0 {
                     info!("warm start done: counts are current");
                     self.set_ready(true);

@@ -3,8 +3,10 @@
 //! Every series carries `active` ("1" on the leader), and leadership can change at any time,
 //! so the metrics are kept here by label values and written out at each scrape with the
 //! current `active`: a change of leader relabels every series without resetting any count.
-//! The versions gauge is not kept at all: it is read from the [`Fleet`]'s counts at each
-//! scrape (a walk of its components and versions, never of its nodes).
+//! The versions and lost nodes gauges are not kept at all: they are read from the
+//! [`Fleet`]'s counts at each scrape (a walk of its components and versions, never of its
+//! nodes); a version whose last node left reads 0 until the fleet retires it. The leader and
+//! connected gauges are read from the tally's state at each scrape too.
 //!
 //! Every label value that comes from a publisher is bounded: components and versions by the
 //! fleet's caps (an event past them is counted in `refused_total` by reason, a fixed set),
@@ -25,6 +27,7 @@ use lifecycle_core::EventType;
 
 use crate::feed::FeedStats;
 use crate::fleet::Fleet;
+use crate::health::Health;
 use crate::refusal::Refusal;
 
 /// The metric name prefix Choria's tally uses.
@@ -182,12 +185,17 @@ pub struct Metrics {
     active: AtomicBool,
     fleet: Arc<Mutex<Fleet>>,
     feed: Arc<FeedStats>,
+    health: Arc<Health>,
 }
 
 impl Metrics {
-    /// Metrics whose versions gauge reads `fleet` and feed gauges `feed`. Not active until
-    /// [`Metrics::set_active`].
-    pub(crate) fn new(fleet: Arc<Mutex<Fleet>>, feed: Arc<FeedStats>) -> Arc<Metrics> {
+    /// Metrics whose versions and lost nodes gauges read `fleet`, feed gauges `feed` and
+    /// connected gauge `health`. Not active until [`Metrics::set_active`].
+    pub(crate) fn new(
+        fleet: Arc<Mutex<Fleet>>,
+        feed: Arc<FeedStats>,
+        health: Arc<Health>,
+    ) -> Arc<Metrics> {
         Arc::new(Metrics {
             store: Mutex::new(Store {
                 components: HashMap::default(),
@@ -204,6 +212,7 @@ impl Metrics {
             active: AtomicBool::new(false),
             fleet,
             feed,
+            health,
         })
     }
 
@@ -254,6 +263,16 @@ impl Metrics {
     /// An event was refused ([`Refusal`]).
     pub fn refused(&self, refusal: Refusal) {
         self.store().refused[refusal.index()] += 1;
+    }
+
+    /// Events refused so far, for every reason.
+    pub fn refused_total(&self) -> u64 {
+        self.store().refused.iter().sum()
+    }
+
+    /// Nodes expired so far, of every component.
+    pub fn expired_total(&self) -> u64 {
+        self.store().nodes_expired.series.values().sum()
     }
 
     /// A governor event.
@@ -338,21 +357,46 @@ fn histograms<const N: usize>(
 impl Collector for Metrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let active = if self.is_active() { "1" } else { "0" };
-        // The gauge comes first, from the fleet alone, so the fleet and the store are never
-        // locked together.
-        let versions: Vec<(String, String, u64)> = {
+        let flag = |on: bool| i64::from(on);
+        let mut metric = encoder.encode_descriptor(
+            "leader",
+            "1 while this tally leads (always, without an election), else 0",
+            None,
+            MetricType::Gauge,
+        )?;
+        metric
+            .encode_family(&[("active", active)].as_slice())?
+            .encode_gauge(&flag(self.is_active()))?;
+        let mut metric = encoder.encode_descriptor(
+            "connected",
+            "1 while this tally is connected to its NATS broker, else 0",
+            None,
+            MetricType::Gauge,
+        )?;
+        metric
+            .encode_family(&[("active", active)].as_slice())?
+            .encode_gauge(&flag(self.health.is_connected()))?;
+
+        // The fleet's gauges come first, from the fleet alone, so the fleet and the store
+        // are never locked together.
+        let (versions, lost) = {
             let fleet = self.fleet.lock().unwrap_or_else(|p| p.into_inner());
-            fleet
-                .components()
+            let versions: Vec<(String, String, u64)> = fleet
+                .shown_versions()
                 .flat_map(|(c, vs)| {
                     vs.into_iter()
                         .map(move |(v, n)| (c.to_owned(), v.to_owned(), n))
                 })
-                .collect()
+                .collect();
+            let lost: Vec<(String, u64)> = fleet
+                .lost_per_component()
+                .map(|(c, n)| (c.to_owned(), n))
+                .collect();
+            (versions, lost)
         };
         let mut metric = encoder.encode_descriptor(
             "versions",
-            "Nodes running each version of each component",
+            "Nodes running each version of each component (0 for --max-age after the last left)",
             None,
             MetricType::Gauge,
         )?;
@@ -364,6 +408,17 @@ impl Collector for Metrics {
             ];
             metric
                 .encode_family(&labels.as_slice())?
+                .encode_gauge(&(*count as i64))?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "lost_nodes",
+            "Nodes of each component not seen for --max-age without a shutdown, kept for --lost-retention",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (component, count) in &lost {
+            metric
+                .encode_family(&[("component", &**component), ("active", active)].as_slice())?
                 .encode_gauge(&(*count as i64))?;
         }
 

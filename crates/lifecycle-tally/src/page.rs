@@ -1,4 +1,4 @@
-//! The nodes a page at a time: `/api/v1/nodes?limit=&cursor=`.
+//! The nodes a page at a time: `/api/v1/nodes?filter=&state=&limit=&cursor=`.
 //!
 //! A million nodes in one answer is a hundred megabytes, built while holding the fleet: so
 //! nodes come in pages, each copied out under a short lock, and a cursor says where the next
@@ -9,8 +9,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use lifecycle_core::{AnyEvent, Event, Filter};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::fleet::{NodeView, StateSelection};
+use lifecycle_core::NodeState;
 use crate::tally::Tally;
 
 /// Nodes in a page when the client does not say.
@@ -84,10 +87,12 @@ pub struct NodeInfo {
     pub identity: String,
     /// Its component.
     pub component: String,
-    /// The version it runs.
+    /// The version it runs (or, lost, ran when it was last seen).
     pub version: String,
     /// When it was last seen, unix seconds.
     pub last_seen: i64,
+    /// `up` or `lost`.
+    pub state: NodeState,
 }
 
 /// A page of `/api/v1/nodes`.
@@ -106,10 +111,29 @@ pub struct NodeQuery {
     pub component: Option<String>,
     /// Only nodes running this version.
     pub version: Option<String>,
+    /// Only nodes in these states (default: up).
+    pub state: StateSelection,
+    /// Only nodes whose state passes this filter ([`node_event`]); the empty filter passes
+    /// every node.
+    pub filter: Filter,
     /// Where to start: `None` for the first page.
     pub cursor: Option<Cursor>,
     /// Most nodes in the page (1 to [`MAX_PAGE_SIZE`]; out of range is brought in).
     pub limit: usize,
+}
+
+/// A node's state as the filter language sees it: an alive event of its identity, component
+/// and version stamped when it was last seen, with the members `last_seen` (unix seconds) and
+/// `state` (`up` or `lost`). So `component=server,.version<0.30.0` and
+/// `.last_seen<1700000000` select nodes as they select events.
+pub fn node_event(node: &NodeView<'_>) -> AnyEvent {
+    AnyEvent::Lifecycle(Event::node_state(
+        node.identity,
+        node.component,
+        node.version,
+        node.last_seen,
+        node.state,
+    ))
 }
 
 impl Tally {
@@ -118,6 +142,7 @@ impl Tally {
     pub fn nodes_page(&self, query: &NodeQuery) -> NodePage {
         let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
         let (component, version) = (query.component.as_deref(), query.version.as_deref());
+        let filter = (!query.filter.is_empty()).then_some(&query.filter);
         let mut nodes = Vec::with_capacity(limit.min(DEFAULT_PAGE_SIZE));
         let mut position = query.cursor.map_or(0, |c| c.0 as usize);
         loop {
@@ -129,12 +154,17 @@ impl Tally {
                     next_cursor: None,
                 };
             }
-            position = fleet.walk(position, position + WALK_STEP, component, version, |node| {
+            let step = position + WALK_STEP;
+            position = fleet.walk(position, step, component, version, query.state, |node| {
+                if filter.is_some_and(|filter| !filter.matches(&node_event(&node))) {
+                    return true;
+                }
                 nodes.push(NodeInfo {
                     identity: node.identity.to_owned(),
                     component: node.component.to_owned(),
                     version: node.version.to_owned(),
                     last_seen: node.last_seen,
+                    state: node.state,
                 });
                 nodes.len() < limit
             });
@@ -155,6 +185,39 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_is_an_alive_event_with_its_state_to_the_filter() {
+        // Names are taken as received, whatever they hold.
+        let node = NodeView {
+            identity: "web\u{1b}[31m1",
+            component: "server",
+            version: "0.29.4",
+            last_seen: 1_700_000_000,
+            state: NodeState::Lost,
+        };
+        let event = node_event(&node);
+        assert_eq!(
+            String::from_utf8(event.to_json()).unwrap(),
+            r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"","identity":"web\u001b[31m1","component":"server","timestamp":1700000000,"version":"0.29.4","last_seen":1700000000,"state":"lost"}"#
+        );
+        for (filter, passes) in [
+            ("identity=web*,component=server", true),
+            ("alive,.version>=0.29.4", true),
+            (".version<0.29.4", false),
+            (".state=lost", true),
+            (".state=up", false),
+            (".last_seen>=1700000000", true),
+            (".last_seen<1700000000", false),
+            ("startup", false),
+        ] {
+            assert_eq!(
+                Filter::parse(filter).unwrap().matches(&event),
+                passes,
+                "{filter}"
+            );
+        }
+    }
 
     #[test]
     fn cursors_are_digits_that_fit() {

@@ -18,7 +18,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Every reason, in the order [`Refusal::index`] numbers them.
+    /// Every reason, in the order its counts are kept (and written in `refused_total`).
     pub const ALL: [Refusal; 5] = [
         Refusal::NoIdentity,
         Refusal::NoComponent,

@@ -1,7 +1,7 @@
 //! The tally: events in, fleet state and metrics out.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,13 +9,18 @@ use lifecycle_core::{AnyEvent, Event, EventKind, MachineEvent};
 use tracing::warn;
 
 use crate::feed::{DEFAULT_FEED_BUDGET, Feed, FeedSubscription};
-use crate::fleet::{Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_VERSIONS, Fleet};
-use crate::http::ComponentCount;
+use crate::fleet::{Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS, Fleet};
+use crate::health::{Health, Readiness};
+use crate::http::{ComponentCount, LostCount, Status};
 use crate::metrics::Metrics;
 use crate::refusal::Refusal;
 
 /// Choria's default: a node not heard from for 80 minutes has gone.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(80 * 60);
+
+/// How long a lost node (expired without a shutdown) is kept by default: a day, time enough
+/// for someone to look for it.
+pub const DEFAULT_LOST_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Nodes expired per lock of the fleet, so a mass expiry never stalls ingest for long.
 const EXPIRY_BATCH: usize = 10_000;
@@ -41,13 +46,21 @@ pub fn system_clock() -> Clock {
 pub struct TallyOptions {
     /// Components to count; empty means every component.
     pub components: BTreeSet<String>,
-    /// Nodes not seen for this long expire.
+    /// Nodes not seen for this long expire: those that did not say they shut down are
+    /// lost. A version whose last node left reads 0 for this long, then its series goes.
     pub max_age: Duration,
+    /// Lost nodes are kept this long after they expired, then forgotten.
+    pub lost_retention: Duration,
+    /// Most lost nodes kept; past it, those lost longest ago are forgotten first. 0 keeps
+    /// none.
+    pub max_lost: usize,
     /// Most components tracked (at most [`MAX_NAMES`](crate::MAX_NAMES)); events of more are
     /// refused. Components are kept for good, as their counters are.
     pub max_components: usize,
-    /// Most versions one component runs at once (at most [`MAX_NAMES`](crate::MAX_NAMES));
-    /// events that would make more are refused. A version no node runs is forgotten.
+    /// Most versions one component tracks at once (at most [`MAX_NAMES`](crate::MAX_NAMES));
+    /// events that would make more are refused. A version counts while a node, up or lost,
+    /// runs it and for `max_age` after its last node left (while it reads 0), then is
+    /// forgotten.
     pub max_versions: usize,
     /// Bytes of events (as JSON) the live feed holds for one client that reads slower than
     /// they come; past it the client's held events are dropped and it is told how many it
@@ -62,6 +75,8 @@ impl Default for TallyOptions {
         TallyOptions {
             components: BTreeSet::new(),
             max_age: DEFAULT_MAX_AGE,
+            lost_retention: DEFAULT_LOST_RETENTION,
+            max_lost: DEFAULT_MAX_LOST,
             max_components: DEFAULT_MAX_COMPONENTS,
             max_versions: DEFAULT_MAX_VERSIONS,
             feed_budget: DEFAULT_FEED_BUDGET,
@@ -75,6 +90,8 @@ impl std::fmt::Debug for TallyOptions {
         f.debug_struct("TallyOptions")
             .field("components", &self.components)
             .field("max_age", &self.max_age)
+            .field("lost_retention", &self.lost_retention)
+            .field("max_lost", &self.max_lost)
             .field("max_components", &self.max_components)
             .field("max_versions", &self.max_versions)
             .field("feed_budget", &self.feed_budget)
@@ -88,9 +105,11 @@ pub struct Tally {
     fleet: Arc<Mutex<Fleet>>,
     metrics: Arc<Metrics>,
     options: Arc<TallyOptions>,
-    ready: Arc<AtomicBool>,
+    pub(crate) health: Arc<Health>,
     /// The clock's latest reading: an event stamped at or before it needs no new one.
     latest_now: Arc<AtomicI64>,
+    /// The last `CHORIA_EVENTS` sequence counted (0: none): a new ingest goes on after it.
+    pub(crate) last_sequence: Arc<AtomicU64>,
     /// The live feed of counted events.
     pub(crate) feed: Feed,
     refusals: Arc<Mutex<RefusalLog>>,
@@ -104,33 +123,54 @@ struct RefusalLog {
 }
 
 impl Tally {
-    /// An empty tally, not yet ready: [`Tally::ingest`] marks it ready once it has caught
-    /// up; code that feeds a tally itself calls [`Tally::set_ready`].
+    /// An empty tally, not yet ready: [`Tally::run`] and [`Tally::ingest`] make it ready
+    /// once connected and caught up; code that feeds a tally itself calls
+    /// [`Tally::set_ready`].
     pub fn new(options: TallyOptions) -> Tally {
-        let fleet = Arc::new(Mutex::new(Fleet::with_caps(
-            options.max_components,
-            options.max_versions,
-        )));
+        let fleet = Arc::new(Mutex::new(
+            Fleet::with_caps(options.max_components, options.max_versions)
+                .with_max_lost(options.max_lost),
+        ));
         let feed = Feed::new(options.feed_budget);
+        let health = Arc::new(Health::default());
         Tally {
-            metrics: Metrics::new(fleet.clone(), feed.stats()),
+            metrics: Metrics::new(fleet.clone(), feed.stats(), health.clone()),
             fleet,
             options: Arc::new(options),
-            ready: Arc::new(AtomicBool::new(false)),
+            health,
             latest_now: Arc::new(AtomicI64::new(i64::MIN)),
+            last_sequence: Arc::default(),
             feed,
             refusals: Arc::default(),
         }
     }
 
-    /// Whether the counts are current: false while a warm start is still replaying.
+    /// Whether the counts are current: connected to the broker (when fed from one) and
+    /// caught up with it.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.readiness().is_ready()
     }
 
-    /// Marks the counts current or not.
+    /// Ready, or why not: `/readyz` answers with it.
+    pub fn readiness(&self) -> Readiness {
+        self.health.readiness()
+    }
+
+    /// Whether the broker connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.health.is_connected()
+    }
+
+    /// Marks the counts caught up or not; a tally fed in process, with no broker, is ready
+    /// once they are.
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Relaxed);
+        self.health.set_caught_up(ready);
+    }
+
+    /// Whether the counts have been current once. Until then they are partial (a warm start
+    /// replays, or the broker was never reached) and the API does not serve them.
+    pub fn is_warm(&self) -> bool {
+        self.health.is_warm()
     }
 
     /// The metrics, to register and to mark active.
@@ -168,6 +208,40 @@ impl Tally {
         drop(fleet);
         counts.sort_by(ComponentCount::biggest_first);
         counts
+    }
+
+    /// This tally's state, as `/api/v1/status` serves it.
+    pub fn status(&self) -> Status {
+        let readiness = self.readiness();
+        let (up, mut lost) = {
+            let fleet = self.fleet();
+            let lost: Vec<LostCount> = fleet
+                .lost_per_component()
+                .map(|(component, lost)| LostCount {
+                    component: component.to_owned(),
+                    lost,
+                })
+                .collect();
+            (fleet.len() as u64, lost)
+        };
+        lost.sort_by(|a, b| {
+            b.lost
+                .cmp(&a.lost)
+                .then_with(|| a.component.cmp(&b.component))
+        });
+        Status {
+            leader: self.metrics.is_active(),
+            broker: self.health.has_broker(),
+            connected: self.is_connected(),
+            ready: readiness.is_ready(),
+            reason: readiness.to_string(),
+            warm: self.is_warm(),
+            refused: self.metrics.refused_total(),
+            expired: self.metrics.expired_total(),
+            up,
+            lost,
+            now: (self.options.clock)(),
+        }
     }
 
     /// Whether events of `component` are counted.
@@ -302,15 +376,19 @@ impl Tally {
         now
     }
 
-    /// Expires nodes not seen for `max_age`, a batch per lock of the fleet; returns how many.
+    /// Expires nodes not seen for `max_age` (they are lost), forgets those lost for longer
+    /// than `lost_retention` and the versions whose last node left more than `max_age` ago,
+    /// a batch per lock of the fleet; returns how many nodes expired.
     pub fn expire(&self) -> u64 {
         let start = Instant::now();
         let now = (self.options.clock)();
-        let cutoff = now.saturating_sub(self.options.max_age.as_secs() as i64);
+        let max_age = i64::try_from(self.options.max_age.as_secs()).unwrap_or(i64::MAX);
+        let retention = i64::try_from(self.options.lost_retention.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(max_age);
         let mut total = 0;
         loop {
             let mut expired: BTreeMap<String, u64> = BTreeMap::new();
-            let more = self.fleet().expire(cutoff, EXPIRY_BATCH, |component| {
+            let more = self.fleet().expire(cutoff, now, EXPIRY_BATCH, |component| {
                 match expired.get_mut(component) {
                     Some(count) => *count += 1,
                     None => {
@@ -326,6 +404,11 @@ impl Tally {
                 break;
             }
         }
+        while self
+            .fleet()
+            .forget_lost(cutoff.saturating_sub(retention), EXPIRY_BATCH)
+        {}
+        self.fleet().retire(cutoff);
         self.metrics.maintenance(start.elapsed());
         total
     }
@@ -485,6 +568,6 @@ mod tests {
             .map(|(c, _)| c.to_owned())
             .collect();
         assert_eq!(components, ["server"]);
-        assert!(!metrics_text(&tally).contains("broker"));
+        assert!(!metrics_text(&tally).contains("component=\"broker\""));
     }
 }

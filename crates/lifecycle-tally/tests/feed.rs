@@ -470,6 +470,16 @@ async fn the_dashboard_is_embedded_and_uses_no_cdn() {
         for scheme in ["http://", "https://", "//cdn", "src=\"//", "href=\"//"] {
             assert!(!body.contains(scheme), "{path} refers to {scheme}");
         }
+        // Identities, components and versions come from whoever publishes: the page
+        // writes them as text, never as markup.
+        for markup in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+        ] {
+            assert!(!body.contains(markup), "{path} uses {markup}");
+        }
     }
     assert_eq!(get(&served.base, "/assets/nope.js").await.0, 404);
 }

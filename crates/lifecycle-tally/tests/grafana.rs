@@ -410,7 +410,11 @@ fn the_dashboard_imports_with_a_prometheus_datasource_variable() {
     }
     let queries = queries(&dashboard);
     for metric in [
+        "leader",
+        "connected",
         "versions",
+        "lost_nodes",
+        "refused_total",
         "good_events_total",
         "event_types_total",
         "process_errors_total",

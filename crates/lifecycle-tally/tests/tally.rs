@@ -161,7 +161,7 @@ async fn a_scripted_fleet_gives_exact_metrics_and_answers() {
     let tally = Running::start(&server).await;
     // Live only here (no stream): ready at once, events counted as they come.
     within(10, "readiness", async {
-        while tally.get("/healthz").await.0 != 200 {
+        while tally.get("/readyz").await.0 != 200 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -174,6 +174,8 @@ async fn a_scripted_fleet_gives_exact_metrics_and_answers() {
     let versions = series(&metrics, "lifecycle_tally_versions");
     let want: BTreeMap<String, String> = [
         ("active=\"0\",component=\"broker\",version=\"1.0.0\"", "1"),
+        // Its last node left: 0 until max-age has passed since.
+        ("active=\"0\",component=\"server\",version=\"0.28.0\"", "0"),
         ("active=\"0\",component=\"server\",version=\"0.29.0\"", "1"),
         ("active=\"0\",component=\"server\",version=\"0.29.4\"", "2"),
     ]
@@ -262,12 +264,31 @@ async fn a_scripted_fleet_gives_exact_metrics_and_answers() {
     let expired = series(&metrics, "lifecycle_tally_nodes_expired_total");
     assert_eq!(expired["active=\"0\",component=\"server\""], "2");
     assert_eq!(expired["active=\"0\",component=\"broker\""], "1");
+    // 0.28.0 left more than max-age ago: gone. The versions whose nodes expired read 0.
+    let versions: Vec<(String, String)> = series(&metrics, "lifecycle_tally_versions")
+        .into_iter()
+        .collect();
     assert_eq!(
-        series(&metrics, "lifecycle_tally_versions")
-            .into_values()
-            .collect::<Vec<_>>(),
-        ["1"]
+        versions,
+        [
+            (
+                "active=\"0\",component=\"broker\",version=\"1.0.0\"".to_owned(),
+                "0".to_owned()
+            ),
+            (
+                "active=\"0\",component=\"server\",version=\"0.29.0\"".to_owned(),
+                "0".to_owned()
+            ),
+            (
+                "active=\"0\",component=\"server\",version=\"0.29.4\"".to_owned(),
+                "1".to_owned()
+            ),
+        ]
     );
+    // Expired without a shutdown: lost.
+    let lost = series(&metrics, "lifecycle_tally_lost_nodes");
+    assert_eq!(lost["active=\"0\",component=\"server\""], "2");
+    assert_eq!(lost["active=\"0\",component=\"broker\""], "1");
     within(10, "the process error", async {
         loop {
             let metrics = tally.get("/metrics").await.1;
