@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
-use lifecycle_core::{Filter, Interest, NodeState, Since, TerminalSafe, format_utc};
-use lifecycle_watch::{Gate, KeyBy, Node, StateQuery, Stop, TallyClient, Target, Watch};
+use lifecycle_core::{Filter, Interest, Since, StateSelection, TerminalSafe, format_utc};
+use lifecycle_watch::{Gate, KeyBy, Node, Stop, TallyClient, Target, Watch};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -67,11 +67,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let filter = Filter::parse(&args.filter)?;
-    let state = match args.state.as_str() {
-        "up" => StateQuery::Only(NodeState::Up),
-        "lost" => StateQuery::Only(NodeState::Lost),
-        _ => StateQuery::All,
-    };
+    let state: StateSelection = args.state.parse()?;
     let runtime = crate::connect::runtime()?;
     let nodes = match &args.tally {
         Some(url) => {
@@ -79,7 +75,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             runtime.block_on(tally.nodes(&args.filter, state))?
         }
         None => {
-            if state == StateQuery::Only(NodeState::Lost) {
+            if state == StateSelection::Lost {
                 bail!("a replay knows no lost nodes: --state lost needs --tally");
             }
             match runtime.block_on(replay(&args, filter))? {

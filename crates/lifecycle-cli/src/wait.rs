@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lifecycle_core::{Filter, NodeState, Progress, Since, TerminalSafe};
+use lifecycle_core::{Filter, Progress, Since, StateSelection, TerminalSafe};
 use lifecycle_watch::{
-    Condition, Fraction, Gate, KeyBy, Node, PassTemplate, StateQuery, Stop, TallyClient, Target,
-    TemplateWait, Watch, wait_for,
+    Condition, Fraction, Gate, KeyBy, Node, PassTemplate, Stop, TallyClient, Target, TemplateWait,
+    Watch, wait_for,
 };
 
 use crate::connect::ConnectArgs;
@@ -269,7 +269,7 @@ fn receive<C: Condition>(
         // Subscribed before the tally is read: nothing that happens meanwhile is missed.
         let mut events = watch.open(&connection).await?;
         if let Some((tally, filter)) = tally {
-            let read = tally.nodes(&filter, StateQuery::Only(NodeState::Up));
+            let read = tally.nodes(&filter, StateSelection::Up);
             let nodes = match deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
                     Ok(nodes) => nodes?,

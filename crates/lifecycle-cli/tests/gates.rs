@@ -562,10 +562,6 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
 }
 
 /// `lifecycle nodes --tally` and `wait --tally` against a running `lifecycle tally`.
-///
-/// After the tally's `filter=` and `state=` land: extend this test with `--filter
-/// 'component=server,.version<0.30.0'` and `--state lost` (a node stopped without a
-/// shutdown, after `--max-age`).
 #[test]
 fn the_tally_client_lists_and_gates_on_a_running_tally() {
     let server = NatsServer::start();
@@ -612,6 +608,21 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     );
     let out = run(&server, &["nodes", "--tally", &url, "--count"]);
     assert_eq!(out.stdout, "3\n", "{}", out.stderr);
+    // The filter runs in the tally, over each node's state.
+    let behind = [
+        "nodes",
+        "--tally",
+        &url,
+        "--filter",
+        "component=server,.version<0.30.0",
+        "--json",
+    ];
+    let out = run(&server, &behind);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(out.stdout.trim()).unwrap(),
+        node("n2", "0.29.4")
+    );
 
     // The fleet is the tally's; live events move it.
     let gate = [
@@ -639,6 +650,47 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     fleet.publish(&[alive_at("n2", "0.30.0", now)]);
     let out = wait.finish();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+/// A node stopped without a shutdown is lost after the tally's `--max-age`, listed by
+/// `nodes --state lost`, and up again after its next alive; one that shut down is gone.
+#[test]
+fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
+    let server = NatsServer::start();
+    let mut fleet = Fleet::new(&server);
+    let tally = Serving::tally(&server, &["--max-age", "2s"]);
+    wait_until("the tally is ready", LIMIT, || {
+        tally
+            .get("/healthz")
+            .is_some_and(|(status, _)| status == 200)
+    });
+    let url = format!("http://{}", tally.address);
+    let shutdown = Event::builder(EventType::Shutdown)
+        .identity("n2")
+        .component("server")
+        .timestamp(lifecycle_watch::unix_now())
+        .build()
+        .unwrap();
+    fleet.publish(&[
+        alive_at("n1", "0.29.4", lifecycle_watch::unix_now()),
+        alive_at("n2", "0.29.4", lifecycle_watch::unix_now()),
+    ]);
+    fleet.publish(&[shutdown]);
+    let listed = |state: &str| {
+        let out = run(&server, &["nodes", "--tally", &url, "--state", state]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out.stdout
+            .lines()
+            .skip(1)
+            .map(|line| line.split_whitespace().next().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    wait_until("n1 is lost", LIMIT, || listed("lost") == ["n1"]);
+    assert!(listed("up").is_empty(), "n2 shut down: gone, not lost");
+
+    fleet.publish(&[alive_at("n1", "0.30.0", lifecycle_watch::unix_now())]);
+    wait_until("n1 is up again", LIMIT, || listed("up") == ["n1"]);
+    assert!(listed("lost").is_empty());
 }
 
 #[test]

@@ -23,13 +23,11 @@
 //! and no name longer than [`MAX_NAME_LEN`]. An event past a cap, or naming no node, is
 //! refused ([`Refusal`]).
 
-use std::fmt;
 use std::hash::BuildHasher;
-use std::str::FromStr;
 
 use hashbrown::HashTable;
-pub use lifecycle_core::NodeState;
 use lifecycle_core::{Event, EventKind};
+pub use lifecycle_core::{InvalidStateSelection, NodeState, StateSelection};
 
 use crate::refusal::Refusal;
 
@@ -73,55 +71,6 @@ struct Node {
     /// Neighbours in its last-seen list: older and newer.
     older: u32,
     newer: u32,
-}
-
-/// Which nodes a listing takes by their state: `up` (the default), `lost` or `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StateSelection {
-    /// Up nodes only.
-    #[default]
-    Up,
-    /// Lost nodes only.
-    Lost,
-    /// Both.
-    All,
-}
-
-impl StateSelection {
-    /// Whether a node in `state` is taken.
-    pub fn wants(self, state: NodeState) -> bool {
-        match self {
-            StateSelection::Up => state == NodeState::Up,
-            StateSelection::Lost => state == NodeState::Lost,
-            StateSelection::All => true,
-        }
-    }
-}
-
-/// A state selection other than `up`, `lost` or `all`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidStateSelection(String);
-
-impl fmt::Display for InvalidStateSelection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown: String = self.0.chars().take(64).collect();
-        write!(f, "invalid state {shown:?}: up, lost or all")
-    }
-}
-
-impl std::error::Error for InvalidStateSelection {}
-
-impl FromStr for StateSelection {
-    type Err = InvalidStateSelection;
-
-    fn from_str(s: &str) -> Result<StateSelection, InvalidStateSelection> {
-        match s {
-            "up" => Ok(StateSelection::Up),
-            "lost" => Ok(StateSelection::Lost),
-            "all" => Ok(StateSelection::All),
-            _ => Err(InvalidStateSelection(s.to_owned())),
-        }
-    }
 }
 
 type NameIndex = hashbrown::HashMap<Box<str>, u16, foldhash::fast::FixedState>;

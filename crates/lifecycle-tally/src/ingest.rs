@@ -10,7 +10,8 @@ use tracing::{debug, info, warn};
 
 use crate::tally::Tally;
 
-/// How often nodes are expired.
+/// How often nodes are expired, at most: a short `max_age` (tests, small labs) is looked at
+/// four times per `max_age`, at least once a second.
 pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How often the connection is looked at for a reconnection.
@@ -96,7 +97,8 @@ impl Tally {
         self.set_ready(backlog == 0);
         let mut stream_errors =
             Recurring::new("the JetStream consumer failed, it recovers by itself where it can");
-        let mut expiry = tokio::time::interval(EXPIRY_INTERVAL);
+        let every = (self.options().max_age / 4).clamp(Duration::from_secs(1), EXPIRY_INTERVAL);
+        let mut expiry = tokio::time::interval(every);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reconnects = tokio::time::interval(RECONNECT_CHECK);
         reconnects.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -13,8 +13,8 @@ use lifecycle_core::{AnyEvent, Event, Filter};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::fleet::{NodeView, StateSelection};
-use lifecycle_core::NodeState;
 use crate::tally::Tally;
+use lifecycle_core::NodeState;
 
 /// Nodes in a page when the client does not say.
 pub const DEFAULT_PAGE_SIZE: usize = 1_000;

@@ -316,7 +316,7 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
     let (status, body) = get(base, "/api/v1/nodes?state=gone").await;
     assert_eq!(
         (status, body.as_str()),
-        (400, "invalid state \"gone\": up, lost or all\n")
+        (400, "invalid state 'gone' (expected up, lost or all)\n")
     );
 }
 

@@ -52,7 +52,6 @@ pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use node::{KeyBy, Node};
 pub use receive::{Events, Step, Stop, Watch};
 pub use tally::{
-    CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, StateQuery, TallyClient,
-    TallyError,
+    CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient, TallyError,
 };
 pub use template::{EventTemplate, PassTemplate, event_context};

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use lifecycle_core::NodeState;
+use lifecycle_core::StateSelection;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
@@ -35,24 +35,6 @@ const MAX_MESSAGE: usize = 512;
 
 /// Most nodes listed unless told otherwise.
 pub const DEFAULT_MAX_NODES: usize = 2_000_000;
-
-/// Which nodes by state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateQuery {
-    /// Only nodes in this state.
-    Only(NodeState),
-    /// Up and lost nodes.
-    All,
-}
-
-impl StateQuery {
-    fn as_str(self) -> &'static str {
-        match self {
-            StateQuery::Only(state) => state.as_str(),
-            StateQuery::All => "all",
-        }
-    }
-}
 
 /// Talking to the tally failed.
 #[non_exhaustive]
@@ -136,13 +118,13 @@ struct Page {
 /// A client of one tally's HTTP API.
 ///
 /// ```no_run
-/// use lifecycle_watch::{StateQuery, TallyClient};
-/// use lifecycle_core::NodeState;
+/// use lifecycle_core::StateSelection;
+/// use lifecycle_watch::TallyClient;
 ///
 /// # async fn run() -> Result<(), lifecycle_watch::TallyError> {
 /// let tally = TallyClient::new("http://tally.example.net:9090")?;
 /// let behind = tally
-///     .nodes("component=server,.version<0.30.0", StateQuery::Only(NodeState::Up))
+///     .nodes("component=server,.version<0.30.0", StateSelection::Up)
 ///     .await?;
 /// println!("{} servers still to upgrade", behind.len());
 /// # Ok(()) }
@@ -209,7 +191,11 @@ impl TallyClient {
 
     /// Every node `filter` (the filter language; empty for all) selects in `state`, page by
     /// page.
-    pub async fn nodes(&self, filter: &str, state: StateQuery) -> Result<Vec<Node>, TallyError> {
+    pub async fn nodes(
+        &self,
+        filter: &str,
+        state: StateSelection,
+    ) -> Result<Vec<Node>, TallyError> {
         let mut nodes = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -237,7 +223,7 @@ impl TallyClient {
     async fn page(
         &self,
         filter: &str,
-        state: StateQuery,
+        state: StateSelection,
         cursor: Option<&str>,
     ) -> Result<Page, TallyError> {
         let mut query = vec![("state", state.as_str()), ("limit", PAGE_SIZE)];
@@ -346,6 +332,7 @@ fn redact_text(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lifecycle_core::NodeState;
 
     #[test]
     fn urls_are_checked_and_shown_redacted() {
