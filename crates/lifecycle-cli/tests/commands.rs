@@ -1,139 +1,17 @@
 //! `lifecycle emit`, `view` and `wait`, run as a user runs them: the built binary against a
 //! real nats-server. Every child process is bounded in time and killed when dropped.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{Finished, Running, lifecycle as command, lines_of, run};
+
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
 use lifecycle_testsupport::NatsServer;
-
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn command(server: &NatsServer, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
-    command
-        .args(args)
-        .args(["--server", &server.url()])
-        .env_remove("NATS_URL")
-        .env_remove("NATS_CREDS")
-        .env_remove("NATS_TOKEN")
-        .env_remove("RUST_LOG")
-        // Logs in plain text, so that any ESC byte in them came from an event.
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// A running `lifecycle`, killed on drop; stdout and stderr are collected by threads.
-struct Running {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-}
-
-/// What a finished run printed.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-}
-
-fn lines_of(reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (send, receive) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(reader).lines() {
-            let Ok(line) = line else { break };
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receive
-}
-
-impl Running {
-    fn spawn(mut command: Command) -> Running {
-        let mut child = command.spawn().expect("run lifecycle");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        Running {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Starts a `view` or `wait` with `-v` and returns once it has subscribed.
-    fn subscribed(server: &NatsServer, args: &[&str]) -> Running {
-        let mut args = args.to_vec();
-        args.push("-v");
-        let running = Running::spawn(command(server, &args));
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match running.stderr.recv_timeout(left) {
-                Ok(line) if line.contains("receiving events") => return running,
-                Ok(_) => {}
-                Err(e) => panic!("lifecycle {args:?} did not subscribe: {e}"),
-            }
-        }
-    }
-
-    fn still_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Waits for the exit, at most [`LIMIT`].
-    fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "lifecycle did not exit in time");
-            thread::sleep(Duration::from_millis(10));
-        };
-        let collect = |lines: &mpsc::Receiver<String>| {
-            let mut text = String::new();
-            while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            text
-        };
-        Finished {
-            status,
-            stdout: collect(&self.stdout),
-            stderr: collect(&self.stderr),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(server: &NatsServer, args: &[&str]) -> Finished {
-    Running::spawn(command(server, args)).finish()
-}
 
 /// Emits one event; returns the JSON it sent.
 fn emit(server: &NatsServer, args: &[&str]) -> serde_json::Value {

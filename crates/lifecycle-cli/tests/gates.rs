@@ -5,13 +5,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Serving, wait_until};
+use common::{Running, Serving, run, wait_until};
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{
     ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Publisher, Settings,
@@ -123,115 +120,6 @@ fn alive_at(identity: &str, version: &str, timestamp: i64) -> Event {
         .unwrap()
 }
 
-fn command(server: &NatsServer, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
-    command
-        .args(args)
-        .args(["--server", &server.url()])
-        .env_remove("NATS_URL")
-        .env_remove("NATS_CREDS")
-        .env_remove("NATS_TOKEN")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// A running `lifecycle`, killed on drop; its output is collected by threads.
-struct Running {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-}
-
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn lines_of(reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (send, receive) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(reader).lines().map_while(Result::ok) {
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receive
-}
-
-impl Running {
-    fn spawn(mut command: Command) -> Running {
-        let mut child = command.spawn().expect("run lifecycle");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        Running {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Starts a command with `-v` and returns once it has subscribed.
-    fn subscribed(server: &NatsServer, args: &[&str]) -> Running {
-        let mut args = args.to_vec();
-        args.push("-v");
-        let running = Running::spawn(command(server, &args));
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match running.stderr.recv_timeout(left) {
-                Ok(line) if line.contains("receiving events") => return running,
-                Ok(_) => {}
-                Err(e) => panic!("lifecycle {args:?} did not subscribe: {e}"),
-            }
-        }
-    }
-
-    fn still_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "lifecycle did not exit in time");
-            thread::sleep(Duration::from_millis(10));
-        };
-        let collect = |lines: &mpsc::Receiver<String>| {
-            let mut text = String::new();
-            while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            text
-        };
-        Finished {
-            code: status.code(),
-            stdout: collect(&self.stdout),
-            stderr: collect(&self.stderr),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(server: &NatsServer, args: &[&str]) -> Finished {
-    Running::spawn(command(server, args)).finish()
-}
-
 /// 100 simulated servers upgraded to 0.30.0, then 3 of them rolled back to 0.29.4; returns
 /// the fleet and the 3.
 fn rolled_out_but_three(server: &NatsServer) -> (Fleet, [String; 3]) {
@@ -279,7 +167,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     let mut args = UNTIL_ALL.to_vec();
     args.extend(["--timeout", "4s"]);
     let out = run(&server, &args);
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
         out.stderr,
         "lifecycle: condition not met: 97/100 nodes pass\n"
@@ -299,7 +187,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     // The same for machines.
     args.push("--json");
     let out = run(&server, &args);
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
     let listed: Vec<serde_json::Value> = out
         .stdout
         .lines()
@@ -333,14 +221,14 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     assert!(wait.still_running(), "wait ended with 1 node rolled back");
     fleet.publish(&[upgraded(&behind[2], "0.29.4", "0.30.0")]);
     let out = wait.finish();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, "");
 
     // And a wait started now succeeds from the replay alone.
     let mut args = UNTIL_ALL.to_vec();
     args.extend(["--timeout", "20s"]);
     let out = run(&server, &args);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
 }
 
 #[test]
@@ -361,11 +249,11 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
         run(&server, &args)
     };
     let out = gate(&["--fraction", "0.97", "--timeout", "20s"]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let out = gate(&["--count", "97", "--timeout", "20s"]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let out = gate(&["--fraction", "0.98", "--timeout", "4s"]);
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
         out.stderr,
         "lifecycle: condition not met: 97/100 nodes pass, 98 needed (0.98)\n"
@@ -373,7 +261,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
     assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
     // More than there are nodes: never met.
     let out = gate(&["--count", "101", "--timeout", "4s"]);
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
         out.stderr,
         "lifecycle: condition not met: 97/101 nodes pass\n"
@@ -411,7 +299,7 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
     assert!(wait.still_running(), "wait ended with two nodes up");
     fleet.publish(&[alive("n2", "0.30.0")]);
     let out = wait.finish();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, "n1 1\nn2 2\nn2 1\nn3 2\nn2 3\n");
     assert!(
         out.stderr.contains("wait succeeded after") && out.stderr.contains("passed: n1, n2, n3"),
@@ -433,7 +321,7 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
             "20s",
         ],
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     // Without set_success, it times out with 1.
     let out = run(
         &server,
@@ -449,7 +337,7 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
             "3s",
         ],
     );
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert!(
         out.stderr
             .contains("condition not met: set_success was not given a true condition; 3 passed"),
@@ -508,7 +396,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
     assert!(simulation.up() < 600, "some components are restarting");
 
     let out = run(&server, &["nodes", "--since", "10m", "--json"]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(counts(&out.stdout), expected);
 
     let server_behind: u64 = expected
@@ -529,7 +417,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
             "--count",
         ],
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, format!("{server_behind}\n"));
 
     // The table: a header, then a line per node, by identity then component.
@@ -543,7 +431,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
             "identity=node000001.*",
         ],
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("IDENTITY "), "{}", out.stdout);
     assert!(
@@ -554,7 +442,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
     assert!(lines.len() <= 3, "{}", out.stdout);
 
     let out = run(&server, &["nodes", "--state", "lost"]);
-    assert_eq!(out.code, Some(2));
+    assert_eq!(out.code(), Some(2));
     assert_eq!(
         out.stderr,
         "lifecycle: a replay knows no lost nodes: --state lost needs --tally\n"
@@ -587,7 +475,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     });
 
     let out = run(&server, &["nodes", "--tally", &url, "--json"]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let mut listed: Vec<serde_json::Value> = out
         .stdout
         .lines()
@@ -618,7 +506,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
         "--json",
     ];
     let out = run(&server, &behind);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(out.stdout.trim()).unwrap(),
         node("n2", "0.29.4")
@@ -637,7 +525,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     let mut args = gate.to_vec();
     args.extend(["--all", "--timeout", "4s", "--json"]);
     let out = run(&server, &args);
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(out.stdout.trim()).unwrap(),
         node("n2", "0.29.4")
@@ -649,7 +537,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     assert!(wait.still_running());
     fleet.publish(&[alive_at("n2", "0.30.0", now)]);
     let out = wait.finish();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
 }
 
 /// A node stopped without a shutdown is lost after the tally's `--max-age`, listed by
@@ -678,7 +566,7 @@ fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
     fleet.publish(&[shutdown]);
     let listed = |state: &str| {
         let out = run(&server, &["nodes", "--tally", &url, "--state", state]);
-        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
         out.stdout
             .lines()
             .skip(1)
@@ -710,7 +598,7 @@ fn tally_errors_name_the_url_without_its_password() {
             &format!("http://{}/elsewhere", tally.address),
         ],
     );
-    assert_eq!(out.code, Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(
         out.stderr.starts_with(&format!(
             "lifecycle: the tally at http://{}/elsewhere/api/v1/nodes answered HTTP 404",
@@ -733,7 +621,7 @@ fn tally_errors_name_the_url_without_its_password() {
             &format!("http://alice:s3cret@127.0.0.1:{port}"),
         ],
     );
-    assert_eq!(out.code, Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(
         out.stderr.starts_with(&format!(
             "lifecycle: cannot reach the tally at http://alice:***@127.0.0.1:{port}/api/v1/nodes: "
@@ -817,7 +705,7 @@ fn usage_errors_exit_2_before_connecting() {
         ),
     ] {
         let out = run(&server, args);
-        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert_eq!(out.code(), Some(2), "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(error), "{args:?}: {}", out.stderr);
     }
 }

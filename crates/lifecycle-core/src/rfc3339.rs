@@ -161,54 +161,11 @@ mod tests {
             assert_eq!(format_utc(unix), None, "{unix}");
         }
     }
-
-    #[test]
-    fn validates_like_go() {
-        for valid in [
-            "2023-11-14T22:13:20Z",
-            "1984-02-28T15:04:05.999999999Z",
-            "1984-02-28T15:04:05.9999999999999Z",
-            "2000-02-29T00:00:00+01:00",
-            "2023-11-14T22:13:20-23:59",
-            "0000-01-01T00:00:00Z",
-            "9999-12-31T23:59:59.5Z",
-        ] {
-            assert!(is_valid(valid), "{valid}");
-        }
-        for invalid in [
-            "",
-            "2019-02-28",
-            "2023-11-14 22:13:20Z",
-            "2023-11-14t22:13:20Z",
-            "2023-11-14T22:13:20z",
-            "2023-11-14T22:13:20",
-            "2023-11-14T2:13:20Z",
-            "2023-11-14T22:13:20.Z",
-            "2023-11-14T22:13:20,5Z",
-            "2023-11-14T24:00:00Z",
-            "2023-11-14T22:60:00Z",
-            "2016-12-31T23:59:60Z",
-            "2023-02-29T00:00:00Z",
-            "1900-02-29T00:00:00Z",
-            "2023-13-01T00:00:00Z",
-            "2023-00-01T00:00:00Z",
-            "2023-04-31T00:00:00Z",
-            "2023-11-14T22:13:20+24:00",
-            "2023-11-14T22:13:20+01:60",
-            "2023-11-14T22:13:20+0100",
-            "2023-11-14T22:13:20Z ",
-            "+2023-11-14T22:13:20Z",
-            "2023-11-14T22:13:20.5",
-            "１９８４-02-28T15:04:05Z",
-        ] {
-            assert!(!is_valid(invalid), "{invalid}");
-        }
-    }
 }
 
 #[cfg(test)]
 mod parse_tests {
-    use super::{civil_from_days, days_from_civil, format_utc, parse};
+    use super::{civil_from_days, days_from_civil, format_utc, is_valid, parse};
     use proptest::prelude::*;
 
     #[test]
@@ -233,6 +190,7 @@ mod parse_tests {
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text), Some(expected), "{text}");
+            assert!(is_valid(text), "{text}");
         }
     }
 

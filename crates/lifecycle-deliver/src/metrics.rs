@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::{MetricType, TypedMetric};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 /// How long attempts took, in seconds: 5 ms doubling to about 160 s.
 fn duration_histogram() -> Histogram {
@@ -133,23 +133,19 @@ impl RuleMetrics {
     /// `retried_total`, `dead_lettered_total`, `deduplicated_total`, `running`,
     /// `action_duration_seconds` and `dropped_total`.
     pub fn register(&self, registry: &mut Registry) {
-        let help = Help::default();
-        registry.register(help.matched.0, help.matched.1, self.matched.clone());
-        registry.register(help.succeeded.0, help.succeeded.1, self.succeeded.clone());
-        registry.register(help.failed.0, help.failed.1, self.failed.clone());
-        registry.register(help.retried.0, help.retried.1, self.retried.clone());
-        registry.register(
-            help.dead_lettered.0,
-            help.dead_lettered.1,
-            self.dead_lettered.clone(),
+        register_common(
+            registry,
+            [
+                self.matched.clone(),
+                self.succeeded.clone(),
+                self.failed.clone(),
+                self.retried.clone(),
+                self.dead_lettered.clone(),
+                self.deduplicated.clone(),
+            ],
+            self.running.clone(),
+            self.duration.clone(),
         );
-        registry.register(
-            help.deduplicated.0,
-            help.deduplicated.1,
-            self.deduplicated.clone(),
-        );
-        registry.register(help.running.0, help.running.1, self.running.clone());
-        registry.register(help.duration.0, help.duration.1, self.duration.clone());
         registry.register(
             "dropped",
             "Events dropped before they could be handled because they arrived faster than \
@@ -174,38 +170,39 @@ impl Drop for Running<'_> {
     }
 }
 
-/// Names and help texts, one place for both ways of registering.
-struct Help {
-    matched: (&'static str, &'static str),
-    succeeded: (&'static str, &'static str),
-    failed: (&'static str, &'static str),
-    retried: (&'static str, &'static str),
-    dead_lettered: (&'static str, &'static str),
-    deduplicated: (&'static str, &'static str),
-    running: (&'static str, &'static str),
-    duration: (&'static str, &'static str),
-}
-
-impl Default for Help {
-    fn default() -> Self {
-        Help {
-            matched: ("matched", "Events the filter passed"),
-            succeeded: ("succeeded", "Events handled successfully and acknowledged"),
-            failed: ("failed", "Attempts that failed, transient or permanent"),
-            retried: ("retried", "Attempts that failed and were tried again"),
-            dead_lettered: (
-                "dead_lettered",
-                "Events given up on (failed permanently or out of attempts), dead-lettered \
-                 and acknowledged",
-            ),
-            deduplicated: (
-                "deduplicated",
-                "Events skipped because their key was acted on within the dedupe window",
-            ),
-            running: ("running", "Attempts running now"),
-            duration: ("action_duration_seconds", "How long attempts took"),
-        }
+/// Registers what every engine counts, named and described once for its two kinds of
+/// metrics: the counters matched, succeeded, failed, retried, dead-lettered and
+/// deduplicated, then the running gauge and the duration histogram.
+fn register_common<C: Metric, G: Metric, H: Metric>(
+    registry: &mut Registry,
+    counters: [C; 6],
+    running: G,
+    duration: H,
+) {
+    const COUNTERS: [(&str, &str); 6] = [
+        ("matched", "Events the filter passed"),
+        ("succeeded", "Events handled successfully and acknowledged"),
+        ("failed", "Attempts that failed, transient or permanent"),
+        ("retried", "Attempts that failed and were tried again"),
+        (
+            "dead_lettered",
+            "Events given up on (failed permanently or out of attempts), dead-lettered and \
+             acknowledged",
+        ),
+        (
+            "deduplicated",
+            "Events skipped because their key was acted on within the dedupe window",
+        ),
+    ];
+    for ((name, help), counter) in COUNTERS.into_iter().zip(counters) {
+        registry.register(name, help, counter);
     }
+    registry.register("running", "Attempts running now", running);
+    registry.register(
+        "action_duration_seconds",
+        "How long attempts took",
+        duration,
+    );
 }
 
 type Label = Vec<(&'static str, String)>;
@@ -261,23 +258,19 @@ impl Metrics {
     /// names of [`RuleMetrics::register`] but `dropped_total` (a durable consumer drops
     /// nothing).
     pub fn register(&self, registry: &mut Registry) {
-        let help = Help::default();
-        registry.register(help.matched.0, help.matched.1, self.matched.clone());
-        registry.register(help.succeeded.0, help.succeeded.1, self.succeeded.clone());
-        registry.register(help.failed.0, help.failed.1, self.failed.clone());
-        registry.register(help.retried.0, help.retried.1, self.retried.clone());
-        registry.register(
-            help.dead_lettered.0,
-            help.dead_lettered.1,
-            self.dead_lettered.clone(),
+        register_common(
+            registry,
+            [
+                self.matched.clone(),
+                self.succeeded.clone(),
+                self.failed.clone(),
+                self.retried.clone(),
+                self.dead_lettered.clone(),
+                self.deduplicated.clone(),
+            ],
+            self.running.clone(),
+            self.duration.clone(),
         );
-        registry.register(
-            help.deduplicated.0,
-            help.deduplicated.1,
-            self.deduplicated.clone(),
-        );
-        registry.register(help.running.0, help.running.1, self.running.clone());
-        registry.register(help.duration.0, help.duration.1, self.duration.clone());
     }
 }
 

@@ -5,7 +5,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use lifecycle_testsupport::NatsServer;
@@ -136,4 +138,132 @@ pub(crate) fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// How long a `lifecycle` run may take, or take to subscribe.
+const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// `lifecycle ARGS --server URL` with nothing from the environment that would change it
+/// (`NATS_*`, `RUST_LOG`), its logs plain text, stdout and stderr piped.
+pub(crate) fn lifecycle(server: &NatsServer, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+    command
+        .args(args)
+        .args(["--server", &server.url()])
+        .env_remove("NATS_URL")
+        .env_remove("NATS_CREDS")
+        .env_remove("NATS_TOKEN")
+        .env_remove("RUST_LOG")
+        // Logs in plain text, so that any ESC byte in them came from an event.
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A running `lifecycle`, killed on drop; stdout and stderr are collected by threads.
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) stdout: mpsc::Receiver<String>,
+    pub(crate) stderr: mpsc::Receiver<String>,
+}
+
+/// What a finished run printed.
+pub(crate) struct Finished {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Finished {
+    pub(crate) fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    pub(crate) fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+pub(crate) fn lines_of(reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+impl Running {
+    pub(crate) fn spawn(mut command: Command) -> Running {
+        let mut child = command.spawn().expect("run lifecycle");
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts a `view` or `wait` with `-v` and returns once it has subscribed.
+    pub(crate) fn subscribed(server: &NatsServer, args: &[&str]) -> Running {
+        let mut args = args.to_vec();
+        args.push("-v");
+        let running = Running::spawn(lifecycle(server, &args));
+        let deadline = Instant::now() + RUN_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match running.stderr.recv_timeout(left) {
+                Ok(line) if line.contains("receiving events") => return running,
+                Ok(_) => {}
+                Err(e) => panic!("lifecycle {args:?} did not subscribe: {e}"),
+            }
+        }
+    }
+
+    pub(crate) fn still_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the exit, at most [`RUN_LIMIT`].
+    pub(crate) fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + RUN_LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "lifecycle did not exit in time");
+            thread::sleep(Duration::from_millis(10));
+        };
+        let collect = |lines: &mpsc::Receiver<String>| {
+            let mut text = String::new();
+            while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        };
+        Finished {
+            status,
+            stdout: collect(&self.stdout),
+            stderr: collect(&self.stderr),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn run(server: &NatsServer, args: &[&str]) -> Finished {
+    Running::spawn(lifecycle(server, args)).finish()
 }
