@@ -267,3 +267,27 @@ impl Drop for Running {
 pub(crate) fn run(server: &NatsServer, args: &[&str]) -> Finished {
     Running::spawn(lifecycle(server, args)).finish()
 }
+
+/// A loopback port free a moment ago.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The text of `/metrics` on a loopback port.
+pub(crate) fn scrape(port: u16) -> String {
+    let (status, text) = get(&format!("127.0.0.1:{port}"), "/metrics")
+        .unwrap_or_else(|| panic!("no answer from /metrics on port {port}"));
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+/// The value of the unlabelled metric `name` in an exposition.
+pub(crate) fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
