@@ -295,6 +295,7 @@ impl<H: Handler> Engine<H> {
                 next = source.next(), if room && !source_ended => match next {
                     None => source_ended = true,
                     Some(Err(ReceiveError::Invalid(invalid_message))) => {
+                        self.metrics.count_invalid();
                         invalid.record(ReceiveError::Invalid(invalid_message));
                     }
                     Some(Err(failure)) => stream_errors.record(failure),

@@ -25,6 +25,7 @@ pub struct RuleMetrics {
     retried: Counter,
     dead_lettered: Counter,
     deduplicated: Counter,
+    invalid: Counter,
     running: Gauge,
     duration: Histogram,
     dropped: Dropped,
@@ -39,6 +40,7 @@ impl Default for RuleMetrics {
             retried: Counter::default(),
             dead_lettered: Counter::default(),
             deduplicated: Counter::default(),
+            invalid: Counter::default(),
             running: Gauge::default(),
             duration: duration_histogram(),
             dropped: Dropped::default(),
@@ -75,6 +77,11 @@ impl RuleMetrics {
     /// Events skipped because their key was acted on within the dedupe window.
     pub fn deduplicated(&self) -> u64 {
         self.deduplicated.get()
+    }
+
+    /// Messages that were no lifecycle event: terminated, so that they never come back.
+    pub fn invalid(&self) -> u64 {
+        self.invalid.get()
     }
 
     /// Attempts running now.
@@ -118,6 +125,10 @@ impl RuleMetrics {
         self.deduplicated.inc();
     }
 
+    pub(crate) fn count_invalid(&self) {
+        self.invalid.inc();
+    }
+
     /// Counts an attempt as running until the guard is dropped, then records how long it
     /// took.
     pub(crate) fn attempt(&self) -> Running<'_> {
@@ -130,7 +141,7 @@ impl RuleMetrics {
 
     /// Registers them, unlabelled, in `registry` (give it a prefix such as
     /// `lifecycle_forward`): `matched_total`, `succeeded_total`, `failed_total`,
-    /// `retried_total`, `dead_lettered_total`, `deduplicated_total`, `running`,
+    /// `retried_total`, `dead_lettered_total`, `deduplicated_total`, `invalid_total`, `running`,
     /// `action_duration_seconds` and `dropped_total`.
     pub fn register(&self, registry: &mut Registry) {
         register_common(
@@ -142,6 +153,7 @@ impl RuleMetrics {
                 self.retried.clone(),
                 self.dead_lettered.clone(),
                 self.deduplicated.clone(),
+                self.invalid.clone(),
             ],
             self.running.clone(),
             self.duration.clone(),
@@ -172,14 +184,14 @@ impl Drop for Running<'_> {
 
 /// Registers what every engine counts, named and described once for its two kinds of
 /// metrics: the counters matched, succeeded, failed, retried, dead-lettered and
-/// deduplicated, then the running gauge and the duration histogram.
+/// deduplicated, invalid, then the running gauge and the duration histogram.
 fn register_common<C: Metric, G: Metric, H: Metric>(
     registry: &mut Registry,
-    counters: [C; 6],
+    counters: [C; 7],
     running: G,
     duration: H,
 ) {
-    const COUNTERS: [(&str, &str); 6] = [
+    const COUNTERS: [(&str, &str); 7] = [
         ("matched", "Events the filter passed"),
         ("succeeded", "Events handled successfully and acknowledged"),
         ("failed", "Attempts that failed, transient or permanent"),
@@ -192,6 +204,10 @@ fn register_common<C: Metric, G: Metric, H: Metric>(
         (
             "deduplicated",
             "Events skipped because their key was acted on within the dedupe window",
+        ),
+        (
+            "invalid",
+            "Messages that were no lifecycle event, terminated so that they never come back",
         ),
     ];
     for ((name, help), counter) in COUNTERS.into_iter().zip(counters) {
@@ -217,6 +233,7 @@ pub struct Metrics {
     retried: Family<Label, Counter>,
     dead_lettered: Family<Label, Counter>,
     deduplicated: Family<Label, Counter>,
+    invalid: Family<Label, Counter>,
     running: Family<Label, Gauge>,
     duration: Family<Label, Histogram, fn() -> Histogram>,
 }
@@ -230,6 +247,7 @@ impl Default for Metrics {
             retried: Family::default(),
             dead_lettered: Family::default(),
             deduplicated: Family::default(),
+            invalid: Family::default(),
             running: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
         }
@@ -248,6 +266,7 @@ impl Metrics {
             retried: self.retried.get_or_create(&label).clone(),
             dead_lettered: self.dead_lettered.get_or_create(&label).clone(),
             deduplicated: self.deduplicated.get_or_create(&label).clone(),
+            invalid: self.invalid.get_or_create(&label).clone(),
             running: self.running.get_or_create(&label).clone(),
             duration: self.duration.get_or_create(&label).clone(),
             dropped: Dropped::default(),
@@ -267,6 +286,7 @@ impl Metrics {
                 self.retried.clone(),
                 self.dead_lettered.clone(),
                 self.deduplicated.clone(),
+                self.invalid.clone(),
             ],
             self.running.clone(),
             self.duration.clone(),
@@ -339,6 +359,7 @@ mod tests {
             "lifecycle_forward_retried_total 1\n",
             "lifecycle_forward_dead_lettered_total 1\n",
             "lifecycle_forward_deduplicated_total 0\n",
+            "lifecycle_forward_invalid_total 0\n",
             "lifecycle_forward_running 0\n",
             "lifecycle_forward_action_duration_seconds_count 1\n",
             "lifecycle_forward_dropped_total 67618\n",

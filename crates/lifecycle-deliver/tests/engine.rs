@@ -224,9 +224,15 @@ async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
         startup("node1"),
     ];
     publish(&connection, &events).await;
+    // Not an event: counted and terminated, never handed over nor redelivered.
+    connection
+        .client()
+        .publish("choria.lifecycle.event.startup.server", "{\"id\":".into())
+        .await
+        .unwrap();
     let metrics = engine.metrics().clone();
     wait_until("all settled", || {
-        metrics.succeeded() + metrics.deduplicated() == 4
+        metrics.succeeded() + metrics.deduplicated() == 4 && metrics.invalid() == 1
     })
     .await;
     let js = async_nats::jetstream::new(connection.client().clone());
@@ -246,6 +252,7 @@ async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
     assert!(handled.contains(&events[3].id().to_owned()));
     assert_eq!(metrics.matched(), 4);
     assert_eq!(metrics.deduplicated(), 2);
+    assert_eq!(metrics.invalid(), 1);
     let _ = stop.send(());
     assert_eq!(running.await.unwrap(), Stopped::Shutdown);
 }
