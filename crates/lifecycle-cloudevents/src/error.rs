@@ -19,8 +19,6 @@ pub enum ErrorKind {
     UnsupportedSpecVersion(String),
     /// A CloudEvent whose `source` is neither `io.choria.lifecycle` nor `io.choria.machine`.
     ForeignSource(String),
-    /// A CloudEvent whose `datacontenttype` is not JSON.
-    UnsupportedContentType(String),
     /// A CloudEvent without `data`.
     MissingData,
     /// A CloudEvent whose `data` is not a Choria event (the source says why).
@@ -68,9 +66,6 @@ impl fmt::Display for Error {
                 f,
                 "CloudEvent source '{s}' is not a Choria one (io.choria.lifecycle or io.choria.machine)"
             ),
-            ErrorKind::UnsupportedContentType(t) => {
-                write!(f, "CloudEvent datacontenttype '{t}' is not JSON")
-            }
             ErrorKind::MissingData => f.write_str("CloudEvent has no data, so no Choria event"),
             ErrorKind::NotAnEvent => f.write_str("CloudEvent data is not a Choria event"),
             ErrorKind::Sdk => f.write_str("the CloudEvents SDK refused the event"),
