@@ -6,8 +6,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::value::RawValue;
-
 use crate::event::{Event, EventKind};
 
 /// What a lifecycle event says about the state of the component that sent it.
@@ -53,13 +51,13 @@ impl Event {
         last_seen: i64,
         state: NodeState,
     ) -> Event {
-        let raw = |json: String| RawValue::from_string(json).ok();
+        // Written by serde_json, not parsed back: a tally filters a million of these.
         let extra = [
-            ("last_seen", raw(last_seen.to_string())),
-            ("state", raw(format!("\"{}\"", state.as_str()))),
+            ("last_seen", serde_json::value::to_raw_value(&last_seen)),
+            ("state", serde_json::value::to_raw_value(state.as_str())),
         ]
         .into_iter()
-        .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+        .filter_map(|(name, value)| Some((name.to_owned(), value.ok()?)))
         .collect();
         Event {
             id: "".into(),
