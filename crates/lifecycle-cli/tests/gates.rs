@@ -547,9 +547,10 @@ fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
     let server = NatsServer::start();
     let mut fleet = Fleet::new(&server);
     let tally = Serving::tally(&server, &["--max-age", "2s"]);
+    // Ready: connected and caught up, so that every listing below is answered.
     wait_until("the tally is ready", LIMIT, || {
         tally
-            .get("/healthz")
+            .get("/readyz")
             .is_some_and(|(status, _)| status == 200)
     });
     let url = format!("http://{}", tally.address);
