@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
-use lifecycle_core::{Filter, Interest, Since, StateSelection, TerminalSafe, format_utc};
-use lifecycle_watch::{Gate, KeyBy, Node, Stop, TallyClient, Target, Watch};
+use lifecycle_core::{Filter, Since, StateSelection, TerminalSafe, format_utc};
+use lifecycle_watch::{Node, Stop, TallyClient};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -78,7 +78,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             if state == StateSelection::Lost {
                 bail!("a replay knows no lost nodes: --state lost needs --tally");
             }
-            match runtime.block_on(replay(&args, filter))? {
+            let replay = async {
+                let connection = args.connect.connect().await?;
+                let stop = interrupt::ctrl_c();
+                lifecycle_watch::replay_nodes(&connection, &filter, args.since, args.timeout, stop)
+                    .await
+                    .map_err(anyhow::Error::from)
+            };
+            match runtime.block_on(replay)? {
                 Ok(nodes) => nodes,
                 Err(stop) => {
                     eprintln!("lifecycle: the replay did not catch up");
@@ -96,35 +103,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         print(&nodes.iter().collect::<Vec<_>>(), args.json)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Each component's latest state from a replay, as `wait --since` keeps them, then the nodes
-/// `filter` selects.
-async fn replay(args: &Args, filter: Filter) -> anyhow::Result<Result<Vec<Node>, Stop>> {
-    // Every event of the components the filter can select: a filter on versions selects
-    // nodes by their latest state, not the events that led there.
-    let interest = Interest {
-        components: Interest::from_filter(&filter).components,
-        ..Interest::default()
-    };
-    let connection = args.connect.connect().await?;
-    let mut watch = Watch::new(Filter::default())
-        .interest(interest)
-        .since(args.since)
-        .stop(interrupt::ctrl_c());
-    if let Some(timeout) = args.timeout {
-        watch = watch.timeout(timeout);
-    }
-    let mut events = watch.open(&connection).await?;
-    let mut fleet = Gate::new(Filter::default(), Target::All).key_by(KeyBy::IdentityComponent);
-    if let Err(stop) = lifecycle_watch::catch_up(&mut events, &mut fleet).await {
-        return Ok(Err(stop));
-    }
-    let selected = fleet
-        .nodes()
-        .into_iter()
-        .filter(|node| filter.matches(&node.as_event()));
-    Ok(Ok(selected.cloned().collect()))
 }
 
 /// Prints nodes on stdout: a table, or one JSON object per line. `Ok(false)` when stdout was

@@ -1,13 +1,15 @@
 //! Waiting until a condition holds: counting events, a [`Gate`] on each node's state, or a
 //! [`PassTemplate`], fed by [`Events`] until the condition holds or the events stop.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lifecycle_core::Progress;
-use lifecycle_nats::{Received, Recurring};
+use lifecycle_core::{Filter, Interest, Progress, Since};
+use lifecycle_nats::{Connection, Received, Recurring};
 
-use crate::gate::Gate;
-use crate::receive::{Events, Step, Stop};
+use crate::error::Error;
+use crate::gate::{Gate, Target};
+use crate::node::{KeyBy, Node};
+use crate::receive::{Events, Step, Stop, Watch};
 use crate::template::PassTemplate;
 
 /// What a wait waits for.
@@ -137,6 +139,41 @@ pub async fn catch_up(events: &mut Events, gate: &mut Gate) -> Result<(), Stop> 
         }
     }
     Ok(())
+}
+
+/// The nodes `filter` selects, each in its latest state (keyed by identity and component),
+/// from a replay of `CHORIA_EVENTS` since `since`, once it has caught up with the present;
+/// `Ok(Err(stop))` when `timeout` passed or `stop` fired first. Every event of the components
+/// the filter can name is replayed: a filter on versions selects nodes by their latest state,
+/// not by the events that led there.
+pub async fn replay_nodes(
+    connection: &Connection,
+    filter: &Filter,
+    since: Since,
+    timeout: Option<Duration>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<Result<Vec<Node>, Stop>, Error> {
+    let interest = Interest {
+        components: Interest::from_filter(filter).components,
+        ..Interest::default()
+    };
+    let mut watch = Watch::new(Filter::default())
+        .interest(interest)
+        .since(since)
+        .stop(stop);
+    if let Some(timeout) = timeout {
+        watch = watch.timeout(timeout);
+    }
+    let mut events = watch.open(connection).await?;
+    let mut fleet = Gate::new(Filter::default(), Target::All).key_by(KeyBy::IdentityComponent);
+    if let Err(stop) = catch_up(&mut events, &mut fleet).await {
+        return Ok(Err(stop));
+    }
+    let selected = fleet
+        .nodes()
+        .into_iter()
+        .filter(|node| filter.matches(&node.as_event()));
+    Ok(Ok(selected.cloned().collect()))
 }
 
 /// Now, in unix seconds.

@@ -11,7 +11,8 @@
 //! - [`PassTemplate`] is OpenSVC's model of waiting, `pass_set`, `pass_count`,
 //!   `set_success` in a minijinja template; [`EventTemplate`] renders events for `view`.
 //! - [`wait_for`] feeds a [`Condition`] (a gate, a template, a count) until it holds;
-//!   [`catch_up`] feeds a gate until a replay has caught up.
+//!   [`catch_up`] feeds a gate until a replay has caught up; [`replay_nodes`] lists the nodes
+//!   a filter selects from a replay, as `lifecycle nodes` does without a tally.
 //! - [`TallyClient`] reads the nodes a running tally knows, page by page.
 //!
 //! ```no_run
@@ -46,7 +47,7 @@ mod receive;
 mod tally;
 mod template;
 
-pub use condition::{Condition, TemplateWait, catch_up, unix_now, wait_for};
+pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, unix_now, wait_for};
 pub use error::Error;
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use node::{KeyBy, Node};
