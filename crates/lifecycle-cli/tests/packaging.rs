@@ -87,6 +87,16 @@ fn the_forward_unit_is_valid_and_hardened() {
 }
 
 #[test]
+fn the_react_unit_is_valid_and_hardened() {
+    let dir = tempfile::tempdir().unwrap();
+    check(&install(
+        dir.path(),
+        "lifecycle-react.service",
+        "lifecycle-react.service",
+    ));
+}
+
+#[test]
 fn every_unit_is_tested() {
     let mut names: Vec<String> = std::fs::read_dir(units())
         .unwrap()
@@ -95,6 +105,10 @@ fn every_unit_is_tested() {
     names.sort();
     assert_eq!(
         names,
-        ["lifecycle-forward@.service", "lifecycle-tally.service"]
+        [
+            "lifecycle-forward@.service",
+            "lifecycle-react.service",
+            "lifecycle-tally.service"
+        ]
     );
 }
