@@ -441,6 +441,36 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
     );
     assert!(lines.len() <= 3, "{}", out.stdout);
 
+    // A tally of the same stream agrees: its API filters each node's state.
+    let tally = Serving::tally(&server, &[]);
+    wait_until("the tally is ready", LIMIT, || {
+        tally
+            .get("/readyz")
+            .is_some_and(|(status, _)| status == 200)
+    });
+    let url = format!("http://{}", tally.address);
+    let out = run(&server, &["nodes", "--tally", &url, "--json"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(counts(&out.stdout), expected);
+    let behind = "component=server,.version<0.30.0";
+    let out = run(
+        &server,
+        &["nodes", "--tally", &url, "--filter", behind, "--count"],
+    );
+    assert_eq!(out.stdout, format!("{server_behind}\n"), "{}", out.stderr);
+    let (status, page) = tally
+        .get(&format!(
+            "/api/v1/nodes?limit=10000&filter={}",
+            behind.replace(',', "%2C").replace('<', "%3C")
+        ))
+        .unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page.matches("\"identity\"").count() as u64,
+        server_behind,
+        "{page}"
+    );
+
     let out = run(&server, &["nodes", "--state", "lost"]);
     assert_eq!(out.code(), Some(2));
     assert_eq!(
