@@ -60,7 +60,10 @@ pub use filter::{Filter, FilterError, FilterErrorKind, Op, compare_versions};
 pub use interest::Interest;
 pub use json::CloudEventJson;
 pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
-pub use node::{InvalidStateSelection, NodeChange, NodeState, StateSelection, UnknownNodeState};
+pub use node::{
+    InvalidStateSelection, KeyBy, NodeChange, NodeState, StateSelection, UnknownKey,
+    UnknownNodeState,
+};
 pub use parse::{
     AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed,
     is_json_content_type, parse,

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::AnyEvent;
 use crate::event::{Event, EventKind};
 
 /// What a lifecycle event says about the state of the component that sent it.
@@ -202,10 +203,90 @@ impl FromStr for StateSelection {
     }
 }
 
+/// What one node is, wherever events are kept or ordered per node: the identity (the
+/// default), the component, or each component on each node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KeyBy {
+    /// One key per identity (a node).
+    #[default]
+    Identity,
+    /// One key per component (machine events have none: they share one key).
+    Component,
+    /// One key per component on each node.
+    IdentityComponent,
+}
+
+impl KeyBy {
+    /// The names [`KeyBy::from_str`] takes (`component+identity` too).
+    pub const NAMES: [&'static str; 3] = ["identity", "component", "identity+component"];
+
+    /// `identity`, `component` or `identity+component`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyBy::Identity => "identity",
+            KeyBy::Component => "component",
+            KeyBy::IdentityComponent => "identity+component",
+        }
+    }
+
+    /// The key of `event`, as one string.
+    pub fn of(self, event: &AnyEvent) -> String {
+        let component = event.component().unwrap_or_default();
+        match self {
+            KeyBy::Identity => event.identity().to_owned(),
+            KeyBy::Component => component.to_owned(),
+            // Length-prefixed: ("a.b", "c") and ("a", "b.c") never meet.
+            KeyBy::IdentityComponent => {
+                format!(
+                    "{}:{}{}",
+                    event.identity().len(),
+                    event.identity(),
+                    component
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for KeyBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A key name that is not one of [`KeyBy::NAMES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKey(pub String);
+
+impl fmt::Display for UnknownKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown key '{}' (expected identity, component or identity+component)",
+            crate::TerminalSafe(&self.0)
+        )
+    }
+}
+
+impl std::error::Error for UnknownKey {}
+
+impl FromStr for KeyBy {
+    type Err = UnknownKey;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "identity" => Ok(KeyBy::Identity),
+            "component" => Ok(KeyBy::Component),
+            "identity+component" | "component+identity" => Ok(KeyBy::IdentityComponent),
+            other => Err(UnknownKey(other.to_owned())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AnyEvent, EventType, Filter, GovernorEventType};
+    use crate::{EventType, Filter, GovernorEventType};
 
     #[test]
     fn each_type_changes_the_node_as_the_tally_counts_it() {
@@ -279,6 +360,27 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<NodeState>("\"up\"").unwrap(),
             NodeState::Up
+        );
+    }
+
+    #[test]
+    fn keys_of_an_event() {
+        let event: AnyEvent = Event::builder(EventType::Startup)
+            .identity("a.b")
+            .component("c")
+            .version("1")
+            .build()
+            .unwrap()
+            .into();
+        assert_eq!(KeyBy::Identity.of(&event), "a.b");
+        assert_eq!(KeyBy::Component.of(&event), "c");
+        assert_eq!(KeyBy::IdentityComponent.of(&event), "3:a.bc");
+        for name in KeyBy::NAMES {
+            assert_eq!(name.parse::<KeyBy>().unwrap().as_str(), name);
+        }
+        assert_eq!(
+            "node".parse::<KeyBy>().unwrap_err().to_string(),
+            "unknown key 'node' (expected identity, component or identity+component)"
         );
     }
 }

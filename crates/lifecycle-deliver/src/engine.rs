@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, Stream, StreamExt};
-use lifecycle_core::{Filter, TerminalSafe};
+use lifecycle_core::{Filter, KeyBy, TerminalSafe};
 use lifecycle_nats::{
     Connection, DeadLetter, DeadLetters, Error, Interest, ReceiveError, Received, Recurring,
 };
@@ -19,7 +19,6 @@ use crate::backoff::Backoff;
 use crate::dedupe::Dedupe;
 use crate::failure::Failure;
 use crate::handler::Handler;
-use crate::key::Key;
 use crate::message::Message;
 use crate::metrics::RuleMetrics;
 use crate::schedule::{Queued, Schedule};
@@ -35,8 +34,9 @@ pub struct Settings {
     /// Events it does not pass are acknowledged at once and never handled. Its types and
     /// components also narrow what the server sends.
     pub filter: Filter,
-    /// Events with the same key are handled one at a time, in stream order.
-    pub key: Key,
+    /// Events with the same key are handled one at a time, in stream order; `None`: every
+    /// event may run alongside any other.
+    pub key: Option<KeyBy>,
     /// Handlers running at once (at least 1). With 1, events are handled one at a time in
     /// stream order.
     pub concurrency: usize,
@@ -64,7 +64,7 @@ impl Settings {
         Settings {
             name: name.into(),
             filter: Filter::default(),
-            key: Key::Identity,
+            key: Some(KeyBy::Identity),
             concurrency: 1,
             in_flight: default_in_flight(1),
             backoff: Backoff::default(),
@@ -96,7 +96,7 @@ pub enum Stopped {
     SourceEnded,
 }
 
-/// Hands events to a [`Handler`]: at least once, in order per [`Key`], up to
+/// Hands events to a [`Handler`]: at least once, in order per key ([`KeyBy`]), up to
 /// [`Settings::concurrency`] at once, retrying transient failures with [`Backoff`] and
 /// dead-lettering the rest, counting in [`RuleMetrics`].
 #[derive(Debug)]
@@ -254,7 +254,7 @@ impl<H: Handler> Engine<H> {
             consumer,
             concurrency,
             in_flight,
-            key = %settings.key,
+            key = settings.key.map_or("none", KeyBy::as_str),
             "handling events"
         );
         let stopped = loop {
@@ -343,7 +343,7 @@ impl<H: Handler> Engine<H> {
             message.ack().await;
             return;
         }
-        let key = self.settings.key.of(event);
+        let key = self.settings.key.map(|key| key.of(event));
         match schedule.push(key, message) {
             Ok(()) => self.metrics.count_matched(),
             Err(again) => {

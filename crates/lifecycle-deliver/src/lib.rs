@@ -7,15 +7,16 @@
 //!   JetStream) and hands each event its [`Settings::filter`] passes to a [`Handler`]. An
 //!   event is acknowledged only once its handler succeeded or it was dead-lettered; a crash
 //!   loses nothing, since what was not acknowledged comes back.
-//! - [`Key`] says which events must be handled one at a time, in stream order (identity by
-//!   default); up to [`Settings::concurrency`] handlers run at once.
+//! - [`Settings::key`] says which events must be handled one at a time, in stream order
+//!   (identity by default); up to [`Settings::concurrency`] handlers run at once.
 //! - A [`Failure`] is transient (retried with capped exponential [`Backoff`]) or permanent;
 //!   an event that fails permanently or is out of attempts is dead-lettered: counted, logged
 //!   once with its id and why, published to [`Settings::dead_letters`] when set.
 //! - [`RuleMetrics`] counts what one engine did; [`Metrics`] holds several, labelled by rule.
 //!
 //! ```no_run
-//! use lifecycle_deliver::{Engine, Failure, Handler, Key, Settings};
+//! use lifecycle_core::KeyBy;
+//! use lifecycle_deliver::{Engine, Failure, Handler, Settings};
 //! use lifecycle_nats::{ConnectOptions, Connection, Received, Settings as NatsSettings};
 //!
 //! struct Print;
@@ -38,7 +39,7 @@
 //! let connection = Connection::connect(&NatsSettings::resolve(&ConnectOptions::default())?).await?;
 //! let mut settings = Settings::new("print");
 //! settings.filter = lifecycle_core::Filter::parse("startup,component=server")?;
-//! settings.key = Key::Identity;
+//! settings.key = Some(KeyBy::Identity);
 //! settings.concurrency = 10;
 //! let engine = Engine::new(Print, settings);
 //! let ack_wait = std::time::Duration::from_secs(30);
@@ -52,7 +53,6 @@ mod dedupe;
 mod engine;
 mod failure;
 mod handler;
-mod key;
 mod message;
 mod metrics;
 mod schedule;
@@ -62,5 +62,4 @@ pub use dedupe::MAX_REMEMBERED;
 pub use engine::{DEFAULT_GRACE, Engine, Settings, Stopped, default_in_flight};
 pub use failure::Failure;
 pub use handler::Handler;
-pub use key::{Key, UnknownKey};
 pub use metrics::{Metrics, RuleMetrics};

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifecycle_cloudevents::{Forwarder, Mode, REQUEST_TIMEOUT};
-use lifecycle_core::{Filter, TerminalSafe, check_subject_token, parse_duration};
-use lifecycle_deliver::Key;
+use lifecycle_core::{Filter, KeyBy, TerminalSafe, check_subject_token, parse_duration};
 use lifecycle_nats::DeadLetters;
 use serde::Deserialize;
 use toml::Spanned;
@@ -38,8 +37,9 @@ pub struct Rule {
     pub action: Action,
     /// Handlers at once.
     pub concurrency: usize,
-    /// Events with the same key run one at a time, in order.
-    pub key: Key,
+    /// Events with the same key run one at a time, in order; `None` (`key = "none"`): any
+    /// event alongside any other.
+    pub key: Option<KeyBy>,
     /// Attempts per event; `None`: no limit.
     pub max_attempts: Option<u32>,
     /// At most once per key within this window.
@@ -340,14 +340,26 @@ impl Check<'_> {
                 }
             },
         };
-        let key = match &spec.key {
-            None => Key::Identity,
-            Some(text) => text.get_ref().parse().unwrap_or_else(|e| {
-                self.problem(text, format!("key: {e}"));
-                Key::Identity
-            }),
+        let key = match spec
+            .key
+            .as_ref()
+            .map(|text| (text, text.get_ref().as_str()))
+        {
+            None => Some(KeyBy::Identity),
+            Some((_, "none")) => None,
+            Some((text, name)) => Some(name.parse().unwrap_or_else(|_| {
+                self.problem(
+                    text,
+                    format!(
+                        "key: unknown key '{}' (use {}, none)",
+                        TerminalSafe(name),
+                        KeyBy::NAMES.join(", ")
+                    ),
+                );
+                KeyBy::Identity
+            })),
         };
-        if let (Key::None, Some(window)) = (key, &spec.dedupe) {
+        if let (None, Some(window)) = (key, &spec.dedupe) {
             self.problem(
                 window,
                 "dedupe: needs a key (events are acted on at most once per key); key = \"none\" has none",
@@ -499,7 +511,7 @@ http = { url = "https://cd.example.net/hooks/choria" }
         assert_eq!(provision.name, "provision");
         assert_eq!(provision.line, 2);
         assert_eq!(provision.concurrency, 10);
-        assert_eq!(provision.key, Key::IdentityComponent);
+        assert_eq!(provision.key, Some(KeyBy::IdentityComponent));
         assert_eq!(provision.max_attempts, None);
         assert_eq!(provision.dedupe, Some(Duration::from_secs(600)));
         assert_eq!(
@@ -508,7 +520,7 @@ http = { url = "https://cd.example.net/hooks/choria" }
         );
         assert_eq!(notify.line, 13);
         assert_eq!(notify.concurrency, 1);
-        assert_eq!(notify.key, Key::Identity);
+        assert_eq!(notify.key, Some(KeyBy::Identity));
         assert_eq!(notify.max_attempts, Some(DEFAULT_MAX_ATTEMPTS));
         assert_eq!(notify.dedupe, None);
         assert!(notify.filter.is_empty());

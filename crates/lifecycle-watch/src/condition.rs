@@ -3,12 +3,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lifecycle_core::{Filter, Interest, Progress, Since};
+use lifecycle_core::{Filter, Interest, KeyBy, Progress, Since};
 use lifecycle_nats::{Connection, Received, Recurring};
 
 use crate::error::Error;
 use crate::gate::{Gate, Target};
-use crate::node::{KeyBy, Node};
+use crate::node::Node;
 use crate::receive::{Events, Step, Stop, Watch};
 use crate::template::PassTemplate;
 

@@ -16,7 +16,9 @@ use std::str::FromStr;
 
 use lifecycle_core::{AnyEvent, Filter, NodeChange, NodeState};
 
-use crate::node::{Key, KeyBy, Node};
+use lifecycle_core::KeyBy;
+
+use crate::node::{Key, Node, key};
 
 /// Most keys a gate keeps unless told otherwise: far past any real fleet, and a bound on
 /// what a flood of made-up identities costs (a few hundred bytes a key).
@@ -200,7 +202,7 @@ impl Gate {
         if identity.is_empty() || component.is_empty() {
             return false;
         }
-        let key = self.key_by.key(identity, component);
+        let key = key(self.key_by, identity, component);
         match event.node_change() {
             NodeChange::Unchanged => false,
             NodeChange::Stopped => self.remove(&key),
@@ -224,7 +226,7 @@ impl Gate {
     /// Takes a node known from elsewhere (a tally's API), as its latest state; returns
     /// whether the keys known or passing changed.
     pub fn insert(&mut self, node: Node) -> bool {
-        let key = self.key_by.key(&node.identity, &node.component);
+        let key = key(self.key_by, &node.identity, &node.component);
         self.set(key, node)
     }
 

@@ -50,7 +50,8 @@ mod template;
 pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, unix_now, wait_for};
 pub use error::Error;
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
-pub use node::{KeyBy, Node};
+pub use lifecycle_core::KeyBy;
+pub use node::Node;
 pub use receive::{Events, Step, Stop, Watch};
 pub use tally::{
     CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient, TallyError,
