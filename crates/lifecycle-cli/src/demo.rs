@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use lifecycle_core::Format;
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Sink, Stats, Upgrade};
-use lifecycle_tally::{DEFAULT_PREFIX, Tally, TallyOptions};
+use lifecycle_tally::{DEFAULT_PREFIX, Limits, Tally, TallyOptions};
 use tokio::sync::watch;
 
 /// Try it all with one command: a simulated fleet of a few thousand nodes with an upgrade
@@ -114,8 +114,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-        let serve =
-            |listen| crate::tally::serve(tally.clone(), listen, DEFAULT_PREFIX, until_stopped());
+        let serve = |listen| {
+            crate::tally::serve(
+                tally.clone(),
+                listen,
+                DEFAULT_PREFIX,
+                Limits::default(),
+                until_stopped(),
+            )
+        };
         let (address, http) = match serve(listen).await {
             Ok(served) => served,
             Err(_) => serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?,

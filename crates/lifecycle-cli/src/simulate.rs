@@ -12,7 +12,7 @@ use lifecycle_core::Format;
 use lifecycle_simulate::{
     FleetSpec, RunOptions, Simulation, Stats, Summary, Upgrade, VersionShare,
 };
-use lifecycle_tally::{DEFAULT_PREFIX, Tally, TallyOptions};
+use lifecycle_tally::{DEFAULT_PREFIX, Limits, Tally, TallyOptions};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -141,8 +141,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut tally = Tally::new(TallyOptions::default());
             tally.set_ready(true);
             tally.metrics().set_active(true);
-            let (address, http) =
-                crate::tally::serve(tally.clone(), args.listen, DEFAULT_PREFIX, pending()).await?;
+            let (address, http) = crate::tally::serve(
+                tally.clone(),
+                args.listen,
+                DEFAULT_PREFIX,
+                Limits::default(),
+                pending(),
+            )
+            .await?;
             // Printed even when the progress line is hidden (stderr not a terminal).
             progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
             let summary = simulate(&mut simulation, &mut tally, &args, &stats).await?;

@@ -77,6 +77,20 @@ pub(crate) struct Args {
     #[arg(long)]
     port: Option<u16>,
 
+    /// A client has this long to send a request's head (new or idle connection), then the
+    /// connection is closed [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    http_header_timeout: Option<Duration>,
+
+    /// A request has this long to be answered, then it gets 503; the event feed streams on
+    /// [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    http_request_timeout: Option<Duration>,
+
+    /// HTTP connections served at once; more wait until one closes [default: 512].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    http_max_connections: Option<u32>,
+
     /// Campaign for leadership in this election with the other tallies; only the leader's
     /// metrics say active="1". Without it this tally is always active.
     #[arg(long, value_name = "NAME")]
@@ -116,11 +130,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let _ = stopped.wait_for(|&s| s).await;
         };
 
+        let defaults = Limits::default();
+        let limits = Limits {
+            header_read_timeout: args
+                .http_header_timeout
+                .unwrap_or(defaults.header_read_timeout),
+            request_timeout: args
+                .http_request_timeout
+                .unwrap_or(defaults.request_timeout),
+            max_connections: args
+                .http_max_connections
+                .map_or(defaults.max_connections, |n| n as usize),
+            ..defaults
+        };
         // Served before connecting: /readyz says what the tally waits for.
         let (address, http) = serve(
             tally.clone(),
             listen,
             &args.prefix,
+            limits,
             until_stopped(stopped.clone()),
         )
         .await?;
@@ -143,13 +171,14 @@ fn candidate_id() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Serves `tally`'s dashboard, metrics and API on `listen`, within the default HTTP limits
-/// (header-read and request timeouts, a connection cap), until `shutdown` completes;
-/// returns the address it serves on and the task serving.
+/// Serves `tally`'s dashboard, metrics and API on `listen`, within `limits` (header-read and
+/// request timeouts, a connection cap), until `shutdown` completes; returns the address it
+/// serves on and the task serving.
 pub(crate) async fn serve(
     tally: Tally,
     listen: SocketAddr,
     prefix: &str,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -157,11 +186,6 @@ pub(crate) async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     let router = lifecycle_tally::router(tally, prefix);
-    let http = tokio::spawn(lifecycle_tally::serve(
-        listener,
-        router,
-        Limits::default(),
-        shutdown,
-    ));
+    let http = tokio::spawn(lifecycle_tally::serve(listener, router, limits, shutdown));
     Ok((address, http))
 }

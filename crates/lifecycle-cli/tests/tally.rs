@@ -214,7 +214,11 @@ fn refused_events_are_counted_by_reason_and_warned_about_once_not_per_event() {
 
 #[test]
 fn caps_must_be_at_least_one() {
-    for flag in ["--max-components", "--max-versions"] {
+    for flag in [
+        "--max-components",
+        "--max-versions",
+        "--http-max-connections",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
             .args(["tally", flag, "0"])
             .stdin(Stdio::null())
@@ -227,6 +231,38 @@ fn caps_must_be_at_least_one() {
             "{stderr}"
         );
     }
+}
+
+/// A client that opens a connection and sends nothing is closed after
+/// `--http-header-timeout`, while the tally goes on answering others.
+#[test]
+fn a_silent_http_client_is_closed_after_the_header_timeout() {
+    let server = NatsServer::start();
+    let tally = Serving::tally(&server, &["--http-header-timeout", "1s"]);
+    let mut silent = std::net::TcpStream::connect(&tally.address).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let opened = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut silent, &mut byte);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the connection was closed: {read:?}"
+    );
+    let held = opened.elapsed();
+    assert!(
+        held >= Duration::from_millis(900) && held < Duration::from_secs(5),
+        "closed after {held:?}"
+    );
+    assert_eq!(tally.get("/healthz").map(|(status, _)| status), Some(200));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args(["tally", "--http-header-timeout", "soon"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
