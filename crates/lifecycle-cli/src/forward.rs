@@ -88,8 +88,8 @@ pub(crate) struct Args {
     max_backoff: Duration,
 
     /// Serve Prometheus metrics (lifecycle_forward_*: matched, succeeded, failed, retried,
-    /// dead_lettered, running, action_duration_seconds, dropped) on this address, e.g.
-    /// 127.0.0.1:9100.
+    /// dead_lettered, deduplicated, invalid, running, action_duration_seconds, dropped) on
+    /// this address, e.g. 127.0.0.1:9100.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
 

@@ -43,7 +43,8 @@ use tracing_subscriber::fmt::format::{FormatFields, debug_fn};
   lifecycle <command> --help    (each command's options and examples)"
 )]
 struct Cli {
-    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace, the libraries below ours
+    /// one level quieter until -vvv); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
@@ -113,10 +114,14 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(verbose: u8, ansi: bool) {
+    // Our crates (targets `lifecycle*`) one level more verbose than the libraries below
+    // them, async-nats kept at warn until -vvv: it logs each dropped message at info and
+    // debug (a flood when a subscription falls behind), and what it says at info of its
+    // connection our own logs say, once per interval.
     let default = match verbose {
         0 => "warn",
-        1 => "info",
-        2 => "debug",
+        1 => "warn,lifecycle=info",
+        2 => "info,lifecycle=debug,async_nats=warn",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -3,12 +3,13 @@
 
 use std::process::{Command, Output, Stdio};
 
-/// Logs at debug, about a connection that fails at once: some lines on stderr, quickly.
+/// Logs at trace (async-nats' own lines too), about a connection that fails at once: some
+/// lines on stderr, quickly.
 const ARGS: [&str; 5] = [
     "view",
     "--server",
     "nats://127.0.0.1:1",
-    "-vv",
+    "-vvv",
     "--timeout=1s",
 ];
 

@@ -314,6 +314,59 @@ async fn live_forwarding_applies_the_filter() {
     assert_eq!(got["mode"], "binary");
 }
 
+/// A live forward stuck on a receiver that never answers falls behind: what the subscription
+/// cannot hold is dropped, counted in `_dropped_total` and told in a few warnings, not one per
+/// event.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_forwarding_behind_a_receiver_that_never_answers_counts_its_drops() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    // Accepts connections (the kernel does) and never reads a request.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free_port();
+    let forward = Forward::run(
+        &server,
+        &[
+            "--to",
+            &format!("http://{}", silent.local_addr().unwrap()),
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !forward.log().contains("receiving events") {
+        assert!(Instant::now() < deadline, "{}", forward.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // More than a subscription holds (async-nats buffers 65,536 messages).
+    let events: Vec<Event> = (0..100_000)
+        .map(|n| {
+            Event::builder(EventType::Alive)
+                .identity(format!("n{n}"))
+                .component("server")
+                .version("0.29.4")
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let publisher = connection.publisher(Format::Choria);
+    publisher.publish_all(&events).await.unwrap();
+    publisher.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dropped = loop {
+        let dropped = metric(&scrape(port), "lifecycle_forward_dropped_total");
+        if dropped > 0 {
+            break dropped;
+        }
+        assert!(Instant::now() < deadline, "nothing dropped:\n{}", forward.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(dropped < 100_000, "{dropped}");
+    let log = forward.log();
+    let warnings = log.matches("slow consumer").count();
+    assert!((1..=5).contains(&warnings), "{warnings} warnings:\n{log}");
+}
+
 #[test]
 fn a_bad_receiver_url_is_one_clear_line_and_exit_2() {
     let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))

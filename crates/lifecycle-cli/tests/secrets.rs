@@ -53,7 +53,7 @@ fn a_refused_password_is_an_error_naming_the_server_and_is_never_printed() {
     });
     let wrong = format!("nats://alice:not-s3cret@127.0.0.1:{}", server.port());
     let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args(["view", "-vv", "--timeout", "1s", "--server", &wrong])
+        .args(["view", "-vvv", "--timeout", "1s", "--server", &wrong])
         .env_remove("NATS_URL")
         .env_remove("NATS_CREDS")
         .env_remove("NATS_TOKEN")
@@ -77,7 +77,7 @@ fn a_refused_password_is_an_error_naming_the_server_and_is_never_printed() {
 
     let right = format!("nats://alice:s3cret@127.0.0.1:{}", server.port());
     let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args(["view", "-vv", "--timeout", "1s", "--server", &right])
+        .args(["view", "-vvv", "--timeout", "1s", "--server", &right])
         .env_remove("NATS_URL")
         .env_remove("NATS_CREDS")
         .env_remove("NATS_TOKEN")
