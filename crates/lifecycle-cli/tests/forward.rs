@@ -358,7 +358,11 @@ async fn live_forwarding_behind_a_receiver_that_never_answers_counts_its_drops()
         if dropped > 0 {
             break dropped;
         }
-        assert!(Instant::now() < deadline, "nothing dropped:\n{}", forward.log());
+        assert!(
+            Instant::now() < deadline,
+            "nothing dropped:\n{}",
+            forward.log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(dropped < 100_000, "{dropped}");
