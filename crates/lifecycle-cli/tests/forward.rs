@@ -6,67 +6,42 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, metric, scrape};
+use common::{Logged, free_port, metric, scrape, wait_for_consumer, wait_settled};
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
 use lifecycle_testsupport::{CloudEventsReceiver, NatsServer};
 
 const EVENTS: usize = 1000;
 
-/// A running `lifecycle forward`, killed (SIGKILL, no goodbye) on drop.
-struct Forward {
-    child: Child,
-    log: tempfile::NamedTempFile,
+/// A running `lifecycle forward`.
+/// How long a forwarder may take to make its consumer, and to settle what it was given.
+const CONSUMER_WITHIN: Duration = Duration::from_secs(20);
+const SETTLED_WITHIN: Duration = Duration::from_secs(20);
+
+type Forward = Logged;
+
+fn start_forward(server: &NatsServer, to: &str, durable: &str, extra: &[&str]) -> Forward {
+    run_forward(
+        server,
+        &[
+            &["--to", to, "--durable", durable, "--ack-wait", "2s"],
+            extra,
+        ]
+        .concat(),
+    )
 }
 
-impl Forward {
-    fn start(server: &NatsServer, to: &str, durable: &str, extra: &[&str]) -> Forward {
-        Forward::run(
-            server,
-            &[
-                &["--to", to, "--durable", durable, "--ack-wait", "2s"],
-                extra,
-            ]
-            .concat(),
-        )
-    }
-
-    fn run(server: &NatsServer, args: &[&str]) -> Forward {
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .arg("forward")
-            .args(["--max-backoff", "200ms", "-vv"])
-            .args(args)
-            .args(["--server", &server.url()])
-            .env_remove("NATS_URL")
-            .env_remove("RUST_LOG")
-            // The log is a file: plain text to search.
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("run lifecycle forward");
-        Forward { child, log }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-}
-
-impl Drop for Forward {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn run_forward(server: &NatsServer, args: &[&str]) -> Forward {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+    command
+        .arg("forward")
+        .args(["--max-backoff", "200ms", "-vv"])
+        .args(args)
+        .args(["--server", &server.url()]);
+    Logged::spawn(command)
 }
 
 async fn connect(server: &NatsServer) -> Connection {
@@ -76,25 +51,6 @@ async fn connect(server: &NatsServer) -> Connection {
     };
     let settings = Settings::resolve_with(&options, None, &[]).unwrap();
     Connection::connect(&settings).await.unwrap()
-}
-
-/// Waits until the forwarder has created its durable consumer, which starts with the
-/// events stored from then on.
-async fn wait_for_consumer(connection: &Connection, name: &str, forward: &Forward) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-        if stream.consumer_info(name).await.is_ok() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the forwarder did not create its consumer:\n{}",
-            forward.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn publish(connection: &Connection) -> Vec<String> {
@@ -161,13 +117,13 @@ async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
     receiver.stop();
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
-    let forward = Forward::start(
+    let forward = start_forward(
         &server,
         &receiver.url(),
         "down",
         &["--metrics", &metrics, "--mode", "structured"],
     );
-    wait_for_consumer(&connection, "down", &forward).await;
+    wait_for_consumer(&connection, "down", CONSUMER_WITHIN, &[&forward]).await;
 
     let published = publish(&connection).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -205,14 +161,14 @@ async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
     receiver.stop();
 
     // Receiver down while the events are published; the forwarder is killed meanwhile.
-    let mut first = Forward::start(&server, &receiver.url(), "restart", &[]);
-    wait_for_consumer(&connection, "restart", &first).await;
+    let mut first = start_forward(&server, &receiver.url(), "restart", &[]);
+    wait_for_consumer(&connection, "restart", CONSUMER_WITHIN, &[&first]).await;
     let published = publish(&connection).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     first.kill();
 
     // Back up, and killed again in the middle of delivering.
-    let mut second = Forward::start(&server, &receiver.url(), "restart", &[]);
+    let mut second = start_forward(&server, &receiver.url(), "restart", &[]);
     receiver.start_again();
     wait_for(&receiver, 300, &[&first, &second]).await;
     second.kill();
@@ -223,7 +179,7 @@ async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
         "the kill came too late to test anything"
     );
 
-    let third = Forward::start(&server, &receiver.url(), "restart", &[]);
+    let third = start_forward(&server, &receiver.url(), "restart", &[]);
     let distinct = |ids: &[String]| ids.iter().collect::<std::collections::HashSet<_>>().len();
     let deadline = Instant::now() + Duration::from_secs(90);
     while distinct(&received_ids(&receiver)) < EVENTS {
@@ -274,7 +230,7 @@ async fn live_forwarding_applies_the_filter() {
     let server = NatsServer::start();
     let connection = connect(&server).await;
     let receiver = CloudEventsReceiver::start();
-    let forward = Forward::run(
+    let forward = run_forward(
         &server,
         &["--to", &receiver.url(), "--filter", "startup,identity=web*"],
     );
@@ -324,7 +280,7 @@ async fn live_forwarding_behind_a_receiver_that_never_answers_counts_its_drops()
     // Accepts connections (the kernel does) and never reads a request.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free_port();
-    let forward = Forward::run(
+    let forward = run_forward(
         &server,
         &[
             "--to",
@@ -396,8 +352,8 @@ async fn a_broker_restart_loses_nothing() {
         .await
         .unwrap();
     let receiver = CloudEventsReceiver::start();
-    let forward = Forward::start(&server, &receiver.url(), "broker", &[]);
-    wait_for_consumer(&connection, "broker", &forward).await;
+    let forward = start_forward(&server, &receiver.url(), "broker", &[]);
+    wait_for_consumer(&connection, "broker", CONSUMER_WITHIN, &[&forward]).await;
     let mut published = publish(&connection).await;
     wait_for(&receiver, 100, &[&forward]).await;
     server.restart();
@@ -481,27 +437,6 @@ fn header(message: &async_nats::Message, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} header in {:?}", message.headers))
 }
 
-/// Waits until the consumer holds nothing unacknowledged and nothing pending.
-async fn wait_settled(connection: &Connection, name: &str, forward: &Forward) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info = stream.consumer_info(name).await.unwrap();
-        if info.num_ack_pending == 0 && info.num_pending == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} unacknowledged, {} pending:\n{}",
-            info.num_ack_pending,
-            info.num_pending,
-            forward.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Lines of the log that report a dead letter.
 fn dead_letter_lines(forward: &Forward) -> Vec<String> {
     forward
@@ -523,13 +458,13 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
     let receiver = CloudEventsReceiver::start();
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
-    let forward = Forward::start(
+    let forward = start_forward(
         &server,
         &receiver.url(),
         "poison",
         &["--metrics", &metrics, "--dead-letter", DEAD],
     );
-    wait_for_consumer(&connection, "poison", &forward).await;
+    wait_for_consumer(&connection, "poison", CONSUMER_WITHIN, &[&forward]).await;
     let mut letters = dead_letters(&connection).await;
 
     let bad = poison();
@@ -574,7 +509,7 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
         "1"
     );
 
-    wait_settled(&connection, "poison", &forward).await;
+    wait_settled(&connection, "poison", SETTLED_WITHIN, &[&forward]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ids: Vec<String> = good.iter().map(|e| e.id().to_owned()).collect();
     assert_eq!(received_ids(&receiver), ids, "all, once, in order");
@@ -604,7 +539,7 @@ async fn a_poison_event_does_not_stall_live_forwarding() {
     let receiver = CloudEventsReceiver::start();
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
-    let forward = Forward::run(
+    let forward = run_forward(
         &server,
         &[
             "--to",
@@ -675,13 +610,13 @@ async fn an_event_the_receiver_refuses_with_400_is_dead_lettered_once_and_the_re
     let receiver = CloudEventsReceiver::start_answering(&[(&refused, 400)]);
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
-    let forward = Forward::start(
+    let forward = start_forward(
         &server,
         &receiver.url(),
         "refusing",
         &["--metrics", &metrics, "--dead-letter", DEAD],
     );
-    wait_for_consumer(&connection, "refusing", &forward).await;
+    wait_for_consumer(&connection, "refusing", CONSUMER_WITHIN, &[&forward]).await;
     let mut letters = dead_letters(&connection).await;
     publish_these(&connection, &events).await;
 
@@ -693,7 +628,7 @@ async fn an_event_the_receiver_refuses_with_400_is_dead_lettered_once_and_the_re
         "receiver answered HTTP 400"
     );
     assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Attempts"), "1");
-    wait_settled(&connection, "refusing", &forward).await;
+    wait_settled(&connection, "refusing", SETTLED_WITHIN, &[&forward]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let expected: Vec<String> = events
         .iter()
@@ -727,7 +662,7 @@ async fn max_attempts_three_with_a_receiver_answering_503_dead_letters_after_exa
     let receiver = CloudEventsReceiver::start_answering(&[(&failing, 503)]);
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
-    let forward = Forward::start(
+    let forward = start_forward(
         &server,
         &receiver.url(),
         "unavailable",
@@ -740,7 +675,7 @@ async fn max_attempts_three_with_a_receiver_answering_503_dead_letters_after_exa
             "3",
         ],
     );
-    wait_for_consumer(&connection, "unavailable", &forward).await;
+    wait_for_consumer(&connection, "unavailable", CONSUMER_WITHIN, &[&forward]).await;
     let mut letters = dead_letters(&connection).await;
     publish_these(&connection, &events).await;
 
@@ -752,7 +687,7 @@ async fn max_attempts_three_with_a_receiver_answering_503_dead_letters_after_exa
         "receiver answered HTTP 503"
     );
     assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Attempts"), "3");
-    wait_settled(&connection, "unavailable", &forward).await;
+    wait_settled(&connection, "unavailable", SETTLED_WITHIN, &[&forward]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         receiver.refused(),

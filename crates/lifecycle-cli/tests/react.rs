@@ -7,62 +7,38 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, metric, scrape};
+use common::{Logged, free_port, metric, scrape, wait_for_consumer, wait_settled};
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
 use lifecycle_testsupport::NatsServer;
 
-/// A running `lifecycle react`, killed (SIGKILL, no goodbye) on drop.
-struct React {
-    child: Child,
-    log: tempfile::NamedTempFile,
-}
+/// A running `lifecycle react`.
+type React = Logged;
 
-impl React {
-    fn start(server: &NatsServer, rules: &Path, durable: &str, extra: &[&str]) -> React {
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .arg("react")
-            .arg("--rules")
-            .arg(rules)
-            .args([
-                "--durable",
-                durable,
-                "--ack-wait",
-                "2s",
-                "--max-backoff",
-                "50ms",
-            ])
-            .args(["-vv", "--server", &server.url()])
-            .args(extra)
-            .env_remove("NATS_URL")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("run lifecycle react");
-        React { child, log }
-    }
+/// How long react may take to make its consumer, and to settle what it was given.
+const CONSUMER_WITHIN: Duration = Duration::from_secs(30);
+const SETTLED_WITHIN: Duration = Duration::from_secs(120);
 
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-}
-
-impl Drop for React {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn start_react(server: &NatsServer, rules: &Path, durable: &str, extra: &[&str]) -> React {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+    command
+        .arg("react")
+        .arg("--rules")
+        .arg(rules)
+        .args([
+            "--durable",
+            durable,
+            "--ack-wait",
+            "2s",
+            "--max-backoff",
+            "50ms",
+        ])
+        .args(["-vv", "--server", &server.url()])
+        .args(extra);
+    Logged::spawn(command)
 }
 
 /// A temporary directory with the rules file and the scripts the rules run.
@@ -121,50 +97,6 @@ async fn connect(server: &NatsServer) -> Connection {
         .await
         .unwrap();
     connection
-}
-
-/// Waits until the durable consumer `name` exists (it starts with the events stored from
-/// then on).
-async fn wait_for_consumer(connection: &Connection, name: &str, react: &React) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-        if stream.consumer_info(name).await.is_ok() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no consumer {name}:\n{}",
-            react.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the consumer holds nothing unacknowledged and nothing pending.
-async fn wait_settled(connection: &Connection, name: &str, react: &[&React]) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let info = stream.consumer_info(name).await.unwrap();
-        if info.num_ack_pending == 0 && info.num_pending == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} unacknowledged, {} pending:\n{}",
-            info.num_ack_pending,
-            info.num_pending,
-            react
-                .iter()
-                .map(|r| r.log())
-                .collect::<Vec<_>>()
-                .join("\n---\n")
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn startup(identity: &str) -> Event {
@@ -267,13 +199,13 @@ max_attempts = 0
         script.display()
     ));
     let port = free_port();
-    let react = React::start(
+    let react = start_react(
         &server,
         &rules,
         "flaky",
         &["--metrics", &format!("127.0.0.1:{port}")],
     );
-    wait_for_consumer(&connection, "flaky-record", &react).await;
+    wait_for_consumer(&connection, "flaky-record", CONSUMER_WITHIN, &[&react]).await;
     let events = fleet(1000, 200);
     // Not for this rule: acknowledged, never run.
     let shutdown = Event::builder(EventType::Shutdown)
@@ -283,7 +215,7 @@ max_attempts = 0
         .unwrap();
     publish(&connection, &[vec![shutdown], events.clone()].concat()).await;
     wait_all_handled(&setup, &events, &[&react]).await;
-    wait_settled(&connection, "flaky-record", &[&react]).await;
+    wait_settled(&connection, "flaky-record", SETTLED_WITHIN, &[&react]).await;
     assert_eq!(
         assert_in_order(&setup, &events),
         0,
@@ -325,8 +257,8 @@ concurrency = 10
 "#,
         script.display()
     ));
-    let mut first = React::start(&server, &rules, "crash", &[]);
-    wait_for_consumer(&connection, "crash-record", &first).await;
+    let mut first = start_react(&server, &rules, "crash", &[]);
+    wait_for_consumer(&connection, "crash-record", CONSUMER_WITHIN, &[&first]).await;
     let events = fleet(400, 40);
     publish(&connection, &events).await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -341,9 +273,9 @@ concurrency = 10
         "the kill came too late to test anything"
     );
 
-    let second = React::start(&server, &rules, "crash", &[]);
+    let second = start_react(&server, &rules, "crash", &[]);
     wait_all_handled(&setup, &events, &[&second]).await;
-    wait_settled(&connection, "crash-record", &[&second]).await;
+    wait_settled(&connection, "crash-record", SETTLED_WITHIN, &[&second]).await;
     // Only actions running at the kill (at most the concurrency) can have run twice; the
     // restart waited for the events the first run held, so each node's order holds.
     let repeats = assert_in_order(&setup, &events);
@@ -381,13 +313,13 @@ dead_letter = "{DEAD}"
         script.display()
     ));
     let port = free_port();
-    let react = React::start(
+    let react = start_react(
         &server,
         &rules,
         "dead",
         &["--metrics", &format!("127.0.0.1:{port}")],
     );
-    wait_for_consumer(&connection, "dead-provision", &react).await;
+    wait_for_consumer(&connection, "dead-provision", CONSUMER_WITHIN, &[&react]).await;
     let mut letters = connection.client().subscribe(DEAD).await.unwrap();
     connection.client().flush().await.unwrap();
     let events = fleet(50, 5);
@@ -445,7 +377,7 @@ dead_letter = "{DEAD}"
     }
     let failing_ids: Vec<String> = failing.iter().map(|e| e.id().to_owned()).collect();
     assert_eq!(dead, failing_ids, "each of them, in order");
-    wait_settled(&connection, "dead-provision", &[&react]).await;
+    wait_settled(&connection, "dead-provision", SETTLED_WITHIN, &[&react]).await;
     assert_in_order(&setup, &others);
     assert!(setup.lines("node3.example.net").is_empty());
     let scraped = scrape(port);
@@ -487,8 +419,8 @@ concurrency = 10
 "#,
         script.display()
     ));
-    let react = React::start(&server, &rules, "slow", &[]);
-    wait_for_consumer(&connection, "slow-slow", &react).await;
+    let react = start_react(&server, &rules, "slow", &[]);
+    wait_for_consumer(&connection, "slow-slow", CONSUMER_WITHIN, &[&react]).await;
     let events = fleet(40, 40);
     let started = Instant::now();
     publish(&connection, &events).await;
@@ -546,9 +478,9 @@ concurrency = 5
 "#,
         script.display()
     ));
-    let one = React::start(&server, &rules, "shared", &[]);
-    wait_for_consumer(&connection, "shared-record", &one).await;
-    let two = React::start(&server, &rules, "shared", &[]);
+    let one = start_react(&server, &rules, "shared", &[]);
+    wait_for_consumer(&connection, "shared-record", CONSUMER_WITHIN, &[&one]).await;
+    let two = start_react(&server, &rules, "shared", &[]);
     // Both pulling before the events come.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !two.log().contains("handling events") {
@@ -558,7 +490,7 @@ concurrency = 5
     let events = fleet(300, 30);
     publish(&connection, &events).await;
     wait_all_handled(&setup, &events, &[&one, &two]).await;
-    wait_settled(&connection, "shared-record", &[&one, &two]).await;
+    wait_settled(&connection, "shared-record", SETTLED_WITHIN, &[&one, &two]).await;
     let lines = setup.lines("by-process");
     let ids: HashSet<&str> = lines.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
     assert_eq!(lines.len(), 300, "each handled once");
@@ -592,8 +524,8 @@ exec = ["{}", "--node", "{{{{ identity }}}}", "{{{{ component }}}}-{{{{ version 
 "#,
         script.display()
     ));
-    let react = React::start(&server, &rules, "hostile", &[]);
-    wait_for_consumer(&connection, "hostile-hostile", &react).await;
+    let react = start_react(&server, &rules, "hostile", &[]);
+    wait_for_consumer(&connection, "hostile-hostile", CONSUMER_WITHIN, &[&react]).await;
     let identity = format!(
         "$(touch {m}); touch {m} `touch {m}` ; rm -rf {m} && echo \"'x'\" | sh",
         m = marker.display()
@@ -605,7 +537,7 @@ exec = ["{}", "--node", "{{{{ identity }}}}", "{{{{ component }}}}-{{{{ version 
         assert!(Instant::now() < deadline, "{}", react.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    wait_settled(&connection, "hostile-hostile", &[&react]).await;
+    wait_settled(&connection, "hostile-hostile", SETTLED_WITHIN, &[&react]).await;
     assert_eq!(
         setup.lines("args"),
         [

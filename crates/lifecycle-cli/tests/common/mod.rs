@@ -291,3 +291,104 @@ pub(crate) fn metric(text: &str, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
+
+/// A `lifecycle` process whose stderr goes to a file (plain text to search), killed
+/// (SIGKILL, no goodbye) on drop.
+pub(crate) struct Logged {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Logged {
+    /// Starts `command` with nothing from the environment that would change it (`NATS_URL`,
+    /// `RUST_LOG`), plain-text logs into a file, stdin and stdout closed.
+    pub(crate) fn spawn(mut command: Command) -> Logged {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = command
+            .env_remove("NATS_URL")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("run lifecycle");
+        Logged { child, log }
+    }
+
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What it logged so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The logs of `processes`, for a failing assertion.
+fn logs(processes: &[&Logged]) -> String {
+    processes
+        .iter()
+        .map(|p| p.log())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// Waits, at most `within`, until the durable consumer `name` on `CHORIA_EVENTS` exists (it
+/// starts with the events stored from then on).
+pub(crate) async fn wait_for_consumer(
+    connection: &lifecycle_nats::Connection,
+    name: &str,
+    within: Duration,
+    processes: &[&Logged],
+) {
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let deadline = Instant::now() + within;
+    loop {
+        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+        if stream.consumer_info(name).await.is_ok() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no consumer {name}:\n{}",
+            logs(processes)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits, at most `within`, until the consumer `name` holds nothing unacknowledged and
+/// nothing pending.
+pub(crate) async fn wait_settled(
+    connection: &lifecycle_nats::Connection,
+    name: &str,
+    within: Duration,
+    processes: &[&Logged],
+) {
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let deadline = Instant::now() + within;
+    loop {
+        let info = stream.consumer_info(name).await.unwrap();
+        if info.num_ack_pending == 0 && info.num_pending == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} unacknowledged, {} pending:\n{}",
+            info.num_ack_pending,
+            info.num_pending,
+            logs(processes)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
