@@ -75,13 +75,9 @@ impl Setup {
         path
     }
 
-    /// The lines of `$OUT/<name>`.
+    /// The complete lines of `$OUT/<name>` (a script may be writing one).
     fn lines(&self, name: &str) -> Vec<String> {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        lifecycle_testsupport::complete_lines(&self.path(name))
     }
 }
 

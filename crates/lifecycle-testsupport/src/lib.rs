@@ -6,13 +6,17 @@
 //!
 //! [`CloudEventsReceiver`] runs a CloudEvents HTTP receiver built on the Python SDK.
 //!
+//! [`complete_lines`] reads what another process appends to a file, a whole line at a time.
+//!
 //! [`reference_dir`] finds Choria's reference events for the interoperability suite.
 
+mod appended;
 mod certs;
 mod receiver;
 mod reference;
 mod server;
 
+pub use appended::{complete_lines, complete_text};
 pub use certs::TestCerts;
 pub use receiver::CloudEventsReceiver;
 pub use reference::{REFERENCE_ENV, go_choria_dir, reference_dir};

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::appended::complete_lines;
+
 const INSTALL_HINT: &str = "the Python CloudEvents SDK was not found. The interoperability \
     tests receive events with it: install it with `python3 -m pip install cloudevents` \
     (.ci/run does this).";
@@ -91,23 +93,17 @@ impl CloudEventsReceiver {
     }
 
     /// One JSON object per request parsed so far, in order of arrival.
+    /// Only complete lines: one the receiver is still writing is left for the next call.
     pub fn received(&self) -> Vec<String> {
-        std::fs::read_to_string(self.out())
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        complete_lines(&self.out())
     }
 
     /// The requests refused, one JSON object each: `{"id": ...}` for the 503s of
     /// [`CloudEventsReceiver::start_failing`], `{"id": ..., "status": ...}` for the answers of
     /// [`CloudEventsReceiver::start_answering`].
+    /// Only complete lines, as [`CloudEventsReceiver::received`].
     pub fn refused(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("received.jsonl.refused"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        complete_lines(&self.dir.path().join("received.jsonl.refused"))
     }
 
     fn out(&self) -> PathBuf {

