@@ -11,6 +11,7 @@ use lifecycle_watch::{
     Condition, Fraction, Gate, KeyBy, Node, PassTemplate, Stop, TallyClient, Target, TemplateWait,
     Watch, wait_for,
 };
+use tracing::debug;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -279,8 +280,14 @@ fn receive<C: Condition>(
             };
             seed(condition, nodes);
         }
-        show(condition, &bar);
-        let result = wait_for(&mut events, condition, |condition| show(condition, &bar)).await;
+        // Where the wait stands after each event, also at debug (-vv): the bar is drawn only
+        // on a terminal, and a caller reading the log learns when an event was seen.
+        let mut show = |condition: &mut C| {
+            show(condition, &bar);
+            debug!(state = %bar.message(), "progress");
+        };
+        show(condition);
+        let result = wait_for(&mut events, condition, &mut show).await;
         if result.is_err() && !events.is_caught_up() {
             bar.suspend(|| {
                 eprintln!(

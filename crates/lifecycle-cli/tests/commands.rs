@@ -5,7 +5,6 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Finished, Running, lifecycle as command, lines_of, run};
@@ -261,7 +260,10 @@ fn wait_exits_0_once_enough_distinct_identities_matched() {
     alive("n1", "0.29.4");
     alive("n1", "0.29.4");
     alive("n2", "0.29.3");
-    thread::sleep(Duration::from_millis(300));
+    // The third event seen means the first two were counted without ending the wait.
+    for _ in 0..3 {
+        wait.logged("event received");
+    }
     assert!(wait.still_running(), "wait ended with one identity matched");
     alive("n2", "0.29.4");
     let out = wait.finish();
@@ -489,6 +491,8 @@ fn a_closed_pipe_ends_view_quietly() {
         stdout: lines_of(std::io::empty()),
         stderr: lines_of(child.stderr.take().unwrap()),
         child,
+        stdout_read: Vec::new(),
+        stderr_read: Vec::new(),
     };
     let out = running.finish();
     assert_eq!(out.code(), Some(0), "{}", out.stderr);

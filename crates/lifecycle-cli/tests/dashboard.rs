@@ -71,7 +71,7 @@ impl Chromedriver {
                 url: format!("http://127.0.0.1:{port}"),
             };
             let address = format!("127.0.0.1:{port}");
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if driver.child.try_wait().unwrap().is_some() {
                     break; // the port was taken after all: try another

@@ -60,7 +60,7 @@ impl Demo {
     /// Ctrl-C; its exit code once it has exited.
     fn stop(&mut self) -> Option<i32> {
         self.process.signal("-INT");
-        self.process.wait(Duration::from_secs(15))
+        self.process.wait(Duration::from_secs(60))
     }
 }
 
@@ -92,7 +92,7 @@ fn get(url: &str) -> Option<(u16, String)> {
 /// upgrade has reached some of them.
 fn wait_for_the_fleet(dashboard: &str) {
     let url = format!("{dashboard}api/v1/components");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = None;
     while Instant::now() < deadline {
         last = get(&url);

@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Running, Serving, run, wait_until};
@@ -165,7 +164,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
 
     // Times out, listing exactly those three with their version and when last seen.
     let mut args = UNTIL_ALL.to_vec();
-    args.extend(["--timeout", "4s"]);
+    args.extend(["--timeout", "10s"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
@@ -211,13 +210,14 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     let mut args = UNTIL_ALL.to_vec();
     args.extend(["--timeout", "25s"]);
     let mut wait = Running::subscribed(&server, &args);
-    thread::sleep(Duration::from_millis(1500));
+    // Caught up with the replay: the state now, three behind.
+    wait.logged("state=97/100 nodes pass");
     assert!(wait.still_running(), "wait ended with 3 nodes rolled back");
     fleet.publish(&[
         upgraded(&behind[0], "0.29.4", "0.30.0"),
         alive(&behind[1], "0.30.1"),
     ]);
-    thread::sleep(Duration::from_millis(1000));
+    wait.logged("state=99/100 nodes pass");
     assert!(wait.still_running(), "wait ended with 1 node rolled back");
     fleet.publish(&[upgraded(&behind[2], "0.29.4", "0.30.0")]);
     let out = wait.finish();
@@ -252,7 +252,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let out = gate(&["--count", "97", "--timeout", "20s"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    let out = gate(&["--fraction", "0.98", "--timeout", "4s"]);
+    let out = gate(&["--fraction", "0.98", "--timeout", "10s"]);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
         out.stderr,
@@ -260,7 +260,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
     );
     assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
     // More than there are nodes: never met.
-    let out = gate(&["--count", "101", "--timeout", "4s"]);
+    let out = gate(&["--count", "101", "--timeout", "10s"]);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
         out.stderr,
@@ -295,7 +295,8 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
         alive("n2", "0.29.4"),
         alive("n3", "0.30.0"),
     ]);
-    thread::sleep(Duration::from_millis(1000));
+    // Its line for the fifth event is printed once the fifth has been looked at.
+    wait.printed("n3 2");
     assert!(wait.still_running(), "wait ended with two nodes up");
     fleet.publish(&[alive("n2", "0.30.0")]);
     let out = wait.finish();
@@ -553,7 +554,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
         ".version>=0.30.0",
     ];
     let mut args = gate.to_vec();
-    args.extend(["--all", "--timeout", "4s", "--json"]);
+    args.extend(["--all", "--timeout", "10s", "--json"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
     assert_eq!(
@@ -563,7 +564,8 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     let mut args = gate.to_vec();
     args.extend(["--all", "--timeout", "25s"]);
     let mut wait = Running::subscribed(&server, &args);
-    thread::sleep(Duration::from_millis(500));
+    // The tally's nodes read: two of three pass.
+    wait.logged("state=2/3 nodes pass");
     assert!(wait.still_running());
     fleet.publish(&[alive_at("n2", "0.30.0", now)]);
     let out = wait.finish();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Logged, free_port, metric, scrape, wait_for_consumer, wait_settled};
+use common::{Logged, free_port, metric, scrape_until, wait_for_consumer, wait_settled};
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
 use lifecycle_testsupport::NatsServer;
@@ -21,6 +21,8 @@ type React = Logged;
 /// How long react may take to make its consumer, and to settle what it was given.
 const CONSUMER_WITHIN: Duration = Duration::from_secs(30);
 const SETTLED_WITHIN: Duration = Duration::from_secs(120);
+/// How long react may take to count what it did, once its programs have run.
+const METRICS_WITHIN: Duration = Duration::from_secs(30);
 
 fn start_react(server: &NatsServer, rules: &Path, durable: &str, extra: &[&str]) -> React {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
@@ -217,7 +219,10 @@ max_attempts = 0
         0,
         "no repeats without a crash"
     );
-    let scraped = scrape(port);
+    let scraped = scrape_until(port, "every event counted", METRICS_WITHIN, |m| {
+        metric(m, "lifecycle_react_succeeded_total{rule=\"record\"}") == 1000
+            && metric(m, "lifecycle_react_running{rule=\"record\"}") == 0
+    });
     let series = |name: &str| {
         metric(
             &scraped,
@@ -376,7 +381,10 @@ dead_letter = "{DEAD}"
     wait_settled(&connection, "dead-provision", SETTLED_WITHIN, &[&react]).await;
     assert_in_order(&setup, &others);
     assert!(setup.lines("node3.example.net").is_empty());
-    let scraped = scrape(port);
+    let scraped = scrape_until(port, "every event counted", METRICS_WITHIN, |m| {
+        metric(m, "lifecycle_react_succeeded_total{rule=\"provision\"}") == 40
+            && metric(m, "lifecycle_react_dead_lettered_total{rule=\"provision\"}") == 10
+    });
     let series = |name: &str| {
         metric(
             &scraped,
@@ -396,14 +404,14 @@ dead_letter = "{DEAD}"
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ten_at_once_sleeping_half_a_second_never_more_than_ten() {
+async fn ten_at_once_sleeping_a_second_never_more_than_ten() {
     let server = NatsServer::start();
     let connection = connect(&server).await;
     let setup = Setup::new();
     // Records its start and end times (nanoseconds) on one line.
     let script = setup.script(
         "slow",
-        "start=$(date +%s%N)\nsleep 0.5\nprintf '%s %s %s\\n' \"$start\" \"$(date +%s%N)\" \"$1\" >> \"$OUT/runs\"",
+        "start=$(date +%s%N)\nsleep 1\nprintf '%s %s %s\\n' \"$start\" \"$(date +%s%N)\" \"$1\" >> \"$OUT/runs\"",
     );
     let rules = setup.rules(&format!(
         r#"
@@ -450,9 +458,8 @@ concurrency = 10
     }
     assert!(most <= 10, "{most} ran at once");
     assert!(most >= 5, "they ran in parallel: at most {most} at once");
-    // About 2 s (four rounds of ten); bounded generously for a loaded machine.
-    assert!(took < Duration::from_secs(6), "took {took:?}");
-    eprintln!("40 runs of 0.5 s, 10 at once: {took:?}, at most {most} at once");
+    // About 4 s (four rounds of ten) on a quiet machine; how long is the benchmarks' business.
+    eprintln!("40 runs of 1 s, 10 at once: {took:?}, at most {most} at once");
 }
 
 #[tokio::test(flavor = "multi_thread")]

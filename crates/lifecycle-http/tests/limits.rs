@@ -3,6 +3,8 @@
 //! tests see exactly what a client sees.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -31,12 +33,16 @@ fn slow_stream(chunks: usize, every: Duration) -> Body {
     }))
 }
 
-fn app() -> Router {
+/// The test app; `started` counts the requests of `/slow` and `/endless` whose handlers have
+/// begun, so a test knows they are under way whatever the machine's load.
+fn app(started: Arc<AtomicUsize>) -> Router {
+    let endless_started = started.clone();
     Router::new()
         .route("/", get(|| async { "hello\n" }))
         .route(
             "/slow",
-            get(|| async {
+            get(move || async move {
+                started.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(600)).await;
                 "done\n"
             }),
@@ -54,12 +60,17 @@ fn app() -> Router {
         )
         .route(
             "/endless",
-            get(|| async { slow_stream(usize::MAX, Duration::from_millis(50)) }),
+            get(move || async move {
+                endless_started.fetch_add(1, Ordering::SeqCst);
+                slow_stream(usize::MAX, Duration::from_millis(50))
+            }),
         )
 }
 
 struct Server {
     address: SocketAddr,
+    /// Requests of `/slow` and `/endless` under way or done.
+    started: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -69,11 +80,13 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app(), limits, async {
+        let started = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(serve(listener, app(started.clone()), limits, async {
             let _ = stopped.await;
         }));
         Server {
             address,
+            started,
             stop: Some(stop),
             task,
         }
@@ -213,7 +226,12 @@ async fn shutdown_finishes_requests_under_way_then_closes_what_is_left() {
     let slow = send_get(server.address, "/slow").await;
     let endless = send_get(server.address, "/endless").await;
     // Both requests are under way before shutdown is asked.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    within(10, "both handlers to begin", async {
+        while server.started.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     server.stop.take().unwrap().send(()).unwrap();
     let (status, body) = within(10, "the slow request", read_response(slow)).await;
     assert_eq!((status, body.as_str()), (200, "done\n"));

@@ -66,7 +66,7 @@ async fn round_trip(connection: &Connection) {
     let publisher = connection.publisher(Format::Choria);
     publisher.publish(&event).await.unwrap();
     publisher.flush().await.unwrap();
-    let got = within(10, "the event back", take(&mut events, 1)).await;
+    let got = within(60, "the event back", take(&mut events, 1)).await;
     assert_eq!(got[0].parsed.event().id(), event.id());
 }
 
@@ -82,7 +82,7 @@ async fn a_user_and_password_url_authenticates_from_flags_env_and_choria_config(
         ..Default::default()
     };
     let settings = Settings::resolve_with(&flags, None, &[]).unwrap();
-    let connection = within(10, "a connection", Connection::connect(&settings))
+    let connection = within(60, "a connection", Connection::connect(&settings))
         .await
         .unwrap();
     round_trip(&connection).await;
@@ -128,7 +128,7 @@ async fn a_wrong_password_names_the_server_says_authorization_failed_and_hides_i
             ..Default::default()
         };
         let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let err = within(20, "the refusal", Connection::connect(&settings))
+        let err = within(60, "the refusal", Connection::connect(&settings))
             .await
             .unwrap_err();
         assert!(

@@ -21,7 +21,7 @@ fn numbered(n: usize) -> Event {
 }
 
 async fn next(durable: &mut Durable) -> Delivery {
-    match within(10, "a delivery", durable.next()).await {
+    match within(60, "a delivery", durable.next()).await {
         Some(Ok(delivery)) => delivery,
         Some(Err(e)) => panic!("unexpected error: {e}"),
         None => panic!("the durable consumer ended"),
@@ -131,7 +131,7 @@ async fn invalid_messages_are_reported_and_do_not_block() {
         .await
         .unwrap();
     client.client().flush().await.unwrap();
-    match within(10, "the invalid message", durable.next()).await {
+    match within(60, "the invalid message", durable.next()).await {
         Some(Err(ReceiveError::Invalid(invalid))) => {
             assert_eq!(&invalid.payload[..], b"not json")
         }

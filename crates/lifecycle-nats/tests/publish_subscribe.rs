@@ -27,7 +27,7 @@ async fn every_type_arrives_on_its_subject_in_both_formats() {
         assert_eq!(publisher.publish_all(&events).await.unwrap(), 6);
         publisher.flush().await.unwrap();
         for sent in &events {
-            let message = within(10, "a published event", everything.next())
+            let message = within(60, "a published event", everything.next())
                 .await
                 .unwrap();
             let want = format!("choria.lifecycle.event.{}.server", sent.event_type());
@@ -67,7 +67,7 @@ async fn type_and_component_filters_deliver_exactly_the_matching_events() {
     publisher.publish_all(&sent).await.unwrap();
     publisher.flush().await.unwrap();
 
-    let got = within(10, "all events", take(&mut all, sent.len())).await;
+    let got = within(60, "all events", take(&mut all, sent.len())).await;
     assert_eq!(got.len(), 18);
     let matching: BTreeSet<String> = sent
         .iter()
@@ -76,7 +76,7 @@ async fn type_and_component_filters_deliver_exactly_the_matching_events() {
         .map(|e| e.id().to_owned())
         .collect();
     assert_eq!(matching.len(), 4);
-    let got = within(10, "filtered events", take(&mut filtered, 4)).await;
+    let got = within(60, "filtered events", take(&mut filtered, 4)).await;
     let got: BTreeSet<String> = got
         .iter()
         .map(|r| r.parsed.event().id().to_owned())
@@ -97,7 +97,7 @@ async fn invalid_messages_are_reported_with_their_subject() {
         .await
         .unwrap();
     plain.flush().await.unwrap();
-    match within(10, "the invalid message", events.next()).await {
+    match within(60, "the invalid message", events.next()).await {
         Some(Err(ReceiveError::Invalid(invalid))) => {
             assert_eq!(
                 invalid.subject.as_str(),
@@ -114,7 +114,7 @@ async fn invalid_messages_are_reported_with_their_subject() {
         .publish(event)
         .await
         .unwrap();
-    let got = within(10, "the next event", take(&mut events, 1)).await;
+    let got = within(60, "the next event", take(&mut events, 1)).await;
     assert_eq!(got[0].parsed.event(), &AnyEvent::Lifecycle(event.clone()));
 }
 
@@ -161,7 +161,7 @@ async fn machine_events_can_be_subscribed() {
         .await
         .unwrap();
     publisher.flush().await.unwrap();
-    let got = within(10, "machine events", take(&mut events, 2)).await;
+    let got = within(60, "machine events", take(&mut events, 2)).await;
     let subjects: BTreeSet<&str> = got.iter().map(|r| r.subject.as_str()).collect();
     assert_eq!(
         subjects,
@@ -192,7 +192,7 @@ async fn a_slow_consumer_is_counted_not_silent() {
         publisher.publish(event).await.unwrap();
     }
     publisher.flush().await.unwrap();
-    within(10, "drops to be counted", async {
+    within(60, "drops to be counted", async {
         while events.dropped() == 0 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -256,7 +256,7 @@ async fn a_filtered_subscription_passes_exactly_what_the_filter_passes() {
     }
     publisher.publish_all(&events).await.unwrap();
     publisher.flush().await.unwrap();
-    let received = within(10, "two events", take(&mut subscription, 2)).await;
+    let received = within(60, "two events", take(&mut subscription, 2)).await;
     let identities: Vec<&str> = received
         .iter()
         .map(|r| r.parsed.event().identity())

@@ -42,7 +42,7 @@ async fn a_queue_group_delivers_each_event_to_one_member() {
     publisher.flush().await.unwrap();
 
     let mut seen = Vec::new();
-    within(10, "200 events across the group", async {
+    within(60, "200 events across the group", async {
         while seen.len() < 200 {
             let received = tokio::select! {
                 Some(r) = a.next() => r,
@@ -89,7 +89,7 @@ async fn a_token_authenticates_and_its_absence_is_a_clear_error() {
         .publish(&alive(1))
         .await
         .unwrap();
-    let got = within(10, "an event with a token", take(&mut events, 1)).await;
+    let got = within(60, "an event with a token", take(&mut events, 1)).await;
     assert_eq!(got[0].parsed.event().identity(), "node1");
 
     let without = Settings::resolve_with(
@@ -101,7 +101,7 @@ async fn a_token_authenticates_and_its_absence_is_a_clear_error() {
         &[],
     )
     .unwrap();
-    let err = within(20, "the refusal", Connection::connect(&without))
+    let err = within(60, "the refusal", Connection::connect(&without))
         .await
         .unwrap_err();
     assert!(

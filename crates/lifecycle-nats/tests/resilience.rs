@@ -29,7 +29,7 @@ async fn subscriber_and_publisher_resume_after_a_broker_restart() {
 
     publisher.publish(&alive("before")).await.unwrap();
     publisher.flush().await.unwrap();
-    let got = within(10, "the event before the restart", take(&mut events, 1)).await;
+    let got = within(60, "the event before the restart", take(&mut events, 1)).await;
     assert_eq!(got[0].parsed.event().identity(), "before");
 
     server.restart();
@@ -50,7 +50,7 @@ async fn subscriber_and_publisher_resume_after_a_broker_restart() {
     publisher.publish_all(&after).await.unwrap();
     publisher.flush().await.unwrap();
     let mut seen = Vec::new();
-    within(10, "the events published after the restart", async {
+    within(60, "the events published after the restart", async {
         while seen.len() < after.len() {
             let received = events.next().await.unwrap().unwrap();
             let identity = received.parsed.event().identity().to_owned();
@@ -82,7 +82,7 @@ async fn replay_survives_a_broker_restart() {
         .replay(&Interest::default(), ReplayFrom::Start)
         .await
         .unwrap();
-    let got = within(15, "the first events", take(&mut replay, 50)).await;
+    let got = within(60, "the first events", take(&mut replay, 50)).await;
     assert_eq!(got.last().unwrap().stream_sequence, Some(50));
 
     server.restart();

@@ -59,7 +59,7 @@ async fn connects_with_the_file_security_provider() {
     let servers: Vec<String> = settings.servers.iter().map(ToString::to_string).collect();
     assert_eq!(servers, [format!("nats://127.0.0.1:{}", server.port())]);
     assert!(settings.tls.is_some());
-    let connection = within(15, "a TLS connection", Connection::connect(&settings))
+    let connection = within(60, "a TLS connection", Connection::connect(&settings))
         .await
         .unwrap();
     let mut events = connection.subscribe(&Interest::default()).await.unwrap();
@@ -68,7 +68,7 @@ async fn connects_with_the_file_security_provider() {
     let publisher = connection.publisher(Format::CloudEvents);
     publisher.publish(&event).await.unwrap();
     publisher.flush().await.unwrap();
-    let got = within(10, "the event over TLS", take(&mut events, 1)).await;
+    let got = within(60, "the event over TLS", take(&mut events, 1)).await;
     assert_eq!(got[0].parsed.event(), &AnyEvent::Lifecycle(event));
 }
 
@@ -85,7 +85,7 @@ async fn a_wrong_ca_fails_with_a_clear_error() {
         &other.ca,
     );
     let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    let err = within(20, "the connection to fail", Connection::connect(&settings))
+    let err = within(60, "the connection to fail", Connection::connect(&settings))
         .await
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err:?}");

@@ -78,7 +78,7 @@ impl SseClient {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 return parse(&block[..end]);
             }
-            let chunk = within(20, "an SSE message", self.response.chunk())
+            let chunk = within(60, "an SSE message", self.response.chunk())
                 .await
                 .unwrap()
                 .expect("the feed ended");
@@ -248,7 +248,7 @@ async fn filtered_clients_get_exactly_their_events_in_order() {
 
     // A client that leaves is no longer fed.
     drop(everything);
-    within(10, "the feed to notice a client left", async {
+    within(60, "the feed to notice a client left", async {
         while tally.feed_listeners() != 3 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -273,7 +273,7 @@ async fn a_filtered_client_gets_exactly_its_events_through_a_broker() {
     let served = serve_tally(&tally, "t").await;
     // The feed does not wait for the warm start; the events below only for ingest to listen.
     let mut client = SseClient::open(&served.base, Some("alive,version=0.29.4")).await;
-    within(20, "the tally to be ready", async {
+    within(60, "the tally to be ready", async {
         while !tally.is_ready() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -287,11 +287,11 @@ async fn a_filtered_client_gets_exactly_its_events_through_a_broker() {
         .collect();
     let publisher = connect(&server).await.publisher(Format::Choria);
     for event in &events {
-        within(10, "a publish", publisher.publish_any(event))
+        within(60, "a publish", publisher.publish_any(event))
             .await
             .unwrap();
     }
-    within(10, "a flush", publisher.flush()).await.unwrap();
+    within(60, "a flush", publisher.flush()).await.unwrap();
 
     let sentinel = events.last().unwrap();
     let received = client.until(sentinel.id()).await;
@@ -305,7 +305,7 @@ async fn a_filtered_client_gets_exactly_its_events_through_a_broker() {
     assert_eq!(received, expected(&matching));
 
     stop_ingest.send(()).unwrap();
-    within(10, "ingest to stop", ingest).await.unwrap().unwrap();
+    within(60, "ingest to stop", ingest).await.unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -324,7 +324,7 @@ async fn a_malformed_filter_is_refused_with_its_position() {
     assert_eq!(response.status(), 400);
     let content_type = response.headers()["content-type"].to_str().unwrap();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let body = within(10, "a body", response.text()).await.unwrap();
+    let body = within(60, "a body", response.text()).await.unwrap();
     assert_eq!(body, format!("invalid filter: {error}\n"));
     assert!(body.contains(&error.position().to_string()), "{body}");
     assert_eq!(tally.feed_listeners(), 0);
@@ -403,7 +403,7 @@ async fn a_client_that_never_reads_costs_at_most_its_budget() {
         .write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: test\r\n\r\n")
         .await
         .unwrap();
-    within(10, "the client to subscribe", async {
+    within(60, "the client to subscribe", async {
         while tally.feed_listeners() != 1 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -465,7 +465,7 @@ async fn the_dashboard_is_embedded_and_uses_no_cdn() {
         let headers = response.headers();
         assert_eq!(headers["content-type"], content_type, "{path}");
         assert_eq!(headers["cache-control"], "no-cache", "{path}");
-        let body = within(10, "a body", response.text()).await.unwrap();
+        let body = within(60, "a body", response.text()).await.unwrap();
         assert!(body.contains(contains), "{path} lacks {contains}");
         for scheme in ["http://", "https://", "//cdn", "src=\"//", "href=\"//"] {
             assert!(!body.contains(scheme), "{path} refers to {scheme}");
@@ -500,10 +500,10 @@ async fn shutting_down_ends_open_feeds() {
     ));
     let mut client = SseClient::open(&base, None).await;
     stop.send(()).unwrap();
-    within(10, "the server to stop", server)
+    within(60, "the server to stop", server)
         .await
         .unwrap()
         .unwrap();
-    let end = within(10, "the feed to end", client.response.chunk()).await;
+    let end = within(60, "the feed to end", client.response.chunk()).await;
     assert!(matches!(end, Ok(None)), "{end:?}");
 }

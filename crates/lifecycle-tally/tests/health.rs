@@ -72,7 +72,7 @@ async fn ready_only_while_the_broker_is_there() {
     // No broker: alive, not ready, and the reason names the server.
     assert_eq!(get(&base, "/healthz").await, (200, "ok\n".to_owned()));
     let reason = until_status(&base, "/readyz", 503, 10).await;
-    let reason = within(10, "the reason", async {
+    let reason = within(60, "the reason", async {
         let mut reason = reason;
         while !reason.starts_with("broker unreachable: cannot connect to NATS at") {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -117,7 +117,7 @@ async fn ready_only_while_the_broker_is_there() {
         .version("0.30.0")
         .build()
         .unwrap();
-    within(20, "the event counted", async {
+    within(60, "the event counted", async {
         while tally.fleet().len() != 1 {
             publisher.publish(&alive).await.unwrap();
             publisher.flush().await.unwrap();
@@ -127,7 +127,7 @@ async fn ready_only_while_the_broker_is_there() {
     .await;
 
     stop.send(()).unwrap();
-    within(10, "the tally to stop", run).await.unwrap().unwrap();
+    within(60, "the tally to stop", run).await.unwrap().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

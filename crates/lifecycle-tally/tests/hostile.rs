@@ -75,7 +75,7 @@ async fn events_without_component_or_identity_are_refused_never_nodes() {
             .await
     });
     let served = serve_tally(&tally, "lifecycle_tally").await;
-    within(20, "the tally to be ready", async {
+    within(60, "the tally to be ready", async {
         while !tally.is_ready() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -112,7 +112,7 @@ async fn events_without_component_or_identity_are_refused_never_nodes() {
         .await
         .unwrap();
     publisher.flush().await.unwrap();
-    let metrics = within(20, "the real event to be counted", async {
+    let metrics = within(60, "the real event to be counted", async {
         loop {
             let (_, metrics) = get(&served.base, "/metrics").await;
             if metrics.contains("lifecycle_tally_good_events_total{component=\"server\"") {
@@ -144,7 +144,7 @@ async fn events_without_component_or_identity_are_refused_never_nodes() {
     );
 
     stop.send(()).unwrap();
-    within(10, "ingest to stop", ingest).await.unwrap().unwrap();
+    within(60, "ingest to stop", ingest).await.unwrap().unwrap();
 }
 
 #[tokio::test]

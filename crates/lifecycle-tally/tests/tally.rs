@@ -72,7 +72,7 @@ impl Running {
 
     /// Waits until the tally answers and has processed `events` events.
     async fn wait_for(&self, events: u64) {
-        within(20, "the tally to process the events", async {
+        within(60, "the tally to process the events", async {
             loop {
                 let (status, body) = self.get("/metrics").await;
                 if status == 200 && good_events(&body) >= events {
@@ -160,7 +160,7 @@ async fn a_scripted_fleet_gives_exact_metrics_and_answers() {
     let server = NatsServer::start();
     let tally = Running::start(&server).await;
     // Live only here (no stream): ready at once, events counted as they come.
-    within(10, "readiness", async {
+    within(60, "readiness", async {
         while tally.get("/readyz").await.0 != 200 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -289,7 +289,7 @@ async fn a_scripted_fleet_gives_exact_metrics_and_answers() {
     let lost = series(&metrics, "lifecycle_tally_lost_nodes");
     assert_eq!(lost["active=\"0\",component=\"server\""], "2");
     assert_eq!(lost["active=\"0\",component=\"broker\""], "1");
-    within(10, "the process error", async {
+    within(60, "the process error", async {
         loop {
             let metrics = tally.get("/metrics").await.1;
             if series(&metrics, "lifecycle_tally_process_errors_total")
@@ -366,7 +366,7 @@ async fn a_restarted_tally_has_the_same_counts_at_its_first_scrape() {
 
     let second = Running::start(&server).await;
     // The first answer it gives is already the whole count.
-    let (status, body) = within(20, "the first answer", async {
+    let (status, body) = within(60, "the first answer", async {
         loop {
             let (status, body) = second.get("/api/v1/components").await;
             if status != 503 {

@@ -8,12 +8,12 @@ use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use futures_util::future::{Fuse, FutureExt};
-use lifecycle_core::{Filter, Interest, Since, format_utc};
+use lifecycle_core::{Filter, Interest, Since, TerminalSafe, format_utc};
 use lifecycle_nats::{
     Connection, ReceiveError, Received, Recurring, ReplayFrom, Subscription, WARNING_INTERVAL,
 };
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::error::Error;
 
@@ -267,7 +267,18 @@ impl Events {
             match received {
                 None => return Err(Stop::Closed),
                 Some(Ok(received)) => {
-                    if self.filter.matches(received.parsed.event()) {
+                    let event = received.parsed.event();
+                    let passes = self.filter.matches(event);
+                    // Every event seen, at debug: what a wait or a view is looking at, and
+                    // proof for whoever reads the log that it got this far.
+                    debug!(
+                        id = %TerminalSafe(event.id()),
+                        identity = %TerminalSafe(event.identity()),
+                        r#type = event.type_name(),
+                        passes,
+                        "event received"
+                    );
+                    if passes {
                         return Ok(Step::Event(Box::new(received)));
                     }
                 }

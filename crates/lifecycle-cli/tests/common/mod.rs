@@ -78,7 +78,7 @@ impl Serving {
             for _ in lines {}
         });
         let address = rx
-            .recv_timeout(Duration::from_secs(20))
+            .recv_timeout(RUN_LIMIT)
             .unwrap_or_else(|_| panic!("lifecycle {args:?} never said {announcement:?}"));
         Serving { process, address }
     }
@@ -167,6 +167,10 @@ pub(crate) struct Running {
     pub(crate) child: Child,
     pub(crate) stdout: mpsc::Receiver<String>,
     pub(crate) stderr: mpsc::Receiver<String>,
+    /// Lines of stdout already read while waiting for one ([`Running::printed`]).
+    pub(crate) stdout_read: Vec<String>,
+    /// Lines of stderr already read while waiting for one ([`Running::logged`]).
+    pub(crate) stderr_read: Vec<String>,
 }
 
 /// What a finished run printed.
@@ -208,23 +212,32 @@ impl Running {
             child,
             stdout,
             stderr,
+            stdout_read: Vec::new(),
+            stderr_read: Vec::new(),
         }
     }
 
-    /// Starts a `view` or `wait` with `-v` and returns once it has subscribed.
+    /// Starts a `view` or `wait` with `-vv` (a `wait` logs its progress after each event at
+    /// debug, see [`Running::logged`]) and returns once it has subscribed.
     pub(crate) fn subscribed(server: &NatsServer, args: &[&str]) -> Running {
         let mut args = args.to_vec();
-        args.push("-v");
-        let running = Running::spawn(lifecycle(server, &args));
-        let deadline = Instant::now() + RUN_LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match running.stderr.recv_timeout(left) {
-                Ok(line) if line.contains("receiving events") => return running,
-                Ok(_) => {}
-                Err(e) => panic!("lifecycle {args:?} did not subscribe: {e}"),
-            }
-        }
+        args.push("-vv");
+        let mut running = Running::spawn(lifecycle(server, &args));
+        running.logged("receiving events");
+        running
+    }
+
+    /// Waits, at most [`RUN_LIMIT`], until stderr has a line holding `needle`: the moment
+    /// the process got that far, whatever the machine's load. The lines read on the way are
+    /// kept for [`Running::finish`].
+    pub(crate) fn logged(&mut self, needle: &str) {
+        await_line(&self.stderr, &mut self.stderr_read, needle, "stderr");
+    }
+
+    /// Waits, at most [`RUN_LIMIT`], until stdout has a line holding `needle` (see
+    /// [`Running::logged`]).
+    pub(crate) fn printed(&mut self, needle: &str) {
+        await_line(&self.stdout, &mut self.stdout_read, needle, "stdout");
     }
 
     pub(crate) fn still_running(&mut self) -> bool {
@@ -241,8 +254,8 @@ impl Running {
             assert!(Instant::now() < deadline, "lifecycle did not exit in time");
             thread::sleep(Duration::from_millis(10));
         };
-        let collect = |lines: &mpsc::Receiver<String>| {
-            let mut text = String::new();
+        let collect = |lines: &mpsc::Receiver<String>, read: &[String]| {
+            let mut text: String = read.iter().map(|line| format!("{line}\n")).collect();
             while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
                 text.push_str(&line);
                 text.push('\n');
@@ -251,8 +264,8 @@ impl Running {
         };
         Finished {
             status,
-            stdout: collect(&self.stdout),
-            stderr: collect(&self.stderr),
+            stdout: collect(&self.stdout, &self.stdout_read),
+            stderr: collect(&self.stderr, &self.stderr_read),
         }
     }
 }
@@ -261,6 +274,27 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Reads `lines` into `read` until one holds `needle`, at most [`RUN_LIMIT`].
+fn await_line(lines: &mpsc::Receiver<String>, read: &mut Vec<String>, needle: &str, what: &str) {
+    let deadline = Instant::now() + RUN_LIMIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                read.push(line);
+                if found {
+                    return;
+                }
+            }
+            Err(e) => panic!(
+                "no line with {needle:?} on {what} ({e}):\n{}",
+                read.join("\n")
+            ),
+        }
     }
 }
 
@@ -283,6 +317,29 @@ pub(crate) fn scrape(port: u16) -> String {
         .unwrap_or_else(|| panic!("no answer from /metrics on port {port}"));
     assert_eq!(status, 200, "{text}");
     text
+}
+
+/// Scrapes `/metrics` on a loopback port until `done` holds for what it says, at most
+/// `within`: counters move after the work they count is seen elsewhere (an event recorded
+/// by a receiver is counted once its answer is back), so a test waits for them.
+pub(crate) fn scrape_until(
+    port: u16,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = scrape(port);
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The value of the unlabelled metric `name` in an exposition.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lifecycle_core::{Event, EventType, GovernorEventType};
-use lifecycle_nats::{ConnectOptions, Connection, Received, Settings, Subscription};
+use lifecycle_nats::{ConnectOptions, Connection, EVENTS_STREAM, Received, Settings, Subscription};
 use lifecycle_testsupport::NatsServer;
 
 pub async fn connect(server: &NatsServer) -> Connection {
@@ -45,6 +45,24 @@ pub async fn within<T>(secs: u64, what: &str, future: impl Future<Output = T>) -
     tokio::time::timeout(Duration::from_secs(secs), future)
         .await
         .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
+}
+
+/// Waits until `CHORIA_EVENTS` holds at least `n` messages: a core publish is stored a
+/// moment after its flush returns, later still on a loaded machine.
+pub async fn stored(connection: &Connection, n: u64) {
+    within(60, "the stream to store the events", async {
+        loop {
+            let state = connection
+                .stream_state(EVENTS_STREAM)
+                .await
+                .expect("stream state");
+            if state.map_or(0, |s| s.messages) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
 }
 
 /// The next `n` events, failing on anything that is not an event.

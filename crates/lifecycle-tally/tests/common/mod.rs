@@ -52,9 +52,9 @@ pub(crate) async fn serve_tally(tally: &Tally, prefix: &str) -> Served {
 
 /// A GET of `path`: its status and body.
 pub(crate) async fn get(base: &str, path: &str) -> (u16, String) {
-    let response = within(10, "an answer", reqwest::get(format!("{base}{path}")))
+    let response = within(60, "an answer", reqwest::get(format!("{base}{path}")))
         .await
         .unwrap();
     let status = response.status().as_u16();
-    (status, within(10, "a body", response.text()).await.unwrap())
+    (status, within(60, "a body", response.text()).await.unwrap())
 }
