@@ -29,8 +29,8 @@
 //!   durable consumer with one event in flight, each POSTed, then acknowledged, then the
 //!   next.
 //!
-//! `cargo bench -p lifecycle-react --bench react -- exec-true/c10` runs only the groups with
-//! an id containing `exec-true/c10`.
+//! `cargo bench -p lifecycle-react --bench react -- exec-true/c10 --runs 15` runs only the
+//! groups with an id containing `exec-true/c10`, 15 rounds instead of 5.
 //!
 //! Every id of a group runs once per round, in turn, for `RUNS` rounds, so that a change of
 //! load hits an id and its baseline alike. Printed: each id's median and range, the CPU
@@ -94,13 +94,23 @@ struct Bench {
 #[tokio::main]
 async fn main() {
     // `cargo test --benches` runs this with --test: one small run is enough there.
-    let smoke = std::env::args().any(|a| a == "--test");
-    // Other arguments pick the groups with an id containing one of them.
-    let picked: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let runs = if smoke { 1 } else { RUNS };
+    // `--runs N`: N rounds instead of RUNS; other arguments pick the groups with an id
+    // containing one of them.
+    let mut smoke = false;
+    let mut runs = RUNS;
+    let mut picked = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--test" => smoke = true,
+            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
+            other if other.starts_with("--") => {}
+            _ => picked.push(arg),
+        }
+    }
+    if smoke {
+        runs = 1;
+    }
     let server = NatsServer::start();
     let connection = connect(&server).await;
     connection
@@ -212,7 +222,8 @@ async fn main() {
     let mut rates: Vec<(&str, usize, Vec<f64>)> = Vec::new();
     let mut used: Vec<(&str, Cpu)> = Vec::new();
     for group in &groups {
-        let wanted = |(id, _): &(&str, Case)| picked.iter().any(|p| id.contains(p.as_str()));
+        let wanted =
+            |(id, _): &(&str, Case)| picked.iter().any(|p: &String| id.contains(p.as_str()));
         if !picked.is_empty() && !group.cases.iter().any(wanted) {
             continue;
         }
