@@ -22,6 +22,9 @@
 //! - `react/http-10ms/cN`: a rule `http = { url = ... }`, concurrency N, durable: the same
 //!   engine and handler as `forward --durable --concurrency N`; its limit is N events per
 //!   10 ms;
+//! - `react/dropped/c10`: a rule whose filter drops every event on the client (`identity=`
+//!   is not pushed into the subject): how fast the engine acknowledges what it does not
+//!   handle;
 //! - `live/exec-true/c100`, `live/http-10ms/c100`: the same rule's handler on the engine's
 //!   live path (`forward` without `--durable`: a core NATS subscription, nothing to
 //!   acknowledge); the baseline of durable delivery;
@@ -48,7 +51,7 @@ use lifecycle_cloudevents::{Forwarder, Mode, to_cloudevent};
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_deliver::{Engine, Handler, Metrics, RuleMetrics};
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Interest, Received, Settings};
-use lifecycle_react::{Options, Rules, run, settings};
+use lifecycle_react::{Options, Rules, consumer_name, run, settings};
 use lifecycle_testsupport::NatsServer;
 use tokio::task::JoinSet;
 
@@ -65,6 +68,9 @@ enum Case {
     Handler(String, usize),
     /// A rules file run durably by `lifecycle_react::run`.
     React(String),
+    /// The same, whose filter drops every event on the client: timed until the consumer
+    /// has every one acknowledged.
+    Dropped(String),
     /// The same rule's handler on the engine's live path.
     Live(String),
     /// The loop `forward --durable` ran before the engine.
@@ -133,6 +139,8 @@ async fn main() {
             bench.receiver
         )
     };
+    // The type goes into the consumer's subject, the identity is checked by the engine.
+    let dropped = "[[rules]]\nname = \"none\"\nfilter = \"startup,identity=nomatch*\"\nexec = [\"/bin/true\"]\nconcurrency = 10\n".to_owned();
     let bare = |concurrency: usize, argument: bool| Case::Bare {
         concurrency,
         argument,
@@ -164,6 +172,10 @@ async fn main() {
                 ("live/exec-true/c100", Case::Live(exec(100))),
                 ("react/exec-true/c100", Case::React(exec(100))),
             ],
+        },
+        Group {
+            events: 5000,
+            cases: vec![("react/dropped/c10", Case::Dropped(dropped))],
         },
         Group {
             events: 200,
@@ -301,6 +313,7 @@ impl Bench {
             } => bare_spawn(*concurrency, *argument, count).await,
             Case::Handler(rules, concurrency) => handler_only(rules, *concurrency, count).await,
             Case::React(rules) => self.react(id, rules, count, n).await,
+            Case::Dropped(rules) => self.dropped(id, rules, count, n).await,
             Case::Live(rules) => self.live(rules, count).await,
             Case::Before => self.before(count, n).await,
         };
@@ -328,11 +341,53 @@ impl Bench {
                 .unwrap();
             })
         };
-        wait_for_consumer(&self.connection, &format!("{durable}-{rule}")).await;
+        wait_for_consumer(&self.connection, &consumer_name(&durable, &rule)).await;
         let rate = timed(&self.connection, &metrics.rule(&rule), 0, count).await;
         let _ = stop.send(());
         running.await.unwrap();
-        delete_consumer(&self.connection, &format!("{durable}-{rule}")).await;
+        delete_consumer(&self.connection, &consumer_name(&durable, &rule)).await;
+        rate
+    }
+
+    /// A rule whose filter drops every event, run on a fresh durable consumer: timed
+    /// until the server has every event acknowledged.
+    async fn dropped(&self, id: &str, rules: &str, count: usize, n: usize) -> f64 {
+        let rules = Rules::parse(rules, std::path::Path::new("bench.toml")).unwrap();
+        let durable = format!("{}-{n}", id.replace(['/', '-'], "_"));
+        let consumer = consumer_name(&durable, &rules.rules[0].name);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = {
+            let connection = self.connection.clone();
+            let options = Options::new(durable);
+            tokio::spawn(async move {
+                run(&connection, &rules, &options, &Metrics::default(), async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            })
+        };
+        wait_for_consumer(&self.connection, &consumer).await;
+        let js = async_nats::jetstream::new(self.connection.client().clone());
+        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+        let sent = events(count);
+        let start = Instant::now();
+        publish(&self.connection, &sent).await;
+        loop {
+            let info = stream.consumer_info(&consumer).await.unwrap();
+            if info.delivered.consumer_sequence >= count as u64
+                && info.num_pending == 0
+                && info.num_ack_pending == 0
+            {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(300), "{id}: too slow");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let rate = count as f64 / start.elapsed().as_secs_f64();
+        let _ = stop.send(());
+        running.await.unwrap();
+        delete_consumer(&self.connection, &consumer).await;
         rate
     }
 
