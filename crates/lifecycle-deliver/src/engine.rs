@@ -7,6 +7,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, Stream, StreamExt};
 use lifecycle_core::{Filter, KeyBy, TerminalSafe};
 use lifecycle_nats::{
@@ -38,7 +40,8 @@ pub struct Settings {
     /// event may run alongside any other.
     pub key: Option<KeyBy>,
     /// Handlers running at once (at least 1). With 1, events are handled one at a time in
-    /// stream order.
+    /// stream order. A handler's place is taken until the server confirmed its event's
+    /// acknowledgement: after a crash, at most this many events can be handled twice.
     pub concurrency: usize,
     /// Events held at once, delivered and not yet acknowledged (the durable consumer's
     /// `max_ack_pending`): those running, and those waiting for their key or a free
@@ -121,11 +124,28 @@ struct Undeliverable {
     attempts: u32,
 }
 
-/// A handling that ended.
+/// A handling that ended, its event settled.
 struct Done {
     key: Option<String>,
     sequence: Option<u64>,
     succeeded: bool,
+}
+
+/// What an acknowledgement releases in the [`Schedule`] once the server confirmed it: the
+/// event's key and sequence (none for an event that was never scheduled).
+struct Release {
+    key: Option<String>,
+    sequence: Option<u64>,
+}
+
+/// Acknowledgements of events that were not handled (the filter dropped them, or the
+/// dedupe window), sent and not yet confirmed.
+type Acks = FuturesUnordered<BoxFuture<'static, Release>>;
+
+/// Acknowledges `message` without waiting for the server, so that the loop goes on with
+/// other events meanwhile: `release` happens in `schedule` once the server confirmed.
+fn acknowledge(acks: &mut Acks, message: Message, release: Release) {
+    acks.push(message.ack().map(|()| release).boxed());
 }
 
 impl<H: Handler> Engine<H> {
@@ -240,6 +260,7 @@ impl<H: Handler> Engine<H> {
         let mut shutdown = pin!(shutdown);
         let mut schedule = Schedule::default();
         let mut running: JoinSet<Done> = JoinSet::new();
+        let mut acks = Acks::new();
         let mut dedupe = settings.dedupe.map(Dedupe::new);
         let mut invalid = Recurring::new("invalid messages skipped");
         let mut stream_errors = Recurring::new("the event source failed");
@@ -269,17 +290,16 @@ impl<H: Handler> Engine<H> {
                         info!(rule = %settings.name, id = %TerminalSafe(event.id()), key = %TerminalSafe(key), "acted on this key within the dedupe window: skipped");
                         let Queued { key, message, .. } = queued;
                         let sequence = message.sequence();
-                        message.ack().await;
-                        schedule.finished(key.as_deref(), sequence);
+                        acknowledge(&mut acks, message, Release { key, sequence });
                         continue;
                     }
                 }
                 running.spawn(handle(ctx.clone(), queued));
             }
-            if source_ended && schedule.len() == 0 && running.is_empty() {
+            if source_ended && schedule.len() == 0 && running.is_empty() && acks.is_empty() {
                 break Stopped::SourceEnded;
             }
-            let room = schedule.len() + running.len() < in_flight;
+            let room = schedule.len() + running.len() + acks.len() < in_flight;
             tokio::select! {
                 () = &mut shutdown => break Stopped::Shutdown,
                 Some(done) = running.join_next(), if !running.is_empty() => {
@@ -292,6 +312,9 @@ impl<H: Handler> Engine<H> {
                         schedule.finished(done.key.as_deref(), done.sequence);
                     }
                 }
+                Some(release) = acks.next(), if !acks.is_empty() => {
+                    schedule.finished(release.key.as_deref(), release.sequence);
+                }
                 next = source.next(), if room && !source_ended => match next {
                     None => source_ended = true,
                     Some(Err(ReceiveError::Invalid(invalid_message))) => {
@@ -299,7 +322,7 @@ impl<H: Handler> Engine<H> {
                         invalid.record(ReceiveError::Invalid(invalid_message));
                     }
                     Some(Err(failure)) => stream_errors.record(failure),
-                    Some(Ok(message)) => self.take(&mut schedule, message).await,
+                    Some(Ok(message)) => self.take(&mut acks, &mut schedule, message),
                 },
                 _ = async { renew.as_mut()?.tick().await; Some(()) }, if renew.is_some() => {
                     for message in schedule.held() {
@@ -310,10 +333,13 @@ impl<H: Handler> Engine<H> {
         };
         invalid.flush();
         stream_errors.flush();
-        if stopped == Stopped::Shutdown && !running.is_empty() {
+        if stopped == Stopped::Shutdown && !(running.is_empty() && acks.is_empty()) {
             info!(rule = %settings.name, running = running.len(), grace = ?settings.grace, "stopping: waiting for running handlers");
             let finished = tokio::time::timeout(settings.grace, async {
-                while running.join_next().await.is_some() {}
+                tokio::join!(
+                    async { while running.join_next().await.is_some() {} },
+                    async { while acks.next().await.is_some() {} },
+                )
             })
             .await;
             if finished.is_err() {
@@ -337,10 +363,14 @@ impl<H: Handler> Engine<H> {
 
     /// An event from the source: acknowledged at once if the filter does not pass it,
     /// else queued behind its key.
-    async fn take(&self, schedule: &mut Schedule, message: Message) {
+    fn take(&self, acks: &mut Acks, schedule: &mut Schedule, message: Message) {
         let event = message.received().parsed.event();
         if !self.settings.filter.matches(event) {
-            message.ack().await;
+            let release = Release {
+                key: None,
+                sequence: None,
+            };
+            acknowledge(acks, message, release);
             return;
         }
         let key = self.settings.key.map(|key| key.of(event));
@@ -355,7 +385,10 @@ impl<H: Handler> Engine<H> {
 }
 
 /// Handles one event to its end, keeping it alive with the server meanwhile, then settles
-/// it.
+/// it: its handler's place is taken until the server confirmed the acknowledgement, so
+/// that at most [`Settings::concurrency`] events have been acted on and not yet
+/// acknowledged (those a crash may run twice). Acknowledgements of several events are in
+/// flight at once, one per place.
 async fn handle<H: Handler>(ctx: Arc<Ctx<H>>, queued: Queued) -> Done {
     let Queued { key, message, .. } = queued;
     let sequence = message.sequence();
@@ -494,5 +527,172 @@ impl<H: Handler> Ctx<H> {
                 "cannot publish the dead letter"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use lifecycle_core::{Event, EventType};
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::*;
+
+    /// Records the identity of each event as its handler starts.
+    #[derive(Clone, Default)]
+    struct Starts(Arc<Mutex<Vec<String>>>);
+
+    impl Starts {
+        fn get(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+
+        async fn wait_for(&self, count: usize) -> Vec<String> {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.get().len() < count {
+                assert!(Instant::now() < deadline, "{:?}", self.get());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            self.get()
+        }
+    }
+
+    impl Handler for Starts {
+        type Action = String;
+
+        fn prepare(&self, event: &Received) -> Result<String, Failure> {
+            Ok(event.parsed.event().identity().to_owned())
+        }
+
+        async fn attempt(&self, identity: &String, _attempt: u32) -> Result<(), Failure> {
+            self.0.lock().unwrap().push(identity.clone());
+            Ok(())
+        }
+
+        fn describe(&self) -> String {
+            "starts".into()
+        }
+    }
+
+    /// A durable event of `identity` at `sequence`, and what confirms its acknowledgement.
+    fn durable(identity: &str, sequence: u64) -> (Message, oneshot::Sender<()>) {
+        let event = Event::builder(EventType::Alive)
+            .identity(identity)
+            .component("server")
+            .version("1")
+            .build()
+            .unwrap();
+        let payload = event.to_json();
+        let received = Received {
+            subject: "choria.lifecycle.event.alive.server".into(),
+            parsed: lifecycle_core::parse(&payload).unwrap(),
+            payload: payload.into(),
+            stream_sequence: Some(sequence),
+            pending: None,
+        };
+        let (confirm, confirmed) = oneshot::channel();
+        (Message::Confirmed(Box::new(received), confirmed), confirm)
+    }
+
+    /// An engine with `concurrency` handlers on a source this test feeds, handling the
+    /// events `filter` passes.
+    fn start(
+        concurrency: usize,
+        filter: &str,
+    ) -> (
+        Starts,
+        mpsc::UnboundedSender<Result<Message, ReceiveError>>,
+        tokio::task::JoinHandle<Stopped>,
+    ) {
+        let starts = Starts::default();
+        let mut settings = Settings::new("test");
+        settings.concurrency = concurrency;
+        settings.in_flight = 16;
+        settings.filter = Filter::parse(filter).unwrap();
+        let engine = Engine::new(starts.clone(), settings);
+        let (feed, mut source) = mpsc::unbounded_channel();
+        let source = futures_util::stream::poll_fn(move |cx| source.poll_recv(cx));
+        let running =
+            tokio::spawn(
+                async move { engine.run(source, None, None, std::future::pending()).await },
+            );
+        (starts, feed, running)
+    }
+
+    /// Feeds `identity`'s event at `sequence`; what confirms its acknowledgement.
+    fn feed(
+        feed: &mpsc::UnboundedSender<Result<Message, ReceiveError>>,
+        identity: &str,
+        sequence: u64,
+    ) -> oneshot::Sender<()> {
+        let (message, confirm) = durable(identity, sequence);
+        feed.send(Ok(message)).unwrap();
+        confirm
+    }
+
+    /// Gives the engine time to start what it would start.
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn a_key_and_a_handler_place_wait_for_the_confirmed_acknowledgement() {
+        let (starts, events, running) = start(2, "");
+        let a1 = feed(&events, "a", 1);
+        let a2 = feed(&events, "a", 2);
+        let b1 = feed(&events, "b", 3);
+        let mut first = starts.wait_for(2).await;
+        first.sort();
+        assert_eq!(first, ["a", "b"]);
+        // Both handlers ended; their acknowledgements are on their way, and hold both
+        // places: no more than 2 events acted on and not acknowledged.
+        let c1 = feed(&events, "c", 4);
+        settle().await;
+        assert_eq!(starts.get().len(), 2, "{:?}", starts.get());
+        b1.send(()).unwrap();
+        assert_eq!(starts.wait_for(3).await[2], "c");
+        settle().await;
+        assert_eq!(
+            starts.get().len(),
+            3,
+            "a's second event waits for the first's confirmation"
+        );
+        a1.send(()).unwrap();
+        assert_eq!(starts.wait_for(4).await[3], "a");
+        drop((a2, c1));
+        drop(events);
+        assert_eq!(running.await.unwrap(), Stopped::SourceEnded);
+    }
+
+    #[tokio::test]
+    async fn one_at_a_time_events_run_in_stream_order() {
+        let (starts, events, running) = start(1, "");
+        let confirms = [("a", 1), ("a", 2), ("b", 3)].map(|(id, seq)| feed(&events, id, seq));
+        starts.wait_for(1).await;
+        settle().await;
+        assert_eq!(starts.get(), ["a"], "the next waits for the confirmation");
+        drop(confirms);
+        assert_eq!(starts.wait_for(3).await, ["a", "a", "b"], "stream order");
+        drop(events);
+        assert_eq!(running.await.unwrap(), Stopped::SourceEnded);
+    }
+
+    #[tokio::test]
+    async fn acknowledging_what_the_filter_drops_holds_nothing_up() {
+        let (starts, events, running) = start(1, "identity=node*");
+        // Never confirmed while the others run.
+        let dropped = feed(&events, "other", 1);
+        let handled = [("node1", 2), ("node2", 3)].map(|(id, seq)| feed(&events, id, seq));
+        drop(handled);
+        assert_eq!(starts.wait_for(2).await, ["node1", "node2"]);
+        drop(events);
+        settle().await;
+        assert!(
+            !running.is_finished(),
+            "it waits for the last acknowledgement"
+        );
+        drop(dropped);
+        assert_eq!(running.await.unwrap(), Stopped::SourceEnded);
     }
 }

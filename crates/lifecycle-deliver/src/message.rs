@@ -9,6 +9,10 @@ use tracing::warn;
 pub(crate) enum Message {
     Durable(Box<Delivery>),
     Live(Box<Received>),
+    /// A durable event whose acknowledgement is confirmed when the test sends on the
+    /// channel (or drops its end).
+    #[cfg(test)]
+    Confirmed(Box<Received>, tokio::sync::oneshot::Receiver<()>),
 }
 
 impl Message {
@@ -16,6 +20,8 @@ impl Message {
         match self {
             Message::Durable(delivery) => &delivery.received,
             Message::Live(received) => received,
+            #[cfg(test)]
+            Message::Confirmed(received, _) => received,
         }
     }
 
@@ -24,6 +30,8 @@ impl Message {
         match self {
             Message::Durable(delivery) => delivery.received.stream_sequence,
             Message::Live(_) => None,
+            #[cfg(test)]
+            Message::Confirmed(received, _) => received.stream_sequence,
         }
     }
 
@@ -37,12 +45,20 @@ impl Message {
         }
     }
 
-    /// Done with it: acknowledged, never delivered again.
+    /// Done with it: acknowledged, never delivered again, once the server confirmed (or
+    /// it failed, and the event comes back).
     pub(crate) async fn ack(self) {
-        if let Message::Durable(delivery) = self {
-            let sequence = delivery.received.stream_sequence;
-            if let Err(error) = delivery.ack().await {
-                warn!(?sequence, %error, "cannot acknowledge the event with JetStream; it will be delivered again");
+        match self {
+            Message::Durable(delivery) => {
+                let sequence = delivery.received.stream_sequence;
+                if let Err(error) = delivery.ack().await {
+                    warn!(?sequence, %error, "cannot acknowledge the event with JetStream; it will be delivered again");
+                }
+            }
+            Message::Live(_) => {}
+            #[cfg(test)]
+            Message::Confirmed(_, confirmed) => {
+                let _ = confirmed.await;
             }
         }
     }

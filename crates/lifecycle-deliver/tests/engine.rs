@@ -256,3 +256,101 @@ async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
     let _ = stop.send(());
     assert_eq!(running.await.unwrap(), Stopped::Shutdown);
 }
+
+/// Records what it handles, and each identity it found running already when one of its
+/// events started; takes a little while, longer for some events than others, so that they
+/// finish out of order.
+#[derive(Default, Clone)]
+struct OneAtATime {
+    record: Record,
+    running: Arc<Mutex<std::collections::HashSet<String>>>,
+    overlapping: Arc<Mutex<Vec<String>>>,
+}
+
+impl Handler for OneAtATime {
+    type Action = Job;
+
+    fn prepare(&self, event: &Received) -> Result<Job, Failure> {
+        self.record.prepare(event)
+    }
+
+    async fn attempt(&self, action: &Job, _attempt: u32) -> Result<(), Failure> {
+        if !self.running.lock().unwrap().insert(action.0.clone()) {
+            self.overlapping.lock().unwrap().push(action.0.clone());
+        }
+        let pause = action.1.bytes().map(u64::from).sum::<u64>() % 3;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        self.record.handled.lock().unwrap().push(action.clone());
+        self.running.lock().unwrap().remove(&action.0);
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "one at a time".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_at_once_each_key_keeps_its_order_and_every_acknowledgement_is_confirmed() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let handler = OneAtATime::default();
+    let mut settings = Settings::new("order");
+    settings.concurrency = 16;
+    settings.in_flight = 64;
+    let engine = Arc::new(Engine::new(handler.clone(), settings));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = {
+        let (connection, engine) = (connection.clone(), engine.clone());
+        tokio::spawn(async move {
+            engine
+                .run_durable(&connection, "order", Duration::from_secs(30), async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        })
+    };
+    consumer_exists(&connection, "order").await;
+    let events: Vec<Event> = (0..500)
+        .map(|i| startup(&format!("node{}", i % 20)))
+        .collect();
+    publish(&connection, &events).await;
+    let metrics = engine.metrics().clone();
+    wait_until("all handled", || metrics.succeeded() == 500).await;
+    // Every acknowledgement confirmed: nothing left pending on the server.
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = stream.consumer_info("order").await.unwrap();
+        if info.num_ack_pending == 0 && info.num_pending == 0 {
+            assert_eq!(info.num_redelivered, 0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        handler.overlapping.lock().unwrap().is_empty(),
+        "one at a time per key"
+    );
+    let handled = handler.record.handled();
+    assert_eq!(handled.len(), 500, "each once");
+    for node in 0..20 {
+        let identity = format!("node{node}");
+        let published: Vec<&str> = events
+            .iter()
+            .filter(|e| e.identity() == identity)
+            .map(|e| e.id())
+            .collect();
+        let done: Vec<&str> = handled
+            .iter()
+            .filter(|Job(i, _)| *i == identity)
+            .map(|Job(_, id)| id.as_str())
+            .collect();
+        assert_eq!(done, published, "{identity} in stream order");
+    }
+    let _ = stop.send(());
+    assert_eq!(running.await.unwrap(), Stopped::Shutdown);
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::pull::Config as PullConfig;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy};
-use async_nats::jetstream::message::Acker;
+use async_nats::{Client, Subject};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use lifecycle_core::AnyEvent;
 use tracing::{info, warn};
@@ -30,7 +30,9 @@ pub struct Delivery {
     pub received: Received,
     /// How many times the server delivered it (1 the first time).
     pub delivered: u64,
-    acker: Acker,
+    /// The `$JS.ACK.` subject that settles this delivery.
+    reply: Subject,
+    client: Client,
 }
 
 impl fmt::Debug for Delivery {
@@ -49,30 +51,38 @@ impl Delivery {
     }
 
     /// Acknowledges it and waits for the server to confirm, so it is not delivered again.
+    ///
+    /// The confirmation comes back on the client's shared request inbox: many
+    /// acknowledgements may be in flight at once, and none subscribes and unsubscribes an
+    /// inbox of its own (as async-nats' `double_ack` does, three protocol operations per
+    /// event).
     pub async fn ack(self) -> Result<(), Error> {
-        self.acker.double_ack().await.map_err(Error::jetstream)
+        self.client
+            .request(self.reply, AckKind::Ack.into())
+            .await
+            .map(drop)
+            .map_err(Error::jetstream)
     }
 
     /// Hands it back: the server delivers it again, after `delay` when given.
     pub async fn nak(self, delay: Option<Duration>) -> Result<(), Error> {
-        self.acker
-            .ack_with(AckKind::Nak(delay))
-            .await
-            .map_err(Error::jetstream)
+        self.settle(AckKind::Nak(delay)).await
     }
 
     /// Tells the server it is still being worked on, restarting its acknowledgement timer.
     pub async fn in_progress(&self) -> Result<(), Error> {
-        self.acker
-            .ack_with(AckKind::Progress)
-            .await
-            .map_err(Error::jetstream)
+        self.settle(AckKind::Progress).await
     }
 
     /// Tells the server never to deliver it again, though it was not handled.
     pub async fn term(self) -> Result<(), Error> {
-        self.acker
-            .ack_with(AckKind::Term)
+        self.settle(AckKind::Term).await
+    }
+
+    /// Tells the server `kind`, without waiting for its answer.
+    async fn settle(&self, kind: AckKind) -> Result<(), Error> {
+        self.client
+            .publish(self.reply.clone(), kind.into())
             .await
             .map_err(Error::jetstream)
     }
@@ -189,33 +199,43 @@ impl Connection {
             consumer = name,
             pending, unacknowledged, in_flight, "durable consumer ready"
         );
+        let client = self.client.clone();
         let inner = consumer
             .messages()
             .await
             .map_err(Error::jetstream)?
-            .then(|message| async move {
-                let message =
-                    message.map_err(|e| ReceiveError::Stream(Box::new(Error::jetstream(e))))?;
-                let position = message
-                    .info()
-                    .ok()
-                    .map(|info| (info.stream_sequence, info.pending, info.delivered));
-                let (message, acker) = message.split();
-                match receive(
-                    message.subject,
-                    message.payload,
-                    position.map(|(sequence, pending, _)| (sequence, pending)),
-                ) {
-                    Ok(received) => Ok(Delivery {
-                        received,
-                        delivered: position.map_or(1, |(_, _, d)| d.max(1) as u64),
-                        acker,
-                    }),
-                    Err(invalid) => {
-                        if let Err(e) = acker.ack_with(AckKind::Term).await {
-                            warn!(error = %e, "cannot terminate an invalid message");
+            .then(move |message| {
+                let client = client.clone();
+                async move {
+                    let message =
+                        message.map_err(|e| ReceiveError::Stream(Box::new(Error::jetstream(e))))?;
+                    let position = message
+                        .info()
+                        .ok()
+                        .map(|info| (info.stream_sequence, info.pending, info.delivered));
+                    let message = message.message;
+                    let Some(reply) = message.reply else {
+                        return Err(ReceiveError::Stream(Box::new(Error::jetstream(
+                            "a message of the consumer has no reply subject to acknowledge it on",
+                        ))));
+                    };
+                    match receive(
+                        message.subject,
+                        message.payload,
+                        position.map(|(sequence, pending, _)| (sequence, pending)),
+                    ) {
+                        Ok(received) => Ok(Delivery {
+                            received,
+                            delivered: position.map_or(1, |(_, _, d)| d.max(1) as u64),
+                            reply,
+                            client,
+                        }),
+                        Err(invalid) => {
+                            if let Err(e) = client.publish(reply, AckKind::Term.into()).await {
+                                warn!(error = %e, "cannot terminate an invalid message");
+                            }
+                            Err(invalid)
                         }
-                        Err(invalid)
                     }
                 }
             })

@@ -2,6 +2,7 @@
 //! a shell.
 
 use std::fmt;
+use std::pin::pin;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use lifecycle_deliver::{Failure, Handler};
 use lifecycle_nats::Received;
 use minijinja::Environment;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{ChildStderr, ChildStdin};
 
 use crate::template::context;
 
@@ -193,62 +195,43 @@ async fn run(command: &Command, attempt: u32, timeout: Duration) -> Result<(), F
             .and_then(|pid| i32::try_from(pid).ok())
             .and_then(rustix::process::Pid::from_raw),
     );
-    if let Some(mut stdin) = child.stdin.take() {
-        let bytes = command.stdin.clone();
-        // A program that does not read its input closes the pipe: not a failure.
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&bytes).await;
-        });
-    }
-    let tail = child.stderr.take().map(|mut stderr| {
-        tokio::spawn(async move {
-            let mut tail = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let mut cut = false;
-            while let Ok(n) = stderr.read(&mut chunk).await {
-                let Some(read) = chunk.get(..n).filter(|read| !read.is_empty()) else {
-                    break;
-                };
-                tail.extend_from_slice(read);
-                if tail.len() > STDERR_TAIL {
-                    tail.drain(..tail.len() - STDERR_TAIL);
-                    cut = true;
-                }
+    // Its input is written and its standard error read here, alongside the wait, not by
+    // tasks of their own: a program is started for every event.
+    let mut feed = pin!(feed(child.stdin.take(), &command.stdin));
+    let mut drain = pin!(tail(child.stderr.take()));
+    let mut fed = false;
+    let mut drained = None;
+    let status = {
+        let mut exit = pin!(child.wait());
+        let mut deadline = pin!(tokio::time::sleep(timeout));
+        loop {
+            tokio::select! {
+                status = &mut exit => break Some(status),
+                () = &mut deadline => break None,
+                () = &mut feed, if !fed => fed = true,
+                tail = &mut drain, if drained.is_none() => drained = Some(tail),
             }
-            (tail, cut)
-        })
-    });
-    let status = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => status,
-        Err(_) => {
-            group.kill();
-            let _ = child.wait().await;
-            return Err(Failure::transient(format!(
-                "{shown} did not finish within {}: killed with its process group",
-                lifecycle_core::format_duration(timeout)
-            )));
         }
+    };
+    let Some(status) = status else {
+        group.kill();
+        let _ = child.wait().await;
+        return Err(Failure::transient(format!(
+            "{shown} did not finish within {}: killed with its process group",
+            lifecycle_core::format_duration(timeout)
+        )));
     };
     group.disarm();
     let status = status.map_err(|e| Failure::transient(format!("cannot wait for {shown}: {e}")))?;
     if status.success() {
-        if let Some(reader) = tail {
-            reader.abort();
-        }
         return Ok(());
     }
-    let stderr = match tail {
-        Some(reader) => {
-            let abort = reader.abort_handle();
-            match tokio::time::timeout(STDERR_DRAIN, reader).await {
-                Ok(Ok((tail, cut))) => describe_stderr(&tail, cut),
-                _ => {
-                    abort.abort();
-                    String::new()
-                }
-            }
-        }
-        None => String::new(),
+    let stderr = match drained {
+        Some((tail, cut)) => describe_stderr(&tail, cut),
+        None => match tokio::time::timeout(STDERR_DRAIN, drain).await {
+            Ok((tail, cut)) => describe_stderr(&tail, cut),
+            Err(_) => String::new(),
+        },
     };
     let why = match status.code() {
         Some(code) => format!("{shown} exited with status {code}{stderr}"),
@@ -259,6 +242,36 @@ async fn run(command: &Command, attempt: u32, timeout: Duration) -> Result<(), F
     } else {
         Err(Failure::transient(why))
     }
+}
+
+/// Writes `bytes` to a program's standard input, then closes it.
+async fn feed(stdin: Option<ChildStdin>, bytes: &[u8]) {
+    if let Some(mut stdin) = stdin {
+        // A program that does not read its input closes the pipe: not a failure.
+        let _ = stdin.write_all(bytes).await;
+    }
+}
+
+/// Reads a program's standard error to its end, keeping the last [`STDERR_TAIL`] bytes;
+/// whether some were cut.
+async fn tail(stderr: Option<ChildStderr>) -> (Vec<u8>, bool) {
+    let mut tail = Vec::new();
+    let mut cut = false;
+    let Some(mut stderr) = stderr else {
+        return (tail, cut);
+    };
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut chunk).await {
+        let Some(read) = chunk.get(..n).filter(|read| !read.is_empty()) else {
+            break;
+        };
+        tail.extend_from_slice(read);
+        if tail.len() > STDERR_TAIL {
+            tail.drain(..tail.len() - STDERR_TAIL);
+            cut = true;
+        }
+    }
+    (tail, cut)
 }
 
 /// `; stderr: ...` with the tail of standard error, or nothing when it was empty.
@@ -279,8 +292,12 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn received() -> Received {
+        received_of("node1.example.net")
+    }
+
+    fn received_of(identity: &str) -> Received {
         let event = Event::builder(EventType::Startup)
-            .identity("node1.example.net")
+            .identity(identity)
             .component("server")
             .version("0.29.4")
             .build()
@@ -371,6 +388,32 @@ mod tests {
             failure.reason().ends_with("exited with status 65"),
             "{failure}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_event_is_on_standard_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("stdin");
+        let exec = exec(&dir, &format!("cat > '{}'", copy.display()), "5s");
+        let received = received();
+        let command = exec.prepare(&received).unwrap();
+        assert_eq!(exec.attempt(&command, 1).await, Ok(()));
+        assert_eq!(
+            std::fs::read(&copy).unwrap(),
+            received.parsed.event().to_json()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_program_that_does_not_read_a_large_input_still_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let exec = exec(&dir, "exit 0", "20s");
+        // More than a pipe holds (but within the limit of one argument, 128 KiB): the
+        // write cannot finish; the program's exit ends it.
+        let received = received_of(&"n".repeat(100_000));
+        let command = exec.prepare(&received).unwrap();
+        assert!(command.stdin.len() > 100_000);
+        assert_eq!(exec.attempt(&command, 1).await, Ok(()));
     }
 
     #[tokio::test]
