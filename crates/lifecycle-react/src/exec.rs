@@ -292,6 +292,7 @@ mod tests {
             payload: payload.into(),
             stream_sequence: None,
             pending: None,
+            stored: None,
         }
     }
 
