@@ -56,7 +56,7 @@ fn clock(event: &serde_json::Value) -> String {
 #[test]
 fn emit_then_view_count_prints_the_lines() {
     let server = NatsServer::start();
-    let view = Running::subscribed(&server, &["view", "--count", "3", "--timeout", "15s"]);
+    let view = Running::subscribed(&server, &["view", "--count", "3", "--timeout", "120s"]);
     let alive = emit(
         &server,
         &[
@@ -155,7 +155,7 @@ fn view_json_parses_and_keeps_choria_order() {
             "--count",
             "2",
             "--timeout",
-            "15s",
+            "120s",
         ],
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -207,7 +207,7 @@ fn a_version_filter_selects_exactly_the_right_events() {
             "--since",
             "1m",
             "--timeout",
-            "2s",
+            "10s",
             "--filter",
             ".version>=0.29.1",
             "--template",
@@ -240,7 +240,7 @@ fn wait_exits_0_once_enough_distinct_identities_matched() {
             "--distinct",
             "identity",
             "--timeout",
-            "15s",
+            "120s",
         ],
     );
     let alive = |identity: &str, version: &str| {
@@ -317,7 +317,7 @@ fn wait_since_counts_events_published_before_it_started() {
             "--since",
             "10m",
             "--timeout",
-            "15s",
+            "120s",
         ],
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -420,7 +420,7 @@ fn view_shows_machine_events_when_the_filter_asks_and_narrows_by_type_and_compon
             "--count",
             "1",
             "--timeout",
-            "15s",
+            "120s",
         ],
     );
     let narrowed = Running::subscribed(
@@ -435,7 +435,7 @@ fn view_shows_machine_events_when_the_filter_asks_and_narrows_by_type_and_compon
             "--count",
             "1",
             "--timeout",
-            "15s",
+            "120s",
         ],
     );
     emit(
@@ -478,7 +478,7 @@ fn a_closed_pipe_ends_view_quietly() {
     for identity in ["a", "b", "c"] {
         emit(&server, &["shutdown", "-i", identity, "-c", "server"]);
     }
-    let mut child = command(&server, &["view", "--since", "1m", "--timeout", "15s"])
+    let mut child = command(&server, &["view", "--since", "1m", "--timeout", "120s"])
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -553,18 +553,18 @@ fn view_escapes_control_characters_from_events() {
     let server = NatsServer::start();
     let subject = "choria.lifecycle.event.alive.server";
     let views = [
-        vec!["view", "--count", "3", "--timeout", "15s"],
+        vec!["view", "--count", "3", "--timeout", "120s"],
         vec![
             "view",
             "--count",
             "3",
             "--timeout",
-            "15s",
+            "120s",
             "--template",
             "{{ identity }}\t{{ version }}",
         ],
-        vec!["view", "--count", "3", "--timeout", "15s", "--json"],
-        vec!["view", "--count", "3", "--timeout", "15s", "--debug"],
+        vec!["view", "--count", "3", "--timeout", "120s", "--json"],
+        vec!["view", "--count", "3", "--timeout", "120s", "--debug"],
     ];
     let running: Vec<Running> = views
         .iter()
@@ -712,7 +712,7 @@ fn view_debug_on_a_terminal_escapes_the_payload() {
         "--count",
         "1",
         "--timeout",
-        "15s",
+        "120s",
         "--server",
         &server.url(),
     ]

@@ -208,7 +208,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
 
     // Running while any is behind; done once the last one upgrades again.
     let mut args = UNTIL_ALL.to_vec();
-    args.extend(["--timeout", "25s"]);
+    args.extend(["--timeout", "120s"]);
     let mut wait = Running::subscribed(&server, &args);
     // Caught up with the replay: the state now, three behind.
     wait.logged("state=97/100 nodes pass");
@@ -226,7 +226,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
 
     // And a wait started now succeeds from the replay alone.
     let mut args = UNTIL_ALL.to_vec();
-    args.extend(["--timeout", "20s"]);
+    args.extend(["--timeout", "120s"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
 }
@@ -248,9 +248,9 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
         args.extend_from_slice(extra);
         run(&server, &args)
     };
-    let out = gate(&["--fraction", "0.97", "--timeout", "20s"]);
+    let out = gate(&["--fraction", "0.97", "--timeout", "120s"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    let out = gate(&["--count", "97", "--timeout", "20s"]);
+    let out = gate(&["--count", "97", "--timeout", "120s"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let out = gate(&["--fraction", "0.98", "--timeout", "10s"]);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
@@ -284,7 +284,7 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
             "--template",
             template,
             "--timeout",
-            "25s",
+            "120s",
         ],
     );
     fleet.publish(&[
@@ -319,7 +319,7 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
             "--since",
             "10m",
             "--timeout",
-            "20s",
+            "120s",
         ],
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -335,7 +335,7 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
             "--since",
             "10m",
             "--timeout",
-            "3s",
+            "10s",
         ],
     );
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
@@ -562,7 +562,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
         node("n2", "0.29.4")
     );
     let mut args = gate.to_vec();
-    args.extend(["--all", "--timeout", "25s"]);
+    args.extend(["--all", "--timeout", "120s"]);
     let mut wait = Running::subscribed(&server, &args);
     // The tally's nodes read: two of three pass.
     wait.logged("state=2/3 nodes pass");

@@ -1,6 +1,7 @@
 //! A durable JetStream consumer: events that are acknowledged one by one, after they were
 //! handled, so a consumer that stops (or whose downstream is down) misses nothing.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -137,9 +138,9 @@ impl Connection {
     /// yet acknowledged at once (the consumer's `max_ack_pending`; at least 1).
     ///
     /// When the consumer still has events delivered and not acknowledged (a process using it
-    /// stopped, or another still runs), it first waits `ack_wait` for them to come back, so
-    /// that they are delivered again before newer ones: a node's events then keep their
-    /// order across a restart.
+    /// stopped, or another still runs), what comes is held until they have come back (at
+    /// most twice `ack_wait`), then let out in stream order: a node's events keep their order
+    /// across a restart, whatever order the server delivers them again in.
     pub async fn durable_with(
         &self,
         name: &str,
@@ -188,19 +189,6 @@ impl Connection {
             consumer = name,
             pending, unacknowledged, in_flight, "durable consumer ready"
         );
-        if in_flight > 1 && unacknowledged > 0 {
-            // Events an earlier process held when it stopped come back only once their
-            // wait lapses; pulling now would get newer events first, and one of a node
-            // whose earlier event is among those would then be handled before it. (With
-            // one in flight the server itself holds everything back until then.)
-            info!(
-                consumer = name,
-                unacknowledged,
-                wait = ?ack_wait,
-                "events delivered before are still unacknowledged: waiting for them to come back first, to keep their order"
-            );
-            tokio::time::sleep(ack_wait.saturating_add(Duration::from_millis(500))).await;
-        }
         let inner = consumer
             .messages()
             .await
@@ -227,9 +215,110 @@ impl Connection {
                 }
             })
             .boxed();
+        // With one in flight the server itself holds everything back until the one left
+        // unacknowledged comes back.
+        let inner = if in_flight > 1 && unacknowledged > 0 {
+            info!(
+                consumer = name,
+                unacknowledged,
+                wait = ?ack_wait,
+                "events delivered before are still unacknowledged: waiting for them to come back first, to keep their order"
+            );
+            in_stream_order(inner, unacknowledged as u64, ack_wait)
+        } else {
+            inner
+        };
         Ok(Durable {
             inner,
             name: name.to_owned(),
         })
     }
+}
+
+type Deliveries = BoxStream<'static, Result<Delivery, ReceiveError>>;
+
+/// Puts the events an earlier process left unacknowledged back in stream order.
+///
+/// The server delivers each again once its acknowledgement wait lapses, in the order the
+/// waits lapse, which is not the stream's (a handler's progress reports extend its wait):
+/// handled as they came, a node's older event could run after a newer one. So the first
+/// deliveries are held, their waits renewed, until the `expected` ones delivered before have
+/// all come back, or twice the wait has passed (another process may have settled some), and
+/// then let out in stream order, with any new ones that came meanwhile after them.
+fn in_stream_order(inner: Deliveries, expected: u64, ack_wait: Duration) -> Deliveries {
+    struct Holding {
+        inner: Deliveries,
+        expected: u64,
+        held: Vec<Delivery>,
+        out: VecDeque<Delivery>,
+        holding: bool,
+        ended: bool,
+        deadline: tokio::time::Instant,
+        renew: tokio::time::Interval,
+    }
+    impl Holding {
+        fn release(&mut self) {
+            self.held.sort_by_key(|d| d.received.stream_sequence);
+            self.out.extend(self.held.drain(..));
+            self.holding = false;
+        }
+    }
+    let every = (ack_wait / 3).max(Duration::from_millis(10));
+    let state = Holding {
+        inner,
+        expected,
+        held: Vec::new(),
+        out: VecDeque::new(),
+        holding: true,
+        ended: false,
+        deadline: tokio::time::Instant::now() + ack_wait * 2 + Duration::from_secs(1),
+        renew: tokio::time::interval_at(tokio::time::Instant::now() + every, every),
+    };
+    futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(delivery) = s.out.pop_front() {
+                return Some((Ok(delivery), s));
+            }
+            if s.ended {
+                return None;
+            }
+            if !s.holding {
+                let item = s.inner.next().await?;
+                return Some((item, s));
+            }
+            tokio::select! {
+                item = s.inner.next() => match item {
+                    None => {
+                        s.ended = true;
+                        s.release();
+                    }
+                    Some(Err(invalid)) => return Some((Err(invalid), s)),
+                    Some(Ok(delivery)) => {
+                        if delivery.delivered > 1 {
+                            s.expected = s.expected.saturating_sub(1);
+                        }
+                        s.held.push(delivery);
+                        if s.expected == 0 {
+                            s.release();
+                        }
+                    }
+                },
+                () = tokio::time::sleep_until(s.deadline) => {
+                    warn!(
+                        missing = s.expected,
+                        "not every event delivered before came back: going on (another process may have settled them)"
+                    );
+                    s.release();
+                }
+                _ = s.renew.tick() => {
+                    for delivery in &s.held {
+                        if let Err(error) = delivery.in_progress().await {
+                            warn!(%error, "cannot renew the wait of an event held back");
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
 }

@@ -163,3 +163,45 @@ async fn bad_names_and_missing_streams_are_errors() {
         .unwrap_err();
     assert!(error.to_string().contains("'a.b'"), "{error}");
 }
+
+/// Events left unacknowledged come back in the order their waits lapse, not the stream's:
+/// the first one here is reported in progress last, so it lapses last. A consumer started
+/// again holds what comes until all three are back, and lets them out in stream order.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_left_unacknowledged_come_back_in_stream_order() {
+    let server = NatsServer::start();
+    let connection = setup(&server).await;
+    let interest = Interest::default();
+    let ack_wait = Duration::from_secs(1);
+    let mut durable = connection
+        .durable_with("reorder", &interest, ack_wait, 8)
+        .await
+        .unwrap();
+    let events: Vec<Event> = (0..3).map(numbered).collect();
+    let publisher = connection.publisher(Format::Choria);
+    publisher.publish_all(&events).await.unwrap();
+    publisher.flush().await.unwrap();
+    let held: Vec<Delivery> = vec![
+        next(&mut durable).await,
+        next(&mut durable).await,
+        next(&mut durable).await,
+    ];
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    held[0].in_progress().await.unwrap();
+    drop(held);
+    drop(durable);
+
+    let mut durable = connection
+        .durable_with("reorder", &interest, ack_wait, 8)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let delivery = next(&mut durable).await;
+        assert_eq!(delivery.delivered, 2);
+        ids.push(delivery.event().id().to_owned());
+        delivery.ack().await.unwrap();
+    }
+    let expected: Vec<String> = events.iter().map(|e| e.id().to_owned()).collect();
+    assert_eq!(ids, expected, "in stream order");
+}
