@@ -230,7 +230,11 @@ fn stop(mut tally: TallyProcess) {
 
 fn median_and_range(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    (values[values.len() / 2], values[0], values[values.len() - 1])
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 fn report(what: &str, unit: &str, values: &mut [f64]) {
@@ -249,7 +253,9 @@ async fn main() {
         "warm start: {} nodes (3 events each), {} rounds; load {}",
         options.nodes,
         options.rounds,
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let server = NatsServer::start();
     let connection = connect(&server).await;
@@ -264,7 +270,10 @@ async fn main() {
         .into_iter()
         .flat_map(move |kind| (0..nodes).map(move |i| event(kind, i, now)));
     fill(&connection, events, total).await;
-    println!("stream filled with {total} events in {:?}", filling.elapsed());
+    println!(
+        "stream filled with {total} events in {:?}",
+        filling.elapsed()
+    );
 
     // The first snapshot, for the first round's `snapshot` start.
     let (_, _, tally) = tokio::task::block_in_place(|| until_ready(&server, Some("bench")));
@@ -297,7 +306,11 @@ async fn main() {
     report("tally ready, from its snapshot", "s", &mut snapshots);
     report("snapshot start / bare consumer", "x", &mut ratios);
     report("tally peak RSS, full replay", "MiB", &mut replay_peaks);
-    report("tally peak RSS, from its snapshot", "MiB", &mut snapshot_peaks);
+    report(
+        "tally peak RSS, from its snapshot",
+        "MiB",
+        &mut snapshot_peaks,
+    );
 
     // 100,000 new nodes, clocks in order and in a saw-tooth: a fresh server each time.
     let (mut ordered, mut sawed) = (Vec::new(), Vec::new());

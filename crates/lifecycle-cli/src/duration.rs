@@ -37,7 +37,10 @@ mod tests {
             parse("10y"),
             Err("unknown unit 'y' (use ns, us, ms, s, m, h or d)".to_owned())
         );
-        assert_eq!(parse_nonzero("0s"), Err("must be more than zero".to_owned()));
+        assert_eq!(
+            parse_nonzero("0s"),
+            Err("must be more than zero".to_owned())
+        );
         assert_eq!(parse_nonzero("1s"), Ok(Duration::from_secs(1)));
         assert_eq!(parse_since("2h"), Ok(Since::Ago(Duration::from_secs(7200))));
         assert!(matches!(

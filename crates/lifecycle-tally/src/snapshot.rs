@@ -12,8 +12,8 @@ use lifecycle_nats::{Connection, EVENTS_STREAM, Error as NatsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
-use crate::snapshot_format::{Decoder, Encoder, SnapshotError};
-pub use crate::snapshot_format::{SNAPSHOT_FORMAT, SnapshotInfo};
+use crate::snapshot_format::{Decoder, Encoder};
+pub use crate::snapshot_format::{SNAPSHOT_FORMAT, SnapshotError, SnapshotInfo};
 use crate::tally::Tally;
 
 /// The object store bucket tallies keep their snapshots in.

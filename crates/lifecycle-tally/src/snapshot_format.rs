@@ -57,7 +57,7 @@ pub struct SnapshotInfo {
 /// Why a snapshot was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub(crate) enum SnapshotError {
+pub enum SnapshotError {
     /// Its bytes are not a snapshot, or not a whole one: what was wrong.
     Corrupt(String),
     /// Written in another format.
@@ -578,6 +578,33 @@ impl Decoder {
         }
         self.fleet.finish_restore();
         Ok((self.fleet, self.info))
+    }
+}
+
+impl Fleet {
+    /// This fleet's snapshot, as a tally writes it: covering stream sequence `sequence`,
+    /// written at `written` (unix seconds), by a tally counting `components` (empty: all).
+    pub fn snapshot(&self, sequence: u64, written: i64, components: &[String]) -> Vec<u8> {
+        let mut encoder = Encoder::new(self, sequence, written, components);
+        encoder.nodes(self, 0, usize::MAX);
+        let mut bytes = encoder.take();
+        bytes.extend(encoder.end(self));
+        bytes
+    }
+
+    /// Reads snapshot `bytes` written by a tally counting `components` into a fleet with
+    /// this one's caps; refused, saying why, unless it is whole and sound.
+    pub fn read_snapshot(
+        &self,
+        bytes: &[u8],
+        components: &[String],
+    ) -> Result<(Fleet, SnapshotInfo), SnapshotError> {
+        let mut decoder = Decoder::new(self, components, bytes.len() as u64);
+        let used = decoder.feed(bytes)?;
+        if used < bytes.len() {
+            return Err(corrupt("it ends in the middle of a record"));
+        }
+        decoder.finish()
     }
 }
 
