@@ -207,8 +207,9 @@ impl EventKind {
 }
 
 /// JSON members an event carried that its type does not define, kept in the order received
-/// so that re-serialising loses nothing.
-pub(crate) type Extra = Vec<(String, Box<RawValue>)>;
+/// so that re-serialising loses nothing. Names are stored inline up to 24 bytes: most need
+/// no allocation.
+pub(crate) type Extra = Vec<(CompactString, Box<RawValue>)>;
 
 /// A Choria lifecycle event.
 ///

@@ -1,19 +1,27 @@
-//! The fast path: events exactly as Go's `json.Marshal` writes them.
+//! The fast path: events as Go's `json.Marshal` writes them.
 //!
 //! Choria's Go code writes every event with the same keys in the same order, no white space
 //! and, for ordinary values, no escapes. Reading that one layout directly is several times
-//! faster than a general JSON reader. Anything else (another order, white space, escapes,
-//! extra members, an envelope we would not write ourselves) returns `None` and the general
-//! reader takes over, so both paths always give the same result.
+//! faster than a general JSON reader. Two near variants are read here too, off the way of
+//! Go's own: that layout with white space between its tokens (pretty-printed, or as Python's
+//! `json.dumps` writes it), and members no event format defines among Go's (a newer
+//! sender's fields, read by the general reader's scanner). Anything else (another order,
+//! escapes, other extra members, an envelope we would not write ourselves) returns `None`
+//! and the general reader takes over, so both paths always give the same result.
 
-use crate::event::{Event, EventKind, EventType, GovernorEventType};
+use crate::event::{Event, EventKind, EventType, Extra, GovernorEventType};
 use crate::parse::{AnyEvent, Format, LIFECYCLE_SOURCE, Parsed};
 use crate::rfc3339;
+use crate::scan::plain_len;
 
-/// Parses `text` if it is laid out exactly as Choria writes events.
+/// Parses `text` if it is laid out as Choria writes events.
 pub(crate) fn parse(text: &str) -> Option<Parsed> {
-    let mut cursor = Cursor(text);
-    let (format, event) = if text.starts_with("{\"protocol\":") {
+    let mut cursor = Cursor(text, Vec::new());
+    // The first member's name says which format, white space allowed around the brace.
+    let choria = text.starts_with("{\"protocol\":")
+        || skip_space(skip_space(text).strip_prefix('{').unwrap_or_default())
+            .starts_with("\"protocol\"");
+    let (format, event) = if choria {
         (Format::Choria, cursor.event()?)
     } else {
         (Format::CloudEvents, cursor.cloudevent()?)
@@ -26,11 +34,80 @@ pub(crate) fn parse(text: &str) -> Option<Parsed> {
     })
 }
 
-struct Cursor<'a>(&'a str);
+/// Where the JSON white space at `at` in `text` ends.
+fn after_space(text: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = text.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// `text` after the JSON white space it starts with.
+fn skip_space(text: &str) -> &str {
+    text.get(after_space(text.as_bytes(), 0)..)
+        .unwrap_or_default()
+}
+
+/// A piece of Go's layout of an event: its bytes, and the same as tokens, with white space
+/// allowed before each that starts with `{` or `}` and after each that ends with `{`, `:` or
+/// `,`: where pretty printers and Python's `json.dumps` put it. (Elsewhere the general
+/// reader reads it.)
+struct Go {
+    bytes: &'static str,
+    tokens: &'static [&'static str],
+}
+
+/// A [`Go`] of these tokens.
+macro_rules! go {
+    ($($token:literal)*) => {
+        &Go {
+            bytes: concat!($($token),*),
+            tokens: &[$($token),*],
+        }
+    };
+}
+
+/// The rest of the text, and the members no event format defines read so far.
+struct Cursor<'a>(&'a str, Extra);
 
 impl<'a> Cursor<'a> {
-    fn literal(&mut self, literal: &str) -> Option<()> {
-        self.0 = self.0.strip_prefix(literal)?;
+    /// `go`'s bytes, or its tokens with white space between them. Inlined, so that Go's
+    /// bytes are compared as the constant they are.
+    #[inline(always)]
+    fn literal(&mut self, go: &Go) -> Option<()> {
+        match self.0.strip_prefix(go.bytes) {
+            Some(rest) => {
+                self.0 = rest;
+                Some(())
+            }
+            None => self.spaced(go),
+        }
+    }
+
+    /// `go`'s tokens with white space between them: out of the way of Go's layout.
+    #[cold]
+    #[inline(never)]
+    fn spaced(&mut self, go: &Go) -> Option<()> {
+        let text = self.0.as_bytes();
+        let mut at = 0;
+        for token in go.tokens.iter().map(|token| token.as_bytes()) {
+            if let Some(b'{' | b'}') = token.first() {
+                at = after_space(text, at);
+            }
+            let there = match token {
+                // One byte, most tokens: compared as such rather than through `memcmp`.
+                [byte] => text.get(at) == Some(byte),
+                _ => text.get(at..)?.starts_with(token),
+            };
+            if !there {
+                return None;
+            }
+            at += token.len();
+            if let Some(b'{' | b':' | b',') = token.last() {
+                at = after_space(text, at);
+            }
+        }
+        self.0 = self.0.get(at..)?;
         Some(())
     }
 
@@ -44,8 +121,49 @@ impl<'a> Cursor<'a> {
     }
 
     /// `"key":"value"` preceded by `,` unless it is the first member.
-    fn member(&mut self, key: &str) -> Option<&'a str> {
+    #[inline(always)]
+    fn member(&mut self, key: &Go) -> Option<&'a str> {
         self.literal(key)?;
+        self.string()
+    }
+
+    /// `,"key":`, after any members no event format defines, which are kept: a newer
+    /// sender's fields, kept as the general reader keeps them.
+    #[inline(always)]
+    fn key(&mut self, key: &Go) -> Option<()> {
+        match self.0.strip_prefix(key.bytes) {
+            Some(rest) => {
+                self.0 = rest;
+                Some(())
+            }
+            None => self.key_after_unknown(key),
+        }
+    }
+
+    /// [`Cursor::key`] with white space, or when something else comes first: out of the way
+    /// of Go's layout.
+    #[cold]
+    #[inline(never)]
+    fn key_after_unknown(&mut self, key: &Go) -> Option<()> {
+        loop {
+            // Go's bytes are not there: white space, or another member first.
+            if self.spaced(key).is_some() {
+                return Some(());
+            }
+            let (name, value, len) = crate::scan::unknown_member(self.0)?;
+            self.1.push((name, value));
+            self.0 = self.0.get(len..)?;
+            if let Some(rest) = self.0.strip_prefix(key.bytes) {
+                self.0 = rest;
+                return Some(());
+            }
+        }
+    }
+
+    /// `,"key":"value"`, after any members no event format defines.
+    #[inline(always)]
+    fn field(&mut self, key: &Go) -> Option<&'a str> {
+        self.key(key)?;
         self.string()
     }
 
@@ -78,34 +196,34 @@ impl<'a> Cursor<'a> {
 
     /// A Choria-format lifecycle event object, through its closing brace.
     fn event(&mut self) -> Option<Event> {
-        self.literal("{\"protocol\":\"")?;
+        self.literal(go!("{" "\"protocol\":" "\""))?;
         let event_type = EventType::from_protocol(self.string()?)?;
-        let id = self.member(",\"id\":\"")?;
-        let identity = self.member(",\"identity\":\"")?;
-        let component = self.member(",\"component\":\"")?;
-        self.literal(",\"timestamp\":")?;
+        let id = self.field(go!("," "\"id\":" "\""))?;
+        let identity = self.field(go!("," "\"identity\":" "\""))?;
+        let component = self.field(go!("," "\"component\":" "\""))?;
+        self.key(go!("," "\"timestamp\":"))?;
         let timestamp = self.digits()?.parse().ok()?;
         let kind = match event_type {
             EventType::Startup => EventKind::Startup {
-                version: self.member(",\"version\":\"")?.into(),
+                version: self.field(go!("," "\"version\":" "\""))?.into(),
             },
             EventType::Alive => EventKind::Alive {
-                version: self.member(",\"version\":\"")?.into(),
+                version: self.field(go!("," "\"version\":" "\""))?.into(),
             },
             EventType::Shutdown => EventKind::Shutdown,
             EventType::Provisioned => EventKind::Provisioned,
             EventType::Upgraded => EventKind::Upgraded {
-                version: self.member(",\"version\":\"")?.into(),
-                new_version: self.member(",\"new_version\":\"")?.into(),
+                version: self.field(go!("," "\"version\":" "\""))?.into(),
+                new_version: self.field(go!("," "\"new_version\":" "\""))?.into(),
             },
             EventType::Governor => {
-                let governor = self.member(",\"governor\":\"")?;
+                let governor = self.field(go!("," "\"governor\":" "\""))?;
                 if governor.is_empty() {
                     return None; // invalid: the general reader says so
                 }
-                self.literal(",\"sequence\":")?;
+                self.key(go!("," "\"sequence\":"))?;
                 let sequence = self.digits()?.parse().ok()?;
-                let stage = self.member(",\"event_type\":\"")?;
+                let stage = self.field(go!("," "\"event_type\":" "\""))?;
                 EventKind::Governor {
                     governor: governor.into(),
                     sequence,
@@ -113,34 +231,34 @@ impl<'a> Cursor<'a> {
                 }
             }
         };
-        self.literal("}")?;
+        self.key(go!("}"))?;
         Some(Event {
             id: id.into(),
             identity: identity.into(),
             component: component.into(),
             timestamp,
             kind,
-            extra: Vec::new(),
+            extra: std::mem::take(&mut self.1),
         })
     }
 
     /// A CloudEvent exactly as we (and Choria's Go SDK) write it for its event.
     fn cloudevent(&mut self) -> Option<Event> {
-        self.literal("{\"specversion\":\"1.0\",\"id\":\"")?;
+        self.literal(go!("{" "\"specversion\":" "\"1.0\"," "\"id\":" "\""))?;
         let id = self.string()?;
-        self.literal(",\"source\":\"")?;
-        self.literal(LIFECYCLE_SOURCE)?;
-        let protocol = self.member("\",\"type\":\"")?;
-        let subject = if self.0.starts_with(",\"subject\":\"") {
-            Some(self.member(",\"subject\":\"")?)
-        } else {
-            None
-        };
-        self.literal(",\"datacontenttype\":\"application/json\"")?;
-        let time = self.member(",\"time\":\"")?;
-        self.literal(",\"data\":")?;
+        self.literal(go!("," "\"source\":" "\""))?;
+        self.0 = self.0.strip_prefix(LIFECYCLE_SOURCE)?;
+        let protocol = self.member(go!("\"," "\"type\":" "\""))?;
+        let mut with_subject = Cursor(self.0, Vec::new());
+        let subject = with_subject.member(go!("," "\"subject\":" "\""));
+        if subject.is_some() {
+            *self = with_subject;
+        }
+        self.literal(go!("," "\"datacontenttype\":" "\"application/json\""))?;
+        let time = self.member(go!("," "\"time\":" "\""))?;
+        self.literal(go!("," "\"data\":"))?;
         let event = self.event()?;
-        self.literal("}")?;
+        self.literal(go!("}"))?;
         // We write `subject` when the trimmed identity is not empty, and then only.
         let trimmed = event.identity.trim();
         let subject_as_written = match subject {
@@ -155,41 +273,13 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The length of the run of `bytes` before the first quote, backslash or control character:
-/// the plain part of a JSON string. Eight bytes at a time, as most strings are plain.
-fn plain_len(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // A byte of `x` is zero (or, for `below`, less than n) where the result has its high bit.
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut len = 0;
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word);
-        let special = zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\\')))
-            | below(x, 0x20);
-        if special != 0 {
-            break;
-        }
-        len += 8;
-    }
-    len + bytes[len..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(bytes.len() - len)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::parse_general;
+    use crate::reader::Reader;
 
     fn both(text: &str) -> (Option<Parsed>, Result<Parsed, crate::Error>) {
-        (parse(text), parse_general(text.as_bytes()))
+        (parse(text), crate::parse::read(text, Reader::Scan))
     }
 
     /// Whatever the fast path accepts, the general reader reads the same way.
@@ -235,17 +325,67 @@ mod tests {
         );
     }
 
+    /// Members no event format defines among Go's are kept as the general reader keeps them.
     #[test]
-    fn plain_len_stops_at_the_first_special_byte() {
-        for len in 0..40 {
-            for special in [b'"', b'\\', 0x00, 0x1f] {
-                let mut bytes = vec![b'a'; len];
-                bytes.extend([special, b'b', b'"']);
-                assert_eq!(plain_len(&bytes), len, "{len} {special}");
+    fn reads_unknown_members_among_gos() {
+        let alive = r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"1","identity":"n","component":"c","timestamp":1,"version":"v"}"#;
+        let members = [
+            r#","x":1"#,
+            r#","x":[1,{"a":null}],"y":"z""#,
+            r#", "x" : "y" "#,
+            r#","\u0078":true,"x":false"#,
+            r#","labels":{"protocol":"p","id":[]}"#,
+            r#","idx":"1""#,
+            r#" ,"x":1 "#,
+            &format!(r#","x":{}{}"#, "[".repeat(126), "]".repeat(126)),
+        ];
+        let places = [
+            ",\"id\"",
+            ",\"identity\"",
+            ",\"timestamp\"",
+            ",\"version\"",
+            "}",
+        ];
+        for (members, place) in members.iter().flat_map(|m| places.map(|p| (m, p))) {
+            let text = alive.replacen(place, &format!("{members}{place}"), 1);
+            let (quick, general) = both(&text);
+            let quick = quick.unwrap_or_else(|| panic!("{text}"));
+            let general = general.unwrap();
+            assert_eq!(quick.event(), general.event(), "{text}");
+            assert_eq!(quick.to_json(), general.to_json(), "{text}");
+            assert!(quick.event().as_lifecycle().unwrap().extra().count() > 0);
+        }
+    }
+
+    /// Go's layout with white space where pretty printers and Python's `json.dumps` put it
+    /// reads here; with white space elsewhere, it is left to the general reader.
+    #[test]
+    fn reads_gos_layout_with_white_space() {
+        let alive = r#"{"protocol":"io.choria.lifecycle.v1.alive","id":"1","identity":"n","component":"c","timestamp":1,"version":"v"}"#;
+        let event = crate::parse(alive.as_bytes()).unwrap();
+        let cloud = String::from_utf8(event.event().cloudevent().to_json()).unwrap();
+        let dumps = |text: &str| {
+            text.replace("\",\"", "\", \"")
+                .replace("\":", "\": ")
+                .replace("1,", "1, ")
+        };
+        let pretty = |text: &str| {
+            text.replace('{', "{\n  ")
+                .replace(",\"", ",\n  \"")
+                .replace("\":", "\": ")
+                .replace('}', "\n}")
+        };
+        for text in [alive, &cloud] {
+            for spaced in [dumps(text), pretty(text), format!(" \t{text}\r\n")] {
+                let (quick, general) = both(&spaced);
+                let quick = quick.unwrap_or_else(|| panic!("{spaced}"));
+                assert_eq!(quick.event(), general.as_ref().unwrap().event(), "{spaced}");
+                assert_eq!(quick.to_json(), general.unwrap().to_json(), "{spaced}");
             }
-            let mut bytes = "é".repeat(len).into_bytes();
-            bytes.push(b' ');
-            assert_eq!(plain_len(&bytes), bytes.len(), "no special byte");
+            for elsewhere in [text.replace("\":", "\" :"), text.replace(",\"", " ,\"")] {
+                assert!(parse(&elsewhere).is_none(), "{elsewhere}");
+                assert!(crate::parse(elsewhere.as_bytes()).is_ok(), "{elsewhere}");
+            }
         }
     }
 
@@ -261,9 +401,17 @@ mod tests {
             alive.replace(":1,", ":1e3,"),
             alive.replace(":1,", ":-,"),
             alive.replace(":1,", ":99999999999999999999,"),
-            alive.replace("\"v\"}", "\"v\",\"x\":1}"),
+            // After Go's members, a known key (repeated, or another type's) or bad JSON.
+            alive.replace("\"v\"}", "\"v\",\"version\":\"w\"}"),
+            alive.replace("\"v\"}", "\"v\",\"machine\":\"m\"}"),
+            alive.replace("\"v\"}", "\"v\",\"versio\\u006e\":\"w\"}"),
+            alive.replace("\"v\"}", "\"v\",\"x\":01}"),
+            alive.replace("\"v\"}", "\"v\",\"x\":1,}"),
+            alive.replace(
+                "\"v\"}",
+                &format!("\"v\",\"x\":{}{}}}", "[".repeat(127), "]".repeat(127)),
+            ),
             alive.replace("\"v\"}", "\"v\"} x"),
-            alive.replace("{\"protocol\"", "{ \"protocol\""),
             alive.replace("\"n\"", "\"n\u{1}\""),
             alive.replace("v1.alive", "v1.bogus"),
             alive.replace("\"v\"}", "\"v\""),

@@ -12,6 +12,14 @@ pub(crate) enum Id {
 }
 
 impl Id {
+    /// Its bytes, without checking again that they are UTF-8.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Id::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Id::Heap(id) => id.as_bytes(),
+        }
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // Always built from a `&str`, so the bytes are UTF-8.

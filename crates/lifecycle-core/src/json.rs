@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 
 use base64::Engine;
+use compact_str::CompactString;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::ser::{CharEscape, Formatter};
 use serde_json::value::RawValue;
@@ -112,10 +113,13 @@ impl Formatter for GoEscapes {
     }
 }
 
-fn extra<M: SerializeMap>(map: &mut M, extra: &[(String, Box<RawValue>)]) -> Result<(), M::Error> {
+fn extra<M: SerializeMap>(
+    map: &mut M,
+    extra: &[(CompactString, Box<RawValue>)],
+) -> Result<(), M::Error> {
     extra
         .iter()
-        .try_for_each(|(k, v)| map.serialize_entry(k, v))
+        .try_for_each(|(k, v)| map.serialize_entry(k.as_str(), v))
 }
 
 /// `choria` or `cloudevents`.

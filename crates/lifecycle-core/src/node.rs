@@ -58,7 +58,7 @@ impl Event {
             ("state", serde_json::value::to_raw_value(state.as_str())),
         ]
         .into_iter()
-        .filter_map(|(name, value)| Some((name.to_owned(), value.ok()?)))
+        .filter_map(|(name, value)| Some((name.into(), value.ok()?)))
         .collect();
         Event {
             id: "".into(),

@@ -1,9 +1,14 @@
-//! The general JSON reader: an event object in any layout, read with serde_json.
+//! The general JSON reader: an event object in any layout.
 //!
-//! serde_json checks the syntax and hands over each member's value as raw JSON text borrowed
-//! from the input, in order, each known key's place noted (a repeated key keeps its last
-//! value, as Go's encoding/json does), so nothing received is lost. A member is decoded only
-//! when asked for: most are plain strings, borrowed as they are.
+//! An object's members are kept in order, each name and value as JSON text borrowed from the
+//! input, each known key's place noted (a repeated key keeps its last value, as Go's
+//! encoding/json does), so nothing received is lost. A member is decoded only when asked
+//! for: most are plain strings, borrowed as they are.
+//!
+//! Two readers fill in [`Fields`]: ours (`scan.rs`), one pass over the text, and serde_json,
+//! the reference. Ours gives up on whatever is not plainly valid (bad syntax, nesting too
+//! deep) and serde_json then reads it and words the error, so both always give the same
+//! result: the differential tests and the fuzz target compare them.
 //!
 //! Two of Go's rules serde_json does not have are kept here. A string with a lone UTF-16
 //! surrogate escape (`"\ud800"`) reads as U+FFFD, as Go reads it: serde_json refuses it in a
@@ -13,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::str::FromStr;
 
 use compact_str::CompactString;
 use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
@@ -28,7 +34,7 @@ macro_rules! keys {
         pub(crate) enum Key { $($key),* }
 
         impl Key {
-            const ALL: &'static [Key] = &[$(Key::$key),*];
+            pub(crate) const ALL: &'static [Key] = &[$(Key::$key),*];
 
             fn from_name(name: &str) -> Option<Key> {
                 match name { $($name => Some(Key::$key),)* _ => None }
@@ -55,6 +61,40 @@ keys! {
 
 const SLOTS: usize = Key::ALL.len();
 
+/// A set of known keys, a bit each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Keys(u32);
+
+const _: () = assert!(SLOTS <= 32, "a key more than `Keys` holds");
+
+impl Keys {
+    pub(crate) const fn of(keys: &[Key]) -> Keys {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < keys.len() {
+            bits |= 1 << keys[i] as u32;
+            i += 1;
+        }
+        Keys(bits)
+    }
+
+    pub(crate) const fn and(self, other: Keys) -> Keys {
+        Keys(self.0 | other.0)
+    }
+
+    pub(crate) fn contains(self, key: Key) -> bool {
+        self.0 & 1 << key as u32 != 0
+    }
+
+    fn is_subset(self, of: Keys) -> bool {
+        self.0 & !of.0 == 0
+    }
+
+    fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+}
+
 /// Nesting deeper than this is refused, the top-level object counting as one level, so that
 /// whatever reads a kept member later (a filter, a `serde_json::Value`) meets no deeper input
 /// than serde_json's own recursion limit.
@@ -73,6 +113,7 @@ pub(crate) enum Kind {
 
 impl Kind {
     /// The kind of the JSON value `raw` starts (serde_json has checked it is one).
+    #[inline]
     fn of(raw: &str) -> Kind {
         match raw.as_bytes().first() {
             Some(b'"') => Kind::String,
@@ -97,82 +138,201 @@ impl Kind {
     }
 }
 
+/// Which reader reads an object: ours (`scan.rs`), or serde_json, the reference ours is
+/// tested against and the one that words every error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reader {
+    /// Ours, falling back on serde_json for whatever it does not read itself.
+    Scan,
+    /// serde_json alone.
+    SerdeJson,
+}
+
 /// One member: its place among the object's members and its value's JSON text.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Member<'a> {
     pos: u32,
-    raw: &'a RawValue,
+    raw: &'a str,
+    escaped: bool,
 }
 
+/// How many members a [`Fields`] holds without allocating: as many as any event has.
+const INLINE: usize = 12;
+
 /// The members of one JSON object, in input order, with where each known key's value is.
+#[derive(Clone)]
 pub(crate) struct Fields<'a> {
-    /// Every member as received, a repeated key each time.
-    members: Vec<Entry<'a>>,
-    /// Where each known key's last member is in `members`, plus one; 0 when absent.
+    /// The text the members are in.
+    text: &'a str,
+    /// Every member as received, a repeated key each time: the first [`INLINE`] here, as
+    /// an allocation would cost as much as reading a whole event...
+    inline: [Entry; INLINE],
+    /// ...and all of them here once there are more.
+    spilled: Vec<Entry>,
+    len: usize,
+    /// Where each known key's last member is, plus one; 0 when absent.
     slots: [u32; SLOTS],
+    /// The known keys present.
+    present: Keys,
     /// How many members have a name no event format defines.
     unknown: u32,
 }
 
-struct Entry<'a> {
-    name: Cow<'a, str>,
-    key: Option<Key>,
-    raw: &'a RawValue,
+/// A member as read: where its name (quotes included) and its value are in the text,
+/// escapes undecoded. Offsets rather than `&str`, to keep [`Fields`] small.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Entry {
+    pub(crate) name: Span,
+    pub(crate) value: Span,
+    pub(crate) key: Option<Key>,
+    pub(crate) name_escaped: bool,
+    /// Whether the value is a string holding an escape.
+    pub(crate) value_escaped: bool,
+}
+
+/// Where something is in a text of at most [`crate::MAX_EVENT_BYTES`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub(crate) fn new(start: usize, end: usize) -> Span {
+        // Every text read is checked to be at most `MAX_EVENT_BYTES` long (`read_text`).
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+}
+
+/// One JSON object and, when it has a `data` member holding an object, that object's
+/// members: a CloudEvent's event, read in the same pass as its envelope.
+pub(crate) struct Document<'a> {
+    pub(crate) top: Fields<'a>,
+    /// The last `data` member's object and that member's position, when read with the
+    /// envelope.
+    pub(crate) data: Option<(u32, Fields<'a>)>,
+}
+
+impl<'a> Document<'a> {
+    /// Reads `text`, which must hold one JSON object and nothing else. Filled in place: a
+    /// document is too large to move around for free.
+    pub(crate) fn read(&mut self, reader: Reader) -> Result<(), Error> {
+        if reader == Reader::Scan && crate::scan::document(self).is_some() {
+            return Ok(());
+        }
+        self.top = read_with_serde_json(self.top.text)?;
+        self.data = None;
+        Ok(())
+    }
+
+    pub(crate) fn new(text: &'a str) -> Document<'a> {
+        Document {
+            top: Fields::new(text),
+            data: None,
+        }
+    }
+
+    /// The members of the object `member`, a member of the top object.
+    pub(crate) fn object(
+        &self,
+        member: Member<'a>,
+        reader: Reader,
+    ) -> Result<Cow<'_, Fields<'a>>, Error> {
+        match &self.data {
+            Some((pos, data)) if *pos == member.pos => Ok(Cow::Borrowed(data)),
+            _ => Fields::read(member.raw(), reader).map(Cow::Owned),
+        }
+    }
 }
 
 impl<'a> Fields<'a> {
+    /// No members yet, of an object in `text`.
+    pub(crate) fn new(text: &'a str) -> Fields<'a> {
+        Fields {
+            text,
+            inline: [Entry::default(); INLINE],
+            spilled: Vec::new(),
+            len: 0,
+            slots: [0; SLOTS],
+            present: Keys(0),
+            unknown: 0,
+        }
+    }
+
     /// Reads `text`, which must hold one JSON object and nothing else.
-    pub(crate) fn read(text: &'a str) -> Result<Fields<'a>, Error> {
-        let start = text.trim_start_matches([' ', '\n', '\r', '\t']);
-        if !start.starts_with('{') {
-            return Err(not_an_object(text, start));
+    pub(crate) fn read(text: &'a str, reader: Reader) -> Result<Fields<'a>, Error> {
+        if reader == Reader::Scan {
+            let mut fields = Fields::new(text);
+            if crate::scan::object(&mut fields).is_some() {
+                return Ok(fields);
+            }
         }
-        let mut too_deep = None;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let read = (&mut de)
-            .deserialize_map(ObjectVisitor {
-                source: text,
-                too_deep: &mut too_deep,
-            })
-            .and_then(|fields| de.end().map(|()| fields));
-        match (read, too_deep) {
-            (_, Some(error)) => Err(error),
-            (Ok(fields), None) => Ok(fields),
-            (Err(error), None) => Err(syntax(text, &error)),
-        }
+        read_with_serde_json(text)
     }
 
-    /// Reads an object member's value, which serde_json has already checked to the end.
-    pub(crate) fn read_member(member: Member<'a>) -> Result<Fields<'a>, Error> {
-        Fields::read(member.raw())
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
     }
 
-    fn push(&mut self, name: Cow<'a, str>, key: Option<Key>, raw: &'a RawValue) {
-        self.members.push(Entry { name, key, raw });
-        let at = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
-        match key {
+    #[inline]
+    pub(crate) fn push(&mut self, entry: Entry) {
+        if self.len < INLINE {
+            self.inline[self.len] = entry;
+        } else {
+            if self.len == INLINE {
+                self.spilled = self.inline.to_vec();
+            }
+            self.spilled.push(entry);
+        }
+        self.len += 1;
+        let at = u32::try_from(self.len).unwrap_or(u32::MAX);
+        match entry.key {
             // A repeated key keeps its last value, as Go's encoding/json does.
-            Some(key) => self.slots[key as usize] = at,
+            Some(key) => {
+                self.slots[key as usize] = at;
+                self.present = self.present.and(Keys::of(&[key]));
+            }
             None => self.unknown = self.unknown.saturating_add(1),
         }
     }
 
+    #[inline]
+    fn members(&self) -> &[Entry] {
+        match self.inline.get(..self.len) {
+            Some(inline) => inline,
+            None => &self.spilled,
+        }
+    }
+
+    #[inline]
+    fn slice(&self, span: Span) -> &'a str {
+        self.text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+
+    #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<Member<'a>> {
         let pos = self.position(key)?;
-        let entry = self.members.get(pos as usize)?;
+        let entry = self.members().get(pos as usize)?;
         Some(Member {
             pos,
-            raw: entry.raw,
+            raw: self.slice(entry.value),
+            escaped: entry.value_escaped,
         })
     }
 
+    #[inline]
     pub(crate) fn position(&self, key: Key) -> Option<u32> {
         self.slots[key as usize].checked_sub(1)
     }
 
     /// How many members the object held, repeated ones included.
     pub(crate) fn len(&self) -> usize {
-        self.members.len()
+        self.len
     }
 
     pub(crate) fn has_unknown(&self) -> bool {
@@ -184,21 +344,36 @@ impl<'a> Fields<'a> {
         Key::ALL
             .iter()
             .copied()
-            .filter(|&key| self.position(key).is_some())
+            .filter(|&key| self.present.contains(key))
     }
 
-    /// The names of the members no event format defines, in input order.
-    pub(crate) fn unknown_names(&self) -> impl Iterator<Item = &str> {
-        self.members
+    /// Whether every member has one of `keys`, none repeated.
+    pub(crate) fn has_only(&self, keys: Keys) -> bool {
+        self.unknown == 0 && self.len == self.present.len() && self.present.is_subset(keys)
+    }
+
+    /// Whether every known key present is one of `keys`.
+    pub(crate) fn knows_only(&self, keys: Keys) -> bool {
+        self.present.is_subset(keys)
+    }
+
+    /// The name of a member, decoded.
+    fn name(&self, entry: &Entry) -> Cow<'a, str> {
+        decode(self.slice(entry.name), entry.name_escaped).unwrap_or_default()
+    }
+
+    /// The names of the members no event format defines, in input order, decoded.
+    pub(crate) fn unknown_names(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
+        self.members()
             .iter()
             .filter(|entry| entry.key.is_none())
-            .map(|entry| &*entry.name)
+            .map(|entry| self.name(entry))
     }
 
     /// The members that count, with their positions: every unknown one, and the last of each
     /// known key.
-    fn live(&self) -> impl Iterator<Item = (usize, &Entry<'a>)> {
-        self.members.iter().enumerate().filter(|(i, entry)| {
+    fn live(&self) -> impl Iterator<Item = (usize, &Entry)> {
+        self.members().iter().enumerate().filter(|(i, entry)| {
             entry
                 .key
                 .is_none_or(|key| self.position(key) == u32::try_from(*i).ok())
@@ -206,24 +381,106 @@ impl<'a> Fields<'a> {
     }
 
     /// How many members other than `excluded` came before position `pos`.
-    pub(crate) fn count_before(&self, pos: u32, excluded: &[Key]) -> usize {
+    pub(crate) fn count_before(&self, pos: u32, excluded: Keys) -> usize {
         self.live()
             .take_while(|&(i, _)| (i as u64) < u64::from(pos))
-            .filter(|(_, entry)| entry.key.is_none_or(|key| !excluded.contains(&key)))
+            .filter(|(_, entry)| entry.key.is_none_or(|key| !excluded.contains(key)))
             .count()
     }
 
     /// Every member except `defined`, in input order and owned: what a type keeps as extra.
     /// Values are kept exactly as received.
-    pub(crate) fn rest(&self, defined: &[Key]) -> Extra {
+    pub(crate) fn rest(&self, defined: Keys) -> Extra {
+        if self.has_only(defined) {
+            return Vec::new(); // the common case: nothing but the type's own keys was sent
+        }
         self.live()
-            .filter(|(_, entry)| entry.key.is_none_or(|key| !defined.contains(&key)))
-            .map(|(_, entry)| (entry.name.clone().into_owned(), entry.raw.to_owned()))
+            .filter(|(_, entry)| entry.key.is_none_or(|key| !defined.contains(key)))
+            .map(|(_, entry)| {
+                let name = CompactString::from(self.name(entry));
+                (name, owned(self.slice(entry.value)))
+            })
             .collect()
     }
 }
 
+/// A member as text: name, whether escaped, key, value, whether escaped.
+#[cfg(test)]
+pub(crate) type Contents<'a> = (&'a str, bool, Option<Key>, &'a str, bool);
+
+#[cfg(test)]
+impl<'a> Fields<'a> {
+    /// What the object holds, wherever its text is, to compare two readers: its members,
+    /// where each known key is and which are present, how many are unknown.
+    pub(crate) fn contents(&self) -> (Vec<Contents<'a>>, [u32; SLOTS], Keys, u32) {
+        let members = self
+            .members()
+            .iter()
+            .map(|entry| {
+                let (name, value) = (self.slice(entry.name), self.slice(entry.value));
+                (
+                    name,
+                    entry.name_escaped,
+                    entry.key,
+                    value,
+                    entry.value_escaped,
+                )
+            })
+            .collect();
+        (members, self.slots, self.present, self.unknown)
+    }
+}
+
+impl Key {
+    /// The known keys whose name starts with `letter`.
+    pub(crate) fn starting(letter: u8) -> &'static [Key] {
+        use Key::*;
+        match letter {
+            b'c' => &[Component, Command],
+            b'd' => &[Data, DataContentType, DataSchema, DataBase64],
+            b'e' => &[EventType],
+            b'f' => &[FromState],
+            b'g' => &[Governor],
+            b'i' => &[Id, Identity],
+            b'm' => &[Machine],
+            b'n' => &[NewVersion, Name],
+            b'p' => &[Protocol, PreviousOutcome, PreviousRunTime],
+            b's' => &[SpecVersion, Source, Subject, Sequence],
+            b't' => &[Timestamp, Type, Time, Transition, ToState],
+            b'v' => &[Version],
+            _ => &[],
+        }
+    }
+
+    /// The known key a member name (quotes included) spells, if any.
+    #[inline]
+    pub(crate) fn of_name(raw: &str, escaped: bool) -> Option<Key> {
+        if escaped {
+            // Rare: a known name holds no escape, but one may be spelt with them.
+            Key::from_name(&decode(raw, true)?)
+        } else {
+            Key::from_name(raw.get(1..raw.len().saturating_sub(1))?)
+        }
+    }
+}
+
+/// The JSON value at the start of `text`, after any white space, and where it ends.
+pub(crate) fn raw_value(text: &str) -> Option<(&RawValue, usize)> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = <&RawValue as serde::Deserialize>::deserialize(&mut de).ok()?;
+    Some((value, offset_in(text, value.get()) + value.get().len()))
+}
+
+/// A JSON value read before, owned. It has been read whole: reading it again cannot fail;
+/// were it to, its text as a string is the best there is.
+pub(crate) fn owned(raw: &str) -> Box<RawValue> {
+    RawValue::from_string(raw.to_owned()).unwrap_or_else(|_| {
+        serde_json::value::to_raw_value(raw).unwrap_or_else(|_| RawValue::NULL.to_owned())
+    })
+}
+
 impl<'a> Member<'a> {
+    #[inline]
     pub(crate) fn kind(&self) -> Kind {
         Kind::of(self.raw())
     }
@@ -235,34 +492,40 @@ impl<'a> Member<'a> {
 
     /// The value's JSON text.
     pub(crate) fn raw(&self) -> &'a str {
-        self.raw.get()
+        self.raw
     }
 
     /// The content of a string, decoded; `None` when the member is not a string.
+    #[inline]
     pub(crate) fn str(&self) -> Option<Cow<'a, str>> {
-        decode(self.raw())
+        decode(self.raw, self.escaped)
     }
 }
 
-/// The content of the JSON string `raw` (quotes included) that serde_json has read; `None`
-/// when `raw` is not a string. Borrowed unless it holds escapes.
-fn decode(raw: &str) -> Option<Cow<'_, str>> {
+/// The content of the JSON string `raw` (quotes included) that has been read, `escaped`
+/// when it holds escapes; `None` when `raw` is not a string. Borrowed unless escaped.
+#[inline]
+pub(crate) fn decode(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
     let content = raw.strip_prefix('"')?.strip_suffix('"')?;
-    // A plain loop: these strings are short, too short for `memchr` to pay for itself.
-    if !content.bytes().any(|b| b == b'\\') {
+    if !escaped {
         return Some(Cow::Borrowed(content));
     }
+    Some(Cow::Owned(unescape(raw, content)))
+}
+
+/// The content of a string holding escapes.
+#[cold]
+fn unescape(raw: &str, content: &str) -> String {
     // As bytes, where serde_json keeps a lone surrogate escape rather than fail on it.
     // It has read this string once: decoding it again cannot fail; were it to, the
     // undecoded content is the best there is.
     let mut de = serde_json::Deserializer::from_str(raw);
-    Some(Cow::Owned(
-        de.deserialize_bytes(BytesVisitor)
-            .unwrap_or_else(|_| content.to_owned()),
-    ))
+    de.deserialize_bytes(BytesVisitor)
+        .unwrap_or_else(|_| content.to_owned())
 }
 
 /// A string member; null or absent reads as empty, as Go's zero value.
+#[inline]
 pub(crate) fn text<'a>(member: Option<Member<'a>>, field: &str) -> Result<Cow<'a, str>, Error> {
     match member {
         None => Ok(Cow::Borrowed("")),
@@ -280,48 +543,81 @@ pub(crate) fn string(member: Option<Member<'_>>, field: &str) -> Result<String, 
 }
 
 /// A string member stored inline when short.
+#[inline]
 pub(crate) fn compact(member: Option<Member<'_>>, field: &str) -> Result<CompactString, Error> {
     text(member, field).map(|s| CompactString::from(&*s))
 }
 
-/// An integer member's digits; `None` for null.
-fn number<'a>(member: &Member<'a>, field: &str) -> Result<Option<&'a str>, Error> {
+/// An integer member; null or absent reads as 0.
+#[inline]
+fn integer<T: FromStr + Default>(
+    member: Option<Member<'_>>,
+    field: &str,
+    unsigned: bool,
+) -> Result<T, Error> {
+    let Some(member) = member else {
+        return Ok(T::default());
+    };
     match member.kind() {
-        Kind::Null => Ok(None),
-        Kind::Number if member.raw().contains(['.', 'e', 'E']) => Err(Error::wrong_type(
-            field,
-            "an integer",
-            "a number with a fraction or exponent",
-        )),
-        Kind::Number => Ok(Some(member.raw())),
+        // JSON's grammar, already checked, leaves the parse to fail only on a fraction, an
+        // exponent, a sign or the range, which `not_an_integer` tells apart.
+        Kind::Number => member
+            .raw()
+            .parse()
+            .map_err(|_| not_an_integer(member.raw(), field, unsigned)),
+        Kind::Null => Ok(T::default()),
         kind => Err(Error::wrong_type(field, "an integer", kind.name())),
     }
 }
 
-/// A signed integer member; null or absent reads as 0.
-pub(crate) fn int(member: Option<Member<'_>>, field: &str) -> Result<i64, Error> {
-    let Some(member) = member else { return Ok(0) };
-    match number(&member, field)? {
-        None => Ok(0),
-        Some(s) => s
-            .parse()
-            .map_err(|_| Error::invalid(field, s, "out of the range of a 64-bit integer")),
+/// Why the number `raw` does not read as a 64-bit integer, `unsigned` or not.
+#[cold]
+fn not_an_integer(raw: &str, field: &str, unsigned: bool) -> Error {
+    if raw.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        Error::wrong_type(field, "an integer", "a number with a fraction or exponent")
+    } else if !unsigned {
+        Error::invalid(field, raw, "out of the range of a 64-bit integer")
+    } else if raw.starts_with('-') {
+        Error::invalid(field, raw, "must not be negative")
+    } else {
+        Error::invalid(field, raw, "out of the range of a 64-bit unsigned integer")
     }
+}
+
+/// A signed integer member; null or absent reads as 0.
+#[inline]
+pub(crate) fn int(member: Option<Member<'_>>, field: &str) -> Result<i64, Error> {
+    integer(member, field, false)
 }
 
 /// An unsigned integer member; null or absent reads as 0.
+#[inline]
 pub(crate) fn uint(member: Option<Member<'_>>, field: &str) -> Result<u64, Error> {
-    let Some(member) = member else { return Ok(0) };
-    match number(&member, field)? {
-        None => Ok(0),
-        Some(s) if s.starts_with('-') => Err(Error::invalid(field, s, "must not be negative")),
-        Some(s) => s
-            .parse()
-            .map_err(|_| Error::invalid(field, s, "out of the range of a 64-bit unsigned integer")),
+    integer(member, field, true)
+}
+
+/// Reads `text`, which must hold one JSON object and nothing else, with serde_json.
+fn read_with_serde_json(text: &str) -> Result<Fields<'_>, Error> {
+    let start = text.trim_start_matches([' ', '\n', '\r', '\t']);
+    if !start.starts_with('{') {
+        return Err(not_an_object(text, start));
+    }
+    let mut too_deep = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = (&mut de)
+        .deserialize_map(ObjectVisitor {
+            source: text,
+            too_deep: &mut too_deep,
+        })
+        .and_then(|fields| de.end().map(|()| fields));
+    match (read, too_deep) {
+        (_, Some(error)) => Err(error),
+        (Ok(fields), None) => Ok(fields),
+        (Err(error), None) => Err(syntax(text, &error)),
     }
 }
 
-/// Reads an object's members: each name decoded, each value kept as its raw text.
+/// Reads an object's members, names and values kept as their raw text.
 struct ObjectVisitor<'s, 'a> {
     source: &'a str,
     /// Set when a value nests too deeply; serde_json then only hears that reading stopped.
@@ -336,29 +632,20 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-        let mut fields = Fields {
-            members: Vec::with_capacity(map.size_hint().unwrap_or(12)),
-            slots: [0; SLOTS],
-            unknown: 0,
-        };
+        let mut fields = Fields::new(self.source);
         // Names are read raw too: serde_json then checks them as it checks any string,
         // and a lone surrogate escape in one reads as Go reads it.
         while let Some(name) = map.next_key::<&'de RawValue>()? {
-            let raw = name.get();
-            let plain = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
-            // A known name holds no escape: most names need no decoding.
-            let (name, key) = match Key::from_name(plain) {
-                Some(key) => (Cow::Borrowed(plain), Some(key)),
-                None => {
-                    let name = decode(raw).unwrap_or_default();
-                    let key = Key::from_name(&name);
-                    (name, key)
-                }
+            let name = name.get();
+            let name_escaped = name.contains('\\');
+            let value = map.next_value::<&'de RawValue>()?.get();
+            let span = |part: &str| {
+                let start = offset_in(self.source, part);
+                Span::new(start, start + part.len())
             };
-            let value: &'de RawValue = map.next_value()?;
             // The object is the first level, so its members may nest one less.
-            if let Some(at) = deeper_than(value.get(), MAX_DEPTH - 1) {
-                let at = offset_in(self.source, value.get()) + at;
+            if let Some(at) = deeper_than(value, MAX_DEPTH - 1) {
+                let at = offset_in(self.source, value) + at;
                 *self.too_deep = Some(at_position(
                     self.source.as_bytes(),
                     at,
@@ -366,7 +653,13 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_, 'de> {
                 ));
                 return Err(de::Error::custom("nesting too deep"));
             }
-            fields.push(name, key, value);
+            fields.push(Entry {
+                name: span(name),
+                value: span(value),
+                key: Key::of_name(name, name_escaped),
+                name_escaped,
+                value_escaped: Kind::of(value) == Kind::String && value.contains('\\'),
+            });
         }
         Ok(fields)
     }
@@ -552,7 +845,9 @@ mod tests {
     fn lone_surrogates_read_as_go_reads_them() {
         let decode = |json: &str| {
             let raw: &RawValue = serde_json::from_str(json).unwrap();
-            Member { pos: 0, raw }.str().unwrap().into_owned()
+            decode(raw.get(), raw.get().contains('\\'))
+                .unwrap()
+                .into_owned()
         };
         assert_eq!(decode(r#""a\"b\\c\/d\te\u00e9""#), "a\"b\\c/d\te\u{e9}");
         assert_eq!(decode(r#""\ud83d\ude00""#), "\u{1F600}");
@@ -562,6 +857,17 @@ mod tests {
         assert_eq!(decode(r#""\ud800\n""#), "\u{FFFD}\n");
         assert_eq!(decode(r#""\udbff\udfff\udfff""#), "\u{10FFFF}\u{FFFD}");
         assert_eq!(decode(r#""plain""#), "plain");
+    }
+
+    #[test]
+    fn every_key_is_found_by_its_first_letter() {
+        for &key in Key::ALL {
+            let name = key.name();
+            assert!(Key::starting(name.as_bytes()[0]).contains(&key), "{name}");
+            assert_eq!(Key::of_name(&format!("\"{name}\""), false), Some(key));
+        }
+        let listed: usize = (0..=u8::MAX).map(|b| Key::starting(b).len()).sum();
+        assert_eq!(listed, Key::ALL.len(), "each key listed once");
     }
 
     #[test]

@@ -49,10 +49,12 @@ pub fn format_utc(unix: i64) -> Option<String> {
     utc(unix).map(|utc| utc.iter().map(|&b| char::from(b)).collect())
 }
 
-/// Whether `text` is an RFC 3339 date-time as Go's `time.Parse(time.RFC3339Nano, ..)` reads
-/// it (see [`parse`]).
-pub(crate) fn is_valid(text: &str) -> bool {
-    parse(text).is_some()
+/// Whether `text`, which [`parse`] read as `parsed`, is exactly what [`format_utc`] writes
+/// for `unix`: [`is_utc_text`] without writing the time.
+pub(crate) fn is_utc_parsed(text: &str, parsed: (i64, u32), unix: i64) -> bool {
+    // Of what `parse` reads, only whole seconds in UTC (`YYYY-MM-DDTHH:MM:SSZ`) are 20 bytes
+    // long, and each second has one such text.
+    text.len() == 20 && parsed == (unix, 0)
 }
 
 /// Howard Hinnant's days-to-civil algorithm, in i64 so that every i64 timestamp is valid.
@@ -133,7 +135,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_utc, is_valid};
+    use super::{format_utc, parse};
 
     #[test]
     fn formats_like_go() {
@@ -147,7 +149,7 @@ mod tests {
         ];
         for (unix, want) in cases {
             assert_eq!(format_utc(unix).as_deref(), Some(want), "{unix}");
-            assert!(is_valid(want));
+            assert!(parse(want).is_some());
         }
     }
 
@@ -165,7 +167,7 @@ mod tests {
 
 #[cfg(test)]
 mod parse_tests {
-    use super::{civil_from_days, days_from_civil, format_utc, is_valid, parse};
+    use super::{civil_from_days, days_from_civil, format_utc, is_utc_parsed, is_utc_text, parse};
     use proptest::prelude::*;
 
     #[test]
@@ -190,7 +192,6 @@ mod parse_tests {
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text), Some(expected), "{text}");
-            assert!(is_valid(text), "{text}");
         }
     }
 
@@ -243,6 +244,19 @@ mod parse_tests {
         #[test]
         fn reads_what_it_writes(unix in -62_167_219_200i64..=253_402_300_799) {
             prop_assert_eq!(format_utc(unix).and_then(|text| parse(&text)), Some((unix, 0)));
+        }
+
+        /// Comparing what was read gives what comparing the text with the time written gives.
+        #[test]
+        fn compares_read_time_as_written(
+            text in "[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{1,3})?(Z|[+-]0[0-2]:[03]0)",
+            delta in -3601i64..=3601,
+        ) {
+            if let Some(parsed) = parse(&text) {
+                for unix in [parsed.0, parsed.0 + delta] {
+                    prop_assert_eq!(is_utc_parsed(&text, parsed, unix), is_utc_text(&text, unix), "{} {}", text, unix);
+                }
+            }
         }
 
         /// What we accept, chrono accepts as the same instant (chrono is more lenient: a

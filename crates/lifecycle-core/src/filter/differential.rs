@@ -242,12 +242,7 @@ fn word() -> impl Strategy<Value = String> {
 }
 
 /// One of every kind of event, with the given texts, number and unknown members.
-fn event(
-    kind: usize,
-    texts: [String; 3],
-    number: i64,
-    extra: Vec<(String, Box<RawValue>)>,
-) -> AnyEvent {
+fn event(kind: usize, texts: [String; 3], number: i64, extra: crate::event::Extra) -> AnyEvent {
     let [a, b, c] = texts;
     let lifecycle = |kind: EventKind| {
         AnyEvent::Lifecycle(Event {
@@ -331,7 +326,7 @@ fn events() -> impl Strategy<Value = AnyEvent> {
         .prop_map(|(kind, texts, number, members)| {
             let extra = members
                 .into_iter()
-                .map(|(k, v)| (k, RawValue::from_string(v).unwrap()))
+                .map(|(k, v)| (k.into(), RawValue::from_string(v).unwrap()))
                 .collect();
             event(kind, texts, number, extra)
         })

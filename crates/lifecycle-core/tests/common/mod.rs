@@ -4,8 +4,35 @@
 
 use std::fmt;
 
+use lifecycle_core::{Error, Parsed, parse, parse_with_serde_json};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
+
+/// `parse(bytes)`, held to the reference, `parse_with_serde_json(bytes)`: the same event in
+/// the same format written back as the same bytes, or the same error.
+pub fn parse_checked(bytes: &[u8]) -> Result<Parsed, Error> {
+    let ours = parse(bytes);
+    let reference = parse_with_serde_json(bytes);
+    let show = || String::from_utf8_lossy(bytes).into_owned();
+    match (&ours, &reference) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.event(), b.event(), "event of {:?}", show());
+            assert_eq!(a.format(), b.format(), "format of {:?}", show());
+            assert_eq!(a.to_json(), b.to_json(), "written back: {:?}", show());
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a.kind(), b.kind(), "error of {:?}", show());
+            assert_eq!(a.to_string(), b.to_string(), "error of {:?}", show());
+        }
+        _ => panic!(
+            "{:?}: ours {:?}, serde_json's {:?}",
+            show(),
+            ours.as_ref().map(Parsed::event),
+            reference.as_ref().map(Parsed::event)
+        ),
+    }
+    ours
+}
 
 /// The members of a JSON object in their order, values raw: for building inputs that a
 /// `serde_json::Value` (which sorts keys) could not.
