@@ -177,8 +177,8 @@ fn start_tally(server: &NatsServer, snapshot: Option<&str>) -> TallyProcess {
     }
 }
 
-/// The status of a GET of `path`, if it answers.
-fn status(address: &str, path: &str) -> Option<u16> {
+/// The status and body of a GET of `path`, if it answers.
+fn get(address: &str, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(address).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     std::io::Write::write_all(
@@ -186,22 +186,35 @@ fn status(address: &str, path: &str) -> Option<u16> {
         format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").as_bytes(),
     )
     .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
 }
 
 /// Starts a tally and times it from its start until it is ready; its peak memory then.
-fn until_ready(server: &NatsServer, snapshot: Option<&str>) -> (Duration, f64, TallyProcess) {
+/// The tally must then hold all `nodes`.
+fn until_ready(
+    server: &NatsServer,
+    snapshot: Option<&str>,
+    nodes: usize,
+) -> (Duration, f64, TallyProcess) {
     let started = Instant::now();
     let tally = start_tally(server, snapshot);
     let deadline = started + Duration::from_secs(1200);
-    while status(&tally.address, "/readyz") != Some(200) {
+    while get(&tally.address, "/readyz").map(|(status, _)| status) != Some(200) {
         assert!(Instant::now() < deadline, "the tally was never ready");
         std::thread::sleep(Duration::from_millis(10));
     }
     let took = started.elapsed();
-    (took, peak_mib(tally.child.id()), tally)
+    let peak = peak_mib(tally.child.id());
+    let (_, status) = get(&tally.address, "/api/v1/status").expect("the status");
+    assert!(
+        status.contains(&format!("\"up\":{nodes},")),
+        "ready without its {nodes} nodes: {status}"
+    );
+    (took, peak, tally)
 }
 
 /// `VmHWM` of process `pid`, in MiB.
@@ -276,7 +289,8 @@ async fn main() {
     );
 
     // The first snapshot, for the first round's `snapshot` start.
-    let (_, _, tally) = tokio::task::block_in_place(|| until_ready(&server, Some("bench")));
+    let (_, _, tally) =
+        tokio::task::block_in_place(|| until_ready(&server, Some("bench"), options.nodes));
     tokio::task::block_in_place(|| stop(tally));
 
     let (mut bares, mut replays, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
@@ -284,10 +298,10 @@ async fn main() {
     for round in 1..=options.rounds {
         let bare = bare(&connection, total).await.as_secs_f64();
         let (replay, replay_peak, tally) =
-            tokio::task::block_in_place(|| until_ready(&server, None));
+            tokio::task::block_in_place(|| until_ready(&server, None, options.nodes));
         drop(tally);
         let (snapshot, snapshot_peak, tally) =
-            tokio::task::block_in_place(|| until_ready(&server, Some("bench")));
+            tokio::task::block_in_place(|| until_ready(&server, Some("bench"), options.nodes));
         tokio::task::block_in_place(|| stop(tally));
         println!(
             "round {round}: bare {bare:.2} s, replay {:.2} s ({replay_peak:.1} MiB), snapshot {:.2} s ({snapshot_peak:.1} MiB)",
@@ -336,7 +350,7 @@ async fn main() {
                 n as u64,
             )
             .await;
-            let (took, _, tally) = tokio::task::block_in_place(|| until_ready(&server, None));
+            let (took, _, tally) = tokio::task::block_in_place(|| until_ready(&server, None, n));
             drop(tally);
             times.push(took.as_secs_f64());
         }

@@ -1,6 +1,6 @@
 //! Which node runs which version of which component, and when it was last seen.
 //!
-//! Built for a million nodes: a node is a 28-byte record in a slab, its identity kept in a
+//! Built for a million nodes: a node is a 24-byte record in a slab, its identity kept in a
 //! shared arena ([`Identities`]); an index finds it by component and identity; and every node
 //! sits in one of two lists ordered by when the broker received its last event, the up
 //! nodes' and the lost nodes', so expiry walks only the nodes that expire. The count per
@@ -70,9 +70,12 @@ pub const DEFAULT_MAX_VERSIONS: usize = 1_000;
 /// about 4 MB. Past it the nodes lost longest ago are forgotten first.
 pub const DEFAULT_MAX_LOST: usize = 100_000;
 
-/// A node: 28 bytes, packed to 4-byte alignment (its fields are only ever copied).
+/// A node's `seen` when its timestamp is more than 68 years from its receipt (a clock in
+/// the year 3000, or 1970): the timestamp is kept in [`Fleet::far_seen`] instead.
+const FAR: i32 = i32::MIN;
+
+/// A node: 24 bytes.
 #[derive(Debug, Clone, Copy)]
-#[repr(C, packed(4))]
 struct Node {
     identity: IdentityRef,
     /// [`FREE`] when the slot holds no node.
@@ -82,8 +85,9 @@ struct Node {
     version: u16,
     /// When the broker received its last event, seconds since the fleet's epoch.
     received: u32,
-    /// Its last event's own timestamp (its receipt, when it had none).
-    last_seen: i64,
+    /// Its last event's own timestamp (its receipt, when it had none), as seconds after its
+    /// receipt; [`FAR`] when that does not fit.
+    seen: i32,
     /// Neighbours in its last-seen list: older and newer.
     older: u32,
     newer: u32,
@@ -337,7 +341,7 @@ pub struct Fleet {
     nodes: Vec<Node>,
     identities: Identities,
     /// One bit per slot: set while its node is lost. Beside the slab rather than in it, so a
-    /// node stays 28 bytes.
+    /// node stays 24 bytes.
     lost_bits: Vec<u64>,
     free: Vec<u32>,
     /// Slots by the hash of (component, identity); the hash is recomputed when the table
@@ -358,6 +362,8 @@ pub struct Fleet {
     latest: u32,
     /// Unix time of receipt 0; `None` until the first event.
     epoch: Option<i64>,
+    /// The timestamps of nodes whose `seen` is [`FAR`], by slot.
+    far_seen: hashbrown::HashMap<u32, i64, foldhash::fast::FixedState>,
 }
 
 impl Default for Fleet {
@@ -411,6 +417,7 @@ impl Fleet {
             lost: 0,
             latest: 0,
             epoch: None,
+            far_seen: Default::default(),
         }
     }
 
@@ -445,6 +452,36 @@ impl Fleet {
     /// A receipt as a unix time.
     fn unix(&self, receipt: u32) -> i64 {
         self.epoch.unwrap_or(0) + i64::from(receipt)
+    }
+
+    /// Sets node `n`'s timestamp, its receipt already set.
+    fn set_last_seen(&mut self, n: u32, last_seen: i64) {
+        let after = last_seen.checked_sub(self.unix(self.nodes[n as usize].received));
+        let seen = after
+            .and_then(|after| i32::try_from(after).ok())
+            .filter(|&seen| seen != FAR);
+        let node = &mut self.nodes[n as usize];
+        match seen {
+            Some(seen) => {
+                if node.seen == FAR {
+                    self.far_seen.remove(&n);
+                }
+                node.seen = seen;
+            }
+            None => {
+                node.seen = FAR;
+                self.far_seen.insert(n, last_seen);
+            }
+        }
+    }
+
+    /// Node `n`'s timestamp.
+    fn last_seen(&self, n: u32) -> i64 {
+        let node = &self.nodes[n as usize];
+        match node.seen {
+            FAR => self.far_seen.get(&n).copied().unwrap_or_default(),
+            seen => self.unix(node.received) + i64::from(seen),
+        }
     }
 
     /// Applies a lifecycle event the broker received at `received` (unix seconds): that
@@ -604,7 +641,7 @@ impl Fleet {
         let node = &mut self.nodes[n as usize];
         node.version = version;
         node.received = received;
-        node.last_seen = last_seen;
+        self.set_last_seen(n, last_seen);
         if lost {
             self.set_lost_bit(n, false);
             self.lost -= 1;
@@ -660,7 +697,7 @@ impl Fleet {
             component,
             version,
             received,
-            last_seen,
+            seen: 0,
             older: NONE,
             newer: NONE,
         };
@@ -685,6 +722,7 @@ impl Fleet {
             let node = &nodes[m as usize];
             Identities::hash(hasher, node.component, identities.get(node.identity))
         });
+        self.set_last_seen(n, last_seen);
         n
     }
 
@@ -717,6 +755,9 @@ impl Fleet {
         }
         self.set_lost_bit(n, false);
         self.identities.remove(node.identity);
+        if node.seen == FAR {
+            self.far_seen.remove(&n);
+        }
         self.nodes[n as usize].component = FREE;
         self.free.push(n);
         if self.identities.wants_compaction() {
@@ -922,7 +963,7 @@ impl Fleet {
             identity: self.identities.get(node.identity).joined(),
             component: &component.name,
             version: component.versions.name(node.version),
-            last_seen: node.last_seen,
+            last_seen: self.last_seen(n),
             received: self.unix(node.received),
             state: self.state(n),
         }
@@ -1015,7 +1056,7 @@ impl Fleet {
                 version: component.versions.name(node.version),
                 lost: self.is_lost(position as u32),
                 received: self.unix(node.received),
-                last_seen: node.last_seen,
+                last_seen: self.last_seen(position as u32),
                 identity: self.identities.get(node.identity),
             });
         }
@@ -1168,12 +1209,16 @@ impl Fleet {
         for head in heads {
             let mut n = head;
             while n != NONE {
-                chain.push(n);
-                n = self.nodes[n as usize].newer;
+                let next = self.nodes[n as usize].newer;
+                if shift == 0 {
+                    // One second a bucket: its nodes are in order as they come.
+                    self.link_newest(n);
+                } else {
+                    chain.push(n);
+                }
+                n = next;
             }
-            if shift > 0 {
-                chain.sort_by_key(|&n| self.nodes[n as usize].received);
-            }
+            chain.sort_by_key(|&n| self.nodes[n as usize].received);
             for n in chain.drain(..) {
                 self.link_newest(n);
             }
@@ -1188,6 +1233,7 @@ impl Fleet {
             + self.identities.heap_bytes()
             + self.lost_bits.capacity() * 8
             + self.free.capacity() * 4
+            + self.far_seen.capacity() * 16
     }
 }
 
@@ -1386,6 +1432,11 @@ mod tests {
         assert_eq!(fleet.observe(&back, now + hour + 2), Change::Returned);
         let node = fleet.nodes(None, None).next().unwrap();
         assert_eq!((node.last_seen, node.received), (now, now + hour + 2));
+        // Timestamps too far from their receipt for a node's own 32 bits are kept aside,
+        // and go with their nodes.
+        assert_eq!(fleet.far_seen.len(), 1);
+        assert!(!fleet.forget_lost(i64::MAX, usize::MAX));
+        assert!(fleet.far_seen.is_empty());
     }
 
     /// Whatever the order of timestamps, nodes are linked in O(1): a million in order,

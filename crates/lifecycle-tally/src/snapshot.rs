@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
+use futures_util::StreamExt;
 use lifecycle_nats::{Connection, EVENTS_STREAM, Error as NatsError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
 use crate::snapshot_format::{Decoder, Encoder};
@@ -46,6 +47,29 @@ impl std::fmt::Display for LoadError {
             LoadError::Snapshot(e) => e.fmt(f),
         }
     }
+}
+
+/// The chunks of the object `nuid`, pulled one at a time: the object store's own reader has
+/// the server push them all at once, and holds the whole snapshot in memory beside the fleet
+/// it becomes.
+async fn chunks(
+    connection: &Connection,
+    nuid: &str,
+) -> Result<async_nats::jetstream::consumer::pull::Ordered, NatsError> {
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js
+        .get_stream(format!("OBJ_{SNAPSHOT_BUCKET}"))
+        .await
+        .map_err(NatsError::jetstream)?;
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            filter_subject: format!("$O.{SNAPSHOT_BUCKET}.C.{nuid}"),
+            max_batch: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(NatsError::jetstream)?;
+    consumer.messages().await.map_err(NatsError::jetstream)
 }
 
 async fn store(connection: &Connection) -> Result<ObjectStore, NatsError> {
@@ -99,30 +123,36 @@ impl Tally {
         if size > max {
             return Err(LoadError::Snapshot(SnapshotError::TooLarge { size, max }));
         }
-        let mut reader = store
-            .get(name)
+        let mut chunks = chunks(connection, &object.nuid)
             .await
-            .map_err(|e| LoadError::Store(NatsError::jetstream(e)))?;
+            .map_err(LoadError::Store)?;
         let mut decoder = Decoder::new(&self.fleet(), &self.snapshot_filter(), size);
-        let mut pending: Vec<u8> = Vec::with_capacity(2 * CHUNK_SIZE);
+        let mut pending: Vec<u8> = Vec::new();
         let mut read = 0u64;
-        loop {
-            let n = reader
-                .read_buf(&mut pending)
-                .await
-                .map_err(|e| LoadError::Store(NatsError::jetstream(e)))?;
-            if n == 0 {
-                break;
-            }
-            read += n as u64;
+        for _ in 0..object.chunks {
+            let chunk = match chunks.next().await {
+                Some(Ok(message)) => message.message.payload,
+                Some(Err(e)) => return Err(LoadError::Store(NatsError::jetstream(e))),
+                None => break,
+            };
+            read += chunk.len() as u64;
             if read > max {
                 return Err(LoadError::Snapshot(SnapshotError::TooLarge {
                     size: read,
                     max,
                 }));
             }
-            let used = decoder.feed(&pending).map_err(LoadError::Snapshot)?;
-            pending.drain(..used);
+            // Read from the chunk itself; only a record cut at its end is carried over.
+            let rest = if pending.is_empty() {
+                let used = decoder.feed(&chunk).map_err(LoadError::Snapshot)?;
+                &chunk[used..]
+            } else {
+                pending.extend_from_slice(&chunk);
+                let used = decoder.feed(&pending).map_err(LoadError::Snapshot)?;
+                pending.drain(..used);
+                &[][..]
+            };
+            pending.extend_from_slice(rest);
         }
         if !pending.is_empty() {
             return Err(LoadError::Snapshot(SnapshotError::Corrupt(
