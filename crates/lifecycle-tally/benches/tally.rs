@@ -16,6 +16,11 @@ use lifecycle_core::{AnyEvent, Event, EventType, Filter, parse};
 use lifecycle_http::prometheus_text;
 use lifecycle_tally::{MAX_PAGE_SIZE, NodeQuery, Tally, TallyOptions};
 
+/// When the stream stored the events: each is applied as the tally applies what it reads
+/// from `CHORIA_EVENTS` (`Tally::observe_received`), the clock read only when a receipt
+/// passes its last reading.
+const STORED: i64 = 1_700_000_000;
+
 const KNOWN: usize = 50_000;
 const NEW: usize = 1_000_000;
 
@@ -62,7 +67,9 @@ fn clocks(c: &mut Criterion) {
             b.iter_batched(
                 ready_tally,
                 |tally| {
-                    events.iter().for_each(|e| tally.observe(black_box(e)));
+                    events
+                        .iter()
+                        .for_each(|e| tally.observe_received(black_box(e), STORED));
                     tally
                 },
                 BatchSize::PerIteration,
@@ -115,14 +122,18 @@ fn throughput(c: &mut Criterion) {
     // 50,000 nodes already known, each event an alive refreshing one of them.
     group.throughput(Throughput::Elements(KNOWN as u64));
     let tally = ready_tally();
-    known.iter().for_each(|e| tally.observe(e));
+    known.iter().for_each(|e| tally.observe_received(e, STORED));
     group.bench_function("process/50k_known_nodes", |b| {
-        b.iter(|| known.iter().for_each(|e| tally.observe(black_box(e))))
+        b.iter(|| {
+            known
+                .iter()
+                .for_each(|e| tally.observe_received(black_box(e), STORED))
+        })
     });
     group.bench_function("parse_process/50k_known_nodes", |b| {
         b.iter(|| {
             for bytes in known_bytes.iter() {
-                tally.observe(parse(black_box(bytes)).unwrap().event());
+                tally.observe_received(parse(black_box(bytes)).unwrap().event(), STORED);
             }
         })
     });
@@ -133,7 +144,8 @@ fn throughput(c: &mut Criterion) {
         b.iter_batched(
             ready_tally,
             |tally| {
-                new.iter().for_each(|e| tally.observe(black_box(e)));
+                new.iter()
+                    .for_each(|e| tally.observe_received(black_box(e), STORED));
                 tally
             },
             BatchSize::PerIteration,
@@ -144,7 +156,7 @@ fn throughput(c: &mut Criterion) {
             ready_tally,
             |tally| {
                 for bytes in new_bytes.iter() {
-                    tally.observe(parse(black_box(bytes)).unwrap().event());
+                    tally.observe_received(parse(black_box(bytes)).unwrap().event(), STORED);
                 }
                 tally
             },
@@ -154,7 +166,7 @@ fn throughput(c: &mut Criterion) {
 
     // A scrape of the million-node fleet: encoding the registry as /metrics does.
     let tally = ready_tally();
-    new.iter().for_each(|e| tally.observe(e));
+    new.iter().for_each(|e| tally.observe_received(e, STORED));
     let registry = tally.metrics().register("lifecycle_tally");
     group.throughput(Throughput::Elements(1));
     group.bench_function("scrape/1m_nodes", |b| {

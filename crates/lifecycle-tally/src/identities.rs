@@ -76,6 +76,10 @@ pub(crate) struct Identities {
     garbage: usize,
 }
 
+fn varint_len(value: u32) -> usize {
+    (32 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 fn put_varint(out: &mut Vec<u8>, mut value: u32) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
@@ -112,37 +116,52 @@ impl Identities {
 
     /// Keeps `parts`, returning where.
     pub(crate) fn insert(&mut self, parts: Parts<'_>) -> IdentityRef {
-        let mut entry = Vec::with_capacity(parts.host.len() + 8);
-        put_varint(&mut entry, parts.host.len() as u32);
-        entry.extend_from_slice(parts.host.as_bytes());
-        match parts.domain {
-            None => put_varint(&mut entry, NO_DOMAIN),
+        let tag = match parts.domain {
+            None => NO_DOMAIN,
             Some(domain) => match self.domain_number(domain) {
-                Some(number) => put_varint(&mut entry, FIRST_DOMAIN + number),
-                None => {
-                    put_varint(&mut entry, INLINE_DOMAIN);
-                    put_varint(&mut entry, domain.len() as u32);
-                    entry.extend_from_slice(domain.as_bytes());
-                }
+                Some(number) => FIRST_DOMAIN + number,
+                None => INLINE_DOMAIN,
             },
+        };
+        let inline = (tag == INLINE_DOMAIN).then_some(parts.domain).flatten();
+        let len = varint_len(parts.host.len() as u32)
+            + parts.host.len()
+            + varint_len(tag)
+            + inline.map_or(0, |d| varint_len(d.len() as u32) + d.len());
+        let at = self.room(len);
+        let chunk = self.chunks.last_mut().expect("room made a chunk");
+        put_varint(chunk, parts.host.len() as u32);
+        chunk.extend_from_slice(parts.host.as_bytes());
+        put_varint(chunk, tag);
+        if let Some(domain) = inline {
+            put_varint(chunk, domain.len() as u32);
+            chunk.extend_from_slice(domain.as_bytes());
         }
-        self.live += entry.len();
-        self.append(&entry)
+        self.live += len;
+        at
     }
 
-    fn append(&mut self, entry: &[u8]) -> IdentityRef {
+    /// Where an entry of `len` bytes goes: the end of the last chunk, or of a new one.
+    fn room(&mut self, len: usize) -> IdentityRef {
         let fits = self
             .chunks
             .last()
-            .is_some_and(|chunk| chunk.len() + entry.len() <= CHUNK);
+            .is_some_and(|chunk| chunk.len() + len <= CHUNK);
         if !fits {
             self.chunks.push(Vec::with_capacity(CHUNK));
         }
         let index = self.chunks.len() - 1;
-        let chunk = &mut self.chunks[index];
-        let offset = chunk.len();
-        chunk.extend_from_slice(entry);
-        ((index as u32) << CHUNK_BITS) | offset as u32
+        ((index as u32) << CHUNK_BITS) | self.chunks[index].len() as u32
+    }
+
+    /// Appends a whole entry, returning where.
+    fn append(&mut self, entry: &[u8]) -> IdentityRef {
+        let at = self.room(entry.len());
+        self.chunks
+            .last_mut()
+            .expect("room made a chunk")
+            .extend_from_slice(entry);
+        at
     }
 
     /// The number of `domain`, numbering it while there is room.
@@ -248,6 +267,15 @@ mod tests {
         }
         // One domain shared: numbered once.
         assert_eq!(identities.domains.len(), 5);
+    }
+
+    #[test]
+    fn varint_lengths_are_what_is_written() {
+        for value in [0, 1, 127, 128, 16_383, 16_384, 2_097_152, u32::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            assert_eq!(varint_len(value), out.len(), "{value}");
+        }
     }
 
     #[test]
