@@ -11,6 +11,14 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.reason())
 }
 
+/// Parses a duration that must be more than zero (an interval, say).
+pub(crate) fn parse_nonzero(text: &str) -> Result<Duration, String> {
+    match parse(text)? {
+        Duration::ZERO => Err("must be more than zero".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
 /// Parses `--since`: a duration back from now, or an RFC 3339 time.
 pub(crate) fn parse_since(text: &str) -> Result<Since, String> {
     Since::parse(text).map_err(|e| e.reason())
@@ -29,6 +37,11 @@ mod tests {
             parse("10y"),
             Err("unknown unit 'y' (use ns, us, ms, s, m, h or d)".to_owned())
         );
+        assert_eq!(
+            parse_nonzero("0s"),
+            Err("must be more than zero".to_owned())
+        );
+        assert_eq!(parse_nonzero("1s"), Ok(Duration::from_secs(1)));
         assert_eq!(parse_since("2h"), Ok(Since::Ago(Duration::from_secs(7200))));
         assert!(matches!(
             parse_since("2026-11-30T10:00:00+01:00"),

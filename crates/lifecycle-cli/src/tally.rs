@@ -23,7 +23,13 @@ use crate::duration;
 /// /api/v1/nodes?component=&version=&state=up|lost|all&filter=EXPR&limit=&cursor= (a page
 /// of nodes at a time), the live feed and a dashboard. It connects in the background,
 /// retrying until the broker answers. When the server keeps the CHORIA_EVENTS stream, the
-/// last --max-age of it is replayed first, so counts are right from the first scrape.
+/// tally loads its snapshot (--snapshot, kept in the JetStream object store LIFECYCLE_TALLY,
+/// written every --snapshot-interval and at a clean stop) and replays what the stream holds
+/// after it, or without one the last --max-age of the stream, so counts are right from the
+/// first scrape. A snapshot that cannot be trusted is ignored with a warning.
+///
+/// Liveness is judged by when the broker received a node's last event (the stream's time),
+/// not by the node's own clock, which is only shown.
 ///
 /// A node not seen for --max-age without a shutdown is lost: kept (lifecycle_tally_lost_nodes,
 /// /api/v1/nodes?state=lost) for --lost-retention, up again when it reports. A version
@@ -96,6 +102,20 @@ pub(crate) struct Args {
     #[arg(long, value_name = "NAME")]
     election: Option<String>,
 
+    /// The name this tally's snapshot is kept under: tallies counting the same components
+    /// may share one (a leader and its standbys do), others need their own [default: the
+    /// --election name, else "tally"].
+    #[arg(long, value_name = "NAME", conflicts_with = "no_snapshot")]
+    snapshot: Option<String>,
+
+    /// Keep no snapshot: a start replays the last --max-age of the stream.
+    #[arg(long)]
+    no_snapshot: bool,
+
+    /// How often the leader writes the snapshot.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration::parse_nonzero)]
+    snapshot_interval: Duration,
+
     #[command(flatten)]
     connect: ConnectArgs,
 }
@@ -118,6 +138,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_lost: args.max_lost,
             max_components: args.max_components.into(),
             max_versions: args.max_versions.into(),
+            snapshot: (!args.no_snapshot).then(|| {
+                args.snapshot
+                    .clone()
+                    .or_else(|| args.election.clone())
+                    .unwrap_or_else(|| "tally".to_owned())
+            }),
+            snapshot_interval: args.snapshot_interval,
             ..Default::default()
         });
 

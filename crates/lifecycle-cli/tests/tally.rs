@@ -532,3 +532,69 @@ fn simulate_counts_in_process_without_a_broker() {
     assert_eq!(status, 200);
     assert!(page.contains("<html"), "{page}");
 }
+
+/// Stopped with SIGTERM, the tally writes its snapshot; started again, it counts from it:
+/// here the stream has forgotten everything the snapshot covers, so only the snapshot can
+/// give the counts.
+#[test]
+fn a_tally_stopped_cleanly_starts_again_from_its_snapshot() {
+    let server = NatsServer::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let connection = runtime.block_on(async {
+        let options = ConnectOptions {
+            servers: vec![server.url()],
+            ..Default::default()
+        };
+        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+        let connection = Connection::connect(&settings).await.unwrap();
+        connection
+            .ensure_events_stream(Duration::from_secs(3600))
+            .await
+            .unwrap();
+        connection
+    });
+    let mut first = Serving::tally(&server, &["--snapshot", "cli"]);
+    wait_until("readiness", Duration::from_secs(60), || {
+        first.get("/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    publish(
+        &server,
+        &[
+            alive("n1", "server", "0.29.4"),
+            alive("n2", "server", "0.30.0"),
+        ],
+    );
+    let want = r#"[{"component":"server","nodes":2,"versions":{"0.29.4":1,"0.30.0":1}}]"#;
+    wait_until("the counts", Duration::from_secs(60), || {
+        first
+            .get("/api/v1/components")
+            .is_some_and(|(_, body)| body == want)
+    });
+    first.process.signal("-TERM");
+    assert_eq!(first.process.wait(Duration::from_secs(60)), Some(0));
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(connection.client().clone());
+        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+        stream.purge().await.unwrap();
+    });
+
+    let second = Serving::tally(&server, &["--snapshot", "cli"]);
+    wait_until(
+        "the counts from the snapshot",
+        Duration::from_secs(60),
+        || {
+            second
+                .get("/api/v1/components")
+                .is_some_and(|(_, body)| body == want)
+        },
+    );
+    // Without it, nothing to count.
+    let third = Serving::tally(&server, &["--no-snapshot"]);
+    wait_until("readiness", Duration::from_secs(60), || {
+        third.get("/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    assert_eq!(
+        third.get("/api/v1/components"),
+        Some((200, "[]".to_owned()))
+    );
+}

@@ -590,6 +590,7 @@ mod tests {
             payload: payload.into(),
             stream_sequence: Some(sequence),
             pending: None,
+            stored: None,
         };
         let (confirm, confirmed) = oneshot::channel();
         (Message::Confirmed(Box::new(received), confirmed), confirm)

@@ -139,6 +139,7 @@ mod tests {
             payload: payload.into(),
             stream_sequence: None,
             pending: None,
+            stored: None,
         }))
     }
 

@@ -166,7 +166,11 @@ mod tests {
         crate::subscribe::receive(
             "choria.lifecycle.event.alive.server".into(),
             json.into_bytes().into(),
-            Some((42, 0)),
+            Some(crate::subscribe::Position {
+                sequence: 42,
+                pending: 0,
+                stored: 1_700_000_000,
+            }),
         )
         .unwrap()
     }

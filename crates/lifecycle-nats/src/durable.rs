@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
 use crate::jetstream::EVENTS_STREAM;
-use crate::subscribe::{Interest, ReceiveError, Received, receive};
+use crate::subscribe::{Interest, Position, ReceiveError, Received, receive};
 
 /// How long the server waits for an acknowledgement before it delivers an event again,
 /// unless told otherwise.
@@ -209,24 +209,19 @@ impl Connection {
                 async move {
                     let message =
                         message.map_err(|e| ReceiveError::Stream(Box::new(Error::jetstream(e))))?;
-                    let position = message
-                        .info()
-                        .ok()
-                        .map(|info| (info.stream_sequence, info.pending, info.delivered));
+                    let info = message.info().ok();
+                    let position = info.as_ref().map(Position::of);
+                    let delivered = info.map_or(1, |info| info.delivered.max(1) as u64);
                     let message = message.message;
                     let Some(reply) = message.reply else {
                         return Err(ReceiveError::Stream(Box::new(Error::jetstream(
                             "a message of the consumer has no reply subject to acknowledge it on",
                         ))));
                     };
-                    match receive(
-                        message.subject,
-                        message.payload,
-                        position.map(|(sequence, pending, _)| (sequence, pending)),
-                    ) {
+                    match receive(message.subject, message.payload, position) {
                         Ok(received) => Ok(Delivery {
                             received,
-                            delivered: position.map_or(1, |(_, _, d)| d.max(1) as u64),
+                            delivered,
                             reply,
                             client,
                         }),

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::streams::{StreamChange, StreamSpec};
-use crate::subscribe::{Interest, ReceiveError, Subscription, receive};
+use crate::subscribe::{Interest, Position, ReceiveError, Subscription, receive};
 
 /// The stream in which Choria's brokers keep lifecycle events.
 pub const EVENTS_STREAM: &str = "CHORIA_EVENTS";
@@ -79,10 +79,7 @@ impl Connection {
             .map_err(Error::jetstream)?
             .map(|message| match message {
                 Ok(message) => {
-                    let position = message
-                        .info()
-                        .ok()
-                        .map(|info| (info.stream_sequence, info.pending));
+                    let position = message.info().ok().map(|info| Position::of(&info));
                     let message = message.message;
                     receive(message.subject, message.payload, position)
                 }

@@ -82,6 +82,8 @@ pub struct StreamState {
     pub storage: &'static str,
     /// Messages it holds.
     pub messages: u64,
+    /// The sequence of the newest message it stored (0 before the first).
+    pub last_sequence: u64,
     /// Bytes it holds.
     pub bytes: u64,
     /// When the oldest message it holds was stored; `None` when it holds none.
@@ -149,11 +151,42 @@ impl Connection {
                 StorageType::Memory => "memory",
             },
             messages: info.state.messages,
+            last_sequence: info.state.last_sequence,
             bytes: info.state.bytes,
             first: time(info.state.first_timestamp),
             last: time(info.state.last_timestamp),
             consumers: info.state.consumer_count,
         }))
+    }
+
+    /// The object store `bucket`, made when missing (described by `description`) with as many
+    /// replicas as [`EVENTS_STREAM`](crate::EVENTS_STREAM) has: what it keeps is as safe as the
+    /// events it was made from.
+    pub async fn object_store(
+        &self,
+        bucket: &str,
+        description: &str,
+    ) -> Result<async_nats::jetstream::object_store::ObjectStore, Error> {
+        let js = self.jetstream()?;
+        if let Ok(store) = js.get_object_store(bucket).await {
+            return Ok(store);
+        }
+        let replicas = match self.stream_state(crate::EVENTS_STREAM).await? {
+            Some(events) => events.replicas,
+            None => 1,
+        };
+        let store = js
+            .create_object_store(async_nats::jetstream::object_store::Config {
+                bucket: bucket.to_owned(),
+                description: Some(description.to_owned()),
+                num_replicas: replicas,
+                storage: StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(Error::jetstream)?;
+        info!(bucket, replicas, "created JetStream object store");
+        Ok(store)
     }
 
     /// The stream `name`; [`ErrorKind::StreamNotFound`] when it does not exist.

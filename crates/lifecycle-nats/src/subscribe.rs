@@ -26,6 +26,29 @@ pub struct Received {
     /// When replayed: how many stored events the replay still has to deliver after this
     /// one. `Some(0)` means the replay has caught up with the present.
     pub pending: Option<u64>,
+    /// When it came from a JetStream stream: when the stream stored it, unix seconds by the
+    /// broker's clock (when the broker received it).
+    pub stored: Option<i64>,
+}
+
+/// Where a message stands in the JetStream stream it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) sequence: u64,
+    /// Messages the consumer still has to deliver after this one.
+    pub(crate) pending: u64,
+    /// When the stream stored it, unix seconds.
+    pub(crate) stored: i64,
+}
+
+impl Position {
+    pub(crate) fn of(info: &async_nats::jetstream::message::Info<'_>) -> Position {
+        Position {
+            sequence: info.stream_sequence,
+            pending: info.pending,
+            stored: info.published.unix_timestamp(),
+        }
+    }
 }
 
 /// Something received that is not an event, or a failure of the stream itself.
@@ -68,21 +91,22 @@ impl std::error::Error for ReceiveError {}
 pub(crate) fn receive(
     subject: Subject,
     payload: Bytes,
-    position: Option<(u64, u64)>,
+    position: Option<Position>,
 ) -> Result<Received, ReceiveError> {
     match parse(&payload) {
         Ok(parsed) => Ok(Received {
             subject,
             parsed,
             payload,
-            stream_sequence: position.map(|(sequence, _)| sequence),
-            pending: position.map(|(_, pending)| pending),
+            stream_sequence: position.map(|p| p.sequence),
+            pending: position.map(|p| p.pending),
+            stored: position.map(|p| p.stored),
         }),
         Err(error) => Err(ReceiveError::Invalid(Box::new(InvalidMessage {
             subject,
             payload,
             error,
-            pending: position.map(|(_, pending)| pending),
+            pending: position.map(|p| p.pending),
         }))),
     }
 }

@@ -506,6 +506,7 @@ async fn handler_only(rules: &str, concurrency: usize, count: usize) -> f64 {
                 payload: payload.into(),
                 stream_sequence: None,
                 pending: None,
+                stored: None,
             }
         })
         .collect();

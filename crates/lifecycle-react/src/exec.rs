@@ -309,6 +309,7 @@ mod tests {
             payload: payload.into(),
             stream_sequence: None,
             pending: None,
+            stored: None,
         }
     }
 

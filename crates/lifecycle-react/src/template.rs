@@ -46,6 +46,7 @@ mod tests {
             payload: payload.into(),
             stream_sequence: None,
             pending: None,
+            stored: None,
         };
         let mut env = environment();
         env.add_template("t", source).unwrap();

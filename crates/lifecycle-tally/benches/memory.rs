@@ -36,5 +36,9 @@ fn main() {
     }
     assert_eq!(tally.fleet().len(), nodes);
     let after = resident_mib();
-    println!("tally holding {nodes} nodes: {after:.1} MiB resident ({before:.1} MiB before)");
+    let heap = tally.fleet().heap_bytes() as f64 / (1024.0 * 1024.0);
+    println!(
+        "tally holding {nodes} nodes: {after:.1} MiB resident ({before:.1} MiB before), \
+         the fleet's own heap {heap:.1} MiB"
+    );
 }

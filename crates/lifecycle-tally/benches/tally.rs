@@ -2,6 +2,9 @@
 //! parsed events, parsing and processing, with 50,000 known nodes and with a million new
 //! ones, a `/metrics` scrape of a million-node fleet, and listing that fleet through a filter
 //! that no node passes (so every node is looked at), against the same walk without one.
+//! `tally/clocks/*`: a million new nodes whose events are stamped by clocks in order,
+//! reversed, in a saw-tooth and with one node in a hundred an hour behind; the in-order
+//! one is the baseline the others are measured against in the same run.
 //!
 //! `cargo bench -p lifecycle-tally --bench tally`
 
@@ -13,6 +16,11 @@ use lifecycle_core::{AnyEvent, Event, EventType, Filter, parse};
 use lifecycle_http::prometheus_text;
 use lifecycle_tally::{MAX_PAGE_SIZE, NodeQuery, Tally, TallyOptions};
 
+/// When the stream stored the events: each is applied as the tally applies what it reads
+/// from `CHORIA_EVENTS` (`Tally::observe_received`), the clock read only when a receipt
+/// passes its last reading.
+const STORED: i64 = 1_700_000_000;
+
 const KNOWN: usize = 50_000;
 const NEW: usize = 1_000_000;
 
@@ -23,6 +31,52 @@ fn alive(i: usize) -> Event {
         .version(["0.28.0", "0.29.4"][i % 2])
         .build()
         .unwrap()
+}
+
+fn alive_at(i: usize, timestamp: i64) -> Event {
+    Event::builder(EventType::Alive)
+        .identity(format!("node{i}.example.net"))
+        .component("server")
+        .version(["0.28.0", "0.29.4"][i % 2])
+        .timestamp(timestamp)
+        .build()
+        .unwrap()
+}
+
+/// The timestamps of the clock patterns: node `i` of a million, around a fixed moment.
+const CLOCKS: [(&str, fn(usize) -> i64); 4] = [
+    ("in_order", |i| 1_700_000_000 + (i / 1_000) as i64),
+    ("reversed", |i| 1_700_000_000 - (i / 1_000) as i64),
+    // Each node's clock off by up to 10 minutes either way, in a saw-tooth.
+    ("saw_tooth", |i| 1_700_000_000 + (i % 1_200) as i64 - 600),
+    ("one_percent_an_hour_behind", |i| {
+        1_700_000_000 + (i / 1_000) as i64 - if i % 100 == 0 { 3_600 } else { 0 }
+    }),
+];
+
+fn clocks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tally");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(NEW as u64));
+    for (name, stamp) in CLOCKS {
+        let events: Vec<AnyEvent> = (0..NEW)
+            .map(|i| AnyEvent::Lifecycle(alive_at(i, stamp(i))))
+            .collect();
+        group.bench_function(format!("clocks/1m_new_nodes_{name}"), |b| {
+            b.iter_batched(
+                ready_tally,
+                |tally| {
+                    events
+                        .iter()
+                        .for_each(|e| tally.observe_received(black_box(e), STORED));
+                    tally
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
 }
 
 /// Payloads one after another in one buffer, as they arrive in a connection's read buffer.
@@ -68,14 +122,18 @@ fn throughput(c: &mut Criterion) {
     // 50,000 nodes already known, each event an alive refreshing one of them.
     group.throughput(Throughput::Elements(KNOWN as u64));
     let tally = ready_tally();
-    known.iter().for_each(|e| tally.observe(e));
+    known.iter().for_each(|e| tally.observe_received(e, STORED));
     group.bench_function("process/50k_known_nodes", |b| {
-        b.iter(|| known.iter().for_each(|e| tally.observe(black_box(e))))
+        b.iter(|| {
+            known
+                .iter()
+                .for_each(|e| tally.observe_received(black_box(e), STORED))
+        })
     });
     group.bench_function("parse_process/50k_known_nodes", |b| {
         b.iter(|| {
             for bytes in known_bytes.iter() {
-                tally.observe(parse(black_box(bytes)).unwrap().event());
+                tally.observe_received(parse(black_box(bytes)).unwrap().event(), STORED);
             }
         })
     });
@@ -86,7 +144,8 @@ fn throughput(c: &mut Criterion) {
         b.iter_batched(
             ready_tally,
             |tally| {
-                new.iter().for_each(|e| tally.observe(black_box(e)));
+                new.iter()
+                    .for_each(|e| tally.observe_received(black_box(e), STORED));
                 tally
             },
             BatchSize::PerIteration,
@@ -97,7 +156,7 @@ fn throughput(c: &mut Criterion) {
             ready_tally,
             |tally| {
                 for bytes in new_bytes.iter() {
-                    tally.observe(parse(black_box(bytes)).unwrap().event());
+                    tally.observe_received(parse(black_box(bytes)).unwrap().event(), STORED);
                 }
                 tally
             },
@@ -107,7 +166,7 @@ fn throughput(c: &mut Criterion) {
 
     // A scrape of the million-node fleet: encoding the registry as /metrics does.
     let tally = ready_tally();
-    new.iter().for_each(|e| tally.observe(e));
+    new.iter().for_each(|e| tally.observe_received(e, STORED));
     let registry = tally.metrics().register("lifecycle_tally");
     group.throughput(Throughput::Elements(1));
     group.bench_function("scrape/1m_nodes", |b| {
@@ -140,5 +199,5 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput);
+criterion_group!(benches, throughput, clocks);
 criterion_main!(benches);

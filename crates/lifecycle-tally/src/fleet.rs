@@ -1,11 +1,19 @@
 //! Which node runs which version of which component, and when it was last seen.
 //!
-//! Built for a million nodes: a node is a small fixed record in a slab, its identity the only
-//! allocation; an index finds it by component and identity; and every node sits in one of two
-//! lists ordered by when it was last seen, the up nodes' and the lost nodes', so expiry walks
-//! only the nodes that expire. The count per component and version changes only when a
-//! node's recorded version or state changes, so it is a function of the state and cannot
-//! drift or go negative.
+//! Built for a million nodes: a node is a 24-byte record in a slab, its identity kept in a
+//! shared arena ([`Identities`]); an index finds it by component and identity; and every node
+//! sits in one of two lists ordered by when the broker received its last event, the up
+//! nodes' and the lost nodes', so expiry walks only the nodes that expire. The count per
+//! component and version changes only when a node's recorded version or state changes, so
+//! it is a function of the state and cannot drift or go negative.
+//!
+//! Liveness is judged by when the broker received a node's last event (the stream's time on
+//! replay, the receive time live), never by the node's own clock: a node whose clock is
+//! hours off is neither lost at once nor kept forever, and no event costs more because of
+//! its timestamp. Receipts arrive in time order, give or take clocks of servers that
+//! disagree, so a node seen again goes to the newest end of its list in O(1): a receipt
+//! earlier than the newest one counts as the newest (a node is kept at most that much
+//! longer). The event's own timestamp is what is shown (`last_seen`).
 //!
 //! A node not seen for the tally's max age without having said it shut down is *lost*, not
 //! forgotten: the seed is plain that shutdown events are lossy, and a node that vanished is
@@ -20,15 +28,16 @@
 //! Whoever can publish decides the names, so they are capped: at most so many components
 //! (kept for good, as their counters are), at most so many versions tracked in one component
 //! (a version counts while a node, up or lost, runs it and while it is shown with no node),
-//! and no name longer than [`MAX_NAME_LEN`]. An event past a cap, or naming no node, is
-//! refused ([`Refusal`]).
+//! and no name, identity included, longer than [`MAX_NAME_LEN`]. An event past a cap, or
+//! naming no node, is refused ([`Refusal`]).
 
-use std::hash::BuildHasher;
+use std::borrow::Cow;
 
 use hashbrown::HashTable;
 use lifecycle_core::{Event, EventKind};
 pub use lifecycle_core::{InvalidStateSelection, NodeState, StateSelection};
 
+use crate::identities::{Identities, IdentityRef, Parts};
 use crate::refusal::Refusal;
 
 /// No node: the end of a last-seen list.
@@ -37,12 +46,17 @@ const NONE: u32 = u32::MAX;
 /// The component of a free slot in the slab; no component has this number.
 const FREE: u16 = u16::MAX;
 
+/// Receipt times are kept in 32 bits, as seconds since the fleet's epoch: this long before
+/// its first receipt, so the receipts of 68 years on either side of it are kept as they are.
+const EPOCH_BEFORE_FIRST: i64 = 1 << 31;
+
 /// Most components, and most versions of one component, a fleet can track: names are kept
 /// as 16-bit numbers, one of which marks free slots.
 pub const MAX_NAMES: usize = u16::MAX as usize;
 
-/// Longest component or version name, in bytes. Real ones are a few dozen; each name is a
-/// label of several series in every scrape.
+/// Longest identity, component or version name, in bytes. Real ones are a few dozen (a host
+/// name is at most 253); each component and version is a label of several series in every
+/// scrape.
 pub const MAX_NAME_LEN: usize = 256;
 
 /// Components a tally tracks by default: far more than any real fleet runs (Choria's own are
@@ -53,21 +67,27 @@ pub const DEFAULT_MAX_COMPONENTS: usize = 1_000;
 pub const DEFAULT_MAX_VERSIONS: usize = 1_000;
 
 /// Lost nodes kept by default: a whole data centre of a large fleet going dark at once,
-/// about 10 MB. Past it the nodes lost longest ago are forgotten first.
+/// about 4 MB. Past it the nodes lost longest ago are forgotten first.
 pub const DEFAULT_MAX_LOST: usize = 100_000;
 
-#[derive(Debug)]
+/// A node's `seen` when its timestamp is more than 68 years from its receipt (a clock in
+/// the year 3000, or 1970): the timestamp is kept in [`Fleet::far_seen`] instead.
+const FAR: i32 = i32::MIN;
+
+/// A node: 24 bytes.
+#[derive(Debug, Clone, Copy)]
 struct Node {
-    identity: Box<str>,
+    identity: IdentityRef,
     /// [`FREE`] when the slot holds no node.
     component: u16,
     /// A version of its component (numbered per component): the one it runs, or ran when it
     /// was last seen.
     version: u16,
-    /// The index's hash of (component, identity), kept so that growing the index never
-    /// reads identities (a cache miss each, at a million nodes). It fits in the padding.
-    hash: u32,
-    last_seen: i64,
+    /// When the broker received its last event, seconds since the fleet's epoch.
+    received: u32,
+    /// Its last event's own timestamp (its receipt, when it had none), as seconds after its
+    /// receipt; [`FAR`] when that does not fit.
+    seen: i32,
     /// Neighbours in its last-seen list: older and newer.
     older: u32,
     newer: u32,
@@ -131,6 +151,13 @@ impl Versions {
     fn gained(&mut self, id: u16) {
         self.up[usize::from(id)] += 1;
         self.emptied[usize::from(id)] = None;
+    }
+
+    /// One node fewer is up on `id`, and none left means none ever was (a snapshot's
+    /// duplicate taken back): forgotten when nothing else holds it.
+    fn ungained(&mut self, id: u16) {
+        self.up[usize::from(id)] -= 1;
+        self.settle(id);
     }
 
     /// One node fewer is up on `id`, at `now`: the last one gone, it reads 0 from then.
@@ -203,26 +230,6 @@ struct Component {
     lost: u64,
 }
 
-/// One of the two last-seen lists: its ends.
-#[derive(Debug, Clone, Copy)]
-struct List {
-    oldest: u32,
-    newest: u32,
-}
-
-impl List {
-    const EMPTY: List = List {
-        oldest: NONE,
-        newest: NONE,
-    };
-}
-
-/// The index's 64-bit hash from a node's 32 bits: multiplied so that every bit the table
-/// uses (low bits to place, high bits to tag) depends on all of them.
-fn spread(hash: u32) -> u64 {
-    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
 /// What an event did to the fleet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -246,17 +253,31 @@ pub enum Change {
     Refused(Refusal),
 }
 
+/// A node as a snapshot writes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SnapshotNode<'a> {
+    pub(crate) component: u16,
+    pub(crate) version: &'a str,
+    pub(crate) lost: bool,
+    pub(crate) received: i64,
+    pub(crate) last_seen: i64,
+    pub(crate) identity: Parts<'a>,
+}
+
 /// A node as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeView<'a> {
     /// Its identity.
-    pub identity: &'a str,
+    pub identity: Cow<'a, str>,
     /// Its component.
     pub component: &'a str,
     /// The version it runs (or, lost, ran).
     pub version: &'a str,
-    /// When it was last seen, unix seconds.
+    /// When it was last seen: its last event's own timestamp, unix seconds (when the broker
+    /// received it, for an event stamped 0 or before 1970).
     pub last_seen: i64,
+    /// When the broker received its last event, unix seconds: what liveness is judged by.
+    pub received: i64,
     /// Up or lost.
     pub state: NodeState,
 }
@@ -291,6 +312,7 @@ impl Selection {
     }
 
     fn wants(&self, node: &Node, state: NodeState) -> bool {
+        let node = *node;
         let component = self.component.is_none_or(|c| c == Some(node.component));
         let version = self.versions.as_ref().is_none_or(|versions| {
             versions.get(usize::from(node.component)).copied().flatten() == Some(node.version)
@@ -299,14 +321,31 @@ impl Selection {
     }
 }
 
+/// One of the two last-seen lists: its ends.
+#[derive(Debug, Clone, Copy)]
+struct List {
+    oldest: u32,
+    newest: u32,
+}
+
+impl List {
+    const EMPTY: List = List {
+        oldest: NONE,
+        newest: NONE,
+    };
+}
+
 /// The fleet: every known node of every component.
 #[derive(Debug)]
 pub struct Fleet {
     nodes: Vec<Node>,
+    identities: Identities,
     /// One bit per slot: set while its node is lost. Beside the slab rather than in it, so a
-    /// node stays 40 bytes.
+    /// node stays 24 bytes.
     lost_bits: Vec<u64>,
     free: Vec<u32>,
+    /// Slots by the hash of (component, identity); the hash is recomputed when the table
+    /// grows, from the node's identity.
     index: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
     components: Vec<Component>,
@@ -318,12 +357,36 @@ pub struct Fleet {
     lost_list: List,
     up: usize,
     lost: usize,
+    /// The latest receipt so far: a receipt before it counts as it, so the up list stays in
+    /// order by receipt whatever the clocks that made them.
+    latest: u32,
+    /// Unix time of receipt 0; `None` until the first event.
+    epoch: Option<i64>,
+    /// The timestamps of nodes whose `seen` is [`FAR`], by slot.
+    far_seen: hashbrown::HashMap<u32, i64, foldhash::fast::FixedState>,
 }
 
 impl Default for Fleet {
     fn default() -> Self {
         Fleet::new()
     }
+}
+
+/// The slot of `component`'s node `parts`, if the index has one.
+fn find_in(
+    index: &HashTable<u32>,
+    nodes: &[Node],
+    identities: &Identities,
+    hash: u64,
+    component: u16,
+    parts: Parts<'_>,
+) -> Option<u32> {
+    index
+        .find(hash, |&n| {
+            let node = &nodes[n as usize];
+            node.component == component && identities.get(node.identity) == parts
+        })
+        .copied()
 }
 
 impl Fleet {
@@ -338,6 +401,7 @@ impl Fleet {
     pub fn with_caps(max_components: usize, max_versions: usize) -> Self {
         Fleet {
             nodes: Vec::new(),
+            identities: Identities::default(),
             lost_bits: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
@@ -351,6 +415,9 @@ impl Fleet {
             lost_list: List::EMPTY,
             up: 0,
             lost: 0,
+            latest: 0,
+            epoch: None,
+            far_seen: Default::default(),
         }
     }
 
@@ -376,14 +443,57 @@ impl Fleet {
         self.lost
     }
 
-    /// Applies a lifecycle event seen at `now` (unix seconds). A node's last-seen time is the
-    /// event's own timestamp, so a replayed event counts from when it happened; a timestamp
-    /// in the future or missing (0) counts as `now`.
+    /// A unix time as a receipt, saturating at the ends of the 32 bits kept.
+    fn receipt(&self, unix: i64) -> u32 {
+        let epoch = self.epoch.unwrap_or(i64::MIN);
+        unix.saturating_sub(epoch).clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// A receipt as a unix time.
+    fn unix(&self, receipt: u32) -> i64 {
+        self.epoch.unwrap_or(0) + i64::from(receipt)
+    }
+
+    /// Sets node `n`'s timestamp, its receipt already set.
+    fn set_last_seen(&mut self, n: u32, last_seen: i64) {
+        let after = last_seen.checked_sub(self.unix(self.nodes[n as usize].received));
+        let seen = after
+            .and_then(|after| i32::try_from(after).ok())
+            .filter(|&seen| seen != FAR);
+        let node = &mut self.nodes[n as usize];
+        match seen {
+            Some(seen) => {
+                if node.seen == FAR {
+                    self.far_seen.remove(&n);
+                }
+                node.seen = seen;
+            }
+            None => {
+                node.seen = FAR;
+                self.far_seen.insert(n, last_seen);
+            }
+        }
+    }
+
+    /// Node `n`'s timestamp.
+    fn last_seen(&self, n: u32) -> i64 {
+        let node = &self.nodes[n as usize];
+        match node.seen {
+            FAR => self.far_seen.get(&n).copied().unwrap_or_default(),
+            seen => self.unix(node.received) + i64::from(seen),
+        }
+    }
+
+    /// Applies a lifecycle event the broker received at `received` (unix seconds): that
+    /// receipt is what the node's liveness is judged by from now on, and the event's own
+    /// timestamp what is shown as when it was last seen (its receipt, for a timestamp of 0
+    /// or before). A receipt before the latest one counts as the latest, so the cost is the
+    /// same whatever the order of receipts and timestamps.
     ///
     /// Every event must name its component and its node, and its component counts towards
     /// the cap whatever its type; an event that does not, or would pass a cap, is refused
     /// and changes nothing.
-    pub fn observe(&mut self, event: &Event, now: i64) -> Change {
+    pub fn observe(&mut self, event: &Event, received: i64) -> Change {
         let (component, identity) = (event.component(), event.identity());
         if component.is_empty() {
             return Change::Refused(Refusal::NoComponent);
@@ -395,20 +505,29 @@ impl Fleet {
             Ok(component) => component,
             Err(refusal) => return Change::Refused(refusal),
         };
-        let seen = match event.timestamp() {
-            t if t <= 0 || t > now => now,
+        if identity.len() > MAX_NAME_LEN {
+            return Change::Refused(Refusal::NameTooLong);
+        }
+        if self.epoch.is_none() {
+            self.epoch = Some(received.saturating_sub(EPOCH_BEFORE_FIRST));
+        }
+        let received = self.receipt(received).max(self.latest);
+        self.latest = received;
+        let last_seen = match event.timestamp() {
+            t if t <= 0 => self.unix(received),
             t => t,
         };
+        let parts = Parts::of(identity);
         match event.kind() {
             EventKind::Alive { version } | EventKind::Startup { version } => {
-                self.upsert(component, identity, version, seen, now)
+                self.upsert(component, parts, version, received, last_seen)
             }
             EventKind::Upgraded { new_version, .. } => {
-                self.upsert(component, identity, new_version, seen, now)
+                self.upsert(component, parts, new_version, received, last_seen)
             }
-            EventKind::Shutdown => match self.find(component, identity) {
+            EventKind::Shutdown => match self.find(component, parts) {
                 Some(node) => {
-                    self.drop_node(node, now);
+                    self.drop_node(node, self.unix(received));
                     Change::Removed
                 }
                 None => Change::Unchanged,
@@ -438,18 +557,20 @@ impl Fleet {
         Ok(id)
     }
 
-    fn hash(&self, component: u16, identity: &str) -> u32 {
-        self.hasher.hash_one((component, identity)) as u32
+    fn hash(&self, component: u16, parts: Parts<'_>) -> u64 {
+        Identities::hash(&self.hasher, component, parts)
     }
 
-    fn find(&self, component: u16, identity: &str) -> Option<u32> {
-        let hash = self.hash(component, identity);
-        self.index
-            .find(spread(hash), |&n| {
-                let node = &self.nodes[n as usize];
-                node.component == component && &*node.identity == identity
-            })
-            .copied()
+    fn find(&self, component: u16, parts: Parts<'_>) -> Option<u32> {
+        let hash = self.hash(component, parts);
+        find_in(
+            &self.index,
+            &self.nodes,
+            &self.identities,
+            hash,
+            component,
+            parts,
+        )
     }
 
     fn is_lost(&self, n: u32) -> bool {
@@ -483,20 +604,20 @@ impl Fleet {
     fn upsert(
         &mut self,
         component: u16,
-        identity: &str,
+        parts: Parts<'_>,
         version: &str,
-        seen: i64,
-        now: i64,
+        received: u32,
+        last_seen: i64,
     ) -> Change {
-        let hash = self.hash(component, identity);
-        let nodes = &self.nodes;
-        let found = self
-            .index
-            .find(spread(hash), |&n| {
-                let node = &nodes[n as usize];
-                node.component == component && &*node.identity == identity
-            })
-            .copied();
+        let hash = self.hash(component, parts);
+        let found = find_in(
+            &self.index,
+            &self.nodes,
+            &self.identities,
+            hash,
+            component,
+            parts,
+        );
         let versions = &mut self.components[usize::from(component)].versions;
         let version = match versions.find(version) {
             Some(id) => id,
@@ -510,23 +631,23 @@ impl Fleet {
                 versions.add(version)
             }
         };
+        let now = self.unix(received);
         let Some(n) = found else {
-            return self.insert(component, identity, version, hash, seen);
+            return self.insert(component, parts, version, hash, received, last_seen);
         };
         let lost = self.is_lost(n);
-        let node = &mut self.nodes[n as usize];
-        let before = node.version;
-        node.version = version;
-        // A late event never makes a node look older than it is.
-        let seen = seen.max(node.last_seen);
+        let before = self.nodes[n as usize].version;
         self.unlink(n);
-        self.nodes[n as usize].last_seen = seen;
+        let node = &mut self.nodes[n as usize];
+        node.version = version;
+        node.received = received;
+        self.set_last_seen(n, last_seen);
         if lost {
             self.set_lost_bit(n, false);
             self.lost -= 1;
             self.up += 1;
         }
-        self.link_in_order(n);
+        self.link_newest(n);
         let component = &mut self.components[usize::from(component)];
         if lost {
             component.lost -= 1;
@@ -546,17 +667,41 @@ impl Fleet {
     fn insert(
         &mut self,
         component: u16,
-        identity: &str,
+        parts: Parts<'_>,
         version: u16,
-        hash: u32,
-        seen: i64,
+        hash: u64,
+        received: u32,
+        last_seen: i64,
     ) -> Change {
+        let n = self.place(component, parts, version, hash, received, last_seen);
+        self.link_newest(n);
+        self.up += 1;
+        self.components[usize::from(component)]
+            .versions
+            .gained(version);
+        Change::Added
+    }
+
+    /// Puts a node in a slot and in the index, in no list yet.
+    fn place(
+        &mut self,
+        component: u16,
+        parts: Parts<'_>,
+        version: u16,
+        hash: u64,
+        received: u32,
+        last_seen: i64,
+    ) -> u32 {
+        // Grown before the node is in the slab, which the growth walks.
+        if self.index.len() >= self.index.capacity() {
+            self.grow_index();
+        }
         let node = Node {
-            identity: identity.into(),
+            identity: self.identities.insert(parts),
             component,
             version,
-            hash,
-            last_seen: seen,
+            received,
+            seen: 0,
             older: NONE,
             newer: NONE,
         };
@@ -570,15 +715,42 @@ impl Fleet {
                 (self.nodes.len() - 1) as u32
             }
         };
-        let nodes = &self.nodes;
-        self.index
-            .insert_unique(spread(hash), n, |&m| spread(nodes[m as usize].hash));
-        self.link_in_order(n);
-        self.up += 1;
-        self.components[usize::from(component)]
-            .versions
-            .gained(version);
-        Change::Added
+        let Fleet {
+            index,
+            nodes,
+            identities,
+            hasher,
+            ..
+        } = self;
+        index.insert_unique(hash, n, |&m| {
+            let node = &nodes[m as usize];
+            Identities::hash(hasher, node.component, identities.get(node.identity))
+        });
+        self.set_last_seen(n, last_seen);
+        n
+    }
+
+    /// Makes the index twice as large. The table itself would rehash its entries in the
+    /// order of its buckets, reading each node and identity at random (two cache misses
+    /// each, at a million nodes); walking the slab reads both in the order they are laid out.
+    fn grow_index(&mut self) {
+        let mut index = HashTable::with_capacity((self.index.capacity() * 2).max(64));
+        let Fleet {
+            nodes,
+            identities,
+            hasher,
+            ..
+        } = &*self;
+        let hash_of = |n: u32| {
+            let node = &nodes[n as usize];
+            Identities::hash(hasher, node.component, identities.get(node.identity))
+        };
+        for (n, node) in nodes.iter().enumerate() {
+            if node.component != FREE {
+                index.insert_unique(hash_of(n as u32), n as u32, |&m| hash_of(m));
+            }
+        }
+        self.index = index;
     }
 
     /// Forgets node `n`, up or lost, at `now`.
@@ -603,15 +775,29 @@ impl Fleet {
 
     /// Empties the slot of node `n`, already unlinked, and drops it from the index.
     fn free_slot(&mut self, n: u32) {
-        let hash = self.nodes[n as usize].hash;
-        if let Ok(entry) = self.index.find_entry(spread(hash), |&m| m == n) {
+        let node = self.nodes[n as usize];
+        let hash = self.hash(node.component, self.identities.get(node.identity));
+        if let Ok(entry) = self.index.find_entry(hash, |&m| m == n) {
             entry.remove();
         }
         self.set_lost_bit(n, false);
-        let node = &mut self.nodes[n as usize];
-        node.identity = Box::from("");
-        node.component = FREE;
+        self.identities.remove(node.identity);
+        if node.seen == FAR {
+            self.far_seen.remove(&n);
+        }
+        self.nodes[n as usize].component = FREE;
         self.free.push(n);
+        if self.identities.wants_compaction() {
+            let Fleet {
+                nodes, identities, ..
+            } = self;
+            identities.compact(
+                nodes
+                    .iter_mut()
+                    .filter(|node| node.component != FREE)
+                    .map(|node| &mut node.identity),
+            );
+        }
     }
 
     fn list(&self, lost: bool) -> List {
@@ -648,38 +834,26 @@ impl Fleet {
         node.newer = NONE;
     }
 
-    /// Links `n` into the last-seen list of its state at its place, searching from the
-    /// newest end: events arrive nearly in time order, and nodes are lost in it, so this is
-    /// almost always the first step.
-    fn link_in_order(&mut self, n: u32) {
+    /// Links `n` at the newest end of the list of its state: receipts come in time order (a
+    /// late one counts as the latest), and nodes are lost in it, so that is its place.
+    fn link_newest(&mut self, n: u32) {
         let lost = self.is_lost(n);
         let mut list = self.list(lost);
-        let seen = self.nodes[n as usize].last_seen;
-        let mut after = list.newest;
-        while after != NONE && self.nodes[after as usize].last_seen > seen {
-            after = self.nodes[after as usize].older;
-        }
-        let before = match after {
-            NONE => list.oldest,
-            a => self.nodes[a as usize].newer,
-        };
-        self.nodes[n as usize].older = after;
-        self.nodes[n as usize].newer = before;
-        match after {
+        self.nodes[n as usize].older = list.newest;
+        self.nodes[n as usize].newer = NONE;
+        match list.newest {
             NONE => list.oldest = n,
-            a => self.nodes[a as usize].newer = n,
+            w => self.nodes[w as usize].newer = n,
         }
-        match before {
-            NONE => list.newest = n,
-            b => self.nodes[b as usize].older = n,
-        }
+        list.newest = n;
         self.set_list(lost, list);
     }
 
-    /// Marks up to `limit` up nodes last seen before `cutoff` (unix seconds) lost at `now`,
-    /// oldest first, calling `expired` with each one's component; past the cap of lost
-    /// nodes, those lost longest ago are forgotten. Costs in proportion to what expires;
-    /// returns whether more remain, so a caller can release its lock between batches.
+    /// Marks up to `limit` up nodes whose last event the broker received before `cutoff`
+    /// (unix seconds) lost at `now`, oldest first, calling `expired` with each one's
+    /// component; past the cap of lost nodes, those lost longest ago are forgotten. Costs in
+    /// proportion to what expires; returns whether more remain, so a caller can release its
+    /// lock between batches.
     pub fn expire(
         &mut self,
         cutoff: i64,
@@ -687,11 +861,16 @@ impl Fleet {
         limit: usize,
         mut expired: impl FnMut(&str),
     ) -> bool {
+        let cutoff = self.receipt(cutoff);
+        let due = |fleet: &Fleet| {
+            let n = fleet.up_list.oldest;
+            n != NONE && fleet.nodes[n as usize].received < cutoff
+        };
         for _ in 0..limit {
-            let n = self.up_list.oldest;
-            if n == NONE || self.nodes[n as usize].last_seen >= cutoff {
+            if !due(self) {
                 return false;
             }
+            let n = self.up_list.oldest;
             let (component, version) = {
                 let node = &self.nodes[n as usize];
                 (usize::from(node.component), node.version)
@@ -703,7 +882,7 @@ impl Fleet {
             }
             self.unlink(n);
             self.set_lost_bit(n, true);
-            self.link_in_order(n);
+            self.link_newest(n);
             self.up -= 1;
             self.lost += 1;
             let component = &mut self.components[component];
@@ -713,22 +892,25 @@ impl Fleet {
                 self.drop_node(self.lost_list.oldest, now);
             }
         }
-        self.up_list.oldest != NONE && self.nodes[self.up_list.oldest as usize].last_seen < cutoff
+        due(self)
     }
 
-    /// Forgets up to `limit` lost nodes last seen before `cutoff`, oldest first; returns
-    /// whether more remain.
+    /// Forgets up to `limit` lost nodes whose last event the broker received before
+    /// `cutoff`, oldest first; returns whether more remain.
     pub fn forget_lost(&mut self, cutoff: i64, limit: usize) -> bool {
+        let cutoff = self.receipt(cutoff);
+        let due = |fleet: &Fleet| {
+            let n = fleet.lost_list.oldest;
+            n != NONE && fleet.nodes[n as usize].received < cutoff
+        };
         for _ in 0..limit {
-            let n = self.lost_list.oldest;
-            if n == NONE || self.nodes[n as usize].last_seen >= cutoff {
+            if !due(self) {
                 return false;
             }
             // A lost node is no longer counted in its version: `now` is not used.
-            self.drop_node(n, i64::MIN);
+            self.drop_node(self.lost_list.oldest, i64::MIN);
         }
-        self.lost_list.oldest != NONE
-            && self.nodes[self.lost_list.oldest as usize].last_seen < cutoff
+        due(self)
     }
 
     /// Stops showing the versions whose last node left before `cutoff`: a walk of the
@@ -761,7 +943,7 @@ impl Fleet {
     }
 
     /// The up nodes of `component` (all when `None`) running `version` (any when `None`),
-    /// the least recently seen first.
+    /// the one whose last event the broker received longest ago first.
     pub fn nodes<'a>(
         &'a self,
         component: Option<&str>,
@@ -771,7 +953,7 @@ impl Fleet {
     }
 
     /// The lost nodes of `component` (all when `None`) that ran `version` (any when `None`),
-    /// the least recently seen first.
+    /// the one whose last event the broker received longest ago first.
     pub fn lost_nodes<'a>(
         &'a self,
         component: Option<&str>,
@@ -802,13 +984,14 @@ impl Fleet {
     }
 
     fn view(&self, n: u32) -> NodeView<'_> {
-        let node = &self.nodes[n as usize];
+        let node = self.nodes[n as usize];
         let component = &self.components[usize::from(node.component)];
         NodeView {
-            identity: &node.identity,
+            identity: self.identities.get(node.identity).joined(),
             component: &component.name,
             version: component.versions.name(node.version),
-            last_seen: node.last_seen,
+            last_seen: self.last_seen(n),
+            received: self.unix(node.received),
             state: self.state(n),
         }
     }
@@ -845,6 +1028,239 @@ impl Fleet {
             }
         }
         to.max(from)
+    }
+
+    /// What a snapshot needs to say before its nodes: the fleet's epoch and latest receipt.
+    pub(crate) fn receipts(&self) -> (i64, i64) {
+        (self.epoch.unwrap_or(0), self.unix(self.latest))
+    }
+
+    /// The name of component `component`, for a snapshot.
+    pub(crate) fn component_name(&self, component: u16) -> &str {
+        &self.components[usize::from(component)].name
+    }
+
+    /// How many components are known.
+    pub(crate) fn component_count(&self) -> usize {
+        self.components.len()
+    }
+
+    /// The versions shown with no node, with when their last node left, for a snapshot.
+    pub(crate) fn emptied_versions(&self) -> impl Iterator<Item = (u16, &str, i64)> {
+        self.components
+            .iter()
+            .enumerate()
+            .flat_map(|(c, component)| {
+                let versions = &component.versions;
+                versions
+                    .emptied
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(v, emptied)| {
+                        emptied.map(|at| (c as u16, versions.name(v as u16), at))
+                    })
+            })
+    }
+
+    /// Walks positions `from..to` in order for a snapshot, calling `visit` with each node's
+    /// component number, version name, whether it is lost, receipt, last seen and identity;
+    /// returns the position after the last one looked at.
+    pub(crate) fn snapshot_walk(
+        &self,
+        from: usize,
+        to: usize,
+        mut visit: impl FnMut(SnapshotNode<'_>),
+    ) -> usize {
+        let to = to.min(self.nodes.len());
+        for position in from..to {
+            let node = self.nodes[position];
+            if node.component == FREE {
+                continue;
+            }
+            let component = &self.components[usize::from(node.component)];
+            visit(SnapshotNode {
+                component: node.component,
+                version: component.versions.name(node.version),
+                lost: self.is_lost(position as u32),
+                received: self.unix(node.received),
+                last_seen: self.last_seen(position as u32),
+                identity: self.identities.get(node.identity),
+            });
+        }
+        to.max(from)
+    }
+
+    /// An empty fleet with these caps, about to be restored from a snapshot whose receipts
+    /// count from `epoch`.
+    pub(crate) fn restoring(&self, epoch: i64, nodes: usize) -> Fleet {
+        let mut fleet =
+            Fleet::with_caps(self.max_components, self.max_versions).with_max_lost(self.max_lost);
+        fleet.epoch = Some(epoch);
+        fleet.nodes.reserve_exact(nodes);
+        fleet.index.reserve(nodes, |_| 0);
+        fleet
+    }
+
+    /// Numbers component `name` as [`Fleet::observe`] would.
+    pub(crate) fn restore_component(&mut self, name: &str) -> Result<u16, Refusal> {
+        self.component_id(name)
+    }
+
+    /// Numbers `version` of `component`, within the cap.
+    pub(crate) fn restore_version(
+        &mut self,
+        component: u16,
+        version: &str,
+    ) -> Result<u16, Refusal> {
+        let versions = &mut self
+            .components
+            .get_mut(usize::from(component))
+            .ok_or(Refusal::NoComponent)?
+            .versions;
+        if let Some(id) = versions.find(version) {
+            return Ok(id);
+        }
+        if version.len() > MAX_NAME_LEN {
+            return Err(Refusal::NameTooLong);
+        }
+        if versions.len() >= self.max_versions {
+            return Err(Refusal::TooManyVersions);
+        }
+        Ok(versions.add(version))
+    }
+
+    /// Shows `version` of `component` with no node since `at`, as a snapshot says.
+    pub(crate) fn restore_emptied(&mut self, component: u16, version: u16, at: i64) {
+        let versions = &mut self.components[usize::from(component)].versions;
+        if versions.up[usize::from(version)] == 0 {
+            versions.emptied[usize::from(version)] = Some(at);
+        }
+    }
+
+    /// Places a node a snapshot holds, in no list yet ([`Fleet::finish_restore`] makes
+    /// them). A snapshot written while the fleet changed may hold a node twice: the one
+    /// received later is kept.
+    pub(crate) fn restore_node(
+        &mut self,
+        component: u16,
+        version: u16,
+        lost: bool,
+        received: i64,
+        last_seen: i64,
+        identity: &str,
+    ) -> Result<(), Refusal> {
+        if identity.is_empty() {
+            return Err(Refusal::NoIdentity);
+        }
+        if identity.len() > MAX_NAME_LEN {
+            return Err(Refusal::NameTooLong);
+        }
+        let parts = Parts::of(identity);
+        let received = self.receipt(received);
+        if let Some(n) = self.find(component, parts) {
+            let existing = self.nodes[n as usize];
+            if existing.received >= received {
+                return Ok(());
+            }
+            let was_lost = self.is_lost(n);
+            let versions = &mut self.components[usize::from(component)].versions;
+            if was_lost {
+                versions.released(existing.version);
+                self.components[usize::from(component)].lost -= 1;
+                self.lost -= 1;
+            } else {
+                versions.ungained(existing.version);
+                self.up -= 1;
+            }
+            self.free_slot(n);
+        }
+        let hash = self.hash(component, parts);
+        let n = self.place(component, parts, version, hash, received, last_seen);
+        if lost {
+            self.set_lost_bit(n, true);
+            let component = &mut self.components[usize::from(component)];
+            component.lost += 1;
+            component.versions.lost[usize::from(version)] += 1;
+            self.lost += 1;
+        } else {
+            self.components[usize::from(component)]
+                .versions
+                .gained(version);
+            self.up += 1;
+        }
+        Ok(())
+    }
+
+    /// Links the restored nodes into their lists in order of receipt (a bucket sort through
+    /// the nodes' own links: no memory beyond one word per bucket), and keeps the cap of
+    /// lost nodes.
+    pub(crate) fn finish_restore(&mut self) {
+        for lost in [false, true] {
+            self.link_in_receipt_order(lost);
+        }
+        while self.lost > self.max_lost {
+            self.drop_node(self.lost_list.oldest, i64::MIN);
+        }
+    }
+
+    fn link_in_receipt_order(&mut self, lost: bool) {
+        let in_list = |fleet: &Fleet, n: usize| {
+            fleet.nodes[n].component != FREE && fleet.is_lost(n as u32) == lost
+        };
+        let (mut low, mut high) = (u32::MAX, 0u32);
+        for n in 0..self.nodes.len() {
+            if in_list(self, n) {
+                let received = self.nodes[n].received;
+                low = low.min(received);
+                high = high.max(received);
+            }
+        }
+        if low > high {
+            return;
+        }
+        // A bucket per second of receipts, or per 2^shift seconds when they span more
+        // than a million seconds (a bucket's nodes are then sorted).
+        let mut shift = 0;
+        while u64::from(high - low) >> shift >= 1 << 20 {
+            shift += 1;
+        }
+        let mut heads = vec![NONE; (((high - low) >> shift) + 1) as usize];
+        for n in 0..self.nodes.len() {
+            if in_list(self, n) {
+                let bucket = ((self.nodes[n].received - low) >> shift) as usize;
+                self.nodes[n].newer = heads[bucket];
+                heads[bucket] = n as u32;
+            }
+        }
+        let mut chain = Vec::new();
+        for head in heads {
+            let mut n = head;
+            while n != NONE {
+                let next = self.nodes[n as usize].newer;
+                if shift == 0 {
+                    // One second a bucket: its nodes are in order as they come.
+                    self.link_newest(n);
+                } else {
+                    chain.push(n);
+                }
+                n = next;
+            }
+            chain.sort_by_key(|&n| self.nodes[n as usize].received);
+            for n in chain.drain(..) {
+                self.link_newest(n);
+            }
+        }
+        self.latest = self.latest.max(high);
+    }
+
+    /// Bytes the fleet holds on the heap, roughly: slab, index, identities, lost bits.
+    pub fn heap_bytes(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.index.capacity() * 5
+            + self.identities.heap_bytes()
+            + self.lost_bits.capacity() * 8
+            + self.free.capacity() * 4
+            + self.far_seen.capacity() * 16
     }
 }
 
@@ -956,10 +1372,11 @@ mod tests {
         assert_eq!(
             nodes,
             [NodeView {
-                identity: "a",
+                identity: "a".into(),
                 component: "server",
                 version: "1.2",
                 last_seen: 150,
+                received: now,
                 state: NodeState::Up,
             }]
         );
@@ -968,33 +1385,109 @@ mod tests {
     }
 
     #[test]
-    fn expiry_takes_the_oldest_and_only_those() {
+    fn expiry_takes_those_received_longest_ago_and_only_those() {
         let mut fleet = Fleet::new();
-        // n0 ... n99, last seen at 1 ... 100 (0 would read as "no timestamp").
+        // n0 ... n99, received at 1 ... 100, stamped by clocks all over the place.
         for i in 0..100 {
+            let stamp = [i + 1, 5_000_000_000, 1, -7][i as usize % 4];
             fleet.observe(
-                &event(EventType::Alive, &format!("n{i}"), "server", "1", i + 1),
-                1_000,
+                &event(EventType::Alive, &format!("n{i}"), "server", "1", stamp),
+                i + 1,
             );
         }
-        // Out of order: an older event for a node placed by the newest end.
-        fleet.observe(&event(EventType::Alive, "late", "server", "1", 5), 1_000);
+        // A receipt earlier than the latest (another server's clock) counts as the latest.
+        fleet.observe(&event(EventType::Alive, "late", "server", "1", 5), 5);
         let mut expired = Vec::new();
         assert!(fleet.expire(10, 1_000, 3, |c| expired.push(c.to_owned())));
         assert_eq!(expired, ["server"; 3]);
         assert!(!fleet.expire(10, 1_000, 100, |_| {}));
-        let left: Vec<&str> = fleet
+        let left: Vec<String> = fleet
             .nodes(None, None)
-            .map(|n| n.identity)
+            .map(|n| n.identity.into_owned())
             .take(2)
             .collect();
         assert_eq!(left, ["n9", "n10"]);
-        assert_eq!(fleet.len(), 91);
+        assert_eq!(fleet.len(), 92);
         assert_eq!(recount(&fleet), counts(&fleet));
+        let late = fleet.nodes(None, None).last().unwrap();
+        assert_eq!(
+            (&*late.identity, late.received, late.last_seen),
+            ("late", 100, 5)
+        );
         // Seen again: no longer the oldest.
-        fleet.observe(&event(EventType::Alive, "n9", "server", "1", 500), 1_000);
+        fleet.observe(&event(EventType::Alive, "n9", "server", "1", 500), 101);
         assert_eq!(fleet.nodes(None, None).next().unwrap().identity, "n10");
         assert_eq!(fleet.nodes(None, None).last().unwrap().identity, "n9");
+    }
+
+    /// The event's own clock decides nothing about liveness, and is what is shown: ahead,
+    /// behind, absurd.
+    #[test]
+    fn clocks_ahead_behind_and_absurd_are_shown_and_never_judged() {
+        let hour = 3_600;
+        let now = 1_800_000_000;
+        let stamps = [
+            ("ahead", now + 5 * hour),
+            ("behind", now - 5 * hour),
+            ("zero", 0),
+            ("negative", -1_000_000),
+            ("far-future", i64::MAX),
+            ("far-past", i64::MIN),
+        ];
+        let mut fleet = Fleet::new();
+        for (identity, stamp) in stamps {
+            let change = fleet.observe(&event(EventType::Alive, identity, "s", "1", stamp), now);
+            assert_eq!(change, Change::Added, "{identity}");
+        }
+        let shown: BTreeMap<String, (i64, i64)> = fleet
+            .nodes(None, None)
+            .map(|n| (n.identity.into_owned(), (n.last_seen, n.received)))
+            .collect();
+        for (identity, stamp) in stamps {
+            // No timestamp (0) or one before 1970: shown as received.
+            let want = if stamp <= 0 { now } else { stamp };
+            assert_eq!(shown[identity], (want, now), "{identity}");
+        }
+        // Not lost at once, whatever they said: a max age of an hour has not passed.
+        assert!(!fleet.expire(now - hour, now, usize::MAX, |_| {}));
+        assert_eq!(fleet.len(), stamps.len());
+        // Nor kept forever: an hour and a second after they were received, all are lost.
+        assert!(!fleet.expire(now + 1, now + hour + 1, usize::MAX, |_| {}));
+        assert_eq!((fleet.len(), fleet.lost_len()), (0, stamps.len()));
+        // Back, with a clock an hour behind: up, and judged by the receipt.
+        let back = event(EventType::Alive, "behind", "s", "1", now + hour - hour);
+        assert_eq!(fleet.observe(&back, now + hour + 2), Change::Returned);
+        let node = fleet.nodes(None, None).next().unwrap();
+        assert_eq!((node.last_seen, node.received), (now, now + hour + 2));
+        // Timestamps too far from their receipt for a node's own 32 bits are kept aside,
+        // and go with their nodes.
+        assert_eq!(fleet.far_seen.len(), 1);
+        assert!(!fleet.forget_lost(i64::MAX, usize::MAX));
+        assert!(fleet.far_seen.is_empty());
+    }
+
+    /// Whatever the order of timestamps, nodes are linked in O(1): a million in order,
+    /// reversed, saw-toothed or one in a hundred an hour behind make the same lists.
+    #[test]
+    fn the_order_of_timestamps_changes_nothing_in_the_lists() {
+        let patterns: [(&str, fn(i64) -> i64); 4] = [
+            ("in order", |i| 1_700_000_000 + i),
+            ("reversed", |i| 1_700_000_000 - i),
+            ("saw-tooth", |i| 1_700_000_000 + i % 1_000 * 60),
+            ("one in a hundred an hour behind", |i| {
+                1_700_000_000 + i - if i % 100 == 0 { 3_600 } else { 0 }
+            }),
+        ];
+        for (name, stamp) in patterns {
+            let mut fleet = Fleet::new();
+            for i in 0..20_000 {
+                let alive = event(EventType::Alive, &format!("n{i}"), "s", "1", stamp(i));
+                fleet.observe(&alive, 1_700_000_000 + i / 100);
+            }
+            let received: Vec<i64> = fleet.nodes(None, None).map(|n| n.received).collect();
+            assert!(received.windows(2).all(|w| w[0] <= w[1]), "{name}");
+            assert_eq!(received.len(), 20_000, "{name}");
+        }
     }
 
     fn alive(identity: &str, component: &str, version: &str) -> Event {
@@ -1138,12 +1631,12 @@ mod tests {
         fleet.retire(2_001);
         assert_eq!(shown(&fleet, "s"), []);
         // The lost nodes keep the names of their versions, though no longer shown.
-        let mut lost: Vec<(&str, &str)> = fleet
+        let mut lost: Vec<(String, &str)> = fleet
             .lost_nodes(None, None)
-            .map(|n| (n.identity, n.version))
+            .map(|n| (n.identity.into_owned(), n.version))
             .collect();
         lost.sort_unstable();
-        assert_eq!(lost, [("n1", "2"), ("n3", "1")]);
+        assert_eq!(lost, [("n1".into(), "2"), ("n3".into(), "1")]);
     }
 
     #[test]
@@ -1163,10 +1656,11 @@ mod tests {
         assert_eq!(
             lost_nodes,
             [NodeView {
-                identity: "b1",
+                identity: "b1".into(),
                 component: "b",
                 version: "7",
                 last_seen: 1_000,
+                received: 1_000,
                 state: NodeState::Lost,
             }]
         );
@@ -1203,7 +1697,10 @@ mod tests {
             fleet.observe(&alive_at(&format!("n{i}"), "s", "1", 1_000 + i), 1_100);
         }
         assert!(!fleet.expire(2_000, 2_000, usize::MAX, |_| {}));
-        let lost: Vec<&str> = fleet.lost_nodes(None, None).map(|n| n.identity).collect();
+        let lost: Vec<String> = fleet
+            .lost_nodes(None, None)
+            .map(|n| n.identity.into_owned())
+            .collect();
         assert_eq!(lost, ["n7", "n8", "n9"]);
         assert_eq!(fleet.lost_len(), 3);
         // None kept: an expired node is forgotten, as before lost nodes were kept.
@@ -1234,6 +1731,37 @@ mod tests {
             fleet.observe(&alive("n1", &fits, &fits), 1_000),
             Change::Added
         );
+        assert_eq!(
+            fleet.observe(&alive(&long, "s", "1"), 1_000),
+            Change::Refused(Refusal::NameTooLong)
+        );
+        assert_eq!(fleet.observe(&alive(&fits, "s", "1"), 1_000), Change::Added);
+    }
+
+    /// Nodes that come and go leave their identities behind as garbage, rewritten away
+    /// once it outweighs the rest; every node is still found by its identity after.
+    #[test]
+    fn identities_of_nodes_gone_are_compacted_away() {
+        let mut fleet = Fleet::new();
+        for i in 0..2_000 {
+            fleet.observe(&alive(&format!("stay{i}.example.net"), "s", "1"), 1_000);
+        }
+        for i in 0..20_000 {
+            let name = format!("churn{i}.dc{}.example.net", i % 7);
+            fleet.observe(&alive(&name, "s", "1"), 1_000);
+            let gone = event(EventType::Shutdown, &name, "s", "", 1_000);
+            assert_eq!(fleet.observe(&gone, 1_000), Change::Removed);
+        }
+        assert!(fleet.identities.heap_bytes() < 4 * 64 * 1024);
+        for i in 0..2_000 {
+            let name = format!("stay{i}.example.net");
+            assert_eq!(
+                fleet.observe(&alive(&name, "s", "2"), 1_001),
+                Change::Moved { from: "1".into() }
+            );
+        }
+        assert_eq!(fleet.len(), 2_000);
+        assert_eq!(recount(&fleet), counts(&fleet));
     }
 
     /// Walking positions a few at a time while nodes come and go sees every node known
@@ -1256,7 +1784,7 @@ mod tests {
                 None,
                 StateSelection::Up,
                 |node| {
-                    *seen.entry(node.identity.to_owned()).or_default() += 1;
+                    *seen.entry(node.identity.into_owned()).or_default() += 1;
                     true
                 },
             );
@@ -1279,7 +1807,7 @@ mod tests {
             Some("2"),
             StateSelection::Up,
             |node| {
-                first = Some(node.identity.to_owned());
+                first = Some(node.identity.into_owned());
                 false
             },
         );
@@ -1321,7 +1849,7 @@ mod tests {
                 EventType::Upgraded,
             ][next(4) as usize];
             let at = step - next(50) as i64;
-            fleet.observe(&event(kind, &identity, component, &version, at), step);
+            fleet.observe(&event(kind, &identity, component, &version, at), at);
             if step % 1000 == 0 {
                 fleet.expire(step - 2000, step, usize::MAX, |_| {});
                 fleet.forget_lost(step - 4000, usize::MAX);
@@ -1329,10 +1857,10 @@ mod tests {
             }
         }
         assert_eq!(recount(&fleet), counts(&fleet));
-        let seen: Vec<i64> = fleet.nodes(None, None).map(|n| n.last_seen).collect();
+        let seen: Vec<i64> = fleet.nodes(None, None).map(|n| n.received).collect();
         assert!(seen.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(seen.len(), fleet.len());
-        let lost_seen: Vec<i64> = fleet.lost_nodes(None, None).map(|n| n.last_seen).collect();
+        let lost_seen: Vec<i64> = fleet.lost_nodes(None, None).map(|n| n.received).collect();
         assert!(lost_seen.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(lost_seen.len(), fleet.lost_len());
         assert!(fleet.lost_len() <= 40);
@@ -1344,7 +1872,8 @@ mod tests {
         for (component, n) in fleet.lost_per_component() {
             assert_eq!(lost_by_component.get(component).copied().unwrap_or(0), n);
         }
-        // Every node, up or lost, is in the index and in one walk.
+        // Every node, up or lost, is in the index once, and in one walk.
+        assert_eq!(fleet.index.len(), fleet.len() + fleet.lost_len());
         let mut walked = 0;
         fleet.walk(0, usize::MAX, None, None, StateSelection::All, |_| {
             walked += 1;

@@ -24,6 +24,8 @@ pub enum Readiness {
     },
     /// Not connected yet, and no attempt has failed yet.
     Starting,
+    /// A warm start is loading the tally's snapshot.
+    LoadingSnapshot,
 }
 
 impl Readiness {
@@ -43,6 +45,9 @@ impl fmt::Display for Readiness {
                 "warm start in progress: replaying {replayed} of {backlog} events"
             ),
             Readiness::Starting => f.write_str("starting: connecting to the broker"),
+            Readiness::LoadingSnapshot => {
+                f.write_str("warm start in progress: loading the snapshot")
+            }
         }
     }
 }
@@ -63,6 +68,8 @@ pub(crate) struct Health {
     warm: AtomicBool,
     replayed: AtomicU64,
     backlog: AtomicU64,
+    /// A snapshot is being loaded.
+    loading: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -115,6 +122,11 @@ impl Health {
         self.warm.load(Ordering::Relaxed)
     }
 
+    /// A snapshot is being loaded, or no longer.
+    pub(crate) fn loading_snapshot(&self, loading: bool) {
+        self.loading.store(loading, Ordering::Relaxed);
+    }
+
     /// A replay of `backlog` events starts.
     pub(crate) fn replay_started(&self, backlog: u64) {
         self.replayed.store(0, Ordering::Relaxed);
@@ -145,6 +157,9 @@ impl Health {
         }
         if !self.is_attached() {
             return Readiness::Starting;
+        }
+        if self.loading.load(Ordering::Relaxed) {
+            return Readiness::LoadingSnapshot;
         }
         let backlog = self.backlog.load(Ordering::Relaxed);
         Readiness::WarmingUp {

@@ -28,9 +28,11 @@ enum Followed {
 impl Tally {
     /// Counts events from `connection` until `shutdown` completes.
     ///
-    /// When the server keeps `CHORIA_EVENTS`, the last `max_age` of it is replayed first and
-    /// the tally reports ready ([`Tally::is_ready`]) once it has caught up, so its counts are
-    /// right at the first scrape after a restart. After the connection was lost and made
+    /// When the server keeps `CHORIA_EVENTS`, the tally's snapshot is loaded
+    /// ([`TallyOptions::snapshot`](crate::TallyOptions::snapshot)) and the stream replayed
+    /// after it, or without one the last `max_age` of the stream is replayed; the tally
+    /// reports ready ([`Tally::is_ready`]) once it has caught up, so its counts are right at
+    /// the first scrape after a restart. After the connection was lost and made
     /// again, or called again on the same tally (after an error), it goes on after the last
     /// event it counted from the stream rather than replay again, and is not ready until it
     /// has caught up. Without JetStream it says so once and counts live. Messages that are
@@ -70,6 +72,12 @@ impl Tally {
             components: self.options().components.iter().cloned().collect(),
             ..Interest::default().with_machine_events()
         };
+        if self.last_sequence.load(Ordering::Relaxed) == 0 {
+            // A first start: from the snapshot when there is one to trust.
+            if let Some(sequence) = self.load_snapshot(connection).await {
+                self.last_sequence.fetch_max(sequence, Ordering::Relaxed);
+            }
+        }
         let from = match self.last_sequence.load(Ordering::Relaxed) {
             0 => ReplayFrom::Time(SystemTime::now() - self.options().max_age),
             last => ReplayFrom::Sequence(last.saturating_add(1)),
@@ -102,6 +110,9 @@ impl Tally {
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reconnects = tokio::time::interval(RECONNECT_CHECK);
         reconnects.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The receipt of an event counted live: the clock, read at each tick rather than
+        // for each event (receipts are kept to the second).
+        let mut now = (self.options().clock)();
         loop {
             let item = tokio::select! {
                 () = &mut *shutdown => return Ok(Followed::Shutdown),
@@ -109,6 +120,7 @@ impl Tally {
                     if connects() != connected_as {
                         return Ok(Followed::Reconnected);
                     }
+                    now = (self.options().clock)();
                     continue;
                 }
                 _ = expiry.tick() => {
@@ -124,7 +136,10 @@ impl Tally {
             let replayed = match item {
                 None => return Err(Error::new(ErrorKind::SubscriptionEnded)),
                 Some(Ok(received)) => {
-                    self.observe(received.parsed.event());
+                    // Liveness is judged by when the broker received it: when the stream
+                    // stored it, or now for a live one.
+                    let at = received.stored.unwrap_or(now);
+                    self.observe_received(received.parsed.event(), at);
                     if let Some(sequence) = received.stream_sequence {
                         self.last_sequence.fetch_max(sequence, Ordering::Relaxed);
                     }

@@ -52,11 +52,14 @@ mod feed;
 mod fleet;
 mod health;
 mod http;
+mod identities;
 mod ingest;
 mod metrics;
 mod page;
 mod refusal;
 mod run;
+mod snapshot;
+mod snapshot_format;
 mod tally;
 
 pub use election::{DEFAULT_ELECTION_TTL, ELECTION_BUCKET, Election};
@@ -75,6 +78,10 @@ pub use page::{
     node_event,
 };
 pub use refusal::Refusal;
+pub use snapshot::{
+    DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_MAX_SIZE, SNAPSHOT_BUCKET, SNAPSHOT_FORMAT,
+    SnapshotError, SnapshotInfo,
+};
 pub use tally::{
     Clock, DEFAULT_LOST_RETENTION, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock,
 };

@@ -128,7 +128,7 @@ pub struct NodeQuery {
 /// `.last_seen<1700000000` select nodes as they select events.
 pub fn node_event(node: &NodeView<'_>) -> AnyEvent {
     AnyEvent::Lifecycle(Event::node_state(
-        node.identity,
+        &node.identity,
         node.component,
         node.version,
         node.last_seen,
@@ -160,7 +160,7 @@ impl Tally {
                     return true;
                 }
                 nodes.push(NodeInfo {
-                    identity: node.identity.to_owned(),
+                    identity: node.identity.into_owned(),
                     component: node.component.to_owned(),
                     version: node.version.to_owned(),
                     last_seen: node.last_seen,
@@ -190,10 +190,11 @@ mod tests {
     fn a_node_is_an_alive_event_with_its_state_to_the_filter() {
         // Names are taken as received, whatever they hold.
         let node = NodeView {
-            identity: "web\u{1b}[31m1",
+            identity: "web\u{1b}[31m1".into(),
             component: "server",
             version: "0.29.4",
             last_seen: 1_700_000_000,
+            received: 1_700_000_000,
             state: NodeState::Lost,
         };
         let event = node_event(&node);

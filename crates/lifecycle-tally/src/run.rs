@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lifecycle_nats::{Connection, Error, ErrorKind, Recurring, Settings};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::election::Election;
 use crate::tally::Tally;
@@ -18,6 +18,9 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// The longest wait between connection attempts: a broker that comes back is found within
 /// this.
 const MOST_RETRY_DELAY: Duration = Duration::from_secs(2);
+
+/// How long the snapshot written at a clean stop may take.
+const FINAL_SNAPSHOT_WITHIN: Duration = Duration::from_secs(30);
 
 /// How long to wait before subscribing again, or campaigning again, after a failure.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
@@ -66,7 +69,7 @@ impl Tally {
         let (stop, stopped) = watch::channel(false);
         let work = async {
             let Some(connection) = self.connect(settings, stopped.clone()).await? else {
-                return Ok(());
+                return Ok(None);
             };
             info!(servers = ?servers, "connected to the NATS broker");
             let campaign = async {
@@ -74,16 +77,65 @@ impl Tally {
                     self.campaign(election, &connection, stopped.clone()).await;
                 }
             };
-            tokio::join!(self.keep_ingesting(&connection, stopped.clone()), campaign);
-            Ok(())
+            tokio::join!(
+                self.keep_ingesting(&connection, stopped.clone()),
+                campaign,
+                self.keep_snapshots(&connection, stopped.clone()),
+            );
+            Ok(Some(connection))
         };
         let mut work = std::pin::pin!(work);
         tokio::select! {
-            result = &mut work => return result,
+            result = &mut work => return result.map(drop),
             () = shutdown => {}
         }
+        // Whether it leads is read before the election hears of the stop and steps down.
+        let leading = self.metrics().is_active();
         let _ = stop.send(true);
-        work.await
+        if let Some(connection) = work.await? {
+            if leading && self.is_ready() {
+                self.final_snapshot(&connection).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the snapshot every [`TallyOptions::snapshot_interval`](crate::TallyOptions)
+    /// while this tally leads and its counts are current, until `stopped` turns true.
+    async fn keep_snapshots(&self, connection: &Connection, mut stopped: watch::Receiver<bool>) {
+        if self.options().snapshot.is_none() {
+            return;
+        }
+        let mut failures = Recurring::new("cannot write the tally's snapshot, trying again later");
+        let mut saved = None;
+        loop {
+            if pause(self.options().snapshot_interval, &mut stopped).await {
+                return;
+            }
+            let sequence = self
+                .last_sequence
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if !self.metrics().is_active() || !self.is_ready() || saved == Some(sequence) {
+                continue;
+            }
+            match self.save_snapshot(connection).await {
+                Ok(written) => saved = written.map(|w| w.sequence),
+                Err(e) => failures.record(e),
+            }
+        }
+    }
+
+    /// The snapshot written once more as the tally stops cleanly, so its successor replays
+    /// little; bounded, so a broker gone meanwhile does not hold up the stop.
+    async fn final_snapshot(&self, connection: &Connection) {
+        match tokio::time::timeout(FINAL_SNAPSHOT_WITHIN, self.save_snapshot(connection)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!("cannot write the tally's snapshot as it stops: {e}"),
+            Err(_) => warn!(
+                within = ?FINAL_SNAPSHOT_WITHIN,
+                "cannot write the tally's snapshot as it stops: the broker did not take it in time"
+            ),
+        }
     }
 
     /// Connects, retrying until it succeeds or `stopped` turns true (`None`).

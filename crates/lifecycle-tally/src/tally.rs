@@ -66,6 +66,15 @@ pub struct TallyOptions {
     /// they come; past it the client's held events are dropped and it is told how many it
     /// missed.
     pub feed_budget: usize,
+    /// The name this tally's snapshot is kept under in the object store
+    /// [`SNAPSHOT_BUCKET`](crate::SNAPSHOT_BUCKET); `None` keeps none. Tallies counting the
+    /// same components may share one (a leader and its standbys do); others each need their
+    /// own.
+    pub snapshot: Option<String>,
+    /// How often a running tally writes its snapshot (the leader, with an election).
+    pub snapshot_interval: Duration,
+    /// The largest snapshot read; a larger one is ignored.
+    pub snapshot_max_size: u64,
     /// Where time comes from.
     pub clock: Clock,
 }
@@ -80,6 +89,9 @@ impl Default for TallyOptions {
             max_components: DEFAULT_MAX_COMPONENTS,
             max_versions: DEFAULT_MAX_VERSIONS,
             feed_budget: DEFAULT_FEED_BUDGET,
+            snapshot: None,
+            snapshot_interval: crate::snapshot::DEFAULT_SNAPSHOT_INTERVAL,
+            snapshot_max_size: crate::snapshot::DEFAULT_SNAPSHOT_MAX_SIZE,
             clock: system_clock(),
         }
     }
@@ -95,6 +107,9 @@ impl std::fmt::Debug for TallyOptions {
             .field("max_components", &self.max_components)
             .field("max_versions", &self.max_versions)
             .field("feed_budget", &self.feed_budget)
+            .field("snapshot", &self.snapshot)
+            .field("snapshot_interval", &self.snapshot_interval)
+            .field("snapshot_max_size", &self.snapshot_max_size)
             .finish_non_exhaustive()
     }
 }
@@ -106,7 +121,7 @@ pub struct Tally {
     metrics: Arc<Metrics>,
     options: Arc<TallyOptions>,
     pub(crate) health: Arc<Health>,
-    /// The clock's latest reading: an event stamped at or before it needs no new one.
+    /// The clock's latest reading: a receipt at or before it needs no new one.
     latest_now: Arc<AtomicI64>,
     /// The last `CHORIA_EVENTS` sequence counted (0: none): a new ingest goes on after it.
     pub(crate) last_sequence: Arc<AtomicU64>,
@@ -271,16 +286,26 @@ impl Tally {
         self.feed.stats().dropped()
     }
 
-    /// Applies one event, then hands it to the live feed if anyone listens. Events of
-    /// components not counted, and those refused ([`Refusal`]), are not in the feed.
+    /// Applies one event received now (by the tally's clock), then hands it to the live
+    /// feed if anyone listens. Events of components not counted, and those refused
+    /// ([`Refusal`]), are not in the feed.
     pub fn observe(&self, event: &AnyEvent) {
-        if self.apply(event) && self.feed.has_listeners() {
+        // No receipt can be later than now: the clock is read once.
+        self.observe_received(event, i64::MAX);
+    }
+
+    /// Applies one event the broker received at `received` (unix seconds: the time a
+    /// JetStream stream stored it), then hands it to the live feed if anyone listens. The
+    /// receipt is what the node's liveness is judged by; one after the tally's clock (a
+    /// broker's clock ahead of it) counts as now.
+    pub fn observe_received(&self, event: &AnyEvent, received: i64) {
+        if self.apply(event, received) && self.feed.has_listeners() {
             self.feed.send(event);
         }
     }
 
     /// Applies one event; false when it was not counted.
-    fn apply(&self, event: &AnyEvent) -> bool {
+    fn apply(&self, event: &AnyEvent, received: i64) -> bool {
         let start = Instant::now();
         match event {
             AnyEvent::Lifecycle(event) => {
@@ -289,8 +314,8 @@ impl Tally {
                 if !component.is_empty() && !self.counts(component) {
                     return false;
                 }
-                let now = self.now_for(event.timestamp());
-                let change = self.fleet().observe(event, now);
+                let received = self.no_later_than_now(received);
+                let change = self.fleet().observe(event, received);
                 if let Change::Refused(refusal) = change {
                     self.refused(refusal, event);
                     return false;
@@ -363,17 +388,15 @@ impl Tally {
         log.last_warning = Some(Instant::now());
     }
 
-    /// The current time for an event stamped `timestamp`. Reading the clock costs more
-    /// than the rest of processing an event, and an event stamped no later than the last
-    /// reading is placed by its own stamp anyway, so the clock is read only past it.
-    fn now_for(&self, timestamp: i64) -> i64 {
-        let latest = self.latest_now.load(Ordering::Relaxed);
-        if timestamp > 0 && timestamp <= latest {
-            return latest;
+    /// `received`, or now when it is later (by the tally's clock). A stored event's receipt
+    /// is in the past, so the clock is read only once a receipt passes its last reading.
+    fn no_later_than_now(&self, received: i64) -> i64 {
+        if received <= self.latest_now.load(Ordering::Relaxed) {
+            return received;
         }
         let now = (self.options.clock)();
         self.latest_now.fetch_max(now, Ordering::Relaxed);
-        now
+        received.min(now)
     }
 
     /// Expires nodes not seen for `max_age` (they are lost), forgets those lost for longer

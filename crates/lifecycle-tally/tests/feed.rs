@@ -413,8 +413,16 @@ async fn a_client_that_never_reads_costs_at_most_its_budget() {
     let padding = "x".repeat(8 * 1024);
     let mut most = 0;
     for i in 0..6_000 {
-        let identity = format!("n{i}.{padding}");
-        tally.observe(&lifecycle(EventType::Alive, &identity, "server", Some("1")));
+        // Long names are refused as nodes; a governor's name is not one, and is counted.
+        let governor = Event::builder(EventType::Governor)
+            .identity(format!("n{i}"))
+            .component("server")
+            .governor(&padding)
+            .sequence(1)
+            .governor_event(lifecycle_core::GovernorEventType::Enter)
+            .build()
+            .unwrap();
+        tally.observe(&AnyEvent::Lifecycle(governor));
         most = most.max(tally.feed_buffered_bytes());
         if i % 500 == 0 {
             // Let the server write what the socket takes.

@@ -248,7 +248,15 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
     let tally = tally(&clock);
     let served = serve_tally(&tally, "lifecycle_tally").await;
     let base = &served.base;
-    // Events are placed by their own time when it is not in the future.
+    // Liveness is by receipt: old1 was received more than the max age ago; last_seen is
+    // each event's own time.
+    clock.store(START + 100 - MAX_AGE - 5, Ordering::Relaxed);
+    tally.observe(&alive(
+        "old1",
+        "server",
+        "0.29.4",
+        START + 100 - MAX_AGE - 5,
+    ));
     clock.store(START + 100, Ordering::Relaxed);
     for (identity, component, version, at) in [
         ("web1", "server", "0.29.4", START),
@@ -256,7 +264,6 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
         ("web3", "server", "0.100.0", START + 20),
         ("db1", "server", "0.28.0", START + 30),
         ("b1", "broker", "0.29.4", START + 40),
-        ("old1", "server", "0.29.4", START + 100 - MAX_AGE - 5),
     ] {
         tally.observe(&alive(identity, component, version, at));
     }

@@ -235,6 +235,7 @@ mod tests {
             payload: payload.into(),
             stream_sequence: None,
             pending: None,
+            stored: None,
         }
     }
 
@@ -323,6 +324,7 @@ mod tests {
             payload: payload.to_vec().into(),
             stream_sequence: None,
             pending: None,
+            stored: None,
         }
     }
 }
