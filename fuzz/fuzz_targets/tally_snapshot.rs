@@ -9,8 +9,12 @@ use lifecycle_tally::Fleet;
 
 fn listing(fleet: &Fleet) -> Vec<String> {
     let mut all = Vec::new();
-    fleet.nodes(None, None).for_each(|n| all.push(format!("{n:?}")));
-    fleet.lost_nodes(None, None).for_each(|n| all.push(format!("{n:?}")));
+    fleet
+        .nodes(None, None)
+        .for_each(|n| all.push(format!("{n:?}")));
+    fleet
+        .lost_nodes(None, None)
+        .for_each(|n| all.push(format!("{n:?}")));
     all
 }
 

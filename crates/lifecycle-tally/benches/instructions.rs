@@ -1,0 +1,56 @@
+//! A fixed amount of work per clock pattern, to count instructions with callgrind (exact
+//! whatever else the machine does, unlike the wall-clock figures of `benches/tally.rs`):
+//! a million new nodes, their events stamped in order, reversed, in a saw-tooth, or one in
+//! a hundred an hour behind, applied as ingest applies them.
+//!
+//! ```text
+//! cargo bench -p lifecycle-tally --bench instructions --no-run
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/instructions-* none
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/instructions-* in_order
+//! ```
+//!
+//! The pattern `none` builds the events and applies none: the difference from it, divided by
+//! the events, is the cost of applying one.
+
+use lifecycle_core::{AnyEvent, Event, EventType};
+use lifecycle_tally::{Tally, TallyOptions};
+
+const NODES: usize = 1_000_000;
+const STORED: i64 = 1_700_000_000;
+
+fn main() {
+    // `cargo test --benches` runs this with no pattern: a small smoke run.
+    let pattern = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    let nodes = if pattern.is_empty() { 1_000 } else { NODES };
+    let stamp: fn(usize) -> i64 = match pattern.as_str() {
+        "reversed" => |i| STORED - (i / 1_000) as i64,
+        "saw_tooth" => |i| STORED + (i % 1_200) as i64 - 600,
+        "one_percent_an_hour_behind" => {
+            |i| STORED + (i / 1_000) as i64 - if i % 100 == 0 { 3_600 } else { 0 }
+        }
+        _ => |i| STORED + (i / 1_000) as i64,
+    };
+    let events: Vec<AnyEvent> = (0..nodes)
+        .map(|i| {
+            AnyEvent::Lifecycle(
+                Event::builder(EventType::Alive)
+                    .identity(format!("node{i}.example.net"))
+                    .component("server")
+                    .version(["0.28.0", "0.29.4"][i % 2])
+                    .timestamp(stamp(i))
+                    .build()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let tally = Tally::new(TallyOptions::default());
+    if pattern != "none" {
+        for event in &events {
+            tally.observe_received(event, STORED);
+        }
+        assert_eq!(tally.fleet().len(), nodes);
+    }
+}
