@@ -15,8 +15,11 @@
 use lifecycle_core::{AnyEvent, Event, EventType};
 use lifecycle_tally::{Tally, TallyOptions};
 
+#[path = "common/clocks.rs"]
+mod clocks;
+use clocks::{CLOCKS, STORED, Stamp};
+
 const NODES: usize = 1_000_000;
-const STORED: i64 = 1_700_000_000;
 
 fn main() {
     // `cargo test --benches` runs this with no pattern: a small smoke run.
@@ -25,14 +28,11 @@ fn main() {
         .find(|a| !a.starts_with('-'))
         .unwrap_or_default();
     let nodes = if pattern.is_empty() { 1_000 } else { NODES };
-    let stamp: fn(usize) -> i64 = match pattern.as_str() {
-        "reversed" => |i| STORED - (i / 1_000) as i64,
-        "saw_tooth" => |i| STORED + (i % 1_200) as i64 - 600,
-        "one_percent_an_hour_behind" => {
-            |i| STORED + (i / 1_000) as i64 - if i % 100 == 0 { 3_600 } else { 0 }
-        }
-        _ => |i| STORED + (i / 1_000) as i64,
-    };
+    // `none` stamps as in order.
+    let stamp: Stamp = CLOCKS
+        .iter()
+        .find(|(name, _)| *name == pattern)
+        .map_or(CLOCKS[0].1, |(_, stamp)| *stamp);
     let events: Vec<AnyEvent> = (0..nodes)
         .map(|i| {
             AnyEvent::Lifecycle(

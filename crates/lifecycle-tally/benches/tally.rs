@@ -16,10 +16,13 @@ use lifecycle_core::{AnyEvent, Event, EventType, Filter, parse};
 use lifecycle_http::prometheus_text;
 use lifecycle_tally::{MAX_PAGE_SIZE, NodeQuery, Tally, TallyOptions};
 
-/// When the stream stored the events: each is applied as the tally applies what it reads
-/// from `CHORIA_EVENTS` (`Tally::observe_received`), the clock read only when a receipt
-/// passes its last reading.
-const STORED: i64 = 1_700_000_000;
+#[path = "common/clocks.rs"]
+mod clocks;
+use clocks::{CLOCKS, STORED};
+
+// Each event is applied as the tally applies what it reads from `CHORIA_EVENTS`
+// (`Tally::observe_received`, stored at `STORED`), the clock read only when a receipt
+// passes its last reading.
 
 const KNOWN: usize = 50_000;
 const NEW: usize = 1_000_000;
@@ -42,17 +45,6 @@ fn alive_at(i: usize, timestamp: i64) -> Event {
         .build()
         .unwrap()
 }
-
-/// The timestamps of the clock patterns: node `i` of a million, around a fixed moment.
-const CLOCKS: [(&str, fn(usize) -> i64); 4] = [
-    ("in_order", |i| 1_700_000_000 + (i / 1_000) as i64),
-    ("reversed", |i| 1_700_000_000 - (i / 1_000) as i64),
-    // Each node's clock off by up to 10 minutes either way, in a saw-tooth.
-    ("saw_tooth", |i| 1_700_000_000 + (i % 1_200) as i64 - 600),
-    ("one_percent_an_hour_behind", |i| {
-        1_700_000_000 + (i / 1_000) as i64 - if i % 100 == 0 { 3_600 } else { 0 }
-    }),
-];
 
 fn clocks(c: &mut Criterion) {
     let mut group = c.benchmark_group("tally");

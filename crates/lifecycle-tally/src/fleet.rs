@@ -1470,7 +1470,8 @@ mod tests {
     /// reversed, saw-toothed or one in a hundred an hour behind make the same lists.
     #[test]
     fn the_order_of_timestamps_changes_nothing_in_the_lists() {
-        let patterns: [(&str, fn(i64) -> i64); 4] = [
+        type Stamp = fn(i64) -> i64;
+        let patterns: [(&str, Stamp); 4] = [
             ("in order", |i| 1_700_000_000 + i),
             ("reversed", |i| 1_700_000_000 - i),
             ("saw-tooth", |i| 1_700_000_000 + i % 1_000 * 60),
