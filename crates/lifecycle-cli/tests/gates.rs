@@ -657,7 +657,7 @@ fn tally_errors_name_the_url_without_its_password() {
     assert_eq!(out.code(), Some(2));
     assert!(
         out.stderr.starts_with(&format!(
-            "lifecycle: cannot reach the tally at http://alice:***@127.0.0.1:{port}/api/v1/nodes: "
+            "lifecycle: cannot reach the tally at http://***@127.0.0.1:{port}/api/v1/nodes: "
         )),
         "{}",
         out.stderr

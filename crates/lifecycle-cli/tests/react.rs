@@ -635,7 +635,7 @@ http = { url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "structu
         String::from_utf8_lossy(&output.stdout),
         format!(
             "provision: exec [\"/usr/local/bin/provision\",\"--node\",\"new1.example.net\"] <- {provisioning}\n\
-             notify-cd: POST https://cd.example.net/hooks/choria?*** (structured mode) id {} <- {upgraded}\n",
+             notify-cd: POST https://cd.example.net/hooks/choria?key=*** (structured mode) id {} <- {upgraded}\n",
             upgraded.id()
         )
     );
