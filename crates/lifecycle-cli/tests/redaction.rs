@@ -274,7 +274,9 @@ async fn the_receiver_comes_from_a_file_the_environment_or_a_systemd_credential(
     let credentials = dir.path().join("credentials");
     std::fs::create_dir(&credentials).unwrap();
     std::fs::write(credentials.join("forward-to"), &url).unwrap();
-    let ways: [(&[&str], &[(&str, &Path)]); 3] = [
+    /// Arguments, and variables of the environment.
+    type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a Path)]);
+    let ways: [Way; 3] = [
         (&["--to-file", file.to_str().unwrap()], &[]),
         (&[], &[("LIFECYCLE_FORWARD_TO", Path::new(&url))]),
         (&[], &[("CREDENTIALS_DIRECTORY", &credentials)]),
