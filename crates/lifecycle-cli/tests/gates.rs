@@ -734,7 +734,7 @@ fn usage_errors_exit_2_before_connecting() {
         ),
         (
             &["nodes", "--tally", "ftp://tally"][..],
-            "lifecycle: invalid tally URL 'ftp://tally/': expected an http:// or https:// URL\n",
+            "lifecycle: invalid tally URL: unknown scheme 'ftp' (expected http:// or https://)\n",
         ),
     ] {
         let out = run(&server, args);

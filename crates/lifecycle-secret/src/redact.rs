@@ -212,7 +212,7 @@ mod tests {
             ("http://TOKEN@[::1", "(invalid URL: invalid IPv6 address)"),
             ("alice:s3cret@host:4222", "(invalid URL: no scheme)"),
             ("TOKEN@host", "(invalid URL: no scheme)"),
-            ("pass word://x", "(invalid URL: no scheme)"),
+            ("user:pass@h://x", "(invalid URL: no scheme)"),
             ("http://alice:s3cret@", "(invalid URL: empty host)"),
             ("", "(invalid URL: no scheme)"),
             (
