@@ -15,7 +15,11 @@ use crate::error::{Error, ErrorKind};
 /// The SDK holds `data` as a `serde_json::Value`, so its keys come out sorted rather than in
 /// Choria's order; the values are the same.
 pub fn to_cloudevent(event: &AnyEvent) -> Result<cloudevents::Event, Error> {
-    let json = event.cloudevent();
+    with_id(event, event.cloudevent().id())
+}
+
+/// [`to_cloudevent`] with the CloudEvent's `id` given (a machine event's is fresh each time).
+pub(crate) fn with_id(event: &AnyEvent, id: &str) -> Result<cloudevents::Event, Error> {
     let source = match event {
         AnyEvent::Lifecycle(_) => LIFECYCLE_SOURCE,
         AnyEvent::Machine(_) => MACHINE_SOURCE,
@@ -29,7 +33,7 @@ pub fn to_cloudevent(event: &AnyEvent) -> Result<cloudevents::Event, Error> {
         )
     })?;
     let mut builder = EventBuilderV10::new()
-        .id(json.id())
+        .id(id)
         .source(source)
         .ty(event.protocol().into_owned())
         .time(time)

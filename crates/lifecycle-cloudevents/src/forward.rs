@@ -1,11 +1,13 @@
 //! POSTing events to a CloudEvents receiver, one attempt at a time; retries, order and
 //! acknowledgements belong to the caller (`lifecycle-deliver`'s engine).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lifecycle_core::AnyEvent;
 
-use crate::convert::to_cloudevent;
+use crate::convert::with_id;
+use crate::encoded::{Encoded, by_hand};
 use crate::error::{Error, ErrorKind};
 use crate::failure::Failure;
 use crate::http::{Mode, encode};
@@ -19,6 +21,10 @@ pub struct Forwarder {
     client: reqwest::Client,
     url: reqwest::Url,
     mode: Mode,
+    /// A POST to `url` as reqwest's builder makes it, taken once: the URL without its user
+    /// and password, and those in an `Authorization` header. [`Forwarder::post`] starts each
+    /// request from it, so that it goes out as the SDK's binding sends it.
+    base: Arc<reqwest::Request>,
 }
 
 impl Forwarder {
@@ -35,10 +41,16 @@ impl Forwarder {
             .timeout(timeout)
             .build()
             .map_err(|e| Error::with_source(ErrorKind::Http, e))?;
+        // reqwest's errors quote the URL, secrets and all.
+        let base = client
+            .post(parsed.clone())
+            .build()
+            .map_err(|e| Error::with_source(ErrorKind::Http, e.without_url()))?;
         Ok(Forwarder {
             client,
             url: parsed,
             mode,
+            base: Arc::new(base),
         })
     }
 
@@ -58,9 +70,26 @@ impl Forwarder {
         lifecycle_secret::redact(&self.url)
     }
 
+    /// The request for `event`, built once for all its attempts (so that a machine event
+    /// keeps one CloudEvent id). An event that cannot be a request in this mode is an
+    /// [`ErrorKind::Unencodable`] error, a permanent failure.
+    pub fn prepare(&self, event: &AnyEvent) -> Result<Encoded, Error> {
+        let cloudevent = event.cloudevent();
+        let id = cloudevent.id();
+        match by_hand(event, id, self.mode) {
+            Some(encoded) => Ok(encoded),
+            None => {
+                let request = self.sdk_request(with_id(event, id)?)?;
+                Ok(Encoded::from_request(id, &request, &self.base))
+            }
+        }
+    }
+
     /// One attempt: `Ok` when the receiver answered 2xx.
     pub async fn send(&self, event: &AnyEvent) -> Result<(), Error> {
-        self.send_cloudevent(to_cloudevent(event)?).await
+        self.post(&self.prepare(event)?)
+            .await
+            .map_err(Failure::into_error)
     }
 
     /// One attempt with an event already converted.
@@ -68,14 +97,29 @@ impl Forwarder {
         self.attempt(event).await.map_err(Failure::into_error)
     }
 
-    /// One attempt, its failure sorted into transient or permanent.
+    /// One attempt of a request [`Forwarder::prepare`] built, its failure sorted into
+    /// transient or permanent.
+    pub async fn post(&self, request: &Encoded) -> Result<(), Failure> {
+        self.execute(request.request(&self.base)).await
+    }
+
+    /// One attempt with the SDK's conversion, its failure sorted into transient or
+    /// permanent.
     pub async fn attempt(&self, event: cloudevents::Event) -> Result<(), Failure> {
-        // Built here, not when sent: a header the event cannot fill is then this event's
+        self.execute(self.sdk_request(event)?).await
+    }
+
+    /// `event` through the SDK's reqwest binding.
+    pub(crate) fn sdk_request(&self, event: cloudevents::Event) -> Result<reqwest::Request, Error> {
+        // Built before it is sent: a header the event cannot fill is then this event's
         // fault (permanent), not the exchange's.
         // reqwest's errors quote the URL, secrets and all: the receiver is known anyway.
-        let request = encode(event, self.mode, self.client.post(self.url.clone()))?
+        encode(event, self.mode, self.client.post(self.url.clone()))?
             .build()
-            .map_err(|e| Error::with_source(ErrorKind::Unencodable(self.mode), e.without_url()))?;
+            .map_err(|e| Error::with_source(ErrorKind::Unencodable(self.mode), e.without_url()))
+    }
+
+    async fn execute(&self, request: reqwest::Request) -> Result<(), Failure> {
         let response = self
             .client
             .execute(request)
@@ -94,6 +138,7 @@ impl Forwarder {
 mod tests {
     use super::*;
     use crate::error::Chain;
+    use crate::to_cloudevent;
 
     #[test]
     fn urls_must_be_http() {

@@ -8,6 +8,8 @@
 //! - [`Forwarder`] POSTs an event to a receiver; a failed attempt is a [`Failure`] that may
 //!   pass later (transient) or never will (permanent). Retries, order and acknowledgements
 //!   are `lifecycle-deliver`'s engine's, which `lifecycle forward` and `lifecycle react` use.
+//!   [`Forwarder::prepare`] builds an event's request once ([`Encoded`]), by hand, to the
+//!   same bytes as the SDK's binding; [`Forwarder::post`] sends it.
 //!
 //! ```no_run
 //! use lifecycle_cloudevents::{Forwarder, Mode, from_cloudevent, to_cloudevent};
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod convert;
+mod encoded;
 mod error;
 mod failure;
 mod forward;
@@ -33,6 +36,7 @@ mod http;
 
 pub use cloudevents;
 pub use convert::{from_cloudevent, to_cloudevent};
+pub use encoded::Encoded;
 pub use error::{Error, ErrorKind};
 pub use failure::Failure;
 pub use forward::{Forwarder, REQUEST_TIMEOUT};

@@ -22,8 +22,8 @@ pub enum Action {
 pub enum Prepared {
     /// The program to run.
     Exec(Command),
-    /// The request to send (boxed: a CloudEvent is large).
-    Http(Box<Request>),
+    /// The request to send.
+    Http(Request),
 }
 
 impl fmt::Display for Prepared {
@@ -41,9 +41,7 @@ impl Handler for Action {
     fn prepare(&self, event: &Received) -> Result<Prepared, Failure> {
         match self {
             Action::Exec(exec) => exec.prepare(event).map(Prepared::Exec),
-            Action::Http(post) => post
-                .prepare(event)
-                .map(|request| Prepared::Http(Box::new(request))),
+            Action::Http(post) => post.prepare(event).map(Prepared::Http),
         }
     }
 

@@ -170,11 +170,12 @@ async fn run(command: &Command, attempt: u32, timeout: Duration) -> Result<(), F
         return Err(Failure::permanent("no program to run"));
     };
     let shown = TerminalSafe(program);
+    let stdin = prefilled(&command.stdin);
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .envs(command.env.iter().map(|(k, v)| (k, v)))
         .env("LIFECYCLE_ATTEMPT", attempt.to_string())
-        .stdin(Stdio::piped())
+        .stdin(stdin.unwrap_or_else(Stdio::piped))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -195,8 +196,8 @@ async fn run(command: &Command, attempt: u32, timeout: Duration) -> Result<(), F
             .and_then(|pid| i32::try_from(pid).ok())
             .and_then(rustix::process::Pid::from_raw),
     );
-    // Its input is written and its standard error read here, alongside the wait, not by
-    // tasks of their own: a program is started for every event.
+    // Its input, unless already in its pipe, is written and its standard error read here,
+    // alongside the wait, not by tasks of their own: a program is started for every event.
     let mut feed = pin!(feed(child.stdin.take(), &command.stdin));
     let mut drain = pin!(tail(child.stderr.take()));
     let mut fed = false;
@@ -242,6 +243,28 @@ async fn run(command: &Command, attempt: u32, timeout: Duration) -> Result<(), F
     } else {
         Err(Failure::transient(why))
     }
+}
+
+/// A program's standard input with all of `bytes` already in it, when they fit in an empty
+/// pipe (an event's JSON, a few hundred bytes, in a pipe of 64 KiB): the program reads the
+/// same bytes, then the end of its input, and nothing is left to write while it runs, so
+/// its input is not registered with the runtime nor fed by a task. `None` when they do not
+/// fit (then they are fed as the program reads them).
+#[cfg(target_os = "linux")]
+fn prefilled(bytes: &[u8]) -> Option<Stdio> {
+    use std::io::Write;
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
+    // An empty pipe takes its capacity without blocking.
+    if bytes.len() > rustix::pipe::fcntl_getpipe_size(&write).ok()? {
+        return None;
+    }
+    std::fs::File::from(write).write_all(bytes).ok()?;
+    Some(Stdio::from(read))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn prefilled(_: &[u8]) -> Option<Stdio> {
+    None
 }
 
 /// Writes `bytes` to a program's standard input, then closes it.
