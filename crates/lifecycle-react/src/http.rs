@@ -137,6 +137,7 @@ mod tests {
             payload: payload.to_vec().into(),
             stream_sequence: None,
             pending: None,
+            stored: None,
         };
         let post = Post::new(Forwarder::new(&url, Mode::Binary).unwrap());
         let request = post.prepare(&received).unwrap();
