@@ -1,0 +1,591 @@
+//! `run` and `dry_run` against a real nats-server with JetStream: exec rules running small
+//! scripts written here (exec passes its arguments to the program without a shell, so the
+//! program is a script file), and an http rule posting to the Python SDK's CloudEvents
+//! receiver. Every wait has a deadline; no fixed sleep decides an outcome.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lifecycle_core::{Event, EventType, Format};
+use lifecycle_deliver::Metrics;
+use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, ReplayFrom, Settings};
+use lifecycle_react::{Options, Rules, consumer_name, dry_run, run};
+use lifecycle_testsupport::{CloudEventsReceiver, NatsServer};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long anything may take: generous, for a loaded machine.
+const WITHIN: Duration = Duration::from_secs(60);
+
+async fn connect(server: &NatsServer) -> Connection {
+    let options = ConnectOptions {
+        servers: vec![server.url()],
+        ..Default::default()
+    };
+    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+    let connection = Connection::connect(&settings).await.unwrap();
+    connection
+        .ensure_events_stream(DEFAULT_RETENTION)
+        .await
+        .unwrap();
+    connection
+}
+
+fn startup(identity: &str) -> Event {
+    Event::builder(EventType::Startup)
+        .identity(identity)
+        .component("server")
+        .version("0.29.4")
+        .build()
+        .unwrap()
+}
+
+/// `count` startup events for `nodes` identities, node0 ... in turn.
+fn fleet(count: usize, nodes: usize) -> Vec<Event> {
+    (0..count)
+        .map(|i| startup(&format!("node{}.example.net", i % nodes)))
+        .collect()
+}
+
+async fn publish(connection: &Connection, events: &[Event]) {
+    let publisher = connection.publisher(Format::Choria);
+    publisher.publish_all(events).await.unwrap();
+    publisher.flush().await.unwrap();
+}
+
+/// Each identity's event ids, in publish order.
+fn by_identity(events: &[Event]) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for event in events {
+        map.entry(event.identity().to_owned())
+            .or_default()
+            .push(event.id().to_owned());
+    }
+    map
+}
+
+/// A temporary directory with the rules file and the scripts its rules run.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            dir: tempfile::Builder::new()
+                .prefix("lifecycle-react-lib-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes an executable `/bin/sh` script; `$OUT` in it is this directory.
+    fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.path(name);
+        let text = format!("#!/bin/sh\nOUT='{}'\n{body}\n", self.dir.path().display());
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Writes the rules file and loads it.
+    fn rules(&self, text: &str) -> Rules {
+        let path = self.path("rules.toml");
+        std::fs::write(&path, text).unwrap();
+        Rules::load(&path).unwrap()
+    }
+
+    /// The complete lines of `$OUT/<name>` (a script may be writing one).
+    fn lines(&self, name: &str) -> Vec<String> {
+        lifecycle_testsupport::complete_lines(&self.path(name))
+    }
+
+    /// How many of `events` are in their identity's file.
+    fn handled(&self, events: &[Event]) -> usize {
+        by_identity(events)
+            .iter()
+            .map(|(identity, ids)| {
+                let got: HashSet<String> = self.lines(identity).into_iter().collect();
+                ids.iter().filter(|id| got.contains(*id)).count()
+            })
+            .sum()
+    }
+
+    /// Each identity's file, repeats after the first arrival removed, is its events in
+    /// publish order; returns how many lines were repeats.
+    fn assert_in_order(&self, events: &[Event]) -> usize {
+        let mut repeats = 0;
+        for (identity, ids) in by_identity(events) {
+            let lines = self.lines(&identity);
+            let mut seen = HashSet::new();
+            let first: Vec<&String> = lines.iter().filter(|id| seen.insert(*id)).collect();
+            repeats += lines.len() - first.len();
+            let ids: Vec<&String> = ids.iter().collect();
+            assert_eq!(first, ids, "{identity}: every event, in publish order");
+        }
+        repeats
+    }
+}
+
+/// `run` in a task, and the sender that stops it.
+struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), lifecycle_react::RunError>>,
+}
+
+impl Running {
+    fn start(
+        connection: &Connection,
+        rules: &Rules,
+        options: Options,
+        metrics: &Metrics,
+    ) -> Running {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (connection, rules, metrics) = (connection.clone(), rules.clone(), metrics.clone());
+        let task = tokio::spawn(async move {
+            run(&connection, &rules, &options, &metrics, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Running {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Asks it to stop and waits until it has; it must stop cleanly.
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(WITHIN, &mut self.task)
+            .await
+            .expect("run stops in time")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Short waits and backoff, so that a test takes seconds.
+fn options(durable: &str) -> Options {
+    let mut options = Options::new(durable);
+    options.ack_wait = Duration::from_secs(2);
+    options.max_backoff = Duration::from_millis(50);
+    options
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WITHIN;
+    while !done() {
+        assert!(Instant::now() < deadline, "not within {WITHIN:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_for_consumer(connection: &Connection, name: &str) {
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let deadline = Instant::now() + WITHIN;
+    while stream.consumer_info(name).await.is_err() {
+        assert!(Instant::now() < deadline, "no consumer {name}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the consumer `name` holds nothing pending and nothing unacknowledged.
+async fn wait_settled(connection: &Connection, name: &str) {
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let info = stream.consumer_info(name).await.unwrap();
+        if info.num_ack_pending == 0 && info.num_pending == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: {} unacknowledged, {} pending",
+            info.num_ack_pending,
+            info.num_pending
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Appends the event id to a file named for the identity.
+const RECORD: &str = "printf '%s\\n' \"$2\" >> \"$OUT/$1\"";
+
+fn record_rule(script: &std::path::Path, filter: &str, extra: &str) -> String {
+    format!(
+        "[[rules]]\nname = \"record\"\nfilter = \"{filter}\"\nexec = [\"{}\", \"{{{{ identity }}}}\", \"{{{{ id }}}}\"]\n{extra}\n",
+        script.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exec_rule_handles_every_event_of_every_node_in_order() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let setup = Setup::new();
+    let script = setup.script("record", RECORD);
+    let rules = setup.rules(&record_rule(&script, "startup", "concurrency = 8"));
+    let metrics = Metrics::default();
+    let running = Running::start(&connection, &rules, options("order"), &metrics);
+    wait_for_consumer(&connection, &consumer_name("order", "record")).await;
+    let events = fleet(200, 10);
+    // Not for this rule: acknowledged without running anything.
+    let shutdown = Event::builder(EventType::Shutdown)
+        .identity("node0.example.net")
+        .component("server")
+        .build()
+        .unwrap();
+    publish(&connection, &[vec![shutdown], events.clone()].concat()).await;
+    wait_until("every event handled", || setup.handled(&events) == 200).await;
+    wait_settled(&connection, "order-record").await;
+    assert_eq!(
+        setup.assert_in_order(&events),
+        0,
+        "no repeats without a stop"
+    );
+    let rule = metrics.rule("record");
+    assert_eq!(rule.matched(), 200);
+    assert_eq!(rule.succeeded(), 200);
+    assert_eq!(rule.failed(), 0);
+    assert_eq!(rule.dead_lettered(), 0);
+    assert_eq!(rule.running(), 0);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopped_and_started_again_no_event_is_lost_and_each_node_keeps_its_order() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let setup = Setup::new();
+    let script = setup.script(
+        "record",
+        "sleep 0.02\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
+    );
+    let rules = setup.rules(&record_rule(&script, "startup", "concurrency = 5"));
+    let mut first_options = options("again");
+    // Actions still running at the stop are abandoned at once: their events stay
+    // unacknowledged, for the next run.
+    first_options.grace = Duration::from_millis(1);
+    let first = Running::start(&connection, &rules, first_options, &Metrics::default());
+    wait_for_consumer(&connection, "again-record").await;
+    let events = fleet(300, 20);
+    publish(&connection, &events).await;
+    wait_until("some events handled", || setup.lines("all").len() >= 40).await;
+    first.stop().await;
+    let at_stop = setup.lines("all").len();
+    assert!(
+        at_stop < events.len(),
+        "the stop came too late to test anything"
+    );
+
+    let metrics = Metrics::default();
+    let second = Running::start(&connection, &rules, options("again"), &metrics);
+    wait_until("every event handled after the restart", || {
+        setup.handled(&events) == events.len()
+    })
+    .await;
+    wait_settled(&connection, "again-record").await;
+    // Only actions running at the stop (at most the concurrency) can have run twice; the
+    // second run waited for the events the first one held, so each node's order holds.
+    let repeats = setup.assert_in_order(&events);
+    assert!(repeats <= 5, "{repeats} repeats");
+    let handled_again = metrics.rule("record").succeeded();
+    assert_eq!(
+        setup.lines("all").len() as u64,
+        at_stop as u64 + handled_again,
+        "every run recorded once"
+    );
+    assert!(
+        handled_again >= (events.len() - at_stop) as u64,
+        "the second run handled at least what the first left"
+    );
+    second.stop().await;
+    eprintln!("{at_stop} handled before the stop, {repeats} repeated after it");
+}
+
+const DEAD: &str = "lifecycle.dead.react";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_programs_are_dead_lettered_and_the_others_go_on() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let setup = Setup::new();
+    // node3 fails for a while (exit 3, retried); node4's events can never be handled (65).
+    let script = setup.script(
+        "record",
+        "case \"$1\" in\n\
+         node3.example.net) echo \"cannot provision $1\" >&2; exit 3;;\n\
+         node4.example.net) echo \"bad event for $1\" >&2; exit 65;;\n\
+         esac\n\
+         printf '%s\\n' \"$2\" >> \"$OUT/$1\"",
+    );
+    let rules = setup.rules(&record_rule(
+        &script,
+        "startup",
+        &format!("concurrency = 4\nmax_attempts = 3\ndead_letter = \"{DEAD}\""),
+    ));
+    let metrics = Metrics::default();
+    let mut letters = connection.client().subscribe(DEAD).await.unwrap();
+    connection.client().flush().await.unwrap();
+    let running = Running::start(&connection, &rules, options("dead"), &metrics);
+    wait_for_consumer(&connection, "dead-record").await;
+    let events = fleet(60, 6);
+    publish(&connection, &events).await;
+    let failing =
+        |identity: &str| identity == "node3.example.net" || identity == "node4.example.net";
+    let (bad, good): (Vec<Event>, Vec<Event>) =
+        events.iter().cloned().partition(|e| failing(e.identity()));
+    wait_until("the others handled", || setup.handled(&good) == good.len()).await;
+
+    // (identity, attempts, reason) of each dead letter, by event id.
+    let mut dead: HashMap<String, Vec<String>> = HashMap::new();
+    for _ in 0..bad.len() {
+        let letter = tokio::time::timeout(WITHIN, letters.next())
+            .await
+            .expect("a dead letter in time")
+            .unwrap();
+        let headers = letter.headers.clone().unwrap();
+        let header = |name: &str| headers.get(name).unwrap().as_str().to_owned();
+        let event = Event::from_json(&letter.payload).unwrap();
+        assert_eq!(
+            header("Lifecycle-Event-Id"),
+            event.id(),
+            "the event as published"
+        );
+        assert_eq!(header("Lifecycle-Dead-Letter-Consumer"), "dead-record");
+        assert_eq!(
+            header("Lifecycle-Dead-Letter-Handler"),
+            "rule record (exec)"
+        );
+        let (attempts, ending) = match event.identity() {
+            "node3.example.net" => (
+                "3",
+                "exited with status 3; stderr: cannot provision node3.example.net",
+            ),
+            "node4.example.net" => (
+                "1",
+                "exited with status 65; stderr: bad event for node4.example.net",
+            ),
+            other => panic!("{other} was dead-lettered"),
+        };
+        assert_eq!(header("Lifecycle-Dead-Letter-Attempts"), attempts);
+        let reason = header("Lifecycle-Dead-Letter-Reason");
+        assert!(reason.ends_with(ending), "{reason}");
+        dead.entry(event.identity().to_owned())
+            .or_default()
+            .push(event.id().to_owned());
+    }
+    assert_eq!(
+        dead,
+        by_identity(&bad),
+        "each of them once, in order per node"
+    );
+    wait_settled(&connection, "dead-record").await;
+    assert_eq!(setup.assert_in_order(&good), 0);
+    assert!(setup.lines("node3.example.net").is_empty());
+    assert!(setup.lines("node4.example.net").is_empty());
+    let rule = metrics.rule("record");
+    assert_eq!(rule.matched(), 60);
+    assert_eq!(rule.succeeded(), 40);
+    assert_eq!(rule.dead_lettered(), 20);
+    // node3: 3 failures and 2 retries each; node4: 1 failure, never retried.
+    assert_eq!(rule.failed(), 30 + 10);
+    assert_eq!(rule.retried(), 20);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), letters.next())
+            .await
+            .is_err(),
+        "no more dead letters"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_prints_what_would_run_and_acknowledges_nothing() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let setup = Setup::new();
+    let script = setup.script("record", RECORD);
+    let rules = setup.rules(&format!(
+        r#"{}
+[[rules]]
+name = "notify-cd"
+filter = "upgraded"
+http = {{ url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "structured" }}
+"#,
+        record_rule(&script, "startup,component=provision_mode_server", "")
+    ));
+    // The exec rule alone (the other would post to the internet) has its durable consumer
+    // before the events come: it starts with what is new.
+    let record = Rules {
+        path: rules.path.clone(),
+        rules: vec![rules.rules[0].clone()],
+    };
+    let running = Running::start(&connection, &record, options("react"), &Metrics::default());
+    wait_for_consumer(&connection, "react-record").await;
+    running.stop().await;
+    let provisioning = Event::builder(EventType::Startup)
+        .identity("new1.example.net")
+        .component("provision_mode_server")
+        .version("0.29.4")
+        .build()
+        .unwrap();
+    let upgraded = Event::builder(EventType::Upgraded)
+        .identity("web1.example.net")
+        .component("server")
+        .version("0.29.3")
+        .new_version("0.29.4")
+        .build()
+        .unwrap();
+    let events = [
+        startup("ignored.example.net"),
+        provisioning.clone(),
+        upgraded.clone(),
+    ];
+    publish(&connection, &events).await;
+    let mut out = Vec::new();
+    let printed = tokio::time::timeout(
+        WITHIN,
+        dry_run(
+            &connection,
+            &rules,
+            Some(ReplayFrom::Start),
+            Some(2),
+            &mut out,
+            std::future::pending(),
+        ),
+    )
+    .await
+    .expect("the dry run ends at its limit")
+    .unwrap();
+    assert_eq!(printed, 2);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        format!(
+            "record: exec [\"{}\",\"new1.example.net\",\"{}\"] <- {provisioning}\n\
+             notify-cd: POST https://cd.example.net/hooks/choria?key=*** (structured mode) id {} <- {upgraded}\n",
+            script.display(),
+            provisioning.id(),
+            upgraded.id()
+        )
+    );
+    // Nothing ran; the rule's consumer was given nothing, and no other durable consumer
+    // was made: the replay was ephemeral.
+    assert!(!setup.path("new1.example.net").exists());
+    let js = async_nats::jetstream::new(connection.client().clone());
+    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let consumers: Vec<_> = stream.consumers().map(|info| info.unwrap()).collect().await;
+    let durable: Vec<_> = consumers
+        .iter()
+        .filter_map(|info| info.config.durable_name.clone())
+        .collect();
+    assert_eq!(durable, ["react-record"]);
+    let info = stream.consumer_info("react-record").await.unwrap();
+    assert_eq!(
+        (
+            info.delivered.stream_sequence,
+            info.ack_floor.stream_sequence
+        ),
+        (0, 0),
+        "{info:?}"
+    );
+
+    // Ended by its shutdown, before any limit: what it printed so far.
+    let mut out = Vec::new();
+    let printed = tokio::time::timeout(
+        WITHIN,
+        dry_run(
+            &connection,
+            &rules,
+            Some(ReplayFrom::Sequence(3)),
+            None,
+            &mut out,
+            // Two seconds from its first poll, once the replay is open: time enough for
+            // the one stored event it passes.
+            async { tokio::time::sleep(Duration::from_secs(2)).await },
+        ),
+    )
+    .await
+    .expect("the dry run ends at its shutdown")
+    .unwrap();
+    assert_eq!(printed, 1);
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .starts_with("notify-cd: POST "),
+        "only the upgraded event, the third stored"
+    );
+    // The rule's consumer still has the event for it: the dry runs took nothing.
+    let metrics = Metrics::default();
+    let running = Running::start(&connection, &record, options("react"), &metrics);
+    wait_until("the provisioning event handled", || {
+        setup.lines("new1.example.net") == [provisioning.id()]
+    })
+    .await;
+    wait_settled(&connection, "react-record").await;
+    assert_eq!(metrics.rule("record").succeeded(), 1);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_rule_posts_every_event_to_a_cloudevents_receiver_in_order() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let setup = Setup::new();
+    // Its first answers are 503s: retried, never lost, never repeated.
+    let receiver = CloudEventsReceiver::start_failing(3);
+    let rules = setup.rules(&format!(
+        "[[rules]]\nname = \"notify\"\nfilter = \"startup\"\nhttp = {{ url = \"{}\", mode = \"structured\" }}\nconcurrency = 3\nmax_attempts = 0\n",
+        receiver.url()
+    ));
+    let metrics = Metrics::default();
+    let running = Running::start(&connection, &rules, options("post"), &metrics);
+    wait_for_consumer(&connection, "post-notify").await;
+    let events = fleet(30, 3);
+    publish(&connection, &events).await;
+    wait_until("every event posted", || receiver.received().len() >= 30).await;
+    wait_settled(&connection, "post-notify").await;
+    let received: Vec<Value> = receiver
+        .received()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(received.len(), 30, "each once");
+    let mut got: HashMap<String, Vec<String>> = HashMap::new();
+    for event in &received {
+        assert_eq!(event["mode"], "structured");
+        assert_eq!(event["type"], "io.choria.lifecycle.v1.startup");
+        assert_eq!(event["source"], "io.choria.lifecycle");
+        assert_eq!(event["data"]["component"], "server");
+        let identity = event["subject"].as_str().unwrap().to_owned();
+        assert_eq!(event["data"]["identity"], identity.as_str());
+        got.entry(identity)
+            .or_default()
+            .push(event["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(got, by_identity(&events), "every event, in order per node");
+    assert_eq!(receiver.refused().len(), 3);
+    let rule = metrics.rule("notify");
+    assert_eq!(rule.succeeded(), 30);
+    assert_eq!(rule.failed(), 3);
+    assert_eq!(rule.retried(), 3);
+    assert_eq!(rule.dead_lettered(), 0);
+    running.stop().await;
+}

@@ -1,0 +1,224 @@
+//! `Watch` against a real nats-server: a replay, the caught-up signal, then live events; a
+//! deadline and a stop signal each end it, whatever else is going on.
+
+use std::time::Duration;
+
+use lifecycle_core::{Event, EventType, Filter, Format, Since};
+use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
+use lifecycle_testsupport::NatsServer;
+use lifecycle_watch::{Error, Events, Step, Stop, Watch};
+use tokio::time::Instant;
+
+/// How long anything may take: generous, for a loaded machine.
+const WITHIN: Duration = Duration::from_secs(60);
+
+async fn connect(server: &NatsServer) -> Connection {
+    let options = ConnectOptions {
+        servers: vec![server.url()],
+        ..Default::default()
+    };
+    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
+    let connection = Connection::connect(&settings).await.unwrap();
+    connection
+        .ensure_events_stream(DEFAULT_RETENTION)
+        .await
+        .unwrap();
+    connection
+}
+
+fn event(event_type: EventType, identity: &str) -> Event {
+    let builder = Event::builder(event_type)
+        .identity(identity)
+        .component("server");
+    match event_type {
+        EventType::Shutdown => builder,
+        _ => builder.version("0.29.4"),
+    }
+    .build()
+    .unwrap()
+}
+
+/// Publishes `events` and waits until the stream holds `stored` messages in all.
+async fn publish(connection: &Connection, events: &[Event], stored: u64) {
+    let publisher = connection.publisher(Format::Choria);
+    publisher.publish_all(events).await.unwrap();
+    publisher.flush().await.unwrap();
+    tokio::time::timeout(WITHIN, async {
+        loop {
+            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
+            if state.is_some_and(|s| s.messages >= stored) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the stream stores the events");
+}
+
+/// The next `n` steps: `type identity` for an event, `caught up`, or why it stopped.
+async fn steps(events: &mut Events, n: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let step = tokio::time::timeout(WITHIN, events.step())
+            .await
+            .expect("a step in time");
+        seen.push(match step {
+            Ok(Step::Event(received)) => {
+                let event = received.parsed.event();
+                format!("{} {}", event.type_name(), event.identity())
+            }
+            Ok(Step::CaughtUp) => "caught up".to_owned(),
+            Err(stop) => format!("{stop:?}"),
+        });
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_then_the_caught_up_signal_then_live_events() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let stored = [
+        event(EventType::Startup, "n1"),
+        event(EventType::Alive, "n2"),
+        event(EventType::Shutdown, "n1"),
+        event(EventType::Alive, "n3"),
+        event(EventType::Alive, "n1"),
+    ];
+    publish(&connection, &stored, 5).await;
+    // Not the shutdown: the filter passes startup and alive only.
+    let mut events = Watch::new(Filter::parse("startup,alive").unwrap())
+        .since(Since::Ago(Duration::from_secs(600)))
+        .timeout(WITHIN)
+        .open(&connection)
+        .await
+        .unwrap();
+    assert!(!events.is_caught_up());
+    assert_eq!(
+        steps(&mut events, 5).await,
+        [
+            "startup n1",
+            "alive n2",
+            "alive n3",
+            "alive n1",
+            "caught up"
+        ]
+    );
+    assert!(events.is_caught_up());
+    // From here on, the present: in the order published, and the signal never again.
+    publish(
+        &connection,
+        &[
+            event(EventType::Shutdown, "n2"),
+            event(EventType::Alive, "n4"),
+            event(EventType::Startup, "n5"),
+        ],
+        8,
+    )
+    .await;
+    assert_eq!(steps(&mut events, 2).await, ["alive n4", "startup n5"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_starting_at_a_time_to_come_is_refused() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let future = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let error = Watch::new(Filter::default())
+        .since(Since::Time(future))
+        .open(&connection)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::FutureStart { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .ends_with(" is a time to come: there is nothing to replay yet"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deadline_ends_it_even_while_events_keep_coming() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(1500);
+    let mut events = Watch::new(Filter::default())
+        .deadline(deadline)
+        .open(&connection)
+        .await
+        .unwrap();
+    // A node that says it is alive every 50 ms, past the deadline.
+    let publisher = {
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            let publisher = connection.publisher(Format::Choria);
+            loop {
+                publisher
+                    .publish_all(&[event(EventType::Alive, "chatty")])
+                    .await
+                    .unwrap();
+                publisher.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let mut received = 0;
+    let stop = tokio::time::timeout(WITHIN, async {
+        loop {
+            match events.step().await {
+                Ok(Step::Event(_)) => received += 1,
+                Ok(Step::CaughtUp) => {}
+                Err(stop) => return stop,
+            }
+        }
+    })
+    .await
+    .expect("the deadline ends it");
+    publisher.abort();
+    assert_eq!(stop, Stop::Timeout);
+    assert!(Instant::now() >= deadline, "not before the deadline");
+    assert!(received > 0, "events came meanwhile");
+    // It stays ended: past what was already buffered (handed out while the deadline is
+    // also ready, whichever the select picks), only the timeout.
+    let after = tokio::time::timeout(WITHIN, async {
+        loop {
+            if let Err(stop) = events.next().await {
+                return stop;
+            }
+        }
+    })
+    .await
+    .expect("ends again");
+    assert_eq!(after, Stop::Timeout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_signal_ends_a_watch_waiting_for_events() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    publish(&connection, &[event(EventType::Alive, "n1")], 1).await;
+    let signal = std::sync::Arc::new(tokio::sync::Notify::new());
+    let waiting = signal.clone();
+    let mut events = Watch::new(Filter::parse("alive").unwrap())
+        .since(Since::Ago(Duration::from_secs(600)))
+        .timeout(WITHIN)
+        .stop(async move { waiting.notified().await })
+        .open(&connection)
+        .await
+        .unwrap();
+    assert_eq!(steps(&mut events, 2).await, ["alive n1", "caught up"]);
+    // The signal comes from elsewhere while the watch waits for the next event.
+    let signaller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        signal.notify_one();
+    });
+    // Interrupted: the signal ended it, not its deadline.
+    let next = tokio::time::timeout(WITHIN, events.next())
+        .await
+        .expect("the signal ends it");
+    assert_eq!(next.unwrap_err(), Stop::Interrupted);
+    signaller.await.unwrap();
+}
