@@ -171,6 +171,58 @@ async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
     assert_eq!(second.await.unwrap(), Stopped::Shutdown);
 }
 
+/// A live subscription delivers nothing again: what a stopped live run was handling, held,
+/// or had received and not yet taken is counted as dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_live_run_counts_what_it_did_not_deliver_as_dropped() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let record = Record::default();
+    let mut settings = Settings::new("live");
+    settings.concurrency = 2;
+    settings.in_flight = 4;
+    settings.grace = Duration::from_millis(300);
+    let engine = Engine::new(record.clone(), settings);
+    let metrics = engine.metrics().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = {
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            engine
+                .run_live(&connection, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        })
+    };
+    // Subscribed once an event gets through.
+    let mut sent = 0;
+    while record.handled().is_empty() {
+        publish(&connection, &[startup("node0")]).await;
+        sent += 1;
+        assert!(sent < 1500, "the live run never received an event");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_until("every node0 event handled", || {
+        record.handled().len() == sent
+    })
+    .await;
+    // Two handlers stuck, two events held behind them, two received and not taken.
+    let stuck: Vec<Event> = (0..6)
+        .map(|i| startup(&format!("stuck{}", i % 2)))
+        .collect();
+    publish(&connection, &stuck).await;
+    let matched = sent as u64 + 4;
+    wait_until("four stuck events held", || metrics.matched() == matched).await;
+    // The last two arrived with the others; give the client a moment to have read them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = stop.send(());
+    assert_eq!(run.await.unwrap(), Stopped::Shutdown);
+    assert_eq!(metrics.dropped(), 6, "2 running, 2 held, 2 unread");
+    assert_eq!(record.handled().len(), sent);
+}
+
 /// [`Record`] without getting stuck.
 struct Unstuck(Record);
 
