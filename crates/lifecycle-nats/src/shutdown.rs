@@ -117,15 +117,13 @@ fn first_signal() -> impl Future<Output = Option<Signal>> + Send + 'static {
 fn first_signal() -> impl Future<Output = Option<Signal>> + Send + 'static {
     use futures_util::FutureExt;
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
-    let installed = match (&mut ctrl_c).now_or_never() {
-        Some(Err(_)) => false,
-        _ => true,
-    };
+    let first = (&mut ctrl_c).now_or_never();
     async move {
-        if !installed {
-            return None;
+        match first {
+            Some(Ok(())) => Some(Signal::Interrupt),
+            Some(Err(_)) => None,
+            None => ctrl_c.await.ok().map(|()| Signal::Interrupt),
         }
-        ctrl_c.await.ok().map(|()| Signal::Interrupt)
     }
 }
 
