@@ -3,7 +3,15 @@
 
 use std::path::PathBuf;
 
-use lifecycle_nats::{ConnectOptions, Connection, Secret, Settings};
+use anyhow::Context;
+use lifecycle_nats::{ConnectOptions, Connection, Settings};
+use lifecycle_secret::{credential, read_file, resolve};
+
+/// The systemd credentials (`LoadCredential=NAME:PATH`) read when their flags and
+/// environment variables are not given.
+pub(crate) const CREDENTIAL_SERVERS: &str = "nats-url";
+pub(crate) const CREDENTIAL_TOKEN: &str = "nats-token";
+pub(crate) const CREDENTIAL_CREDS: &str = "nats-creds";
 
 /// How to reach NATS.
 #[derive(Debug, Clone, clap::Args)]
@@ -12,16 +20,23 @@ pub(crate) struct ConnectArgs {
     /// NATS servers (URLs or host:port; comma list or repeated). Default: NATS_URL, then
     /// the Choria client configuration, then nats://127.0.0.1:4222. A URL may hold a user
     /// and password (nats://user:password@host:4222) or a token (nats://token@host:4222);
-    /// they are never shown.
+    /// they are never shown, but a command line is readable by every local user: give
+    /// those with --server-file.
     #[arg(short, long = "server", value_name = "URL", global = true)]
     servers: Vec<String>,
+
+    /// Read the NATS servers from this file (one line, or one per line), instead of
+    /// --server; without either, NATS_URL, then the systemd credential nats-url
+    /// ($CREDENTIALS_DIRECTORY/nats-url).
+    #[arg(long, value_name = "FILE", global = true)]
+    server_file: Option<PathBuf>,
 
     /// Choria client configuration file (default: ~/.choriarc, ~/.mcollective,
     /// /etc/choria/client.conf, /usr/local/etc/choria/client.conf, the first that exists).
     #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
 
-    /// NATS credentials file.
+    /// NATS credentials file. Default: the systemd credential nats-creds.
     #[arg(
         long,
         value_name = "FILE",
@@ -31,7 +46,8 @@ pub(crate) struct ConnectArgs {
     )]
     creds: Option<PathBuf>,
 
-    /// NATS authentication token.
+    /// NATS authentication token. A command line is readable by every local user: prefer
+    /// --token-file, NATS_TOKEN or the systemd credential nats-token.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -40,23 +56,58 @@ pub(crate) struct ConnectArgs {
         hide_env_values = true
     )]
     token: Option<String>,
+
+    /// Read the NATS authentication token from this file (it wins over --token).
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "NATS_TOKEN_FILE",
+        hide_env_values = true
+    )]
+    token_file: Option<PathBuf>,
 }
 
 impl ConnectArgs {
-    /// The library's options, for commands that need to adjust them further.
-    pub(crate) fn options(&self) -> ConnectOptions {
-        ConnectOptions {
-            servers: self.servers.clone(),
+    /// The library's options, for commands that need to adjust them further: secrets read
+    /// from their files or systemd credentials.
+    pub(crate) fn options(&self) -> anyhow::Result<ConnectOptions> {
+        let servers = if let Some(path) = &self.server_file {
+            let list = read_file(path).context("--server-file")?;
+            vec![list.expose().lines().collect::<Vec<_>>().join(",")]
+        } else if !self.servers.is_empty() || std::env::var_os("NATS_URL").is_some() {
+            self.servers.clone()
+        } else {
+            credential(CREDENTIAL_SERVERS)
+                .context("the NATS servers")?
+                .map(|list| list.expose().lines().collect::<Vec<_>>().join(","))
+                .into_iter()
+                .collect()
+        };
+        let credentials = match &self.creds {
+            Some(path) => Some(path.clone()),
+            None => std::env::var_os("CREDENTIALS_DIRECTORY")
+                .map(|dir| PathBuf::from(dir).join(CREDENTIAL_CREDS))
+                .filter(|path| path.exists()),
+        };
+        let token = resolve(
+            self.token.as_deref(),
+            self.token_file.as_deref(),
+            CREDENTIAL_TOKEN,
+        )
+        .context("the NATS token")?;
+        Ok(ConnectOptions {
+            servers,
             config: self.config.clone(),
-            credentials: self.creds.clone(),
-            token: self.token.clone().map(Secret::new),
+            credentials,
+            token,
             ..Default::default()
-        }
+        })
     }
 
     /// Resolves the settings and connects, failing at once when no server answers.
     pub(crate) async fn connect(&self) -> anyhow::Result<Connection> {
-        connect(&self.options()).await
+        connect(&self.options()?).await
     }
 }
 

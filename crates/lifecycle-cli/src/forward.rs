@@ -1,6 +1,7 @@
 //! `lifecycle forward`: POST events to a CloudEvents receiver.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,10 @@ use tracing::{info, warn};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
+
+/// The systemd credential holding the receiver's URL, read when neither --to nor --to-file is
+/// given.
+const CREDENTIAL_TO: &str = "forward-to";
 
 /// Forward events to a CloudEvents receiver (Knative, OpenFaaS, an event gateway...) over
 /// HTTP: one at a time and in order by default; with --concurrency N, up to N at once,
@@ -42,8 +47,14 @@ use crate::duration;
 /// forwarder drops it, says how many in its log and counts them in dropped. Exits 2 on a
 /// usage or connection error, or when the subscription ends.
 ///
+/// The receiver's URL may hold a secret (https://TOKEN@gw.example.net/hook, a key in its
+/// query): it is never shown whole, and a command line is readable by every local user, so
+/// such a URL is best given with --to-file, LIFECYCLE_FORWARD_TO or the systemd credential
+/// forward-to ($CREDENTIALS_DIRECTORY/forward-to, from LoadCredential=).
+///
 /// Examples:
 ///   lifecycle forward --to http://broker.example.net/default
+///   lifecycle forward --to-file /etc/lifecycle/receiver.url --durable knative
 ///   lifecycle forward --to http://gw.example.net/ --filter 'startup,provisioned' --durable provisioner
 ///   lifecycle forward --to http://gw.example.net/ --durable cd --dead-letter lifecycle.dead.cd
 ///   lifecycle forward --to http://gw.example.net/ --durable cd --concurrency 20
@@ -51,9 +62,19 @@ use crate::duration;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
-    /// The receiver's URL (http or https).
-    #[arg(long, value_name = "URL")]
-    to: String,
+    /// The receiver's URL (http or https). Required, here or from --to-file or the systemd
+    /// credential forward-to.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LIFECYCLE_FORWARD_TO",
+        hide_env_values = true
+    )]
+    to: Option<String>,
+
+    /// Read the receiver's URL from this file (it wins over --to).
+    #[arg(long, value_name = "FILE")]
+    to_file: Option<PathBuf>,
 
     /// Filter expression, e.g. 'alive,identity=web*,.version>=0.29.0'.
     #[arg(long, short = 'f', value_name = "EXPR", value_parser = crate::view::filter)]
@@ -111,7 +132,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None if args.durable.is_some() => None,
         None => Some(10),
     };
-    let post = Post::new(Forwarder::new(&args.to, mode)?);
+    let to = lifecycle_secret::resolve(args.to.as_deref(), args.to_file.as_deref(), CREDENTIAL_TO)
+        .context("the receiver's URL")?
+        .context(
+            "give the receiver's URL: --to URL, --to-file FILE, LIFECYCLE_FORWARD_TO or the \
+             systemd credential forward-to",
+        )?;
+    let post = Post::new(Forwarder::new(to.expose(), mode)?);
     let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
     let mut settings = Settings::new("forward");
     settings.filter = filter;

@@ -127,7 +127,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(port) = args.port {
         listen.set_port(port);
     }
-    let mut options = args.connect.options();
+    let mut options = args.connect.options()?;
     options.name = Some("lifecycle tally".to_owned());
     // A configuration at fault is told at once; a broker that does not answer is waited for.
     let settings = Settings::resolve(&options)?;

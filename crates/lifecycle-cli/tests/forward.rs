@@ -342,7 +342,7 @@ fn a_bad_receiver_url_is_one_clear_line_and_exit_2() {
     assert!(output.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "lifecycle: invalid receiver URL 'nats://broker:4222': expected an http or https URL\n"
+        "lifecycle: invalid receiver URL: unknown scheme 'nats' (expected http:// or https://)\n"
     );
 }
 
@@ -715,7 +715,7 @@ fn attempts_is_still_accepted_and_a_dead_letter_subject_is_checked() {
     let output = run(&["--to", "nats://broker:4222", "--attempts", "3"]);
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "lifecycle: invalid receiver URL 'nats://broker:4222': expected an http or https URL\n"
+        "lifecycle: invalid receiver URL: unknown scheme 'nats' (expected http:// or https://)\n"
     );
     let server = NatsServer::start();
     let output = run(&[

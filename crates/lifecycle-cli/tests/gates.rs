@@ -657,7 +657,7 @@ fn tally_errors_name_the_url_without_its_password() {
     assert_eq!(out.code(), Some(2));
     assert!(
         out.stderr.starts_with(&format!(
-            "lifecycle: cannot reach the tally at http://alice:***@127.0.0.1:{port}/api/v1/nodes: "
+            "lifecycle: cannot reach the tally at http://***@127.0.0.1:{port}/api/v1/nodes: "
         )),
         "{}",
         out.stderr
@@ -734,7 +734,7 @@ fn usage_errors_exit_2_before_connecting() {
         ),
         (
             &["nodes", "--tally", "ftp://tally"][..],
-            "lifecycle: invalid tally URL 'ftp://tally/': expected an http:// or https:// URL\n",
+            "lifecycle: invalid tally URL: unknown scheme 'ftp' (expected http:// or https://)\n",
         ),
     ] {
         let out = run(&server, args);

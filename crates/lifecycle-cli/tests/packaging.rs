@@ -112,3 +112,29 @@ fn every_unit_is_tested() {
         ]
     );
 }
+
+#[test]
+fn no_unit_puts_a_secret_on_the_command_line() {
+    for name in [
+        "lifecycle-forward@.service",
+        "lifecycle-react.service",
+        "lifecycle-tally.service",
+    ] {
+        let text = std::fs::read_to_string(units().join(name)).unwrap();
+        // Neither in ExecStart= nor in the example arguments the comments give.
+        for flag in ["--to ", "--token ", "--server ", "@"] {
+            let uses: Vec<&str> = text
+                .lines()
+                .filter(|line| line.contains("ARGS=") || line.starts_with("ExecStart="))
+                .filter(|line| line.contains(flag))
+                .collect();
+            assert!(uses.is_empty(), "{name}: {uses:?}");
+        }
+    }
+    // The receiver's URL, which may hold a token, comes as the credential lifecycle reads.
+    let forward = std::fs::read_to_string(units().join("lifecycle-forward@.service")).unwrap();
+    assert!(
+        forward.contains("\nLoadCredential=forward-to:/etc/lifecycle/forward-%i.url\n"),
+        "{forward}"
+    );
+}

@@ -635,7 +635,7 @@ http = { url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "structu
         String::from_utf8_lossy(&output.stdout),
         format!(
             "provision: exec [\"/usr/local/bin/provision\",\"--node\",\"new1.example.net\"] <- {provisioning}\n\
-             notify-cd: POST https://cd.example.net/hooks/choria?*** (structured mode) id {} <- {upgraded}\n",
+             notify-cd: POST https://cd.example.net/hooks/choria?key=*** (structured mode) id {} <- {upgraded}\n",
             upgraded.id()
         )
     );
@@ -719,7 +719,7 @@ concurrency = 0
         format!("{file}:4: rule 'provision': exec[1]: invalid template: "),
         format!("{file}:7: rule 'provision': the name is used twice (first on line 2)"),
         format!(
-            "{file}:9: rule 'provision': http.url: invalid receiver URL 'ftp://cd.example.net/': expected an http or https URL"
+            "{file}:9: rule 'provision': http.url: invalid receiver URL: unknown scheme 'ftp' (expected http:// or https://)"
         ),
         format!("{file}:10: rule 'provision': timeout: "),
         format!("{file}:13: rule 'a.b': invalid rule name 'a.b': "),

@@ -67,7 +67,7 @@ fn a_refused_password_is_an_error_naming_the_server_and_is_never_printed() {
     assert!(!stderr.contains("s3cret"), "{stderr}");
     assert!(
         stderr.ends_with(&format!(
-            "lifecycle: cannot connect to NATS at nats://alice:***@127.0.0.1:{}: authorization \
+            "lifecycle: cannot connect to NATS at nats://***@127.0.0.1:{}: authorization \
              failed (the server refused the user and password, token or credentials file given, \
              or wants some)\n",
             server.port()

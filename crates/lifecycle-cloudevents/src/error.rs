@@ -25,8 +25,9 @@ pub enum ErrorKind {
     NotAnEvent,
     /// The SDK refused to build or encode the event.
     Sdk,
-    /// The receiver URL is not a valid URL.
-    InvalidUrl(String),
+    /// The receiver URL is not a valid http or https URL (the source says what is wrong; the
+    /// URL is never quoted, it may hold a secret).
+    InvalidUrl,
     /// A mode other than `binary` or `structured`.
     UnknownMode(String),
     /// The event cannot be made into an HTTP request in this mode (in binary mode, an
@@ -69,7 +70,7 @@ impl fmt::Display for Error {
             ErrorKind::MissingData => f.write_str("CloudEvent has no data, so no Choria event"),
             ErrorKind::NotAnEvent => f.write_str("CloudEvent data is not a Choria event"),
             ErrorKind::Sdk => f.write_str("the CloudEvents SDK refused the event"),
-            ErrorKind::InvalidUrl(url) => write!(f, "invalid receiver URL '{url}'"),
+            ErrorKind::InvalidUrl => f.write_str("invalid receiver URL"),
             ErrorKind::UnknownMode(m) => {
                 write!(f, "unknown mode '{m}', expected binary or structured")
             }

@@ -29,14 +29,8 @@ impl Forwarder {
 
     /// A forwarder POSTing to `url` in `mode`, waiting `timeout` per request.
     pub fn with_timeout(url: &str, mode: Mode, timeout: Duration) -> Result<Forwarder, Error> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::with_source(ErrorKind::InvalidUrl(url.to_owned()), e))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::with_source(
-                ErrorKind::InvalidUrl(url.to_owned()),
-                "expected an http or https URL",
-            ));
-        }
+        let parsed = lifecycle_secret::check_url(url, &["http", "https"])
+            .map_err(|e| Error::with_source(ErrorKind::InvalidUrl, e))?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -53,23 +47,15 @@ impl Forwarder {
         self.mode
     }
 
-    /// The receiver.
+    /// The receiver, secrets and all: for the request only, never for an output.
     pub fn url(&self) -> &str {
         self.url.as_str()
     }
 
-    /// The receiver, with a password and a query in its URL (where webhooks keep their
-    /// keys) replaced by `***`: for logs and headers.
+    /// The receiver as every output shows it ([`lifecycle_secret::redact`]: user, password,
+    /// query values and fragment replaced by `***`): for logs and headers.
     pub fn receiver(&self) -> String {
-        let mut shown = self.url.clone();
-        if shown.password().is_some() {
-            // Only fails for URLs that cannot have a password, and this one has.
-            let _ = shown.set_password(Some("***"));
-        }
-        if shown.query().is_some() {
-            shown.set_query(Some("***"));
-        }
-        shown.into()
+        lifecycle_secret::redact(&self.url)
     }
 
     /// One attempt: `Ok` when the receiver answered 2xx.
@@ -113,16 +99,38 @@ mod tests {
     fn urls_must_be_http() {
         assert!(Forwarder::new("http://127.0.0.1:8080/events", Mode::Binary).is_ok());
         let error = Forwarder::new("nats://x", Mode::Binary).unwrap_err();
-        assert_eq!(error.to_string(), "invalid receiver URL 'nats://x'");
+        assert_eq!(error.to_string(), "invalid receiver URL");
         assert_eq!(
             Chain(&error).to_string(),
-            "invalid receiver URL 'nats://x': expected an http or https URL"
+            "invalid receiver URL: unknown scheme 'nats' (expected http:// or https://)"
         );
         assert!(Forwarder::new("not a url", Mode::Binary).is_err());
+        for (url, reason) in [
+            ("http://h:999999/", "invalid port number"),
+            ("http://[::1", "invalid IPv6 address"),
+            (
+                "htps://user:pass@h/",
+                "unknown scheme 'htps' (expected http:// or https://)",
+            ),
+            (
+                "https://user:pass@h:0x/hook?token=abc#frag",
+                "invalid port number",
+            ),
+        ] {
+            let error = Forwarder::new(url, Mode::Binary).unwrap_err();
+            let shown = format!("{} {error:?}", Chain(&error));
+            assert_eq!(
+                Chain(&error).to_string(),
+                format!("invalid receiver URL: {reason}")
+            );
+            for secret in ["pass", "abc", "frag"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
     }
 
     #[test]
-    fn the_receiver_is_shown_without_its_password() {
+    fn the_receiver_is_shown_without_its_secrets() {
         let forwarder = Forwarder::new(
             "https://alice:s3cret@gw.example.net/hook?key=s3cret",
             Mode::Binary,
@@ -130,8 +138,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             forwarder.receiver(),
-            "https://alice:***@gw.example.net/hook?***"
+            "https://***@gw.example.net/hook?key=***"
         );
+        let token = Forwarder::new("https://TOKEN@gw.example.net/hook", Mode::Binary).unwrap();
+        assert_eq!(token.receiver(), "https://***@gw.example.net/hook");
         let plain = Forwarder::new("http://127.0.0.1:8080/", Mode::Binary).unwrap();
         assert_eq!(plain.receiver(), "http://127.0.0.1:8080/");
     }

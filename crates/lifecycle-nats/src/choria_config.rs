@@ -22,7 +22,7 @@ const CA: &str = "plugin.security.file.ca";
 /// let text = "plugin.choria.middleware_hosts = nats://alice:s3cret@b1:4222, b2:4222\n";
 /// let config = ChoriaConfig::parse(text, Path::new("client.conf")).unwrap();
 /// let hosts: Vec<String> = config.middleware_hosts.iter().map(|h| h.to_string()).collect();
-/// assert_eq!(hosts, ["nats://alice:***@b1:4222", "nats://b2:4222"]);
+/// assert_eq!(hosts, ["nats://***@b1:4222", "nats://b2:4222"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChoriaConfig {
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "configuration file /etc/choria/client.conf: plugin.choria.middleware_hosts: \
-             invalid NATS server URL 'nats://alice:***@a b:4222'"
+             invalid NATS server URL: white space or a control character in it"
         );
         assert!(!format!("{err:?}").contains("s3cret"));
 
@@ -187,7 +187,7 @@ mod tests {
         )
         .unwrap();
         let debug = format!("{config:?}");
-        assert!(debug.contains("nats://alice:***@b1:4222"), "{debug}");
+        assert!(debug.contains("nats://***@b1:4222"), "{debug}");
         assert!(!debug.contains("s3cret"), "{debug}");
     }
 

@@ -37,7 +37,8 @@ pub enum ErrorKind {
         /// The file.
         path: PathBuf,
     },
-    /// A server URL is not valid (as given, its password or token replaced by `***`).
+    /// A server URL is not valid: what is wrong with it (the URL itself is never quoted,
+    /// it may hold a password or token).
     InvalidServer(String),
     /// Server URLs hold different credentials, but one connection authenticates the same
     /// way with every server.
@@ -126,7 +127,7 @@ impl fmt::Display for Error {
             ErrorKind::Credentials { path } => {
                 write!(f, "cannot load NATS credentials file {}", path.display())
             }
-            ErrorKind::InvalidServer(server) => write!(f, "invalid NATS server URL '{server}'"),
+            ErrorKind::InvalidServer(reason) => write!(f, "invalid NATS server URL: {reason}"),
             ErrorKind::ConflictingCredentials { servers } => write!(
                 f,
                 "the NATS server URLs {} hold different credentials; one connection \

@@ -58,11 +58,12 @@ pub use dead_letter::{DeadLetter, DeadLetters, headers as dead_letter_headers};
 pub use durable::{DEFAULT_ACK_WAIT, Delivery, Durable};
 pub use error::{Error, ErrorKind};
 pub use jetstream::{DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, ReplayFrom};
+pub use lifecycle_secret::Secret;
 pub use publish::Publisher;
 pub use recurring::{Recurring, WARNING_INTERVAL};
-pub use server_url::{ServerUrl, redact};
+pub use server_url::ServerUrl;
 pub use settings::{
-    CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, Secret, ServerSource, Settings, TlsFiles,
+    CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, ServerSource, Settings, TlsFiles,
 };
 pub use shutdown::{Shutdown, Signal};
 pub use streams::{MACHINE_STREAM, MACHINE_SUBJECTS, StreamChange, StreamSpec, StreamState};

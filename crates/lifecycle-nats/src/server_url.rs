@@ -6,11 +6,15 @@ use std::fmt;
 use async_nats::ServerAddr;
 use percent_encoding::percent_decode_str;
 
+use lifecycle_secret::{Secret, check_url, redact, redact_str};
+
 use crate::error::{Error, ErrorKind};
-use crate::settings::Secret;
+
+/// The schemes of NATS server URLs.
+const SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
 
 /// A NATS server URL. Its password or token never shows: `Display` and `Debug` give
-/// `nats://alice:***@broker:4222` (or `nats://***@broker:4222` for a token).
+/// `nats://***@broker:4222`, as [`lifecycle_secret::redact`] shows every URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerUrl {
     /// The URL without credentials: what async-nats is given, so its own logs hold none.
@@ -36,35 +40,24 @@ pub(crate) enum UrlCredentials {
 
 impl ServerUrl {
     /// Parses `server`, a URL (`nats://`, `tls://`, `ws://`, `wss://`) or `host:port`
-    /// (which becomes `nats://host:port`). A refused one is named, redacted, in the error.
+    /// (which becomes `nats://host:port`). The error of a refused one says what is wrong
+    /// with it, without quoting it.
     pub fn parse(server: &str) -> Result<ServerUrl, Error> {
-        let url = if server.contains("://") {
-            server.to_owned()
-        } else {
-            format!("nats://{server}")
+        let invalid = |reason: String| Error::new(ErrorKind::InvalidServer(reason));
+        let checked =
+            check_url(&with_scheme(server), SCHEMES).map_err(|e| invalid(e.to_string()))?;
+        let shown = redact(&checked);
+        let decode = |s: &str| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .map(|d| d.into_owned())
+                .map_err(|_| invalid("a user or password that is not UTF-8 once decoded".into()))
         };
-        let shown = redact(&url);
-        let invalid = || Error::new(ErrorKind::InvalidServer(redact(server)));
-        let valid_scheme = ["nats://", "tls://", "ws://", "wss://"]
-            .iter()
-            .any(|scheme| url.starts_with(scheme));
-        let host = url.split_once("://").map_or("", |(_, rest)| rest);
-        if !valid_scheme || host.is_empty() || url.contains(|c: char| c.is_whitespace()) {
-            return Err(invalid());
-        }
-        // async-nats' own parser (the url crate); its error is not kept: it may quote the URL.
-        let parsed: ServerAddr = url.parse().map_err(|_| invalid())?;
-        let decode = |s: &str| percent_decode_str(s).decode_utf8().map(|d| d.into_owned());
-        let user = parsed
-            .username()
+        let user = Some(checked.username())
+            .filter(|user| !user.is_empty())
             .map(decode)
-            .transpose()
-            .map_err(|_| invalid())?;
-        let password = parsed
-            .password()
-            .map(decode)
-            .transpose()
-            .map_err(|_| invalid())?;
+            .transpose()?;
+        let password = checked.password().map(decode).transpose()?;
         let credentials = match (user, password) {
             (None, None) => None,
             (Some(token), None) => Some(UrlCredentials::Token(Secret::new(token))),
@@ -73,11 +66,13 @@ impl ServerUrl {
                 password: Secret::new(password),
             }),
         };
-        let mut bare = parsed.into_inner();
+        let mut bare = checked;
         // Both only fail for URLs that cannot have credentials, which these have parsed as.
         let _ = bare.set_password(None);
         let _ = bare.set_username("");
-        let address = ServerAddr::from_url(bare).map_err(|_| invalid())?;
+        // async-nats' own checks; its error is not kept: it may quote the URL.
+        let address =
+            ServerAddr::from_url(bare).map_err(|_| invalid("refused by the NATS client".into()))?;
         Ok(ServerUrl {
             address,
             credentials,
@@ -122,22 +117,18 @@ pub(crate) fn shared_credentials(servers: &[ServerUrl]) -> Result<Option<&UrlCre
     Ok(Some(first))
 }
 
-/// `url` with its password or token replaced by `***`; the user name stays, it helps.
-/// Works on any text, valid URL or not, so that an error can quote what was refused:
-/// everything before the last `@` of the part after the scheme is credentials.
-pub fn redact(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(at) => url.split_at(at + 3),
-        None => ("", url),
-    };
-    let Some(at) = rest.rfind('@') else {
-        return url.to_owned();
-    };
-    let (userinfo, host) = (&rest[..at], &rest[at + 1..]);
-    match userinfo.split_once(':') {
-        Some((user, _)) if !user.contains('/') => format!("{scheme}{user}:***@{host}"),
-        _ => format!("{scheme}***@{host}"),
+/// `server` as given to [`ServerUrl::parse`]: `host:port` means `nats://host:port`.
+fn with_scheme(server: &str) -> String {
+    if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("nats://{server}")
     }
+}
+
+/// `server`, valid or not, as every output shows it (for options not yet parsed).
+pub(crate) fn shown(server: &str) -> String {
+    redact_str(&with_scheme(server))
 }
 
 #[cfg(test)]
@@ -145,35 +136,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redaction_keeps_the_user_and_hides_the_rest() {
+    fn servers_are_shown_by_the_one_rule() {
         let cases = [
-            (
-                "nats://alice:s3cret@host:4222",
-                "nats://alice:***@host:4222",
-            ),
+            ("nats://alice:s3cret@host:4222", "nats://***@host:4222"),
             ("nats://t0ken@host:4222", "nats://***@host:4222"),
-            ("alice:s3cret@host:4222", "alice:***@host:4222"),
-            ("nats://alice:p@ss@host", "nats://alice:***@host"),
-            ("nats://alice:pa/ss@host", "nats://alice:***@host"),
-            ("nats://pa/ss@host", "nats://***@host"),
+            ("alice:s3cret@host:4222", "nats://***@host:4222"),
+            ("nats://alice:p@ss@host", "nats://***@host"),
             ("nats://host:4222", "nats://host:4222"),
-            ("tls://:s3cret@host", "tls://:***@host"),
-            ("", ""),
-            ("@", "***@"),
+            ("tls://:s3cret@host", "tls://***@host"),
+            (
+                "nats://alice:s3cret@host:99999",
+                "(invalid URL: invalid port number)",
+            ),
+            ("", "nats://"),
         ];
-        for (url, shown) in cases {
-            assert_eq!(redact(url), shown, "{url}");
+        for (url, expected) in cases {
+            assert_eq!(shown(url), expected, "{url}");
         }
     }
 
     #[test]
     fn credentials_are_taken_out_and_decoded() {
         let url = ServerUrl::parse("nats://alice:p%40ss%3Aw0rd@broker.example.net:4222").unwrap();
-        assert_eq!(url.to_string(), "nats://alice:***@broker.example.net:4222");
-        assert_eq!(
-            format!("{url:?}"),
-            "\"nats://alice:***@broker.example.net:4222\""
-        );
+        assert_eq!(url.to_string(), "nats://***@broker.example.net:4222");
+        assert_eq!(format!("{url:?}"), "\"nats://***@broker.example.net:4222\"");
         assert_eq!(
             url.credentials(),
             Some(&UrlCredentials::UserPassword {
@@ -199,22 +185,29 @@ mod tests {
 
     #[test]
     fn a_refused_url_is_named_without_its_secret() {
-        for (bad, shown) in [
-            ("nats://alice:s3cret@", "nats://alice:***@"),
-            ("nats://alice:s3cret@a b", "nats://alice:***@a b"),
-            ("http://alice:s3cret@host", "http://alice:***@host"),
+        for (bad, reason) in [
+            ("nats://alice:s3cret@", "empty host"),
             (
-                "nats://alice:s3cret@host:99999",
-                "nats://alice:***@host:99999",
+                "nats://alice:s3cret@a b",
+                "white space or a control character in it",
             ),
-            ("nats://alice:%ff@host", "nats://alice:***@host"),
+            (
+                "http://alice:s3cret@host",
+                "unknown scheme 'http' (expected nats://, tls://, ws:// or wss://)",
+            ),
+            ("nats://alice:s3cret@host:99999", "invalid port number"),
+            (
+                "nats://alice:%ff@host",
+                "a user or password that is not UTF-8 once decoded",
+            ),
         ] {
             let err = ServerUrl::parse(bad).unwrap_err();
             assert_eq!(
                 err.to_string(),
-                format!("invalid NATS server URL '{shown}'")
+                format!("invalid NATS server URL: {reason}")
             );
             assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
+            assert!(!format!("{err:?}").contains("alice"), "{err:?}");
         }
     }
 
@@ -237,7 +230,7 @@ mod tests {
         let err = shared_credentials(&differ).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the NATS server URLs nats://a:***@one:4222, nats://a:***@two:4222 hold different \
+            "the NATS server URLs nats://***@one:4222, nats://***@two:4222 hold different \
              credentials; one connection authenticates the same way with every server"
         );
         assert!(matches!(shared_credentials(&[parse("one:4222")]), Ok(None)));

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use crate::choria_config::ChoriaConfig;
 use crate::error::Error;
-use crate::server_url::{ServerUrl, redact, shared_credentials};
+use lifecycle_secret::Secret;
+
+use crate::server_url::{ServerUrl, shared_credentials, shown};
 
 /// The broker used when nothing else is configured.
 pub const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
@@ -47,7 +49,7 @@ impl fmt::Debug for ConnectOptions {
         let servers: Vec<String> = self
             .servers
             .iter()
-            .map(|list| list.split(',').map(redact).collect::<Vec<_>>().join(","))
+            .map(|list| list.split(',').map(shown).collect::<Vec<_>>().join(","))
             .collect();
         f.debug_struct("ConnectOptions")
             .field("servers", &servers)
@@ -58,28 +60,6 @@ impl fmt::Debug for ConnectOptions {
             .field("name", &self.name)
             .field("subscription_capacity", &self.subscription_capacity)
             .finish()
-    }
-}
-
-/// A string that never appears in logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
     }
 }
 
@@ -333,13 +313,23 @@ mod tests {
 
     #[test]
     fn invalid_servers_are_refused() {
-        for bad in ["http://x:1", "nats://", "nats://a b"] {
+        for (bad, reason) in [
+            (
+                "http://x:1",
+                "unknown scheme 'http' (expected nats://, tls://, ws:// or wss://)",
+            ),
+            ("nats://", "no host"),
+            ("nats://a b", "white space or a control character in it"),
+        ] {
             let options = ConnectOptions {
                 servers: vec![bad.into()],
                 ..Default::default()
             };
             let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
-            assert_eq!(err.to_string(), format!("invalid NATS server URL '{bad}'"));
+            assert_eq!(
+                err.to_string(),
+                format!("invalid NATS server URL: {reason}")
+            );
         }
     }
 
@@ -352,7 +342,7 @@ mod tests {
         };
         let debug = format!("{options:?}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
-        assert!(debug.contains("nats://alice:***@a:4222"), "{debug}");
+        assert!(debug.contains("nats://***@a:4222"), "{debug}");
         // Those two disagree: one connection has one set of credentials.
         let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
         assert!(!format!("{err}{err:?}").contains("s3cr3t"), "{err:?}");
@@ -365,6 +355,6 @@ mod tests {
         let settings = Settings::resolve_with(&options, None, &[]).unwrap();
         let debug = format!("{settings:?}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
-        assert!(debug.contains("nats://alice:***@a:4222"), "{debug}");
+        assert!(debug.contains("nats://***@a:4222"), "{debug}");
     }
 }

@@ -7,13 +7,14 @@
 //! whose body says what is wrong; while it replays, a 503.
 //!
 //! Bounded: each answer is read up to [`MAX_PAGE_BYTES`], each request within
-//! [`REQUEST_TIMEOUT`], the listing up to a number of nodes. Errors name the URL with any
-//! password (or token) replaced by `***`.
+//! [`REQUEST_TIMEOUT`], the listing up to a number of nodes. Errors name the URL as
+//! [`lifecycle_secret::redact`] shows it, or say what is wrong with one that is refused.
 
 use std::time::Duration;
 
 use lifecycle_core::StateSelection;
-use reqwest::{StatusCode, Url};
+use lifecycle_secret::{Url, check_url, redact};
+use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::node::Node;
@@ -40,11 +41,9 @@ pub const DEFAULT_MAX_NODES: usize = 2_000_000;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum TallyError {
-    /// The URL is no HTTP URL.
-    #[error("invalid tally URL '{url}': {reason}")]
+    /// The URL is no HTTP URL (it is not quoted: it may hold a secret).
+    #[error("invalid tally URL: {reason}")]
     InvalidUrl {
-        /// The URL, credentials redacted.
-        url: String,
         /// What is wrong with it.
         reason: String,
     },
@@ -144,16 +143,9 @@ impl TallyClient {
     /// and password in it are sent as basic authentication.
     pub fn new(url: &str) -> Result<TallyClient, TallyError> {
         let invalid = |reason: &str| TallyError::InvalidUrl {
-            url: redact_text(url),
             reason: reason.to_owned(),
         };
-        let mut base = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(invalid("expected an http:// or https:// URL"));
-        }
-        if base.cannot_be_a_base() || base.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("expected a host"));
-        }
+        let mut base = check_url(url, &["http", "https"]).map_err(|e| invalid(&e.to_string()))?;
         base.set_query(None);
         base.set_fragment(None);
         if !base.path().ends_with('/') {
@@ -310,25 +302,6 @@ fn causes(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The URL with its password (or a user alone, which may be a token) replaced by `***`.
-fn redact(url: &Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("***"));
-    } else if !shown.username().is_empty() {
-        let _ = shown.set_username("***");
-    }
-    shown.to_string()
-}
-
-/// A URL that may not parse, redacted as [`redact`] does where it can.
-fn redact_text(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(parsed) => redact(&parsed),
-        Err(_) => lifecycle_nats::redact(url),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,7 +312,7 @@ mod tests {
         let client = TallyClient::new("http://alice:s3cret@tally.example.net:9090").unwrap();
         assert_eq!(
             client.url(),
-            "http://alice:***@tally.example.net:9090/api/v1/nodes"
+            "http://***@tally.example.net:9090/api/v1/nodes"
         );
         let client = TallyClient::new("https://t0ken@tally.example.net/fleet?x=1").unwrap();
         assert_eq!(
@@ -351,15 +324,19 @@ mod tests {
         for (url, error) in [
             (
                 "nats://alice:s3cret@host:4222",
-                "invalid tally URL 'nats://alice:***@host:4222': expected an http:// or https:// URL",
+                "invalid tally URL: unknown scheme 'nats' (expected http:// or https://)",
             ),
             (
                 "tally.example.net:9090",
-                "invalid tally URL 'tally.example.net:9090': expected an http:// or https:// URL",
+                "invalid tally URL: no scheme (expected http:// or https://)",
             ),
             (
                 "http//alice:s3cret@host",
-                "invalid tally URL '***@host': relative URL without a base",
+                "invalid tally URL: no scheme (expected http:// or https://)",
+            ),
+            (
+                "http://alice:s3cret@host:999999/?token=abc",
+                "invalid tally URL: invalid port number",
             ),
         ] {
             assert_eq!(TallyClient::new(url).unwrap_err().to_string(), error);

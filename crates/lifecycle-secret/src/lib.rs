@@ -1,0 +1,32 @@
+//! Secrets of Choria lifecycle events' tools: the one rule that shows a URL in any output,
+//! and the one way a secret is read from a file, the environment or a systemd credential.
+//!
+//! - [`redact`] shows a parsed [`Url`] with its user, password, query values and fragment
+//!   replaced by `***`; [`redact_str`] does the same for text that may not be a URL, and
+//!   never echoes one that does not parse.
+//! - [`check_url`] parses a URL with one of the schemes a caller accepts; its [`UrlError`]
+//!   says what is wrong ("invalid port number", "unknown scheme 'htps'") without the text.
+//! - [`Secret`] is a string that never shows in `Debug` output.
+//! - [`read_file`] and [`resolve`] read a secret: a flag's value, a file, or
+//!   `$CREDENTIALS_DIRECTORY/<name>` (systemd's `LoadCredential=`); a [`ReadError`] names
+//!   the file, never its content.
+//!
+//! ```
+//! use lifecycle_secret::{check_url, redact, redact_str};
+//!
+//! let url = check_url("https://TOKEN@gw.example.net/hook?key=abc#frag", &["http", "https"]).unwrap();
+//! assert_eq!(redact(&url), "https://***@gw.example.net/hook?key=***#***");
+//! assert_eq!(redact_str("http://alice:pass@h:999999/"), "(invalid URL: invalid port number)");
+//! let error = check_url("htps://alice:pass@h/", &["http", "https"]).unwrap_err();
+//! assert_eq!(error.to_string(), "unknown scheme 'htps' (expected http:// or https://)");
+//! ```
+#![warn(missing_docs)]
+
+mod read;
+mod redact;
+mod secret;
+
+pub use read::{ReadError, ReadErrorKind, credential, read_file, resolve};
+pub use redact::{UrlError, UrlErrorKind, check_url, redact, redact_str};
+pub use secret::Secret;
+pub use url::Url;

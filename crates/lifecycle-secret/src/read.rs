@@ -1,0 +1,173 @@
+//! Reading a secret from where no other user can see it: a file, the environment, or a
+//! systemd credential. A command line is readable by every local user (`/proc/PID/cmdline`).
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::Secret;
+
+/// The directory systemd hands a service's credentials in (`LoadCredential=NAME:PATH`
+/// makes `$CREDENTIALS_DIRECTORY/NAME`).
+const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// The secret in the file at `path`, without one trailing newline (`\n` or `\r\n`). An
+/// unreadable, empty or non-UTF-8 file is an error naming the path, never the content.
+pub fn read_file(path: &Path) -> Result<Secret, ReadError> {
+    let error = |kind, source| ReadError {
+        path: path.to_owned(),
+        kind,
+        source,
+    };
+    let bytes = std::fs::read(path).map_err(|e| error(ReadErrorKind::Unreadable, Some(e)))?;
+    // The content never reaches the error: neither does the UTF-8 error, which quotes bytes.
+    let text = String::from_utf8(bytes).map_err(|_| error(ReadErrorKind::NotText, None))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    if text.is_empty() {
+        return Err(error(ReadErrorKind::Empty, None));
+    }
+    Ok(Secret::new(text))
+}
+
+/// The systemd credential `name` (`$CREDENTIALS_DIRECTORY/name`), or `None` when this
+/// process has no credentials directory or no such credential.
+pub fn credential(name: &str) -> Result<Option<Secret>, ReadError> {
+    let Some(directory) = std::env::var_os(CREDENTIALS_DIRECTORY) else {
+        return Ok(None);
+    };
+    let path = Path::new(&directory).join(name);
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_file(&path).map(Some)
+}
+
+/// A secret from, in this order: `file` (a `--...-file PATH` flag), `value` (its flag or
+/// environment variable), then the systemd credential `credential`. `None` when none
+/// of them is given.
+pub fn resolve(
+    value: Option<&str>,
+    file: Option<&Path>,
+    credential: &str,
+) -> Result<Option<Secret>, ReadError> {
+    if let Some(path) = file {
+        return read_file(path).map(Some);
+    }
+    if let Some(value) = value {
+        return Ok(Some(Secret::new(value)));
+    }
+    self::credential(credential)
+}
+
+/// A secret file that could not be used: its path and why, never its content.
+#[derive(Debug)]
+pub struct ReadError {
+    path: PathBuf,
+    kind: ReadErrorKind,
+    source: Option<io::Error>,
+}
+
+/// Why a secret file could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadErrorKind {
+    /// It could not be read (the I/O error is the source).
+    Unreadable,
+    /// It is empty, or holds a newline only.
+    Empty,
+    /// It is not UTF-8 text.
+    NotText,
+}
+
+impl ReadError {
+    /// Why.
+    pub fn kind(&self) -> ReadErrorKind {
+        self.kind
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match self.kind {
+            ReadErrorKind::Unreadable => write!(f, "cannot read the secret file {path}"),
+            ReadErrorKind::Empty => write!(f, "the secret file {path} is empty"),
+            ReadErrorKind::NotText => write!(f, "the secret file {path} is not UTF-8 text"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_loses_one_trailing_newline_only() {
+        let dir = tempfile::tempdir().unwrap();
+        for (content, secret) in [
+            ("s3cret\n", "s3cret"),
+            ("s3cret\r\n", "s3cret"),
+            ("s3cret", "s3cret"),
+            ("s3cret\n\n", "s3cret\n"),
+            (" s3cret ", " s3cret "),
+        ] {
+            let path = dir.path().join("secret");
+            std::fs::write(&path, content).unwrap();
+            assert_eq!(read_file(&path).unwrap().expose(), secret, "{content:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_used_is_named_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let missing = read_file(&path).unwrap_err();
+        assert_eq!(missing.kind(), ReadErrorKind::Unreadable);
+        assert_eq!(
+            missing.to_string(),
+            format!("cannot read the secret file {}", path.display())
+        );
+        assert!(std::error::Error::source(&missing).is_some());
+        for (content, kind, message) in [
+            (&b"\n"[..], ReadErrorKind::Empty, "is empty"),
+            (b"", ReadErrorKind::Empty, "is empty"),
+            (b"s3cret\xff\n", ReadErrorKind::NotText, "is not UTF-8 text"),
+        ] {
+            std::fs::write(&path, content).unwrap();
+            let error = read_file(&path).unwrap_err();
+            assert_eq!(error.kind(), kind);
+            assert_eq!(error.path(), path);
+            assert_eq!(
+                error.to_string(),
+                format!("the secret file {} {message}", path.display())
+            );
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_wins_over_a_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "from-file\n").unwrap();
+        let absent = "lifecycle-secret-test-no-such-credential";
+        let secret = resolve(Some("from-flag"), Some(&path), absent).unwrap();
+        assert_eq!(secret.unwrap().expose(), "from-file");
+        let secret = resolve(Some("from-flag"), None, absent).unwrap();
+        assert_eq!(secret.unwrap().expose(), "from-flag");
+    }
+}
