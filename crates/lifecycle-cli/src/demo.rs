@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use lifecycle_core::Format;
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
+use lifecycle_nats::{ConnectOptions, Connection, Settings, Shutdown};
 use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Sink, Stats, Upgrade};
 use lifecycle_tally::{DEFAULT_PREFIX, Limits, Tally, TallyOptions};
 use tokio::sync::watch;
@@ -19,7 +19,8 @@ use tokio::sync::watch;
 ///
 /// When `nats-server` is on PATH, the demo starts one on a free loopback port (JetStream in a
 /// temporary directory) and everything goes through it, so the other commands can join in;
-/// otherwise the fleet is counted in process. Ctrl-C stops everything it started.
+/// otherwise the fleet is counted in process. Ctrl-C (SIGINT) or SIGTERM stops everything it
+/// started, and it exits 0.
 ///
 /// Examples:
 ///   lifecycle demo
@@ -78,11 +79,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(Simulation::new)
         .collect::<Result<Vec<_>, _>>()?;
+    let runtime = crate::connect::runtime()?;
+    // Caught before the broker starts: a stop while it does still stops it.
+    let shutdown = {
+        let _runtime = runtime.enter();
+        Shutdown::install()
+    };
     let broker = match find_on_path("nats-server") {
         Some(program) if !args.no_broker => Some(LocalBroker::start(&program)?),
         _ => None,
     };
-    let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
         let (stop, stopped) = watch::channel(false);
         let until_stopped = move || {
@@ -141,7 +147,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_guide(address, broker.as_ref(), args.nodes);
 
         tokio::select! {
-            () = crate::shutdown::requested() => {}
+            () = shutdown.requested() => {}
             Some(result) = tasks.join_next() => {
                 // Nothing ends before Ctrl-C unless it failed.
                 result??;

@@ -12,7 +12,7 @@ use lifecycle_core::Filter;
 use lifecycle_deliver::{
     Backoff, Engine, Handler, RuleMetrics, Settings, Stopped, default_in_flight,
 };
-use lifecycle_nats::{Connection, WARNING_INTERVAL};
+use lifecycle_nats::{Connection, Shutdown, WARNING_INTERVAL};
 use lifecycle_react::Post;
 use prometheus_client::registry::Registry;
 use tracing::{info, warn};
@@ -41,6 +41,11 @@ const CREDENTIAL_TO: &str = "forward-to";
 /// --max-attempts is too: logged with its id and why, counted, published as it came to
 /// --dead-letter SUBJECT when given (headers Lifecycle-Dead-Letter-Reason, -Attempts,
 /// -Consumer, -Handler), and acknowledged, so nothing behind it waits.
+///
+/// Runs until Ctrl-C (SIGINT) or SIGTERM: then events being sent have 10s to finish, and
+/// it exits 0. What was not delivered by then comes back to a --durable consumer; a live
+/// forwarder drops it, says how many in its log and counts them in dropped. Exits 2 on a
+/// usage or connection error, or when the subscription ends.
 ///
 /// The receiver's URL may hold a secret (https://TOKEN@gw.example.net/hook, a key in its
 /// query): it is never shown whole, and a command line is readable by every local user, so
@@ -146,6 +151,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
+        let shutdown = Shutdown::install();
         let connection = args.connect.connect().await?;
         settings.dead_letters = args
             .dead_letter
@@ -170,18 +176,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             connection.clone(),
         ));
         let stopped = match &args.durable {
-            None => {
-                engine
-                    .run_live(&connection, crate::shutdown::requested())
-                    .await?
-            }
+            None => engine.run_live(&connection, shutdown.requested()).await?,
             Some(name) => engine
-                .run_durable(
-                    &connection,
-                    name,
-                    args.ack_wait,
-                    crate::shutdown::requested(),
-                )
+                .run_durable(&connection, name, args.ack_wait, shutdown.requested())
                 .await
                 .with_context(|| format!("cannot open the durable consumer '{name}'"))?,
         };

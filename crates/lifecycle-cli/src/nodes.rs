@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::bail;
 use lifecycle_core::{Filter, Since, StateSelection, TerminalSafe, format_utc};
-use lifecycle_watch::{Node, Stop, TallyClient};
+use lifecycle_nats::Shutdown;
+use lifecycle_watch::{Node, TallyClient};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::interrupt::{self, INTERRUPTED};
 use crate::output;
 
 /// List nodes and the versions they run: those a running tally knows (--tally), or those a
@@ -25,6 +25,9 @@ use crate::output;
 ///
 /// Prints a table (identity, component, version, last seen in UTC, state), one JSON object
 /// per line with --json, or just how many with --count.
+///
+/// Exits 0 once listed, 1 when the replay has not caught up by --timeout, 2 on a usage,
+/// connection or tally error, 130 on Ctrl-C (SIGINT) and 143 on SIGTERM before it caught up.
 ///
 /// Examples:
 ///   lifecycle nodes --tally http://tally.example.net:9090 --filter 'component=server,.version<0.30.0'
@@ -79,20 +82,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 bail!("a replay knows no lost nodes: --state lost needs --tally");
             }
             let replay = async {
+                let shutdown = Shutdown::install();
                 let connection = args.connect.connect().await?;
-                let stop = interrupt::ctrl_c();
-                lifecycle_watch::replay_nodes(&connection, &filter, args.since, args.timeout, stop)
-                    .await
-                    .map_err(anyhow::Error::from)
+                let stop = shutdown.requested();
+                let nodes = lifecycle_watch::replay_nodes(
+                    &connection,
+                    &filter,
+                    args.since,
+                    args.timeout,
+                    stop,
+                )
+                .await?;
+                anyhow::Ok(nodes.map_err(|stop| crate::wait::status(stop, &shutdown)))
             };
             match runtime.block_on(replay)? {
                 Ok(nodes) => nodes,
-                Err(stop) => {
+                Err(status) => {
                     eprintln!("lifecycle: the replay did not catch up");
-                    return Ok(ExitCode::from(match stop {
-                        Stop::Interrupted => INTERRUPTED,
-                        Stop::Timeout | Stop::Closed => 1,
-                    }));
+                    return Ok(ExitCode::from(status));
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use lifecycle_core::{Since, TerminalSafe};
 use lifecycle_deliver::Metrics;
-use lifecycle_nats::{ErrorKind, ReplayFrom};
+use lifecycle_nats::{ErrorKind, ReplayFrom, Shutdown};
 use lifecycle_react::{Options, Rules, RulesError, RunError};
 use prometheus_client::registry::Registry;
 
@@ -43,6 +43,10 @@ use crate::duration;
 /// _COMPONENT, _VERSION, _ID, _TIMESTAMP, _SUBJECT, _RULE and _ATTEMPT in the environment.
 /// Exit status 0 is success, 65 a permanent failure (dead-lettered at once), any other a
 /// failure retried with backoff.
+///
+/// Runs until Ctrl-C (SIGINT) or SIGTERM, then gives running actions --grace to finish and
+/// exits 0 (events not settled come back after --ack-wait); 2 on a usage or connection
+/// error. --check exits 0 or 1.
 ///
 /// Examples:
 ///   lifecycle react --check rules.toml
@@ -113,6 +117,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rules = Rules::load(path)?;
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
+        let shutdown = Shutdown::install();
         let connection = args.connect.connect().await?;
         if args.dry_run {
             let since = args.since.as_ref().map(|since| {
@@ -127,7 +132,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 since,
                 args.count,
                 &mut out,
-                crate::shutdown::requested(),
+                shutdown.requested(),
             )
             .await?;
             return Ok(ExitCode::SUCCESS);
@@ -156,7 +161,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             &rules,
             &options,
             &metrics,
-            crate::shutdown::requested(),
+            shutdown.requested(),
         )
         .await
         {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use lifecycle_core::Format;
+use lifecycle_nats::Shutdown;
 use lifecycle_simulate::{
     FleetSpec, RunOptions, Simulation, Stats, Summary, Upgrade, VersionShare,
 };
@@ -23,6 +24,10 @@ use crate::duration;
 ///
 /// Shows progress on stderr; at the end prints the fleet it simulated to stdout in the shape
 /// of a tally's /api/v1/components, so the two can be compared.
+///
+/// Runs for --duration, or until Ctrl-C (SIGINT) or SIGTERM (sending the shutdowns first
+/// with --shutdown); either way it prints the fleet and exits 0, or 1 when events could not
+/// be published; 2 on a usage or connection error.
 ///
 /// Examples:
 ///   lifecycle simulate --nodes 50000 --versions 0.28.0:30,0.29.4:70 --duration 1m
@@ -134,6 +139,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut simulation = Simulation::new(args.spec())?;
     let runtime = crate::connect::runtime()?;
     let summary = runtime.block_on(async {
+        let shutdown = Shutdown::install();
         let stats = Arc::new(Stats::default());
         let verb = if args.tally { "counted" } else { "published" };
         let progress = progress(stats.clone(), verb);
@@ -151,13 +157,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await?;
             // Printed even when the progress line is hidden (stderr not a terminal).
             progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
-            let summary = simulate(&mut simulation, &mut tally, &args, &stats).await?;
+            let summary = simulate(&mut simulation, &mut tally, &args, &stats, &shutdown).await?;
             http.abort();
             summary
         } else {
             let connection = args.connect.connect().await?;
             let mut publisher = connection.publisher(args.format);
-            simulate(&mut simulation, &mut publisher, &args, &stats).await?
+            simulate(&mut simulation, &mut publisher, &args, &stats, &shutdown).await?
         };
         progress.finish_and_clear();
         anyhow::Ok(summary)
@@ -185,13 +191,14 @@ async fn simulate(
     sink: &mut impl lifecycle_simulate::Sink,
     args: &Args,
     stats: &Stats,
+    shutdown: &Shutdown,
 ) -> Result<Summary, lifecycle_simulate::SpecError> {
     lifecycle_simulate::run(
         simulation,
         sink,
         &args.run_options(),
         stats,
-        crate::shutdown::requested(),
+        shutdown.requested(),
     )
     .await
 }

@@ -5,12 +5,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use lifecycle_nats::Settings;
+use lifecycle_nats::{Settings, Shutdown};
 use lifecycle_tally::{
     DEFAULT_ELECTION_TTL, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS,
     DEFAULT_PREFIX, Election, Limits, Tally, TallyOptions,
 };
-use tokio::sync::watch;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -38,6 +37,9 @@ use crate::duration;
 /// Events naming no node or no component, and those past --max-components or
 /// --max-versions, are not counted: lifecycle_tally_refused_total counts them by reason,
 /// and a warning with the totals is logged at most once a minute.
+///
+/// Runs until Ctrl-C (SIGINT) or SIGTERM, then stops cleanly (writes its snapshot, hands
+/// its leadership over) and exits 0; 2 on a usage error.
 ///
 /// Examples:
 ///   lifecycle tally --component server
@@ -131,6 +133,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let settings = Settings::resolve(&options)?;
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
+        let shutdown = Shutdown::install();
         let tally = Tally::new(TallyOptions {
             components: args.components.iter().cloned().collect(),
             max_age: args.max_age,
@@ -147,15 +150,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             snapshot_interval: args.snapshot_interval,
             ..Default::default()
         });
-
-        let (stop, stopped) = watch::channel(false);
-        tokio::spawn(async move {
-            crate::shutdown::requested().await;
-            let _ = stop.send(true);
-        });
-        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
-            let _ = stopped.wait_for(|&s| s).await;
-        };
 
         let defaults = Limits::default();
         let limits = Limits {
@@ -176,7 +170,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             listen,
             &args.prefix,
             limits,
-            until_stopped(stopped.clone()),
+            shutdown.requested(),
         )
         .await?;
         eprintln!("lifecycle tally: serving http://{address}/metrics");
@@ -184,9 +178,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .election
             .as_ref()
             .map(|name| Election::new(name, DEFAULT_ELECTION_TTL, candidate_id()));
-        tally
-            .run(&settings, election, until_stopped(stopped))
-            .await?;
+        tally.run(&settings, election, shutdown.requested()).await?;
         http.await??;
         Ok(ExitCode::SUCCESS)
     })

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lifecycle_core::{AnyEvent, Filter, Since, TerminalSafe, escape_bytes};
-use lifecycle_nats::Received;
+use lifecycle_nats::{Received, Shutdown};
 use lifecycle_watch::{EventTemplate, Stop, Watch};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::interrupt::{self, INTERRUPTED};
 use crate::output;
 
 /// Show lifecycle events as they happen, one line each.
@@ -23,6 +22,9 @@ use crate::output;
 /// Control characters in events (ESC, CR, LF, ...) are shown escaped, as \x1b, \r, \n, in
 /// display lines and in the values a --template prints; --json escapes them as JSON does;
 /// --debug writes the payload as received unless stdout is a terminal.
+///
+/// Exits 0 after --count events, at --timeout or when stdout is closed, 2 on a usage or
+/// connection error, 130 on Ctrl-C (SIGINT), 143 on SIGTERM; every line is written whole.
 ///
 /// Examples:
 ///   lifecycle view
@@ -125,8 +127,9 @@ pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
     };
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
+        let shutdown = Shutdown::install();
         let connection = args.connect.connect().await?;
-        let mut watch = Watch::new(filter).stop(interrupt::ctrl_c());
+        let mut watch = Watch::new(filter).stop(shutdown.requested());
         if let Some(since) = args.since {
             watch = watch.since(since);
         }
@@ -139,7 +142,12 @@ pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
         while args.count.is_none_or(|n| shown < n) {
             let received = match events.next().await {
                 Ok(received) => received,
-                Err(Stop::Interrupted) => return Ok(ExitCode::from(INTERRUPTED)),
+                Err(Stop::Interrupted) => {
+                    return Ok(ExitCode::from(crate::wait::status(
+                        Stop::Interrupted,
+                        &shutdown,
+                    )));
+                }
                 Err(Stop::Timeout | Stop::Closed) => break,
             };
             let line = render(&style, &received)?;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lifecycle_core::{Filter, Progress, Since, StateSelection, TerminalSafe};
+use lifecycle_nats::{Shutdown, Signal};
 use lifecycle_watch::{
     Condition, Fraction, Gate, KeyBy, Node, PassTemplate, Stop, TallyClient, Target, TemplateWait,
     Watch, wait_for,
@@ -15,7 +16,6 @@ use tracing::debug;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::interrupt::{self, INTERRUPTED};
 use crate::nodes;
 use crate::output;
 
@@ -32,7 +32,9 @@ use crate::output;
 ///
 /// Exits 0 as soon as the condition holds, 1 when the timeout passes first (listing on stdout
 /// the nodes that do not pass: identity, component, version and when last seen, or one JSON
-/// object per line with --json), 2 on a usage or connection error, 130 on Ctrl-C.
+/// object per line with --json), 2 on a usage or connection error, 130 on Ctrl-C (SIGINT)
+/// and 143 on SIGTERM (a CI runner cancelling the job), listing the nodes that do not pass
+/// as on timeout.
 ///
 /// Without --until it counts events (--count N, default 1) or distinct identities
 /// (--distinct identity); with --since, the replayed ones count too.
@@ -156,13 +158,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
                 ExitCode::SUCCESS
             }
-            Some(stop) => {
+            Some(status) => {
                 eprintln!(
                     "lifecycle: condition not met: set_success was not given a true \
                      condition; {} passed",
                     condition.template().pass_count()
                 );
-                exit(stop)
+                ExitCode::from(status)
             }
         });
     }
@@ -180,9 +182,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let stop = receive(&args, filter, &mut progress, None, |_, _| {}, shown)?;
         return Ok(match stop {
             None => ExitCode::SUCCESS,
-            Some(stop) => {
+            Some(status) => {
                 eprintln!("lifecycle: condition not met: {progress}");
-                exit(stop)
+                ExitCode::from(status)
             }
         });
     };
@@ -221,7 +223,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             gate.known()
         );
     }
-    let Some(stop) = stop else {
+    let Some(status) = stop else {
         return Ok(ExitCode::SUCCESS);
     };
     eprintln!("lifecycle: condition not met: {gate}");
@@ -229,22 +231,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("lifecycle: no node the filter selects is known");
     }
     nodes::print(&gate.failing(), args.json)?;
-    Ok(exit(stop))
+    Ok(ExitCode::from(status))
 }
 
-/// The exit status for events that stopped before the condition held.
-fn exit(stop: Stop) -> ExitCode {
-    ExitCode::from(match stop {
-        Stop::Interrupted => INTERRUPTED,
+/// The exit status for events that stopped before the condition held (or, for `view` and
+/// `nodes`, before they were all shown): 1, or what a shell reports for the signal that
+/// asked to stop (130 SIGINT, 143 SIGTERM).
+pub(crate) fn status(stop: Stop, shutdown: &Shutdown) -> u8 {
+    match stop {
+        Stop::Interrupted => shutdown.signal().map_or(1, Signal::exit_code),
         Stop::Timeout | Stop::Closed => 1,
-    })
+    }
 }
 
 /// The fleet to read from a tally first: the client, and the filter it selects nodes with.
 type Tally = (TallyClient, String);
 
-/// Receives events into `condition` until it holds (`None`) or they stop (why), showing
-/// progress on a terminal. With a tally, its nodes are handed to `seed` first.
+/// Receives events into `condition` until it holds (`None`) or they stop (the exit status
+/// that says why), showing progress on a terminal. With a tally, its nodes are handed to
+/// `seed` first.
 fn receive<C: Condition>(
     args: &Args,
     filter: Filter,
@@ -252,15 +257,16 @@ fn receive<C: Condition>(
     tally: Option<Tally>,
     seed: impl FnOnce(&mut C, Vec<Node>),
     mut show: impl FnMut(&mut C, &ProgressBar),
-) -> anyhow::Result<Option<Stop>> {
+) -> anyhow::Result<Option<u8>> {
     let bar = progress_bar();
     let runtime = crate::connect::runtime()?;
     let stop = runtime.block_on(async {
+        let shutdown = Shutdown::install();
         let deadline = args
             .timeout
             .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
         let connection = args.connect.connect().await?;
-        let mut watch = Watch::new(filter).stop(interrupt::ctrl_c());
+        let mut watch = Watch::new(filter).stop(shutdown.requested());
         if let Some(since) = args.since {
             watch = watch.since(since);
         }
@@ -274,7 +280,7 @@ fn receive<C: Condition>(
             let nodes = match deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
                     Ok(nodes) => nodes?,
-                    Err(_) => return Ok(Some(Stop::Timeout)),
+                    Err(_) => return Ok(Some(status(Stop::Timeout, &shutdown))),
                 },
                 None => read.await?,
             };
@@ -296,7 +302,7 @@ fn receive<C: Condition>(
                 );
             });
         }
-        anyhow::Ok(result.err())
+        anyhow::Ok(result.err().map(|stop| status(stop, &shutdown)))
     });
     bar.finish_and_clear();
     stop

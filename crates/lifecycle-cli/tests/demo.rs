@@ -59,7 +59,12 @@ impl Demo {
 
     /// Ctrl-C; its exit code once it has exited.
     fn stop(&mut self) -> Option<i32> {
-        self.process.signal("-INT");
+        self.stop_with("-INT")
+    }
+
+    /// Sends `signal`; its exit code once it has exited.
+    fn stop_with(&mut self, signal: &str) -> Option<i32> {
+        self.process.signal(signal);
         self.process.wait(Duration::from_secs(60))
     }
 }
@@ -151,4 +156,25 @@ fn without_a_broker_the_demo_counts_in_process() {
     assert_eq!(to_try(&guide), 3, "three commands to try: {guide:#?}");
     wait_for_the_fleet(field(&guide, "dashboard"));
     assert_eq!(demo.stop(), Some(0));
+}
+
+/// SIGTERM (`kill`, a CI runner cancelling a job) stops everything as Ctrl-C does.
+#[test]
+fn the_demo_stops_everything_on_sigterm_with_0() {
+    let mut demo = Demo::start(&[]);
+    let guide = demo.guide();
+    let (status, _) = get(field(&guide, "dashboard")).unwrap();
+    assert_eq!(status, 200);
+    let broker = field(&guide, "broker");
+    assert!(broker.starts_with("nats://127.0.0.1:"), "{guide:#?}");
+    assert_eq!(
+        demo.stop_with("-TERM"),
+        Some(0),
+        "the demo exits cleanly on SIGTERM"
+    );
+    let port = broker.rsplit(':').next().unwrap();
+    assert!(
+        TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+        "its nats-server stopped with it"
+    );
 }

@@ -25,6 +25,10 @@ use crate::message::Message;
 use crate::metrics::RuleMetrics;
 use crate::schedule::{Queued, Schedule};
 
+/// The most events a stopped live run counts as received and not taken: reading them
+/// stops there even if a publisher keeps them coming.
+const MAX_UNREAD: usize = 1 << 20;
+
 /// How long running handlers have to finish once shutdown is asked, unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
@@ -218,6 +222,8 @@ impl<H: Handler> Engine<H> {
     /// Receives the events of the filter live until `shutdown` completes: nothing to
     /// acknowledge, nothing delivered again; events that arrive while the engine is not
     /// running, or faster than it keeps up with (see [`RuleMetrics::dropped`]), are missed.
+    /// On shutdown, running handlers have [`Settings::grace`] to finish; the events not
+    /// delivered by then are dropped: counted in [`RuleMetrics::dropped`] and logged.
     pub async fn run_live(
         &self,
         connection: &Connection,
@@ -254,6 +260,9 @@ impl<H: Handler> Engine<H> {
             consumer: consumer.map(str::to_owned),
             keepalive,
         });
+        // A durable consumer delivers again what was not acknowledged; a live subscription
+        // delivers each event once.
+        let durable = consumer.is_some();
         let concurrency = settings.concurrency.max(1);
         let in_flight = self.in_flight();
         let mut source = pin!(source);
@@ -333,6 +342,8 @@ impl<H: Handler> Engine<H> {
         };
         invalid.flush();
         stream_errors.flush();
+        // Handlers stopped before their event was settled.
+        let mut cut_short = 0;
         if stopped == Stopped::Shutdown && !(running.is_empty() && acks.is_empty()) {
             info!(rule = %settings.name, running = running.len(), grace = ?settings.grace, "stopping: waiting for running handlers");
             let finished = tokio::time::timeout(settings.grace, async {
@@ -343,22 +354,72 @@ impl<H: Handler> Engine<H> {
             })
             .await;
             if finished.is_err() {
-                warn!(rule = %settings.name, running = running.len(), "handlers still running after the grace period: stopped; their events will be delivered again");
-                running.shutdown().await;
+                running.abort_all();
+                while let Some(done) = running.join_next().await {
+                    // One that ended between the timeout and the abort settled its event.
+                    if done.is_err() {
+                        cut_short += 1;
+                    }
+                }
+                if durable && cut_short > 0 {
+                    warn!(rule = %settings.name, running = cut_short, "handlers still running after the grace period: stopped; their events will be delivered again");
+                }
             }
         }
+        // Held and not settled: a durable consumer delivers them again after the ack wait; a
+        // live subscription never does, so they are lost, and said to be, with those it
+        // received and the engine had not taken yet.
+        let mut unsettled = schedule.len() + cut_short;
+        if !durable {
+            unsettled += self.unread(source.as_mut());
+        }
         let metrics = &self.metrics;
+        if !durable && unsettled > 0 {
+            metrics.count_dropped(unsettled as u64);
+            warn!(
+                rule = %settings.name,
+                dropped = unsettled,
+                "stopped with {unsettled} events not delivered: dropped (a live subscription does not redeliver)"
+            );
+        }
         info!(
             rule = %settings.name,
             matched = metrics.matched(),
             succeeded = metrics.succeeded(),
             retried = metrics.retried(),
             dead_lettered = metrics.dead_lettered(),
-            left_unacknowledged = schedule.len(),
+            left_unacknowledged = if durable { unsettled } else { 0 },
+            dropped = if durable { 0 } else { unsettled },
             ?stopped,
             "stopped"
         );
         stopped
+    }
+
+    /// How many events the filter passes a live source holds already, received and not
+    /// taken: those a stopped live run drops with the subscription. Reads what is there
+    /// without waiting, at most [`MAX_UNREAD`].
+    fn unread<S>(&self, mut source: std::pin::Pin<&mut S>) -> usize
+    where
+        S: Stream<Item = Result<Message, ReceiveError>>,
+    {
+        let mut unread = 0;
+        for _ in 0..MAX_UNREAD {
+            match source.next().now_or_never() {
+                Some(Some(Ok(message))) => {
+                    if self
+                        .settings
+                        .filter
+                        .matches(message.received().parsed.event())
+                    {
+                        unread += 1;
+                    }
+                }
+                Some(Some(Err(_))) => {}
+                Some(None) | None => break,
+            }
+        }
+        unread
     }
 
     /// An event from the source: acknowledged at once if the filter does not pass it,

@@ -89,8 +89,10 @@ impl RuleMetrics {
         self.running.get()
     }
 
-    /// Events the source dropped before the engine saw them (a live NATS subscription that
-    /// fell behind), as told by [`RuleMetrics::count_dropped_from`]; 0 until then.
+    /// Events a live run dropped: those its source dropped before the engine saw them (a
+    /// NATS subscription that fell behind), as told by [`RuleMetrics::count_dropped_from`],
+    /// and those it held, not yet delivered, when it was stopped (a live subscription does
+    /// not deliver them again).
     pub fn dropped(&self) -> u64 {
         self.dropped.get()
     }
@@ -98,7 +100,12 @@ impl RuleMetrics {
     /// Reads the dropped events from `total` whenever they are asked for (a connection's
     /// slow-consumer counter). Only the first call counts.
     pub fn count_dropped_from(&self, total: impl Fn() -> u64 + Send + Sync + 'static) {
-        let _ = self.dropped.0.set(Box::new(total));
+        let _ = self.dropped.source.set(Box::new(total));
+    }
+
+    /// Counts events a live run was stopped before it delivered.
+    pub(crate) fn count_dropped(&self, events: u64) {
+        self.dropped.stopped.inc_by(events);
     }
 
     pub(crate) fn count_matched(&self) {
@@ -160,8 +167,8 @@ impl RuleMetrics {
         );
         registry.register(
             "dropped",
-            "Events dropped before they could be handled because they arrived faster than \
-             they were handled (NATS slow consumer)",
+            "Events dropped before they were handled: they arrived faster than they were \
+             handled (NATS slow consumer), or a live run was stopped before it delivered them",
             self.dropped.clone(),
         );
     }
@@ -294,13 +301,17 @@ impl Metrics {
     }
 }
 
-/// A counter kept elsewhere, read when it is encoded.
+/// Dropped events: a counter kept by the source, read when it is encoded, plus those the
+/// engine was stopped before delivering.
 #[derive(Clone, Default)]
-struct Dropped(Arc<OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>>);
+struct Dropped {
+    source: Arc<OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>>,
+    stopped: Counter,
+}
 
 impl Dropped {
     fn get(&self) -> u64 {
-        self.0.get().map_or(0, |total| total())
+        self.source.get().map_or(0, |total| total()) + self.stopped.get()
     }
 }
 
@@ -368,6 +379,23 @@ mod tests {
             assert!(text.contains(line), "{line} in {text}");
         }
         assert_eq!(metrics.dropped(), 67_618);
+    }
+
+    #[test]
+    fn dropped_adds_what_a_stopped_live_run_held_to_what_its_source_dropped() {
+        let metrics = RuleMetrics::default();
+        metrics.count_dropped(2);
+        assert_eq!(metrics.dropped(), 2, "before the source's counter is known");
+        metrics.count_dropped_from(|| 5);
+        metrics.count_dropped(1);
+        assert_eq!(metrics.dropped(), 8);
+        let mut registry = Registry::default();
+        metrics.register(registry.sub_registry_with_prefix("lifecycle_forward"));
+        assert!(
+            text(&registry).contains("lifecycle_forward_dropped_total 8\n"),
+            "{}",
+            text(&registry)
+        );
     }
 
     #[test]

@@ -171,6 +171,64 @@ async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
     assert_eq!(second.await.unwrap(), Stopped::Shutdown);
 }
 
+/// A live subscription delivers nothing again: what a stopped live run was handling or held
+/// is counted as dropped (lifecycle-cli's tests/stopping.rs covers those it had received and
+/// not taken).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_live_run_counts_what_it_did_not_deliver_as_dropped() {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let record = Record::default();
+    let mut settings = Settings::new("live");
+    settings.concurrency = 2;
+    settings.in_flight = 8;
+    settings.grace = Duration::from_millis(300);
+    let engine = Engine::new(record.clone(), settings);
+    let metrics = engine.metrics().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = {
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            engine
+                .run_live(&connection, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        })
+    };
+    // Subscribed once an event gets through (those sent before are missed, live); the
+    // probes sent after it arrive before a marker sent last.
+    let mut sent = 0;
+    while record.handled().is_empty() {
+        publish(&connection, &[startup("probe")]).await;
+        sent += 1;
+        assert!(sent < 1500, "the live run never received an event");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    publish(&connection, &[startup("marker")]).await;
+    wait_until("the marker handled", || {
+        record
+            .handled()
+            .iter()
+            .any(|Job(identity, _)| identity == "marker")
+    })
+    .await;
+    let handled = record.handled().len();
+    // Two handlers stuck, four events held behind them.
+    let stuck: Vec<Event> = (0..6)
+        .map(|i| startup(&format!("stuck{}", i % 2)))
+        .collect();
+    publish(&connection, &stuck).await;
+    let matched = handled as u64 + 6;
+    wait_until("six stuck events held", || metrics.matched() == matched).await;
+    assert_eq!(metrics.dropped(), 0);
+    let _ = stop.send(());
+    assert_eq!(run.await.unwrap(), Stopped::Shutdown);
+    assert_eq!(metrics.dropped(), 6, "2 running, 4 held behind them");
+    assert_eq!(record.handled().len(), handled);
+}
+
 /// [`Record`] without getting stuck.
 struct Unstuck(Record);
 

@@ -15,6 +15,8 @@
 //!   one once handled, so nothing is missed while a consumer or its downstream is away; one
 //!   at a time ([`Connection::durable`]) or a window of them ([`Connection::durable_with`],
 //!   which `lifecycle-deliver`'s engine uses).
+//! - [`Shutdown`] says when to stop receiving: SIGINT or SIGTERM, caught from the moment it
+//!   is made, with the [`Signal`] that asked (for an exit status, 130 or 143).
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
@@ -46,6 +48,7 @@ mod publish;
 mod recurring;
 mod server_url;
 mod settings;
+mod shutdown;
 mod streams;
 mod subscribe;
 
@@ -62,6 +65,7 @@ pub use server_url::ServerUrl;
 pub use settings::{
     CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, ServerSource, Settings, TlsFiles,
 };
+pub use shutdown::{Shutdown, Signal};
 pub use streams::{MACHINE_STREAM, MACHINE_SUBJECTS, StreamChange, StreamSpec, StreamState};
 pub use subscribe::{Interest, InvalidMessage, ReceiveError, Received, Subscription};
 

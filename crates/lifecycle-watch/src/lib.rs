@@ -2,7 +2,8 @@
 //! keep each node's latest state and decide rollout gates.
 //!
 //! - [`Watch`] says what to receive (a [`Filter`](lifecycle_core::Filter)), from when (a
-//!   replay of `CHORIA_EVENTS`) and until when (a deadline, a stop signal such as Ctrl-C);
+//!   replay of `CHORIA_EVENTS`) and until when (a deadline, a stop signal such as
+//!   [`lifecycle_nats::Shutdown`]'s SIGINT or SIGTERM);
 //!   [`Events`] hands out the events, says when a replay has caught up with the present, and
 //!   reports messages that are not events once per interval.
 //! - [`Gate`] keeps each key's (node's) latest state and whether it meets a condition, and

@@ -22,7 +22,8 @@ use crate::error::Error;
 pub enum Stop {
     /// The deadline passed.
     Timeout,
-    /// The stop signal came (Ctrl-C, for the command line).
+    /// The stop signal came (SIGINT or SIGTERM, for the command line: a
+    /// [`Shutdown`](lifecycle_nats::Shutdown)).
     Interrupted,
     /// The subscription ended.
     Closed,
@@ -42,14 +43,16 @@ pub enum Step {
 ///
 /// ```no_run
 /// use lifecycle_core::{Filter, Since};
+/// use lifecycle_nats::Shutdown;
 /// use lifecycle_watch::Watch;
 ///
 /// # async fn run(connection: lifecycle_nats::Connection) -> Result<(), lifecycle_watch::Error> {
 /// let filter = Filter::parse("alive,component=server").unwrap();
+/// let shutdown = Shutdown::install(); // SIGINT or SIGTERM, caught from now on
 /// let mut events = Watch::new(filter)
 ///     .since(Since::parse("10m").unwrap())
 ///     .timeout(std::time::Duration::from_secs(60))
-///     .stop(async { tokio::signal::ctrl_c().await.ok(); })
+///     .stop(shutdown.requested())
 ///     .open(&connection)
 ///     .await?;
 /// while let Ok(received) = events.next().await {
@@ -113,9 +116,11 @@ impl Watch {
         self
     }
 
-    /// Stop when `signal` completes ([`Stop::Interrupted`]). A signal handler that installs
-    /// itself when first polled (`tokio::signal::ctrl_c`) should be polled once before: until
-    /// then the signal is not caught.
+    /// Stop when `signal` completes ([`Stop::Interrupted`]), such as
+    /// [`Shutdown::requested`](lifecycle_nats::Shutdown::requested). A signal handler must be
+    /// installed before [`Watch::open`] logs "receiving events" (a `Shutdown` is, when it is
+    /// made; `tokio::signal::ctrl_c` only once first polled): until then the signal is not
+    /// caught.
     pub fn stop(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Watch {
         self.stop = Some(Box::pin(signal));
         self
