@@ -3,7 +3,7 @@
 use std::fmt;
 
 use lifecycle_cloudevents::{Forwarder, Mode, to_cloudevent};
-use lifecycle_core::TerminalSafe;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_deliver::{Failure, Handler};
 use lifecycle_nats::Received;
 
