@@ -140,7 +140,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     tasks.spawn(simulate(simulation, publisher.clone(), stopped));
                 }
                 None => {
-                    tasks.spawn(simulate(simulation, tally.clone(), stopped));
+                    let sink = crate::tally::in_process(tally.clone());
+                    tasks.spawn(simulate(simulation, sink, stopped));
                 }
             }
         }

@@ -1,14 +1,14 @@
 //! Durations and `--since` times on the command line, for clap: `lifecycle_core`'s
-//! [`parse_duration`] and [`Since`] (`90s`, `1h30m`, `500ms`, `2d`, bare seconds, at most 100
+//! [`duration::parse`] and [`Since`] (`90s`, `1h30m`, `500ms`, `2d`, bare seconds, at most 100
 //! years; `--since` also takes an RFC 3339 time).
 
 use std::time::Duration;
 
-use lifecycle_core::{Since, parse_duration};
+use lifecycle_core::duration::{self, Since};
 
 /// Parses a duration for clap. The error leaves the text out: clap shows it.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|e| e.reason())
+    duration::parse(text).map_err(|e| e.reason())
 }
 
 /// Parses a duration that must be more than zero (an interval, say).

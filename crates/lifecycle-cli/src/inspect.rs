@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lifecycle_core::{AnyEvent, Format, MAX_EVENT_BYTES, Parsed, TerminalSafe, parse};
+use lifecycle_core::terminal::TerminalSafe;
+use lifecycle_core::{AnyEvent, Format, MAX_EVENT_BYTES, Parsed, parse};
 use serde::Serialize;
 use serde_json::value::RawValue;
 

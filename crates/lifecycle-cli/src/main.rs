@@ -23,7 +23,7 @@ mod wait;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lifecycle_core::TerminalSafe;
+use lifecycle_core::terminal::TerminalSafe;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::{FormatFields, debug_fn};

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
-use lifecycle_core::{Filter, Since, StateSelection, TerminalSafe, format_utc};
+use lifecycle_core::duration::Since;
+use lifecycle_core::selection::StateSelection;
+use lifecycle_core::terminal::TerminalSafe;
+use lifecycle_core::{Filter, format_utc};
 use lifecycle_nats::Shutdown;
 use lifecycle_watch::{Node, TallyClient};
 

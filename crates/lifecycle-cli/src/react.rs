@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use lifecycle_core::{Since, TerminalSafe};
+use lifecycle_core::duration::Since;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_deliver::Metrics;
 use lifecycle_nats::{ErrorKind, ReplayFrom, Shutdown};
 use lifecycle_react::{Options, Rules, RulesError, RunError};

@@ -13,7 +13,7 @@ use lifecycle_nats::Shutdown;
 use lifecycle_simulate::{
     FleetSpec, RunOptions, Simulation, Stats, Summary, Upgrade, VersionShare,
 };
-use lifecycle_tally::{DEFAULT_PREFIX, Limits, Tally, TallyOptions};
+use lifecycle_tally::{ComponentCount, DEFAULT_PREFIX, Limits, Tally, TallyOptions};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -144,7 +144,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let verb = if args.tally { "counted" } else { "published" };
         let progress = progress(stats.clone(), verb);
         let summary = if args.tally {
-            let mut tally = Tally::new(TallyOptions::default());
+            let tally = Tally::new(TallyOptions::default());
             tally.set_ready(true);
             tally.metrics().set_active(true);
             let (address, http) = crate::tally::serve(
@@ -157,7 +157,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await?;
             // Printed even when the progress line is hidden (stderr not a terminal).
             progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
-            let summary = simulate(&mut simulation, &mut tally, &args, &stats, &shutdown).await?;
+            let mut sink = crate::tally::in_process(tally);
+            let summary = simulate(&mut simulation, &mut sink, &args, &stats, &shutdown).await?;
             http.abort();
             summary
         } else {
@@ -177,7 +178,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!(
         "{}",
-        serde_json::to_string(&simulation.counts()).context("cannot write the fleet")?
+        serde_json::to_string(&ComponentCount::list(simulation.counts()))
+            .context("cannot write the fleet")?
     );
     Ok(if summary.errors == 0 {
         ExitCode::SUCCESS

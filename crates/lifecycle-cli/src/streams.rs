@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use lifecycle_core::format_duration;
 use lifecycle_nats::{
     DEFAULT_RETENTION, EVENTS_STREAM, MACHINE_STREAM, StreamChange, StreamSpec, StreamState,
 };
@@ -86,8 +85,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         StreamChange::Created => "created".to_owned(),
                         StreamChange::RetentionUpdated { from } => format!(
                             "retention changed from {} to {}",
-                            format_duration(from),
-                            format_duration(spec.retention)
+                            lifecycle_core::duration::format(from),
+                            lifecycle_core::duration::format(spec.retention)
                         ),
                         StreamChange::Unchanged => "already as asked".to_owned(),
                     };
@@ -116,7 +115,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 out,
                 "\nA stream does not exist: create it with `lifecycle streams create` \
                  (retention {} by default).",
-                format_duration(DEFAULT_RETENTION)
+                lifecycle_core::duration::format(DEFAULT_RETENTION)
             )
             .context("writing to stdout")?;
         }
@@ -165,7 +164,7 @@ fn cells(name: &str, state: Option<&StreamState>) -> [String; 9] {
         if s.retention.is_zero() {
             "forever".to_owned()
         } else {
-            format_duration(s.retention)
+            lifecycle_core::duration::format(s.retention)
         },
         s.replicas.to_string(),
         s.messages.to_string(),

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use lifecycle_core::{AnyEvent, Filter, Since, TerminalSafe, escape_bytes};
+use lifecycle_core::duration::Since;
+use lifecycle_core::terminal::{TerminalSafe, escape_bytes};
+use lifecycle_core::{AnyEvent, Filter};
 use lifecycle_nats::{Received, Shutdown};
 use lifecycle_watch::{EventTemplate, Stop, Watch};
 

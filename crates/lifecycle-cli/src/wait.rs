@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lifecycle_core::{Filter, Progress, Since, StateSelection, TerminalSafe};
+use lifecycle_core::Filter;
+use lifecycle_core::duration::Since;
+use lifecycle_core::selection::StateSelection;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_nats::{Shutdown, Signal};
+use lifecycle_watch::Progress;
 use lifecycle_watch::{
     Condition, Fraction, Gate, KeyBy, Node, PassTemplate, Stop, TallyClient, Target, TemplateWait,
     Watch, wait_for,

@@ -360,16 +360,7 @@ fn counts(json_lines: &str) -> Vec<ComponentCount> {
             .entry(version)
             .or_default() += 1;
     }
-    let mut counts: Vec<ComponentCount> = per
-        .into_iter()
-        .map(|(component, versions)| ComponentCount {
-            component,
-            nodes: versions.values().sum(),
-            versions,
-        })
-        .collect();
-    counts.sort_by(ComponentCount::biggest_first);
-    counts
+    ComponentCount::list(per)
 }
 
 #[test]
@@ -392,7 +383,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
     // Restarts under way (shut down, not started again yet) and upgrades half done.
     let events = drain(&mut simulation, Duration::from_secs(3));
     fleet.publish(&events);
-    let expected = simulation.counts();
+    let expected = ComponentCount::list(simulation.counts());
     assert!(expected.iter().any(|c| c.versions.contains_key("0.30.0")));
     assert!(simulation.up() < 600, "some components are restarting");
 

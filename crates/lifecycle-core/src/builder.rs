@@ -65,7 +65,7 @@ impl EventBuilder {
 
     /// The identity of the sending node: a host or certificate name, so it may not hold a
     /// control character, a line separator or a bidirectional override (what
-    /// [`escape_control`](crate::escape_control) escapes). Events read from the wire may
+    /// [`escape_control`](crate::terminal::escape_control) escapes). Events read from the wire may
     /// hold them; this tool does not make such events.
     pub fn identity(mut self, identity: impl Into<String>) -> Self {
         let identity = identity.into();
@@ -137,7 +137,8 @@ impl EventBuilder {
         self
     }
 
-    /// Replaces the fresh UUID v4 id, e.g. to re-send a known event.
+    /// Replaces the fresh UUID v4 id, e.g. to re-send a known event. Without the `id`
+    /// feature an event has no id unless given one here, and [`build`](Self::build) says so.
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
         self
@@ -195,8 +196,12 @@ impl EventBuilder {
                 new_version: self.new_version.into(),
             },
         };
+        #[cfg(feature = "id")]
+        let id = self.id.unwrap_or_else(new_id);
+        #[cfg(not(feature = "id"))]
+        let id = self.id.ok_or_else(|| Error::missing("id"))?;
         Ok(Event {
-            id: self.id.unwrap_or_else(new_id).into(),
+            id: id.into(),
             identity: self.identity.into(),
             component: self.component.into(),
             timestamp: self.timestamp.unwrap_or_else(now),
@@ -207,6 +212,7 @@ impl EventBuilder {
 }
 
 /// A fresh UUID v4, as Choria gives every new event.
+#[cfg(feature = "id")]
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -228,6 +234,36 @@ mod tests {
             .component("server")
             .version("0.29.4")
             .build()
+    }
+
+    #[cfg(feature = "id")]
+    #[test]
+    fn a_new_event_gets_a_fresh_uuid_v4() {
+        let (a, b) = (alive("n1").unwrap(), alive("n1").unwrap());
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().len(), 36);
+        assert_eq!(&a.id()[14..15], "4");
+    }
+
+    // `cargo test -p lifecycle-core --no-default-features --lib without_the_id_feature`
+    #[cfg(not(feature = "id"))]
+    #[test]
+    fn without_the_id_feature_a_new_event_needs_an_id() {
+        assert_eq!(
+            alive("n1").unwrap_err().to_string(),
+            "missing required field 'id'"
+        );
+        assert_eq!(
+            Event::builder(EventType::Alive)
+                .id("6b0b2a6e-1f0e-4c1a-9d2e-000000000007")
+                .identity("n1")
+                .component("server")
+                .version("0.29.4")
+                .build()
+                .unwrap()
+                .id(),
+            "6b0b2a6e-1f0e-4c1a-9d2e-000000000007"
+        );
     }
 
     #[test]

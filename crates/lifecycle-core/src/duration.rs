@@ -1,14 +1,14 @@
 //! Durations and points in time as people write them: `90s`, `1h30m`, `500ms`, `2d`, and for
 //! "since when" also an RFC 3339 time.
 //!
-//! [`parse_duration`] reads Go's duration syntax (`time.ParseDuration`): a sequence of
+//! [`parse`] reads Go's duration syntax (`time.ParseDuration`): a sequence of
 //! decimal numbers, each with an optional fraction and a unit, such as `1h30m`, `1.5h`,
 //! `2h45m30.5s` or `300ms`; units `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h`. Two forms this
 //! project always took are kept: a bare number is seconds (`30`, `1.5`), and `d` is a day of
 //! 24 hours (`2d`, `1d12h`). Durations are never negative. Arithmetic is exact to the
 //! nanosecond; digits finer than that are dropped, as Go drops them.
 //!
-//! Nothing longer than [`MAX_DURATION`] (100 years) is accepted: no one means a longer
+//! Nothing longer than [`MAX`] (100 years) is accepted: no one means a longer
 //! timeout or retention, and the bound keeps every later sum with a clock reading
 //! (`Instant + timeout`, `now - since`) far inside what the clocks and JetStream's
 //! nanosecond fields (an `i64`, about 292 years) can hold.
@@ -18,17 +18,17 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use lifecycle_core::{parse_duration, Since};
+//! use lifecycle_core::duration::{self, Since};
 //!
-//! assert_eq!(parse_duration("1h30m")?, Duration::from_secs(5400));
-//! assert_eq!(parse_duration("30")?, Duration::from_secs(30));
+//! assert_eq!(duration::parse("1h30m")?, Duration::from_secs(5400));
+//! assert_eq!(duration::parse("30")?, Duration::from_secs(30));
 //! assert_eq!(
-//!     parse_duration("5000000d").unwrap_err().to_string(),
+//!     duration::parse("5000000d").unwrap_err().to_string(),
 //!     "invalid duration '5000000d': longer than the maximum of 100 years (876600h)"
 //! );
 //! let since: Since = "2026-11-30T10:00:00Z".parse()?;
 //! assert!(matches!(since, Since::Time(_)));
-//! # Ok::<(), lifecycle_core::DurationError>(())
+//! # Ok::<(), lifecycle_core::duration::DurationError>(())
 //! ```
 
 use std::fmt;
@@ -39,13 +39,13 @@ use crate::rfc3339;
 use crate::terminal::TerminalSafe;
 
 /// The longest duration accepted: 100 years of 365.25 days.
-pub const MAX_DURATION: Duration = Duration::from_secs(100 * 36_525 * 864);
+pub const MAX: Duration = Duration::from_secs(100 * 36_525 * 864);
 
 const NANOS_PER_SECOND: u128 = 1_000_000_000;
 
 /// Reads a duration: Go's syntax (`1h30m`, `90s`, `500ms`, `1.5h`), a bare number of seconds
 /// (`30`), or days (`2d`). See the [module](self) for the whole syntax.
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
     read(text).map_err(|problem| DurationError::new(text, problem))
 }
 
@@ -57,7 +57,7 @@ fn read(text: &str) -> Result<Duration, DurationProblem> {
     if rest.starts_with('-') {
         return Err(DurationProblem::Negative);
     }
-    let max = MAX_DURATION.as_nanos();
+    let max = MAX.as_nanos();
     let mut total: u128 = 0;
     let mut first = true;
     while !rest.is_empty() {
@@ -131,7 +131,7 @@ fn number(text: &str) -> Result<(u128, u128, u128, &str), DurationProblem> {
 
 /// Writes a duration in hours, minutes, seconds and milliseconds (`24h`, `1h30m`, `90s` is
 /// `1m30s`, `500ms`): Go's style without its zero units.
-pub fn format_duration(duration: Duration) -> String {
+pub fn format(duration: Duration) -> String {
     let mut seconds = duration.as_secs();
     let millis = duration.subsec_millis();
     if seconds == 0 {
@@ -160,7 +160,7 @@ pub enum Since {
 }
 
 impl Since {
-    /// Reads a duration (as [`parse_duration`]) or an RFC 3339 time.
+    /// Reads a duration (as [`parse`]) or an RFC 3339 time.
     pub fn parse(text: &str) -> Result<Since, DurationError> {
         if let Some((unix, nanos)) = rfc3339::parse(text) {
             return time_of(unix, nanos)
@@ -298,7 +298,7 @@ pub enum DurationProblem {
     MissingUnit(String),
     /// A unit that is none of ns, us, µs, ms, s, m, h, d.
     UnknownUnit(String),
-    /// Longer than [`MAX_DURATION`].
+    /// Longer than [`MAX`].
     TooLong,
     /// Not an RFC 3339 time, in a text that looks like a date.
     NotATime,
@@ -330,7 +330,7 @@ impl fmt::Display for DurationProblem {
             DurationProblem::TooLong => write!(
                 f,
                 "longer than the maximum of 100 years ({}h)",
-                MAX_DURATION.as_secs() / 3600
+                MAX.as_secs() / 3600
             ),
             DurationProblem::NotATime => f.write_str(
                 "not an RFC 3339 time (e.g. 2026-11-30T10:00:00Z or 2026-11-30T11:00:00+01:00)",
@@ -360,7 +360,7 @@ mod tests {
             (0, 0, "0ms"),
         ] {
             let duration = Duration::from_secs(seconds) + Duration::from_millis(millis);
-            assert_eq!(format_duration(duration), want);
+            assert_eq!(format(duration), want);
         }
     }
 
@@ -394,13 +394,13 @@ mod tests {
             ("0.0000000019s", Duration::new(0, 1)),
             ("1.5ns", Duration::from_nanos(1)),
             ("0.000000000001h", Duration::from_nanos(3)),
-            ("36525d", MAX_DURATION),
-            ("876600h", MAX_DURATION),
-            ("3155760000", MAX_DURATION),
+            ("36525d", MAX),
+            ("876600h", MAX),
+            ("3155760000", MAX),
             ("0000000000000000000000000000001s", Duration::from_secs(1)),
         ];
         for (text, expected) in cases {
-            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+            assert_eq!(parse(text), Ok(expected), "{text}");
         }
     }
 
@@ -473,7 +473,7 @@ mod tests {
             ),
         ];
         for (text, message) in cases {
-            let err = parse_duration(text).unwrap_err();
+            let err = parse(text).unwrap_err();
             assert_eq!(err.to_string(), message, "{text:?}");
             assert_eq!(err.text(), text);
         }
@@ -504,7 +504,7 @@ mod tests {
             Since::Ago(Duration::from_secs(100)).start(now),
             Some(UNIX_EPOCH + Duration::from_secs(1_799_999_900))
         );
-        assert_eq!(Since::Ago(MAX_DURATION).start(now), Some(UNIX_EPOCH));
+        assert_eq!(Since::Ago(MAX).start(now), Some(UNIX_EPOCH));
         let at = |unix| Since::Time(UNIX_EPOCH + Duration::from_secs(unix));
         assert_eq!(
             at(1_700_000_000).start(now),
@@ -563,8 +563,8 @@ mod tests {
         /// Never panics, and whatever it accepts is within the maximum.
         #[test]
         fn parse_never_panics(text in "\\PC{0,40}|[0-9.]{0,45}(ns|us|µs|ms|s|m|h|d)?") {
-            if let Ok(duration) = parse_duration(&text) {
-                prop_assert!(duration <= MAX_DURATION);
+            if let Ok(duration) = parse(&text) {
+                prop_assert!(duration <= MAX);
             }
             let _ = Since::parse(&text);
         }
@@ -574,14 +574,14 @@ mod tests {
         fn parts_add_up(h in 0u64..1000, m in 0u64..1000, s in 0u64..1000, frac in 0u32..1000) {
             let text = format!("{h}h{m}m{s}.{frac:03}s");
             let expected = Duration::from_secs(h * 3600 + m * 60 + s) + ms(u64::from(frac));
-            prop_assert_eq!(parse_duration(&text), Ok(expected));
+            prop_assert_eq!(parse(&text), Ok(expected));
         }
 
         /// Whole milliseconds written as seconds read back exactly.
         #[test]
-        fn seconds_round_trip(millis in 0u64..=MAX_DURATION.as_millis() as u64) {
+        fn seconds_round_trip(millis in 0u64..=MAX.as_millis() as u64) {
             let d = ms(millis);
-            prop_assert_eq!(parse_duration(&format!("{}.{:03}s", millis / 1000, millis % 1000)), Ok(d));
+            prop_assert_eq!(parse(&format!("{}.{:03}s", millis / 1000, millis % 1000)), Ok(d));
         }
     }
 }

@@ -5,12 +5,13 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
-use base64::Engine;
 use compact_str::CompactString;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_core::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::ser::{CharEscape, Formatter};
 use serde_json::value::RawValue;
 
+use crate::base64;
+#[cfg(feature = "id")]
 use crate::builder::new_id;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
@@ -234,6 +235,8 @@ pub struct CloudEventJson<'a> {
 #[derive(Debug, Clone, Copy)]
 enum EventRef<'a> {
     Lifecycle(&'a Event),
+    // A machine event's CloudEvent needs a fresh id: only made with the `id` feature.
+    #[cfg_attr(not(feature = "id"), allow(dead_code))]
     Machine(&'a MachineEvent),
 }
 
@@ -305,7 +308,8 @@ impl Event {
 
 impl MachineEvent {
     /// The event as a CloudEvent with a fresh UUID v4 `id`, as Choria sends them (a machine
-    /// event's own `id` names the machine instance, not the event).
+    /// event's own `id` names the machine instance, not the event). Needs the `id` feature.
+    #[cfg(feature = "id")]
     pub fn cloudevent(&self) -> CloudEventJson<'_> {
         CloudEventJson {
             id: Cow::Owned(new_id()),
@@ -320,7 +324,8 @@ impl MachineEvent {
 }
 
 impl AnyEvent {
-    /// The event as a CloudEvent.
+    /// The event as a CloudEvent; a machine event's gets a fresh `id`. Needs the `id` feature.
+    #[cfg(feature = "id")]
     pub fn cloudevent(&self) -> CloudEventJson<'_> {
         match self {
             AnyEvent::Lifecycle(e) => e.cloudevent(),
@@ -333,7 +338,8 @@ impl AnyEvent {
         to_vec(self)
     }
 
-    /// The bytes in `format`.
+    /// The bytes in `format`. Needs the `id` feature.
+    #[cfg(feature = "id")]
     pub fn to_json_as(&self, format: Format) -> Vec<u8> {
         match format {
             Format::Choria => self.to_json(),
@@ -430,7 +436,12 @@ impl Serialize for Parsed {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match (self.format, &self.envelope) {
             (Format::Choria, _) => self.event.serialize(serializer),
-            (Format::CloudEvents, None) => self.event.cloudevent().serialize(serializer),
+            // Only a lifecycle event's envelope is ever dropped (`parse::is_canonical`): a
+            // machine CloudEvent's id is its own, so it keeps its envelope.
+            (Format::CloudEvents, None) => match &self.event {
+                AnyEvent::Lifecycle(event) => event.cloudevent().serialize(serializer),
+                AnyEvent::Machine(event) => event.serialize(serializer),
+            },
             (Format::CloudEvents, Some(envelope)) => {
                 let mut map = serializer.serialize_map(None)?;
                 let (before, after) = envelope
@@ -445,7 +456,7 @@ impl Serialize for Parsed {
                     }
                     DataForm::Base64 => {
                         let json = self.event.to_json();
-                        let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+                        let encoded = base64::encode(&json);
                         map.serialize_entry("data_base64", &encoded)?;
                     }
                 }

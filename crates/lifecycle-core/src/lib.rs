@@ -9,12 +9,10 @@
 //! - [`Event`] is a lifecycle event; [`Event::builder`] makes a new one.
 //! - [`MachineEvent`] is a machine transition or watcher state.
 //! - [`Filter`] is the filter language of `view` and `wait`; [`Interest`] the NATS subjects a
-//!   filter narrows to; [`Progress`] counts toward a goal.
+//!   filter narrows to.
 //! - [`Event::node_change`] says what an event tells of its node's state, and
 //!   [`Event::node_state`] writes a node's state as the event a filter selects nodes with.
-//! - [`check_subject_token`] is the one rule for what may be a token of a NATS subject;
-//!   [`parse_duration`] and [`Since`] read durations and times as the command line takes
-//!   them; [`escape_control`] and [`TerminalSafe`] make text from the wire safe to print.
+//! - [`check_subject_token`] is the one rule for what may be a token of a NATS subject.
 //! - [`Error`] says what was wrong, with [`ErrorKind`] for counting causes.
 //!
 //! ```
@@ -29,10 +27,27 @@
 //! assert_eq!(event.to_json(), bytes);
 //! # Ok::<(), lifecycle_core::Error>(())
 //! ```
+//!
+//! Beside the event model, in modules of their own: [`duration`] reads durations and times as
+//! the command line takes them, [`terminal`] makes text from the wire safe to print, and
+//! [`selection`] is which nodes a listing of the fleet takes by their state.
+//!
+//! # Features
+//!
+//! `id` (on by default) gives new events a fresh UUID v4 id, through the `uuid` crate and its
+//! random number generator: [`Event::builder`] without `.id(..)`, and the CloudEvent of a
+//! machine event ([`MachineEvent::cloudevent`], [`AnyEvent::cloudevent`],
+//! [`AnyEvent::to_json_as`]). A program that only parses and writes events it received
+//! turns it off and builds a dozen crates at most:
+//!
+//! ```toml
+//! lifecycle-core = { version = "0.1", default-features = false }
+//! ```
 #![warn(missing_docs)]
 
+mod base64;
 mod builder;
-mod duration;
+pub mod duration;
 mod error;
 mod event;
 mod fast;
@@ -43,28 +58,22 @@ mod json;
 mod machine;
 mod node;
 mod parse;
-mod progress;
 mod reader;
 mod rfc3339;
 mod scan;
+pub mod selection;
 mod subject;
-mod terminal;
+pub mod terminal;
 
 pub use builder::EventBuilder;
 pub use compact_str::CompactString;
-pub use duration::{
-    DurationError, DurationProblem, MAX_DURATION, Since, format_duration, parse_duration,
-};
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
 pub use filter::{Filter, FilterError, FilterErrorKind, Op, compare_versions};
 pub use interest::Interest;
 pub use json::CloudEventJson;
 pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
-pub use node::{
-    InvalidStateSelection, KeyBy, NodeChange, NodeState, StateSelection, UnknownKey,
-    UnknownNodeState,
-};
+pub use node::{KeyBy, NodeChange, NodeState, UnknownKey, UnknownNodeState};
 pub use parse::{
     AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed,
     is_json_content_type, parse,
@@ -72,9 +81,5 @@ pub use parse::{
 // Not part of the API: the reference `parse` is held to by the tests and the fuzz target.
 #[doc(hidden)]
 pub use parse::parse_with_serde_json;
-pub use progress::Progress;
 pub use rfc3339::format_utc;
 pub use subject::{SubjectTokenError, TokenProblem, check_subject_token, is_subject_token};
-pub use terminal::{
-    TerminalSafe, escape_bytes, escape_control, has_terminal_unsafe, is_terminal_unsafe,
-};

@@ -108,7 +108,7 @@ impl fmt::Display for UnknownNodeState {
         write!(
             f,
             "unknown node state '{}' (expected up or lost)",
-            crate::TerminalSafe(&self.0)
+            crate::terminal::TerminalSafe(&self.0)
         )
     }
 }
@@ -127,79 +127,16 @@ impl FromStr for NodeState {
     }
 }
 
-impl serde::Serialize for NodeState {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl serde_core::Serialize for NodeState {
+    fn serialize<S: serde_core::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
 
-impl<'de> serde::Deserialize<'de> for NodeState {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+impl<'de> serde_core::Deserialize<'de> for NodeState {
+    fn deserialize<D: serde_core::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Which nodes a listing takes by their state: `up` (the default), `lost` or `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StateSelection {
-    /// Up nodes only.
-    #[default]
-    Up,
-    /// Lost nodes only.
-    Lost,
-    /// Both.
-    All,
-}
-
-impl StateSelection {
-    /// `up`, `lost` or `all`, as the tally's API takes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StateSelection::Up => "up",
-            StateSelection::Lost => "lost",
-            StateSelection::All => "all",
-        }
-    }
-
-    /// Whether a node in `state` is taken.
-    pub fn wants(self, state: NodeState) -> bool {
-        match self {
-            StateSelection::Up => state == NodeState::Up,
-            StateSelection::Lost => state == NodeState::Lost,
-            StateSelection::All => true,
-        }
-    }
-}
-
-/// A state selection other than `up`, `lost` or `all`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidStateSelection(pub String);
-
-impl fmt::Display for InvalidStateSelection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // It may come from an HTTP query: its start is enough to recognise it.
-        let shown: String = self.0.chars().take(64).collect();
-        write!(
-            f,
-            "invalid state '{}' (expected up, lost or all)",
-            crate::TerminalSafe(&shown)
-        )
-    }
-}
-
-impl std::error::Error for InvalidStateSelection {}
-
-impl FromStr for StateSelection {
-    type Err = InvalidStateSelection;
-
-    fn from_str(s: &str) -> Result<StateSelection, InvalidStateSelection> {
-        match s {
-            "up" => Ok(StateSelection::Up),
-            "lost" => Ok(StateSelection::Lost),
-            "all" => Ok(StateSelection::All),
-            _ => Err(InvalidStateSelection(s.to_owned())),
-        }
+        text.parse().map_err(serde_core::de::Error::custom)
     }
 }
 
@@ -263,7 +200,7 @@ impl fmt::Display for UnknownKey {
         write!(
             f,
             "unknown key '{}' (expected identity, component or identity+component)",
-            crate::TerminalSafe(&self.0)
+            crate::terminal::TerminalSafe(&self.0)
         )
     }
 }

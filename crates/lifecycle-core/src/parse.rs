@@ -1,8 +1,8 @@
 use std::borrow::Cow;
 
-use base64::Engine;
 use serde_json::value::RawValue;
 
+use crate::base64;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventKind, EventType, Extra, GovernorEventType};
 use crate::machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
@@ -489,9 +489,8 @@ fn cloudevent(document: &Document<'_>, reader: Reader) -> Result<Parsed, Error> 
         },
         Data::Base64(member) => {
             let encoded = reader::text(Some(member), "data_base64")?;
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(&*encoded)
-                .map_err(|_| Error::new(ErrorKind::InvalidBase64))?;
+            let decoded =
+                base64::decode(&encoded).ok_or_else(|| Error::new(ErrorKind::InvalidBase64))?;
             // Written back as a `data` object when that is what its content type says.
             let form = if json {
                 DataForm::Json

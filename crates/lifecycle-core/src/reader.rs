@@ -21,7 +21,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use compact_str::CompactString;
-use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde_core::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
@@ -467,7 +467,7 @@ impl Key {
 /// The JSON value at the start of `text`, after any white space, and where it ends.
 pub(crate) fn raw_value(text: &str) -> Option<(&RawValue, usize)> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = <&RawValue as serde::Deserialize>::deserialize(&mut de).ok()?;
+    let value = <&RawValue as serde_core::Deserialize>::deserialize(&mut de).ok()?;
     Some((value, offset_in(text, value.get()) + value.get().len()))
 }
 

@@ -20,7 +20,7 @@
 //! `--json` is the lossless form.
 //!
 //! ```
-//! use lifecycle_core::{escape_control, TerminalSafe};
+//! use lifecycle_core::terminal::{escape_control, TerminalSafe};
 //!
 //! assert_eq!(escape_control("web1\x1b[2J\r\n[alive] forged"), r"web1\x1b[2J\r\n[alive] forged");
 //! assert_eq!(escape_control("node1.example.net"), "node1.example.net");

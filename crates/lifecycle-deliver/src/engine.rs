@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, Stream, StreamExt};
-use lifecycle_core::{Filter, KeyBy, TerminalSafe};
+use lifecycle_core::terminal::TerminalSafe;
+use lifecycle_core::{Filter, KeyBy};
 use lifecycle_nats::{
     Connection, DeadLetter, DeadLetters, Error, Interest, ReceiveError, Received, Recurring,
 };

@@ -165,7 +165,7 @@ impl Connection {
         if name.contains(['/', '\\']) {
             return Err(Error::new(ErrorKind::InvalidSubject(format!(
                 "invalid durable consumer name '{}': it cannot hold '/' or '\\'",
-                lifecycle_core::TerminalSafe(name)
+                lifecycle_core::terminal::TerminalSafe(name)
             ))));
         }
         if !interest.machine_subjects().is_empty() {

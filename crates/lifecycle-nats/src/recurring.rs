@@ -77,7 +77,7 @@ impl Recurring {
         warn!(
             total = self.total,
             since_last_warning = self.total - self.reported,
-            latest = %lifecycle_core::TerminalSafe(latest),
+            latest = %lifecycle_core::terminal::TerminalSafe(latest),
             "{}",
             self.what
         );

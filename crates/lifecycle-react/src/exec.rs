@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifecycle_core::TerminalSafe;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_deliver::{Failure, Handler};
 use lifecycle_nats::Received;
 use minijinja::Environment;
@@ -219,7 +219,7 @@ async fn run(command: &Command, attempt: u32, timeout: Duration) -> Result<(), F
         let _ = child.wait().await;
         return Err(Failure::transient(format!(
             "{shown} did not finish within {}: killed with its process group",
-            lifecycle_core::format_duration(timeout)
+            lifecycle_core::duration::format(timeout)
         )));
     };
     group.disarm();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use lifecycle_cloudevents::{Encoded, Forwarder, Mode};
-use lifecycle_core::TerminalSafe;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_deliver::{Failure, Handler};
 use lifecycle_nats::Received;
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifecycle_cloudevents::{Forwarder, Mode, REQUEST_TIMEOUT};
-use lifecycle_core::{Filter, KeyBy, TerminalSafe, check_subject_token, parse_duration};
+use lifecycle_core::duration;
+use lifecycle_core::terminal::TerminalSafe;
+use lifecycle_core::{Filter, KeyBy, check_subject_token};
 use lifecycle_nats::DeadLetters;
 use serde::Deserialize;
 use toml::Spanned;
@@ -252,7 +254,7 @@ impl Check<'_> {
 
     fn duration(&mut self, field: &str, value: &Option<Spanned<String>>) -> Option<Duration> {
         let value = value.as_ref()?;
-        match parse_duration(value.get_ref()) {
+        match duration::parse(value.get_ref()) {
             Ok(duration) if duration.is_zero() => {
                 self.problem(value, format!("{field}: must be longer than 0"));
                 None

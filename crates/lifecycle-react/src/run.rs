@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::try_join_all;
-use lifecycle_core::TerminalSafe;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_deliver::{
     Backoff, DEFAULT_GRACE, Engine, Handler, Metrics, Settings, Stopped, default_in_flight,
 };

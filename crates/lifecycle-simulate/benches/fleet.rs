@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Stats, Step, Upgrade, run};
-use lifecycle_tally::{Tally, TallyOptions};
+use lifecycle_tally::{ComponentCount, Tally, TallyOptions};
 use lifecycle_testsupport::{NatsServer, ServerOptions};
 
 const NODES: usize = 100_000;
@@ -215,7 +215,7 @@ async fn round(tallying: Tallying, seconds: u64, publisher: Publisher) -> Round 
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let ingested = processed(&tally) as f64 / start.elapsed().as_secs_f64();
-    let matched = Some(tally.component_counts() == simulation.counts());
+    let matched = Some(tally.component_counts() == ComponentCount::list(simulation.counts()));
     ingest.abort();
     Round {
         sent,

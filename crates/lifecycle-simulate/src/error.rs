@@ -44,7 +44,7 @@ pub enum SpecError {
         max = crate::spec::MAX_RATE
     )]
     Rate(&'static str, f64),
-    /// An alive interval of zero or longer than [`lifecycle_core::MAX_DURATION`].
+    /// An alive interval of zero or longer than [`lifecycle_core::duration::MAX`].
     #[error("invalid alive interval {0:?}: it must be above 0 and at most 100 years")]
     AliveInterval(std::time::Duration),
 }

@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use lifecycle_core::{Event, EventType};
-use lifecycle_tally::ComponentCount;
 
 use crate::error::SpecError;
 use crate::spec::{FleetSpec, RESTART_DOWNTIME};
@@ -116,28 +115,21 @@ impl Simulation {
         &self.spec
     }
 
-    /// Components up, per component and version, as a tally of this fleet's events serves
-    /// them ([`Tally::component_counts`](lifecycle_tally::Tally::component_counts)): the
-    /// component with the most nodes up first, each with the versions it runs, one with no
-    /// node up left with none.
-    pub fn counts(&self) -> Vec<ComponentCount> {
-        let mut counts: Vec<ComponentCount> = (self.spec.components.iter().zip(&self.up))
+    /// Nodes up per version of each component of the fleet, one with no node up left with
+    /// none: what a tally fed all of this fleet's events counts (`lifecycle_tally`'s
+    /// `ComponentCount::list` orders it as the tally's API does).
+    pub fn counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        (self.spec.components.iter().zip(&self.up))
             .map(|(component, per_version)| {
-                let versions: BTreeMap<String, u64> = per_version
+                let versions = per_version
                     .iter()
                     .zip(&self.versions)
                     .filter(|(n, _)| **n > 0)
                     .map(|(n, v)| (v.clone(), *n))
                     .collect();
-                ComponentCount {
-                    component: component.clone(),
-                    nodes: versions.values().sum(),
-                    versions,
-                }
+                (component.clone(), versions)
             })
-            .collect();
-        counts.sort_by(ComponentCount::biggest_first);
-        counts
+            .collect()
     }
 
     /// Components up across the fleet.
@@ -356,13 +348,7 @@ mod tests {
 
     /// The nodes up per version of `component`.
     fn versions(sim: &Simulation, component: &str) -> BTreeMap<String, u64> {
-        let counts = sim.counts();
-        let count = counts
-            .into_iter()
-            .find(|c| c.component == component)
-            .unwrap();
-        assert_eq!(count.nodes, count.versions.values().sum::<u64>());
-        count.versions
+        sim.counts().remove(component).unwrap()
     }
 
     fn drain(sim: &mut Simulation, until: Duration) -> Vec<Event> {
@@ -493,7 +479,7 @@ mod tests {
         let components: Vec<_> = sim
             .counts()
             .into_iter()
-            .map(|c| (c.component, c.nodes, c.versions))
+            .map(|(component, versions)| (component, versions.values().sum::<u64>(), versions))
             .collect();
         let gone = BTreeMap::new();
         assert_eq!(

@@ -1,13 +1,12 @@
-//! Driving a simulation in real time into a sink: NATS, or a tally in process.
+//! Driving a simulation in real time into a sink: NATS, or a function in process.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lifecycle_core::{AnyEvent, Event};
+use lifecycle_core::Event;
 use lifecycle_nats::Publisher;
-use lifecycle_tally::Tally;
 use tracing::warn;
 
 use crate::error::SpecError;
@@ -39,12 +38,24 @@ impl Sink for Publisher {
     }
 }
 
-/// Counts straight into a tally, without a broker.
-impl Sink for Tally {
+/// A sink that hands each event to a function in this process, without a broker: a tally's
+/// `observe`, or a test collecting what was sent.
+///
+/// ```
+/// use lifecycle_simulate::FnSink;
+///
+/// let mut sent = Vec::new();
+/// let sink = FnSink(|event: lifecycle_core::Event| sent.push(event.to_string()));
+/// # drop(sink);
+/// ```
+#[derive(Debug, Clone)]
+pub struct FnSink<F>(pub F);
+
+impl<F: FnMut(Event) + Send> Sink for FnSink<F> {
     type Error = Infallible;
 
     async fn send(&mut self, event: Event) -> Result<(), Self::Error> {
-        self.observe(&AnyEvent::Lifecycle(event));
+        (self.0)(event);
         Ok(())
     }
 

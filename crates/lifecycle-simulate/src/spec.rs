@@ -3,7 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use lifecycle_core::{MAX_DURATION, check_subject_token};
+use lifecycle_core::check_subject_token;
+use lifecycle_core::duration;
 
 use crate::error::SpecError;
 
@@ -141,7 +142,7 @@ impl FleetSpec {
         if self.versions.len() > usize::from(u16::MAX) - 1 {
             return Err(SpecError::TooManyVersions(self.versions.len()));
         }
-        if self.alive_interval.is_zero() || self.alive_interval > MAX_DURATION {
+        if self.alive_interval.is_zero() || self.alive_interval > duration::MAX {
             return Err(SpecError::AliveInterval(self.alive_interval));
         }
         check_rate("restart rate", self.restart_rate, true)?;
@@ -289,7 +290,7 @@ mod tests {
         FleetSpec {
             restart_rate: 0.0,
             upgrade: upgrade(MAX_RATE),
-            alive_interval: MAX_DURATION,
+            alive_interval: duration::MAX,
             ..Default::default()
         }
         .validate()

@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use lifecycle_core::Format;
+use lifecycle_core::{Event, Format};
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Stats, Upgrade, run};
-use lifecycle_tally::{Tally, TallyOptions};
+use lifecycle_simulate::{FleetSpec, FnSink, RunOptions, Simulation, Stats, Upgrade, run};
+use lifecycle_tally::{ComponentCount, Tally, TallyOptions};
 use lifecycle_testsupport::NatsServer;
 
 async fn connect(server: &NatsServer) -> Connection {
@@ -20,9 +20,14 @@ async fn connect(server: &NatsServer) -> Connection {
         .unwrap()
 }
 
+/// A tally fed in this process, as `lifecycle simulate --tally` feeds it.
+fn in_process(tally: &Tally) -> FnSink<impl FnMut(Event) + Send + '_> {
+    FnSink(move |event: Event| tally.observe(&event.into()))
+}
+
 /// Waits until the tally has the simulated fleet, or fails showing both.
 async fn assert_tally_matches(tally: &Tally, simulation: &Simulation) {
-    let expected = simulation.counts();
+    let expected = ComponentCount::list(simulation.counts());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let counted = tally.component_counts();
@@ -129,7 +134,7 @@ async fn a_rate_limit_holds() {
         ..Default::default()
     })
     .unwrap();
-    let mut tally = Tally::new(TallyOptions::default());
+    let tally = Tally::new(TallyOptions::default());
     let options = RunOptions {
         rate: Some(2_000.0),
         duration: Some(Duration::from_secs(1)),
@@ -137,7 +142,7 @@ async fn a_rate_limit_holds() {
     };
     let summary = run(
         &mut simulation,
-        &mut tally,
+        &mut in_process(&tally),
         &options,
         &Stats::default(),
         std::future::pending(),
@@ -153,13 +158,16 @@ async fn a_rate_limit_holds() {
         summary.sent,
         summary.elapsed
     );
-    assert_eq!(tally.component_counts(), simulation.counts());
+    assert_eq!(
+        tally.component_counts(),
+        ComponentCount::list(simulation.counts())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_request_ends_the_run_promptly() {
     let mut simulation = Simulation::new(FleetSpec::default()).unwrap();
-    let mut tally = Tally::new(TallyOptions::default());
+    let tally = Tally::new(TallyOptions::default());
     let stats = Stats::default();
     let asked = std::sync::Mutex::new(None);
     // Asked to stop once the whole startup storm (1,000 nodes) went out, however long that
@@ -172,7 +180,7 @@ async fn a_stop_request_ends_the_run_promptly() {
     };
     let summary = run(
         &mut simulation,
-        &mut tally,
+        &mut in_process(&tally),
         &RunOptions::default(),
         &stats,
         stop,
@@ -186,22 +194,26 @@ async fn a_stop_request_ends_the_run_promptly() {
         asked.elapsed()
     );
     assert!(summary.sent >= 1000, "the whole storm went out");
-    assert_eq!(tally.component_counts(), simulation.counts());
+    assert_eq!(
+        tally.component_counts(),
+        ComponentCount::list(simulation.counts())
+    );
 }
 
 #[tokio::test]
 async fn a_rate_that_is_not_a_rate_is_refused_before_anything_is_sent() {
     for rate in [0.0, -5.0, f64::NAN, f64::INFINITY, 1e-20, 1e300] {
         let mut simulation = Simulation::new(FleetSpec::default()).unwrap();
-        let mut tally = Tally::new(TallyOptions::default());
+        let tally = Tally::new(TallyOptions::default());
         let options = RunOptions {
             rate: Some(rate),
             ..Default::default()
         };
         let stats = Stats::default();
+        let mut sink = in_process(&tally);
         let refused = run(
             &mut simulation,
-            &mut tally,
+            &mut sink,
             &options,
             &stats,
             std::future::pending(),

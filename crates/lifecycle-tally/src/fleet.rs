@@ -34,8 +34,9 @@
 use std::borrow::Cow;
 
 use hashbrown::HashTable;
+pub use lifecycle_core::NodeState;
+pub use lifecycle_core::selection::{InvalidStateSelection, StateSelection};
 use lifecycle_core::{Event, EventKind};
-pub use lifecycle_core::{InvalidStateSelection, NodeState, StateSelection};
 
 use crate::identities::{Identities, IdentityRef, Parts};
 use crate::refusal::Refusal;

@@ -2,6 +2,7 @@
 //! feed (Server-Sent Events) and the dashboard.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,10 +119,28 @@ pub struct ComponentCount {
     /// Its nodes.
     pub nodes: u64,
     /// Its nodes per version.
-    pub versions: std::collections::BTreeMap<String, u64>,
+    pub versions: BTreeMap<String, u64>,
 }
 
 impl ComponentCount {
+    /// Nodes up per version of each component, listed as `/api/v1/components` lists them
+    /// ([`biggest_first`](Self::biggest_first)); a component with no version keeps its place
+    /// with no nodes.
+    pub fn list(
+        per_component: impl IntoIterator<Item = (String, BTreeMap<String, u64>)>,
+    ) -> Vec<ComponentCount> {
+        let mut counts: Vec<ComponentCount> = per_component
+            .into_iter()
+            .map(|(component, versions)| ComponentCount {
+                component,
+                nodes: versions.values().sum(),
+                versions,
+            })
+            .collect();
+        counts.sort_by(ComponentCount::biggest_first);
+        counts
+    }
+
     /// The order components are listed in: the most nodes first, then by name. Whatever
     /// junk is published, the real fleet stays at the top.
     pub fn biggest_first(a: &ComponentCount, b: &ComponentCount) -> Ordering {

@@ -209,20 +209,18 @@ impl Tally {
     /// no nodes.
     pub fn component_counts(&self) -> Vec<ComponentCount> {
         let fleet = self.fleet();
-        let mut counts: Vec<ComponentCount> = fleet
+        let per_component: Vec<(String, BTreeMap<String, u64>)> = fleet
             .components()
-            .map(|(component, versions)| ComponentCount {
-                component: component.to_owned(),
-                nodes: versions.iter().map(|(_, n)| n).sum(),
-                versions: versions
+            .map(|(component, versions)| {
+                let versions = versions
                     .into_iter()
                     .map(|(v, n)| (v.to_owned(), n))
-                    .collect(),
+                    .collect();
+                (component.to_owned(), versions)
             })
             .collect();
         drop(fleet);
-        counts.sort_by(ComponentCount::biggest_first);
-        counts
+        ComponentCount::list(per_component)
     }
 
     /// This tally's state, as `/api/v1/status` serves it.

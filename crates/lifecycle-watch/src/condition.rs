@@ -3,12 +3,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lifecycle_core::{Filter, Interest, KeyBy, Progress, Since};
+use lifecycle_core::duration::Since;
+use lifecycle_core::{Filter, Interest, KeyBy};
 use lifecycle_nats::{Connection, Received, Recurring};
 
 use crate::error::Error;
 use crate::gate::{Gate, Target};
 use crate::node::Node;
+use crate::progress::Progress;
 use crate::receive::{Events, Step, Stop, Watch};
 use crate::template::PassTemplate;
 

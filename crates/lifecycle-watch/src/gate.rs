@@ -83,7 +83,7 @@ impl FromStr for Fraction {
         let invalid = || {
             format!(
                 "invalid fraction '{}' (expected a decimal above 0 and at most 1, e.g. 0.95)",
-                lifecycle_core::TerminalSafe(s)
+                lifecycle_core::terminal::TerminalSafe(s)
             )
         };
         let (whole, decimals) = s.split_once('.').unwrap_or((s, ""));

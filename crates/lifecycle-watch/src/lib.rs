@@ -11,13 +11,14 @@
 //!   rolls back fails again, one that shuts down leaves the fleet.
 //! - [`PassTemplate`] is OpenSVC's model of waiting, `pass_set`, `pass_count`,
 //!   `set_success` in a minijinja template; [`EventTemplate`] renders events for `view`.
-//! - [`wait_for`] feeds a [`Condition`] (a gate, a template, a count) until it holds;
-//!   [`catch_up`] feeds a gate until a replay has caught up; [`replay_nodes`] lists the nodes
-//!   a filter selects from a replay, as `lifecycle nodes` does without a tally.
+//! - [`wait_for`] feeds a [`Condition`] (a gate, a template, a [`Progress`] count) until it
+//!   holds; [`catch_up`] feeds a gate until a replay has caught up; [`replay_nodes`] lists
+//!   the nodes a filter selects from a replay, as `lifecycle nodes` does without a tally.
 //! - [`TallyClient`] reads the nodes a running tally knows, page by page.
 //!
 //! ```no_run
-//! use lifecycle_core::{Filter, Since};
+//! use lifecycle_core::Filter;
+//! use lifecycle_core::duration::Since;
 //! use lifecycle_watch::{Gate, Target, Watch, wait_for};
 //!
 //! # async fn run(connection: lifecycle_nats::Connection) -> Result<(), Box<dyn std::error::Error>> {
@@ -44,6 +45,7 @@ mod condition;
 mod error;
 mod gate;
 mod node;
+mod progress;
 mod receive;
 mod tally;
 mod template;
@@ -53,6 +55,7 @@ pub use error::Error;
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use lifecycle_core::KeyBy;
 pub use node::Node;
+pub use progress::Progress;
 pub use receive::{Events, Step, Stop, Watch};
 pub use tally::{
     CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient, TallyError,

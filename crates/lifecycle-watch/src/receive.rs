@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use futures_util::future::{Fuse, FutureExt};
-use lifecycle_core::{Filter, Interest, Since, TerminalSafe, format_utc};
+use lifecycle_core::duration::Since;
+use lifecycle_core::terminal::TerminalSafe;
+use lifecycle_core::{Filter, Interest, format_utc};
 use lifecycle_nats::{
     Connection, ReceiveError, Received, Recurring, ReplayFrom, Subscription, WARNING_INTERVAL,
 };
@@ -42,7 +44,8 @@ pub enum Step {
 /// What to receive, from when, and until when: build it, then [`Watch::open`] it.
 ///
 /// ```no_run
-/// use lifecycle_core::{Filter, Since};
+/// use lifecycle_core::Filter;
+/// use lifecycle_core::duration::Since;
 /// use lifecycle_nats::Shutdown;
 /// use lifecycle_watch::Watch;
 ///
@@ -171,7 +174,7 @@ impl Watch {
 /// A `--since` as its text, for the error saying it is to come.
 fn since_text(since: Since) -> String {
     match since {
-        Since::Ago(ago) => lifecycle_core::format_duration(ago),
+        Since::Ago(ago) => lifecycle_core::duration::format(ago),
         Since::Time(at) => at
             .duration_since(SystemTime::UNIX_EPOCH)
             .ok()

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use lifecycle_core::StateSelection;
+use lifecycle_core::selection::StateSelection;
 use lifecycle_secret::{Url, check_url, redact};
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -117,7 +117,7 @@ struct Page {
 /// A client of one tally's HTTP API.
 ///
 /// ```no_run
-/// use lifecycle_core::StateSelection;
+/// use lifecycle_core::selection::StateSelection;
 /// use lifecycle_watch::TallyClient;
 ///
 /// # async fn run() -> Result<(), lifecycle_watch::TallyError> {

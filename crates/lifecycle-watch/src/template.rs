@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use lifecycle_core::TerminalSafe;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_nats::Received;
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind};

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use lifecycle_core::{Event, EventType, Filter, Format, Since};
+use lifecycle_core::duration::Since;
+use lifecycle_core::{Event, EventType, Filter, Format};
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
 use lifecycle_testsupport::NatsServer;
 use lifecycle_watch::{

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use lifecycle_core::{Event, EventType, Filter, Since};
+use lifecycle_core::duration::Since;
+use lifecycle_core::{Event, EventType, Filter};
 use lifecycle_nats::{
     ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Received, Settings,
 };

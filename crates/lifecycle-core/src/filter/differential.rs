@@ -412,7 +412,7 @@ proptest! {
     #[test]
     fn globs_match_as_before(pattern in "[ab*?é]{0,6}", text in "[abé*?]{0,8}") {
         prop_assert_eq!(
-            super::glob_matches(&pattern, &text),
+            super::glob::glob_matches(&pattern, &text),
             old_glob_matches(pattern.as_bytes(), text.as_bytes())
         );
     }

@@ -3,12 +3,13 @@
 
 use std::collections::HashSet;
 
-use crate::parse::AnyEvent;
+use lifecycle_core::AnyEvent;
 
 /// Progress toward seeing `target` events, or `target` distinct identities.
 ///
 /// ```
-/// use lifecycle_core::{AnyEvent, Event, EventType, Progress};
+/// use lifecycle_core::{AnyEvent, Event, EventType};
+/// use lifecycle_watch::Progress;
 ///
 /// let alive = |identity: &str| -> AnyEvent {
 ///     Event::builder(EventType::Alive).identity(identity).component("server")
@@ -91,7 +92,7 @@ impl std::fmt::Display for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Event, EventType};
+    use lifecycle_core::{Event, EventType};
 
     fn alive(identity: &str) -> AnyEvent {
         Event::builder(EventType::Alive)
