@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
 use crate::id::Id;
+use crate::subject::LIFECYCLE_EVENT_PREFIX;
 
 /// The six kinds of lifecycle event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -323,7 +324,7 @@ impl Event {
             return Err(Error::new(ErrorKind::NoSubject));
         }
         Ok(format!(
-            "choria.lifecycle.event.{}.{}",
+            "{LIFECYCLE_EVENT_PREFIX}{}.{}",
             self.event_type().as_str(),
             self.component
         ))

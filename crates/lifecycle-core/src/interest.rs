@@ -3,7 +3,7 @@
 //! subscribes, replays and consumes durably.
 
 use crate::event::EventType;
-use crate::subject::{SubjectTokenError, check_subject_token};
+use crate::subject::{LIFECYCLE_EVENT_PREFIX, SubjectTokenError, check_subject_token};
 
 /// Which events to receive. Types and components become NATS subjects, so the server sends
 /// only what was asked for.
@@ -98,7 +98,7 @@ impl Interest {
             .flat_map(|t| {
                 components
                     .iter()
-                    .map(move |c| format!("choria.lifecycle.event.{t}.{c}"))
+                    .map(move |c| format!("{LIFECYCLE_EVENT_PREFIX}{t}.{c}"))
             })
             .collect())
     }

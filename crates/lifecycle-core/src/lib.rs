@@ -82,4 +82,7 @@ pub use parse::{
 #[doc(hidden)]
 pub use parse::parse_with_serde_json;
 pub use rfc3339::format_utc;
-pub use subject::{SubjectTokenError, TokenProblem, check_subject_token, is_subject_token};
+pub use subject::{
+    LIFECYCLE_EVENT_PREFIX, LifecycleSubject, MACHINE_EVENT_PREFIX, SubjectTokenError,
+    TokenProblem, check_subject_token, is_lifecycle_subject, is_subject_token,
+};

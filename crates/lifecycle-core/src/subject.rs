@@ -16,6 +16,9 @@
 //! Other non-ASCII text is a valid token, as it is for nats-server: a component may be
 //! called `сервер`.
 //!
+//! The subjects events travel on are read here too: [`LifecycleSubject::parse`] splits
+//! `choria.lifecycle.event.<type>.<component>`, so that no consumer splits them by hand.
+//!
 //! ```
 //! use lifecycle_core::{check_subject_token, is_subject_token};
 //!
@@ -44,6 +47,58 @@ pub fn check_subject_token(field: &str, text: &str) -> Result<(), SubjectTokenEr
             value: text.to_owned(),
             problem,
         }),
+    }
+}
+
+/// Where Choria publishes lifecycle events: `choria.lifecycle.event.<type>.<component>`.
+pub const LIFECYCLE_EVENT_PREFIX: &str = "choria.lifecycle.event.";
+
+/// Where Choria publishes autonomous agents' machine events.
+pub const MACHINE_EVENT_PREFIX: &str = "choria.machine.";
+
+/// Whether `subject` is under `choria.lifecycle.`, the subjects `CHORIA_EVENTS` stores.
+pub fn is_lifecycle_subject(subject: &str) -> bool {
+    subject.starts_with("choria.lifecycle.")
+}
+
+/// The parts of a lifecycle event's subject, `choria.lifecycle.event.<type>.<component>`.
+///
+/// ```
+/// use lifecycle_core::LifecycleSubject;
+///
+/// let subject = LifecycleSubject::parse("choria.lifecycle.event.alive.server").unwrap();
+/// assert_eq!((subject.event_type(), subject.component()), ("alive", "server"));
+/// assert!(LifecycleSubject::parse("choria.machine.transition").is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecycleSubject<'a> {
+    event_type: &'a str,
+    component: &'a str,
+}
+
+impl<'a> LifecycleSubject<'a> {
+    /// Splits `subject`; `None` unless it is exactly the prefix, a type and a component,
+    /// each one non-empty token.
+    pub fn parse(subject: &'a str) -> Option<LifecycleSubject<'a>> {
+        let (event_type, component) = subject
+            .strip_prefix(LIFECYCLE_EVENT_PREFIX)?
+            .split_once('.')?;
+        (!event_type.is_empty() && !component.is_empty() && !component.contains('.')).then_some(
+            LifecycleSubject {
+                event_type,
+                component,
+            },
+        )
+    }
+
+    /// The event type's token (`alive`, `startup`, ...), as the subject says it.
+    pub fn event_type(&self) -> &'a str {
+        self.event_type
+    }
+
+    /// The component's token.
+    pub fn component(&self) -> &'a str {
+        self.component
     }
 }
 
@@ -157,6 +212,32 @@ impl fmt::Display for TokenProblem {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_lifecycle_subject_has_a_type_and_a_component_and_nothing_else() {
+        use super::{LifecycleSubject, is_lifecycle_subject};
+        let parts = |s| LifecycleSubject::parse(s).map(|p| (p.event_type(), p.component()));
+        assert_eq!(
+            parts("choria.lifecycle.event.upgraded.сервер"),
+            Some(("upgraded", "сервер"))
+        );
+        for not in [
+            "",
+            "choria.lifecycle.event",
+            "choria.lifecycle.event.",
+            "choria.lifecycle.event.alive",
+            "choria.lifecycle.event.alive.",
+            "choria.lifecycle.event..server",
+            "choria.lifecycle.event.alive.server.extra",
+            "choria.machine.transition",
+            "xchoria.lifecycle.event.alive.server",
+        ] {
+            assert_eq!(parts(not), None, "{not:?}");
+        }
+        assert!(is_lifecycle_subject("choria.lifecycle.event.alive.server"));
+        assert!(is_lifecycle_subject("choria.lifecycle.dead"));
+        assert!(!is_lifecycle_subject("choria.machine.transition"));
+    }
+
     use super::*;
 
     #[test]

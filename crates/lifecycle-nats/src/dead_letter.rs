@@ -2,6 +2,7 @@
 //! saying why, so that they can be acknowledged and nothing behind them waits.
 
 use async_nats::HeaderMap;
+use lifecycle_core::{MACHINE_EVENT_PREFIX, is_lifecycle_subject};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
@@ -75,10 +76,7 @@ fn check_subject(subject: &str) -> Result<(), Error> {
     {
         return refuse("must be dot-separated tokens, without wildcards or white space");
     }
-    if ["choria.lifecycle.", "choria.machine."]
-        .iter()
-        .any(|events| subject.starts_with(events))
-    {
+    if is_lifecycle_subject(subject) || subject.starts_with(MACHINE_EVENT_PREFIX) {
         return refuse("is where events are published: they would be received again");
     }
     Ok(())

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
+use lifecycle_core::{LifecycleSubject, is_lifecycle_subject};
 use lifecycle_nats::{Connection, Error, ErrorKind, Interest, ReceiveError, Recurring, ReplayFrom};
 use tracing::{debug, info, warn};
 
@@ -146,12 +147,13 @@ impl Tally {
                     if received.pending == Some(0) && backlog > 0 {
                         backlog = 1; // caught up, whatever was counted so far
                     }
-                    received.subject.starts_with("choria.lifecycle.")
+                    is_lifecycle_subject(&received.subject)
                 }
                 Some(Err(ReceiveError::Invalid(invalid))) => {
-                    let component = invalid.subject.split('.').nth(4).unwrap_or_default();
+                    let component =
+                        LifecycleSubject::parse(&invalid.subject).map_or("", |s| s.component());
                     self.metrics().process_error(component);
-                    let replayed = invalid.subject.starts_with("choria.lifecycle.");
+                    let replayed = is_lifecycle_subject(&invalid.subject);
                     debug!("{}", ReceiveError::Invalid(invalid));
                     replayed
                 }
