@@ -258,10 +258,7 @@ fn report(what: &str, unit: &str, values: &mut [f64]) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let options = options();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = lifecycle_core::clock::now();
     println!(
         "warm start: {} nodes (3 events each), {} rounds; load {}",
         options.nodes,

@@ -197,9 +197,6 @@ fn as_json(name: &str, state: Option<&StreamState>) -> serde_json::Value {
 /// RFC 3339, UTC, to the second (none past the year 9999).
 fn time(at: Option<SystemTime>) -> Option<String> {
     let at = at?;
-    let unix = match at.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
-    };
+    let unix = lifecycle_core::clock::unix_seconds(at);
     lifecycle_core::format_utc(unix)
 }

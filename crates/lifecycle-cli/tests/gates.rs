@@ -484,7 +484,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     });
     let url = format!("http://{}", tally.address);
     // Seen now: the tally forgets nodes not seen for its --max-age.
-    let now = lifecycle_watch::unix_now();
+    let now = lifecycle_core::clock::now();
     fleet.publish(&[
         alive_at("n1", "0.30.0", now),
         alive_at("n2", "0.29.4", now),
@@ -580,12 +580,12 @@ fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
     let shutdown = Event::builder(EventType::Shutdown)
         .identity("n2")
         .component("server")
-        .timestamp(lifecycle_watch::unix_now())
+        .timestamp(lifecycle_core::clock::now())
         .build()
         .unwrap();
     fleet.publish(&[
-        alive_at("n1", "0.29.4", lifecycle_watch::unix_now()),
-        alive_at("n2", "0.29.4", lifecycle_watch::unix_now()),
+        alive_at("n1", "0.29.4", lifecycle_core::clock::now()),
+        alive_at("n2", "0.29.4", lifecycle_core::clock::now()),
     ]);
     fleet.publish(&[shutdown]);
     let listed = |state: &str| {
@@ -600,7 +600,7 @@ fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
     wait_until("n1 is lost", LIMIT, || listed("lost") == ["n1"]);
     assert!(listed("up").is_empty(), "n2 shut down: gone, not lost");
 
-    fleet.publish(&[alive_at("n1", "0.30.0", lifecycle_watch::unix_now())]);
+    fleet.publish(&[alive_at("n1", "0.30.0", lifecycle_core::clock::now())]);
     wait_until("n1 is up again", LIMIT, || listed("up") == ["n1"]);
     assert!(listed("lost").is_empty());
 }

@@ -1,5 +1,3 @@
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::error::Error;
 use crate::event::{Event, EventKind, EventType, GovernorEventType};
 use crate::subject::check_subject_token;
@@ -204,7 +202,7 @@ impl EventBuilder {
             id: id.into(),
             identity: self.identity.into(),
             component: self.component.into(),
-            timestamp: self.timestamp.unwrap_or_else(now),
+            timestamp: self.timestamp.unwrap_or_else(crate::clock::now),
             kind,
             extra: Vec::new(),
         })
@@ -215,13 +213,6 @@ impl EventBuilder {
 #[cfg(feature = "id")]
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// The current unix time in seconds.
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

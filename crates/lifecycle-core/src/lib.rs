@@ -47,6 +47,7 @@
 
 mod base64;
 mod builder;
+pub mod clock;
 pub mod duration;
 mod error;
 mod event;

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::{connect, within};
 use lifecycle_core::{Event, EventType, Format, NodeState};
@@ -16,10 +16,7 @@ const HOUR: i64 = 3_600;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn clocks_ahead_behind_and_absurd_are_neither_lost_at_once_nor_kept_forever() {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = lifecycle_core::clock::now();
     let stamps = [
         ("ahead", now + 5 * HOUR),
         ("behind", now - 5 * HOUR),

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lifecycle_core::{
     AnyEvent, Event, EventType, ExecState, GovernorEventType, MachineEvent, Transition,
@@ -119,10 +118,7 @@ fn substitute(expr: &str) -> String {
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    lifecycle_core::clock::now()
 }
 
 fn lifecycle(kind: EventType, identity: &str, version: &str, timestamp: i64) -> AnyEvent {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lifecycle_core::{Event, EventType, Format, GovernorEventType};
 use lifecycle_nats::Publisher;
@@ -17,10 +17,7 @@ use lifecycle_testsupport::NatsServer;
 use tokio::sync::oneshot;
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    lifecycle_core::clock::now()
 }
 
 /// A tally fed by `server`, served on a random port, stopped on drop.

@@ -1,7 +1,7 @@
 //! Waiting until a condition holds: counting events, a [`Gate`] on each node's state, or a
 //! [`PassTemplate`], fed by [`Events`] until the condition holds or the events stop.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lifecycle_core::duration::Since;
 use lifecycle_core::{Filter, Interest, KeyBy};
@@ -47,7 +47,7 @@ impl Condition for Progress {
 
 impl Condition for Gate {
     fn observe(&mut self, received: &Received) -> bool {
-        Gate::observe(self, received.parsed.event(), unix_now())
+        Gate::observe(self, received.parsed.event(), lifecycle_core::clock::now())
     }
 
     fn is_met(&self) -> bool {
@@ -137,7 +137,7 @@ pub async fn wait_for<C: Condition>(
 pub async fn catch_up(events: &mut Events, gate: &mut Gate) -> Result<(), Stop> {
     while !events.is_caught_up() {
         if let Step::Event(received) = events.step().await? {
-            Gate::observe(gate, received.parsed.event(), unix_now());
+            Gate::observe(gate, received.parsed.event(), lifecycle_core::clock::now());
         }
     }
     Ok(())
@@ -176,11 +176,4 @@ pub async fn replay_nodes(
         .into_iter()
         .filter(|node| filter.matches(&node.as_event()));
     Ok(Ok(selected.cloned().collect()))
-}
-
-/// Now, in unix seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -50,7 +50,7 @@ mod receive;
 mod tally;
 mod template;
 
-pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, unix_now, wait_for};
+pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, wait_for};
 pub use error::Error;
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use lifecycle_core::KeyBy;

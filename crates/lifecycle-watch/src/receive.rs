@@ -175,11 +175,7 @@ impl Watch {
 fn since_text(since: Since) -> String {
     match since {
         Since::Ago(ago) => lifecycle_core::duration::format(ago),
-        Since::Time(at) => at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .ok()
-            .and_then(|d| i64::try_from(d.as_secs()).ok())
-            .and_then(format_utc)
+        Since::Time(at) => format_utc(lifecycle_core::clock::unix_seconds(at))
             .unwrap_or_else(|| "a time to come".to_owned()),
     }
 }
