@@ -111,9 +111,6 @@ impl Tally {
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reconnects = tokio::time::interval(RECONNECT_CHECK);
         reconnects.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The receipt of an event counted live: the clock, read at each tick rather than
-        // for each event (receipts are kept to the second).
-        let mut now = (self.options().clock)();
         loop {
             let item = tokio::select! {
                 () = &mut *shutdown => return Ok(Followed::Shutdown),
@@ -121,7 +118,6 @@ impl Tally {
                     if connects() != connected_as {
                         return Ok(Followed::Reconnected);
                     }
-                    now = (self.options().clock)();
                     continue;
                 }
                 _ = expiry.tick() => {
@@ -138,8 +134,9 @@ impl Tally {
                 None => return Err(Error::new(ErrorKind::SubscriptionEnded)),
                 Some(Ok(received)) => {
                     // Liveness is judged by when the broker received it: when the stream
-                    // stored it, or now for a live one.
-                    let at = received.stored.unwrap_or(now);
+                    // stored it, or now for a live one (the clock read as it arrives: a
+                    // reading kept from a tick would make a fresh event look old).
+                    let at = received.stored.unwrap_or_else(|| (self.options().clock)());
                     self.observe_received(received.parsed.event(), at);
                     if let Some(sequence) = received.stream_sequence {
                         self.last_sequence.fetch_max(sequence, Ordering::Relaxed);
