@@ -130,7 +130,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
         let serve = |listen| {
-            crate::tally::serve(
+            lifecycle_tally::serve_at(
                 tally.clone(),
                 listen,
                 DEFAULT_PREFIX,
@@ -140,7 +140,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let (address, http) = match serve(listen).await {
             Ok(served) => served,
-            Err(_) => serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?,
+            Err(_) => serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                .await
+                .context("cannot listen on 127.0.0.1")?,
         };
         for simulation in simulations {
             let stopped = until_stopped();

@@ -111,6 +111,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Serves `registry` for `--metrics ADDR` (forward, react) in the background.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    registry: prometheus_client::registry::Registry,
+) -> anyhow::Result<()> {
+    lifecycle_http::serve_metrics(addr, registry)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for --metrics: {e}"))?;
+    Ok(())
+}
+
 fn init_tracing(verbose: u8, ansi: bool) {
     // Our crates (targets `lifecycle*`) one level more verbose than the libraries below
     // them, async-nats kept at warn until -vvv: it logs each dropped message at info and

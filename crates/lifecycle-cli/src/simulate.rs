@@ -147,14 +147,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut tally = Tally::new(TallyOptions::default());
             tally.set_ready(true);
             tally.metrics().set_active(true);
-            let (address, http) = crate::tally::serve(
+            let (address, http) = lifecycle_tally::serve_at(
                 tally.clone(),
                 args.listen,
                 DEFAULT_PREFIX,
                 Limits::default(),
                 pending(),
             )
-            .await?;
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
             // Printed even when the progress line is hidden (stderr not a terminal).
             progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
             let summary = simulate(&mut simulation, &mut tally, &args, &stats, &shutdown).await?;
