@@ -1,14 +1,14 @@
 //! `lifecycle demo`: a simulated fleet with an upgrade rolling through it, counted by a tally
 //! with its live dashboard, through a local nats-server when there is one.
 
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use lifecycle_core::Format;
+use lifecycle_localnats::{LocalNats, Options};
 use lifecycle_nats::{ConnectOptions, Connection, Settings, Shutdown};
 use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Sink, Stats, Upgrade};
 use lifecycle_tally::{DEFAULT_PREFIX, Limits, Tally, TallyOptions};
@@ -85,8 +85,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _runtime = runtime.enter();
         Shutdown::install()
     };
-    let broker = match find_on_path("nats-server") {
-        Some(program) if !args.no_broker => Some(LocalBroker::start(&program)?),
+    let broker = match lifecycle_localnats::find_nats_server() {
+        Some(program) if !args.no_broker => Some(
+            LocalNats::start(Options {
+                program,
+                dir_prefix: "lifecycle-demo-".to_owned(),
+                ..Options::default()
+            })
+            .context(
+                "nats-server did not start (`lifecycle demo --no-broker` counts in process)",
+            )?,
+        ),
         _ => None,
     };
     runtime.block_on(async {
@@ -102,7 +111,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut tasks = tokio::task::JoinSet::new();
         let publisher = match &broker {
             Some(broker) => {
-                let connection = broker.connect().await?;
+                let connection = connect(broker).await?;
                 connection
                     .ensure_events_stream(Duration::from_secs(3600))
                     .await?;
@@ -112,7 +121,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     tally.ingest(&connection, stopped).await?;
                     anyhow::Ok(())
                 });
-                Some(broker.connect().await?.publisher(Format::Choria))
+                Some(connect(broker).await?.publisher(Format::Choria))
             }
             None => {
                 tally.set_ready(true);
@@ -121,7 +130,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
         let serve = |listen| {
-            crate::tally::serve(
+            lifecycle_tally::serve_at(
                 tally.clone(),
                 listen,
                 DEFAULT_PREFIX,
@@ -131,7 +140,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let (address, http) = match serve(listen).await {
             Ok(served) => served,
-            Err(_) => serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?,
+            Err(_) => serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                .await
+                .context("cannot listen on 127.0.0.1")?,
         };
         for simulation in simulations {
             let stopped = until_stopped();
@@ -177,7 +188,7 @@ async fn simulate(
     Ok(())
 }
 
-fn print_guide(address: SocketAddr, broker: Option<&LocalBroker>, nodes: usize) {
+fn print_guide(address: SocketAddr, broker: Option<&LocalNats>, nodes: usize) {
     let lifecycle = own_command();
     let dashboard = format!("http://{address}");
     println!("lifecycle demo: a fleet of {nodes} servers and 5 brokers, upgrading to {UPGRADE_TO}");
@@ -235,88 +246,12 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// A nats-server of the demo's own: JetStream in a temporary directory, on a free loopback
-/// port; killed and removed on drop.
-struct LocalBroker {
-    child: Child,
-    port: u16,
-    /// Its JetStream store and log, removed when the broker is dropped.
-    _dir: tempfile::TempDir,
-}
-
-impl LocalBroker {
-    fn start(program: &Path) -> anyhow::Result<LocalBroker> {
-        // A port found free can be taken before the server binds it: try a few.
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            let dir = tempfile::Builder::new()
-                .prefix("lifecycle-demo-")
-                .tempdir()
-                .context("cannot make a directory for nats-server")?;
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-                .local_addr()?
-                .port();
-            let log = dir.path().join("nats-server.log");
-            let child = Command::new(program)
-                .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-                .arg(dir.path().join("jetstream"))
-                .arg("-l")
-                .arg(&log)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .with_context(|| format!("cannot start {}", program.display()))?;
-            let mut broker = LocalBroker {
-                child,
-                port,
-                _dir: dir,
-            };
-            if broker.wait_listening(Duration::from_secs(10))? {
-                return Ok(broker);
-            }
-            last_log = std::fs::read_to_string(&log).unwrap_or_default();
-        }
-        bail!(
-            "nats-server did not start (`lifecycle demo --no-broker` counts in process):\n{last_log}"
-        )
-    }
-
-    /// Whether the server is taking connections within `within`; false once it has exited.
-    fn wait_listening(&mut self, within: Duration) -> anyhow::Result<bool> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(false);
-            }
-            match TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) {
-                Ok(_) => return Ok(true),
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
-                Err(e) => return Err(e.into()),
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(false)
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// A connection to this server alone, whatever NATS_URL or a Choria configuration say.
-    async fn connect(&self) -> anyhow::Result<Connection> {
-        let options = ConnectOptions {
-            servers: vec![self.url()],
-            name: Some("lifecycle demo".to_owned()),
-            ..Default::default()
-        };
-        Ok(Connection::connect(&Settings::resolve_with(&options, None, &[])?).await?)
-    }
-}
-
-impl Drop for LocalBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A connection to the demo's own server alone, whatever NATS_URL or a Choria configuration say.
+async fn connect(broker: &LocalNats) -> anyhow::Result<Connection> {
+    let options = ConnectOptions {
+        servers: vec![broker.url()],
+        name: Some("lifecycle demo".to_owned()),
+        ..Default::default()
+    };
+    Ok(Connection::connect(&Settings::resolve_with(&options, None, &[])?).await?)
 }

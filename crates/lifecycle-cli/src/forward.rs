@@ -3,19 +3,16 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use lifecycle_cloudevents::{Forwarder, Mode};
 use lifecycle_core::Filter;
-use lifecycle_deliver::{
-    Backoff, Engine, Handler, RuleMetrics, Settings, Stopped, default_in_flight,
-};
-use lifecycle_nats::{Connection, Shutdown, WARNING_INTERVAL};
+use lifecycle_deliver::{Backoff, Engine, Handler, Settings, Stopped, report_progress};
+use lifecycle_nats::Shutdown;
 use lifecycle_react::Post;
 use prometheus_client::registry::Registry;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -140,15 +137,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     let post = Post::new(Forwarder::new(to.expose(), mode)?);
     let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
-    let mut settings = Settings::new("forward");
+    let mut settings = Settings::new("forward").with_concurrency(concurrency);
     settings.filter = filter;
-    settings.concurrency = concurrency;
-    settings.in_flight = default_in_flight(concurrency);
-    settings.backoff = Backoff {
-        initial: Duration::from_millis(100).min(args.max_backoff),
-        max: args.max_backoff,
-        attempts,
-    };
+    settings.backoff = Backoff::capped(args.max_backoff, attempts);
     let runtime = crate::connect::runtime()?;
     runtime.block_on(async {
         let shutdown = Shutdown::install();
@@ -168,12 +159,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             engine
                 .metrics()
                 .register(registry.sub_registry_with_prefix("lifecycle_forward"));
-            serve_metrics(addr, registry).await?;
+            crate::serve_metrics(addr, registry).await?;
         }
         info!(url = %engine.handler().describe(), %mode, "forwarding events");
         tokio::spawn(report_progress(
             engine.metrics().clone(),
             connection.clone(),
+            "forwarding",
         ));
         let stopped = match &args.durable {
             None => engine.run_live(&connection, shutdown.requested()).await?,
@@ -190,52 +182,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     })
-}
-
-/// Serves `registry` at `addr`/metrics with lifecycle-http's limits, in the background.
-pub(crate) async fn serve_metrics(addr: SocketAddr, registry: Registry) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} for --metrics"))?;
-    info!(addr = %listener.local_addr()?, "serving metrics");
-    let router = lifecycle_http::metrics_router(Arc::new(registry));
-    tokio::spawn(async move {
-        let limits = lifecycle_http::Limits::default();
-        if let Err(error) =
-            lifecycle_http::serve(listener, router, limits, std::future::pending()).await
-        {
-            warn!(%error, "the metrics server stopped");
-        }
-    });
-    Ok(())
-}
-
-/// Tells the slow-consumer drops the connection's last warning did not count, every
-/// [`WARNING_INTERVAL`], and logs the counters every third time if they changed.
-async fn report_progress(metrics: RuleMetrics, connection: Connection) {
-    let mut last = (0, 0, 0, 0);
-    let mut every = tokio::time::interval(WARNING_INTERVAL);
-    for tick in 0u64.. {
-        every.tick().await;
-        connection.report_dropped();
-        if tick % 3 != 0 {
-            continue;
-        }
-        let now = (
-            metrics.succeeded(),
-            metrics.retried(),
-            metrics.dead_lettered(),
-            metrics.dropped(),
-        );
-        if now != last {
-            info!(
-                succeeded = now.0,
-                retried = now.1,
-                dead_lettered = now.2,
-                dropped = now.3,
-                "forwarding progress"
-            );
-            last = now;
-        }
-    }
 }

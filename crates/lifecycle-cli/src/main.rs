@@ -111,6 +111,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit status for events that stopped before the condition held (or, for `view` and
+/// `nodes`, before they were all shown): 1, or what a shell reports for the signal that
+/// asked to stop (130 SIGINT, 143 SIGTERM).
+pub(crate) fn status(stop: lifecycle_watch::Stop, shutdown: &lifecycle_nats::Shutdown) -> u8 {
+    match stop {
+        lifecycle_watch::Stop::Interrupted => shutdown
+            .signal()
+            .map_or(1, lifecycle_nats::Signal::exit_code),
+        lifecycle_watch::Stop::Timeout | lifecycle_watch::Stop::Closed => 1,
+    }
+}
+
+/// Serves `registry` for `--metrics ADDR` (forward, react) in the background.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    registry: prometheus_client::registry::Registry,
+) -> anyhow::Result<()> {
+    lifecycle_http::serve_metrics(addr, registry)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for --metrics: {e}"))?;
+    Ok(())
+}
+
 fn init_tracing(verbose: u8, ansi: bool) {
     // Our crates (targets `lifecycle*`) one level more verbose than the libraries below
     // them, async-nats kept at warn until -vvv: it logs each dropped message at info and

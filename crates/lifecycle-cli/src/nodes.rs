@@ -96,7 +96,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     stop,
                 )
                 .await?;
-                anyhow::Ok(nodes.map_err(|stop| crate::wait::status(stop, &shutdown)))
+                anyhow::Ok(nodes.map_err(|stop| crate::status(stop, &shutdown)))
             };
             match runtime.block_on(replay)? {
                 Ok(nodes) => nodes,

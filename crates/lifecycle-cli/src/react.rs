@@ -149,7 +149,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 metrics.rule(&rule.name);
             }
             metrics.register(registry.sub_registry_with_prefix("lifecycle_react"));
-            crate::forward::serve_metrics(addr, registry).await?;
+            crate::serve_metrics(addr, registry).await?;
         }
         let options = Options {
             ack_wait: args.ack_wait,

@@ -10,9 +10,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use lifecycle_core::Format;
 use lifecycle_nats::Shutdown;
-use lifecycle_simulate::{
-    FleetSpec, RunOptions, Simulation, Stats, Summary, Upgrade, VersionShare,
-};
+use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Stats, Upgrade, VersionShare};
 use lifecycle_tally::{ComponentCount, DEFAULT_PREFIX, Limits, Tally, TallyOptions};
 
 use crate::connect::ConnectArgs;
@@ -135,11 +133,13 @@ impl Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Refused before connecting, rather than once connected.
-    args.run_options().validate()?;
+    let options = args.run_options();
+    options.validate()?;
     let mut simulation = Simulation::new(args.spec())?;
     let runtime = crate::connect::runtime()?;
     let summary = runtime.block_on(async {
         let shutdown = Shutdown::install();
+        let stop = || shutdown.requested();
         let stats = Arc::new(Stats::default());
         let verb = if args.tally { "counted" } else { "published" };
         let progress = progress(stats.clone(), verb);
@@ -147,24 +147,28 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let tally = Tally::new(TallyOptions::default());
             tally.set_ready(true);
             tally.metrics().set_active(true);
-            let (address, http) = crate::tally::serve(
+            let (address, http) = lifecycle_tally::serve_at(
                 tally.clone(),
                 args.listen,
                 DEFAULT_PREFIX,
                 Limits::default(),
                 pending(),
             )
-            .await?;
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
             // Printed even when the progress line is hidden (stderr not a terminal).
             progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
             let mut sink = crate::tally::in_process(tally);
-            let summary = simulate(&mut simulation, &mut sink, &args, &stats, &shutdown).await?;
+            let summary =
+                lifecycle_simulate::run(&mut simulation, &mut sink, &options, &stats, stop())
+                    .await?;
             http.abort();
             summary
         } else {
             let connection = args.connect.connect().await?;
             let mut publisher = connection.publisher(args.format);
-            simulate(&mut simulation, &mut publisher, &args, &stats, &shutdown).await?
+            lifecycle_simulate::run(&mut simulation, &mut publisher, &options, &stats, stop())
+                .await?
         };
         progress.finish_and_clear();
         anyhow::Ok(summary)
@@ -186,23 +190,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn simulate(
-    simulation: &mut Simulation,
-    sink: &mut impl lifecycle_simulate::Sink,
-    args: &Args,
-    stats: &Stats,
-    shutdown: &Shutdown,
-) -> Result<Summary, lifecycle_simulate::SpecError> {
-    lifecycle_simulate::run(
-        simulation,
-        sink,
-        &args.run_options(),
-        stats,
-        shutdown.requested(),
-    )
-    .await
 }
 
 /// A progress line on stderr (hidden when stderr is not a terminal): events published (or

@@ -10,7 +10,7 @@ use lifecycle_nats::{Settings, Shutdown};
 use lifecycle_simulate::FnSink;
 use lifecycle_tally::{
     DEFAULT_ELECTION_TTL, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS,
-    DEFAULT_PREFIX, Election, Limits, Tally, TallyOptions,
+    DEFAULT_PREFIX, Election, Limits, Tally, TallyOptions, serve_at,
 };
 
 use crate::connect::ConnectArgs;
@@ -167,14 +167,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..defaults
         };
         // Served before connecting: /readyz says what the tally waits for.
-        let (address, http) = serve(
+        let (address, http) = serve_at(
             tally.clone(),
             listen,
             &args.prefix,
             limits,
             shutdown.requested(),
         )
-        .await?;
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
         eprintln!("lifecycle tally: serving http://{address}/metrics");
         let election = args
             .election
@@ -196,23 +197,4 @@ fn candidate_id() -> String {
 /// `demo` without nats-server).
 pub(crate) fn in_process(tally: Tally) -> FnSink<impl FnMut(Event) + Send> {
     FnSink(move |event: Event| tally.observe(&event.into()))
-}
-
-/// Serves `tally`'s dashboard, metrics and API on `listen`, within `limits` (header-read and
-/// request timeouts, a connection cap), until `shutdown` completes; returns the address it
-/// serves on and the task serving.
-pub(crate) async fn serve(
-    tally: Tally,
-    listen: SocketAddr,
-    prefix: &str,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let address = listener.local_addr()?;
-    let router = lifecycle_tally::router(tally, prefix);
-    let http = tokio::spawn(lifecycle_tally::serve(listener, router, limits, shutdown));
-    Ok((address, http))
 }

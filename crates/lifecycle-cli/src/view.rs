@@ -145,10 +145,7 @@ pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
             let received = match events.next().await {
                 Ok(received) => received,
                 Err(Stop::Interrupted) => {
-                    return Ok(ExitCode::from(crate::wait::status(
-                        Stop::Interrupted,
-                        &shutdown,
-                    )));
+                    return Ok(ExitCode::from(crate::status(Stop::Interrupted, &shutdown)));
                 }
                 Err(Stop::Timeout | Stop::Closed) => break,
             };

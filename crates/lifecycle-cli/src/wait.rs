@@ -8,13 +8,11 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lifecycle_core::Filter;
 use lifecycle_core::duration::Since;
-use lifecycle_core::selection::StateSelection;
 use lifecycle_core::terminal::TerminalSafe;
-use lifecycle_nats::{Shutdown, Signal};
+use lifecycle_nats::Shutdown;
 use lifecycle_watch::Progress;
 use lifecycle_watch::{
-    Condition, Fraction, Gate, KeyBy, Node, PassTemplate, Stop, TallyClient, Target, TemplateWait,
-    Watch, wait_for,
+    Condition, Fraction, Gate, KeyBy, PassTemplate, TallyClient, Target, TemplateWait, Wait,
 };
 use tracing::debug;
 
@@ -151,7 +149,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             });
         };
-        let stop = receive(&args, filter, &mut condition, None, |_, _| {}, shown)?;
+        let stop = receive(&args, filter, &mut condition, None, shown)?;
         return Ok(match stop {
             None => {
                 let passed = condition.template().passed();
@@ -183,7 +181,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             bar.set_position(progress.count());
             bar.set_message(progress.to_string());
         };
-        let stop = receive(&args, filter, &mut progress, None, |_, _| {}, shown)?;
+        let stop = receive(&args, filter, &mut progress, None, shown)?;
         return Ok(match stop {
             None => ExitCode::SUCCESS,
             Some(status) => {
@@ -204,22 +202,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
              replay shows) or --tally (the nodes a tally knows), or --count N"
         );
     }
-    let tally = match &args.tally {
-        Some(url) => Some((TallyClient::new(url)?, args.filter.clone())),
-        None => None,
-    };
+    let tally = args.tally.as_deref().map(TallyClient::new).transpose()?;
     let mut gate = Gate::new(Filter::parse(until)?, target).key_by(args.key);
-    let seed = |gate: &mut Gate, nodes: Vec<Node>| {
-        for node in nodes {
-            gate.insert(node);
-        }
-    };
     let shown = |gate: &mut Gate, bar: &ProgressBar| {
         bar.set_length(gate.needed());
         bar.set_position(gate.passing() as u64);
         bar.set_message(gate.to_string());
     };
-    let stop = receive(&args, filter, &mut gate, tally, seed, shown)?;
+    let stop = receive(&args, filter, &mut gate, tally, shown)?;
     if gate.refused() > 0 {
         eprintln!(
             "lifecycle: warning: {} events of new nodes were ignored past {} nodes",
@@ -238,28 +228,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(status))
 }
 
-/// The exit status for events that stopped before the condition held (or, for `view` and
-/// `nodes`, before they were all shown): 1, or what a shell reports for the signal that
-/// asked to stop (130 SIGINT, 143 SIGTERM).
-pub(crate) fn status(stop: Stop, shutdown: &Shutdown) -> u8 {
-    match stop {
-        Stop::Interrupted => shutdown.signal().map_or(1, Signal::exit_code),
-        Stop::Timeout | Stop::Closed => 1,
-    }
-}
-
-/// The fleet to read from a tally first: the client, and the filter it selects nodes with.
-type Tally = (TallyClient, String);
-
 /// Receives events into `condition` until it holds (`None`) or they stop (the exit status
-/// that says why), showing progress on a terminal. With a tally, its nodes are handed to
-/// `seed` first.
+/// that says why), showing progress on a terminal; with a tally, its nodes first.
 fn receive<C: Condition>(
     args: &Args,
     filter: Filter,
     condition: &mut C,
-    tally: Option<Tally>,
-    seed: impl FnOnce(&mut C, Vec<Node>),
+    tally: Option<TallyClient>,
     mut show: impl FnMut(&mut C, &ProgressBar),
 ) -> anyhow::Result<Option<u8>> {
     let bar = progress_bar();
@@ -270,35 +245,24 @@ fn receive<C: Condition>(
             .timeout
             .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
         let connection = args.connect.connect().await?;
-        let mut watch = Watch::new(filter).stop(shutdown.requested());
+        let mut wait = Wait::new(filter).stop(shutdown.requested());
         if let Some(since) = args.since {
-            watch = watch.since(since);
+            wait = wait.since(since);
         }
         if let Some(deadline) = deadline {
-            watch = watch.deadline(deadline);
+            wait = wait.deadline(deadline);
         }
-        // Subscribed before the tally is read: nothing that happens meanwhile is missed.
-        let mut events = watch.open(&connection).await?;
-        if let Some((tally, filter)) = tally {
-            let read = tally.nodes(&filter, StateSelection::Up);
-            let nodes = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
-                    Ok(nodes) => nodes?,
-                    Err(_) => return Ok(Some(status(Stop::Timeout, &shutdown))),
-                },
-                None => read.await?,
-            };
-            seed(condition, nodes);
+        if let Some(tally) = tally {
+            wait = wait.tally(tally, args.filter.clone());
         }
         // Where the wait stands after each event, also at debug (-vv): the bar is drawn only
         // on a terminal, and a caller reading the log learns when an event was seen.
-        let mut show = |condition: &mut C| {
+        let show = |condition: &mut C| {
             show(condition, &bar);
             debug!(state = %bar.message(), "progress");
         };
-        show(condition);
-        let result = wait_for(&mut events, condition, &mut show).await;
-        if result.is_err() && !events.is_caught_up() {
+        let waited = wait.run(&connection, condition, show).await?;
+        if waited.stop.is_some() && !waited.caught_up {
             bar.suspend(|| {
                 eprintln!(
                     "lifecycle: warning: the replay had not caught up with the present: what \
@@ -306,7 +270,7 @@ fn receive<C: Condition>(
                 );
             });
         }
-        anyhow::Ok(result.err().map(|stop| status(stop, &shutdown)))
+        anyhow::Ok(waited.stop.map(|stop| crate::status(stop, &shutdown)))
     });
     bar.finish_and_clear();
     stop

@@ -26,6 +26,16 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// Waits from 100 ms (or `max` when that is shorter), doubling up to `max`; `attempts` in
+    /// all. What `forward --max-backoff` and a rule's `max_backoff` ask for.
+    pub fn capped(max: Duration, attempts: Option<u32>) -> Backoff {
+        Backoff {
+            initial: Duration::from_millis(100).min(max),
+            max,
+            attempts,
+        }
+    }
+
     /// The wait after failed attempt number `attempt` (1 for the first).
     pub fn delay(&self, attempt: u32) -> Duration {
         let factor = 1u32

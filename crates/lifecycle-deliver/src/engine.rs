@@ -81,6 +81,13 @@ impl Settings {
             grace: DEFAULT_GRACE,
         }
     }
+
+    /// Up to `concurrency` handlers at once, holding [`default_in_flight`] events.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Settings {
+        self.concurrency = concurrency;
+        self.in_flight = default_in_flight(concurrency);
+        self
+    }
 }
 
 /// Events held at once for `concurrency` handlers, unless told otherwise: four per handler,

@@ -12,7 +12,10 @@
 //! - A [`Failure`] is transient (retried with capped exponential [`Backoff`]) or permanent;
 //!   an event that fails permanently or is out of attempts is dead-lettered: counted, logged
 //!   once with its id and why, published to [`Settings::dead_letters`] when set.
-//! - [`RuleMetrics`] counts what one engine did; [`Metrics`] holds several, labelled by rule.
+//! - [`RuleMetrics`] counts what one engine did; [`Metrics`] holds several, labelled by rule;
+//!   [`report_progress`] logs them now and then.
+//! - [`Settings::with_concurrency`] and [`Backoff::capped`] are the settings `forward` and a
+//!   rule of `react` ask for.
 //!
 //! ```no_run
 //! use lifecycle_core::KeyBy;
@@ -55,6 +58,7 @@ mod failure;
 mod handler;
 mod message;
 mod metrics;
+mod progress;
 mod schedule;
 
 pub use backoff::Backoff;
@@ -63,3 +67,4 @@ pub use engine::{DEFAULT_GRACE, Engine, Settings, Stopped, default_in_flight};
 pub use failure::Failure;
 pub use handler::Handler;
 pub use metrics::{Metrics, RuleMetrics};
+pub use progress::report_progress;

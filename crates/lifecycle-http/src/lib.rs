@@ -17,7 +17,8 @@
 //!   finish before their connections are closed.
 //!
 //! [`metrics_response`] and [`metrics_router`] serve a Prometheus registry, in OpenMetrics or
-//! Prometheus text as the scraper asks.
+//! Prometheus text as the scraper asks.; [`serve_metrics`]
+//! binds an address and serves one in the background, as `forward` and `react` do.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -37,5 +38,5 @@ mod metrics;
 mod serve;
 
 pub use limits::Limits;
-pub use metrics::{metrics_response, metrics_router, prometheus_text};
+pub use metrics::{metrics_response, metrics_router, prometheus_text, serve_metrics};
 pub use serve::serve;

@@ -2,6 +2,7 @@
 //! (Prometheus does), in the classic Prometheus text format to everyone else (promtool, curl,
 //! older scrapers).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -81,4 +82,21 @@ pub fn prometheus_text(openmetrics: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Serves `registry` at `addr`/metrics with [`Limits::default`](crate::Limits), in the
+/// background until the process ends; returns the address it listens on. A server that
+/// stops on an error says so in a warning.
+pub async fn serve_metrics(addr: SocketAddr, registry: Registry) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving metrics");
+    let router = metrics_router(Arc::new(registry));
+    tokio::spawn(async move {
+        let limits = crate::Limits::default();
+        if let Err(error) = crate::serve(listener, router, limits, std::future::pending()).await {
+            tracing::warn!(%error, "the metrics server stopped");
+        }
+    });
+    Ok(addr)
 }

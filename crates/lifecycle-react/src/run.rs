@@ -8,9 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::future::try_join_all;
 use lifecycle_core::terminal::TerminalSafe;
-use lifecycle_deliver::{
-    Backoff, DEFAULT_GRACE, Engine, Handler, Metrics, Settings, Stopped, default_in_flight,
-};
+use lifecycle_deliver::{Backoff, DEFAULT_GRACE, Engine, Handler, Metrics, Settings, Stopped};
 use lifecycle_nats::{Connection, Interest, ReplayFrom};
 use tokio::sync::watch;
 use tracing::info;
@@ -75,16 +73,10 @@ pub fn settings(
     max_backoff: Duration,
     grace: Duration,
 ) -> Result<Settings, lifecycle_nats::Error> {
-    let mut settings = Settings::new(rule.name.clone());
+    let mut settings = Settings::new(rule.name.clone()).with_concurrency(rule.concurrency);
     settings.filter = rule.filter.clone();
     settings.key = rule.key;
-    settings.concurrency = rule.concurrency;
-    settings.in_flight = default_in_flight(rule.concurrency);
-    settings.backoff = Backoff {
-        initial: Duration::from_millis(100).min(max_backoff),
-        max: max_backoff,
-        attempts: rule.max_attempts,
-    };
+    settings.backoff = Backoff::capped(max_backoff, rule.max_attempts);
     settings.dedupe = rule.dedupe;
     settings.grace = grace;
     settings.dead_letters = rule

@@ -404,3 +404,25 @@ async fn asset(Path(name): Path<String>) -> Response {
         _ => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
     }
 }
+
+/// Binds `listen` and serves `tally`'s [`router`] under `prefix` there with [`serve`], in a
+/// task of its own until `shutdown` completes. Returns the address bound (`listen` may ask
+/// for port 0) and the task, whose result is the server's.
+pub async fn serve_at(
+    tally: Tally,
+    listen: std::net::SocketAddr,
+    prefix: &str,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let address = listener.local_addr()?;
+    let router = router(tally, prefix);
+    Ok((
+        address,
+        tokio::spawn(serve(listener, router, limits, shutdown)),
+    ))
+}

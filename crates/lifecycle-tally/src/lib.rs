@@ -17,7 +17,7 @@
 //! ([`Tally::readiness`]) and hands every counted event to a live feed for whoever listens
 //! ([`Tally::subscribe_feed`]), holding at most [`TallyOptions::feed_budget`] bytes for each.
 //! [`router`] serves it over HTTP, and [`serve`] serves that to clients that may be hostile
-//! ([`Limits`]):
+//! ([`Limits`]); [`serve_at`] binds an address and does both in a task of its own:
 //!
 //! - `/metrics`, `/healthz` (liveness) and `/readyz` (readiness, or why not);
 //! - `/api/v1/status`, JSON ([`Status`]): leader, connected, ready, refused, expired, lost;
@@ -69,7 +69,7 @@ pub use fleet::{
     InvalidStateSelection, MAX_NAME_LEN, MAX_NAMES, NodeState, NodeView, StateSelection,
 };
 pub use health::Readiness;
-pub use http::{ComponentCount, LostCount, MAX_FEED_CLIENTS, Status, router, serve};
+pub use http::{ComponentCount, LostCount, MAX_FEED_CLIENTS, Status, router, serve, serve_at};
 pub use ingest::EXPIRY_INTERVAL;
 pub use lifecycle_http::Limits;
 pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};

@@ -28,6 +28,10 @@ pub trait Condition {
     fn is_state(&self) -> bool {
         true
     }
+
+    /// Takes a node known before the events, such as a tally's ([`Wait::tally`](crate::Wait::tally)):
+    /// a [`Gate`] counts it in its fleet; counts and templates ignore it.
+    fn insert_node(&mut self, _node: Node) {}
 }
 
 /// Counting events or distinct identities, which a replay counts too.
@@ -52,6 +56,10 @@ impl Condition for Gate {
 
     fn is_met(&self) -> bool {
         Gate::is_met(self)
+    }
+
+    fn insert_node(&mut self, node: Node) {
+        Gate::insert(self, node);
     }
 }
 

@@ -14,6 +14,8 @@
 //! - [`wait_for`] feeds a [`Condition`] (a gate, a template, a [`Progress`] count) until it
 //!   holds; [`catch_up`] feeds a gate until a replay has caught up; [`replay_nodes`] lists
 //!   the nodes a filter selects from a replay, as `lifecycle nodes` does without a tally.
+//! - [`Wait`] is a whole wait, as `lifecycle wait` runs it: a watch opened, the fleet read
+//!   from a tally first when asked, a condition fed until it holds ([`Waited`]).
 //! - [`TallyClient`] reads the nodes a running tally knows, page by page.
 //!
 //! ```no_run
@@ -49,6 +51,7 @@ mod progress;
 mod receive;
 mod tally;
 mod template;
+mod wait;
 
 pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, wait_for};
 pub use error::Error;
@@ -61,3 +64,4 @@ pub use tally::{
     CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient, TallyError,
 };
 pub use template::{EventTemplate, PassTemplate, event_context};
+pub use wait::{Wait, WaitError, Waited};

@@ -223,3 +223,45 @@ async fn a_stop_signal_ends_a_watch_waiting_for_events() {
     assert_eq!(next.unwrap_err(), Stop::Interrupted);
     signaller.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wait_on_a_replay_holds_once_caught_up_and_a_count_not_reached_times_out() {
+    use lifecycle_watch::{Gate, Target, Wait, Waited};
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    let fleet = [
+        event(EventType::Alive, "n1"),
+        event(EventType::Alive, "n2"),
+        event(EventType::Alive, "n3"),
+    ];
+    publish(&connection, &fleet, 3).await;
+
+    // Every server the replay shows runs 0.29.4.
+    let mut gate = Gate::new(Filter::parse(".version>=0.29.4").unwrap(), Target::All);
+    let mut shown = 0;
+    let waited = Wait::new(Filter::parse("component=server").unwrap())
+        .since(Since::parse("1h").unwrap())
+        .deadline(Instant::now() + WITHIN)
+        .run(&connection, &mut gate, |_| shown += 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        waited,
+        Waited {
+            stop: None,
+            caught_up: true
+        }
+    );
+    assert_eq!((gate.known(), gate.passing()), (3, 3));
+    assert!(shown >= 1, "shown before the first event");
+
+    // Four events live, and none comes: the deadline ends it.
+    let mut progress = lifecycle_watch::Progress::events(4);
+    let waited = Wait::new(Filter::parse("alive").unwrap())
+        .deadline(Instant::now() + Duration::from_millis(300))
+        .run(&connection, &mut progress, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(waited.stop, Some(Stop::Timeout));
+    assert_eq!(progress.count(), 0);
+}
