@@ -49,12 +49,10 @@ mod tally;
 mod template;
 
 pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, unix_now, wait_for};
-pub use error::Error;
+pub use error::{Error, ErrorKind, TallyError};
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use lifecycle_core::KeyBy;
 pub use node::Node;
 pub use receive::{Events, Step, Stop, Watch};
-pub use tally::{
-    CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient, TallyError,
-};
+pub use tally::{CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient};
 pub use template::{EventTemplate, PassTemplate, event_context};

@@ -15,7 +15,7 @@ use lifecycle_nats::{
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// Why the events stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +135,10 @@ impl Watch {
         let subscription = match self.since {
             Some(since) => {
                 let now = SystemTime::now();
-                let from = since.start(now).ok_or_else(|| Error::FutureStart {
-                    start: since_text(since),
+                let from = since.start(now).ok_or_else(|| {
+                    Error::new(ErrorKind::FutureStart {
+                        start: since_text(since),
+                    })
                 })?;
                 connection.replay(&interest, ReplayFrom::Time(from)).await?
             }
