@@ -55,7 +55,7 @@ pub use compact_str::CompactString;
 pub use duration::{
     DurationError, DurationProblem, MAX_DURATION, Since, format_duration, parse_duration,
 };
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorChain, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
 pub use filter::{Filter, FilterError, FilterErrorKind, Op, compare_versions};
 pub use interest::Interest;

@@ -183,7 +183,7 @@ pub async fn dry_run(
                 .client()
                 .flush()
                 .await
-                .map_err(lifecycle_nats::Error::nats)?;
+                .map_err(lifecycle_nats::Error::flush)?;
             events
         }
     };
@@ -202,7 +202,7 @@ pub async fn dry_run(
             next = events.next() => match next {
                 None => return Ok(printed),
                 Some(Err(error)) => {
-                    tracing::warn!(%error, "skipped");
+                    tracing::warn!(error = %lifecycle_core::ErrorChain(&error), "skipped");
                     continue;
                 }
                 Some(Ok(received)) => received,

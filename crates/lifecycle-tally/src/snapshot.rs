@@ -43,7 +43,11 @@ enum LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoadError::Store(e) => write!(f, "cannot read the snapshot: {e}"),
+            LoadError::Store(e) => write!(
+                f,
+                "cannot read the snapshot: {}",
+                lifecycle_core::ErrorChain(e)
+            ),
             LoadError::Snapshot(e) => e.fmt(f),
         }
     }

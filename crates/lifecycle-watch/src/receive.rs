@@ -152,7 +152,7 @@ impl Watch {
             .client()
             .flush()
             .await
-            .map_err(lifecycle_nats::Error::nats)?;
+            .map_err(lifecycle_nats::Error::flush)?;
         info!(subjects = ?interest.subjects()?, "receiving events");
         let stop = self
             .stop
@@ -289,7 +289,7 @@ impl Events {
                         return Ok(Step::Event(Box::new(received)));
                     }
                 }
-                Some(Err(error)) => self.invalid.record(error),
+                Some(Err(error)) => self.invalid.record(lifecycle_core::ErrorChain(&error)),
             }
         }
     }
