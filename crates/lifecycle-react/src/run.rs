@@ -15,6 +15,7 @@ use lifecycle_nats::{Connection, Interest, ReplayFrom};
 use tokio::sync::watch;
 use tracing::info;
 
+use crate::error::{Error, ErrorKind};
 use crate::rules::{Rule, Rules};
 
 /// How `react` runs its rules.
@@ -41,26 +42,6 @@ impl Options {
             grace: DEFAULT_GRACE,
         }
     }
-}
-
-/// Why [`run`] stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// A rule's consumer could not be opened, or failed.
-    #[error("rule {rule}: cannot consume {stream} with the durable consumer '{consumer}': {error}")]
-    Consumer {
-        /// The rule.
-        rule: String,
-        /// Its consumer.
-        consumer: String,
-        /// The stream.
-        stream: &'static str,
-        /// Why.
-        error: lifecycle_nats::Error,
-    },
-    /// A rule's events stopped coming.
-    #[error("rule {0}: the events stopped coming: the consumer ended")]
-    Ended(String),
 }
 
 /// The durable consumer of `rule`.
@@ -104,19 +85,12 @@ pub async fn run(
     options: &Options,
     metrics: &Metrics,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), RunError> {
+) -> Result<(), Error> {
     let mut engines = Vec::new();
     for rule in &rules.rules {
         let consumer = consumer_name(&options.durable, &rule.name);
-        let settings =
-            settings(connection, rule, options.max_backoff, options.grace).map_err(|error| {
-                RunError::Consumer {
-                    rule: rule.name.clone(),
-                    consumer: consumer.clone(),
-                    stream: lifecycle_nats::EVENTS_STREAM,
-                    error,
-                }
-            })?;
+        let settings = settings(connection, rule, options.max_backoff, options.grace)
+            .map_err(|error| Error::consumer(&rule.name, &consumer, error))?;
         let engine =
             Engine::new(rule.action.clone(), settings).with_metrics(metrics.rule(&rule.name));
         engines.push((consumer, engine));
@@ -131,15 +105,10 @@ pub async fn run(
                     let _ = stopping.wait_for(|stop| *stop).await;
                 })
                 .await
-                .map_err(|error| RunError::Consumer {
-                    rule: rule.clone(),
-                    consumer: consumer.clone(),
-                    stream: lifecycle_nats::EVENTS_STREAM,
-                    error,
-                })?;
+                .map_err(|error| Error::consumer(rule, consumer, error))?;
             match stopped {
                 Stopped::Shutdown => Ok(()),
-                Stopped::SourceEnded => Err(RunError::Ended(rule.clone())),
+                Stopped::SourceEnded => Err(Error::new(ErrorKind::Ended { rule: rule.clone() })),
             }
         }
     }));
