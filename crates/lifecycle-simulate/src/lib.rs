@@ -32,7 +32,7 @@ mod fleet;
 mod run;
 mod spec;
 
-pub use error::SpecError;
+pub use error::{Error, ErrorKind, SpecError};
 pub use fleet::{Simulation, Step};
 pub use run::{RunOptions, Sink, Stats, Summary, run};
 pub use spec::{
