@@ -9,7 +9,7 @@ use lifecycle_core::duration::Since;
 use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_deliver::Metrics;
 use lifecycle_nats::{ErrorKind, ReplayFrom, Shutdown};
-use lifecycle_react::{Options, Rules, RulesError, RunError};
+use lifecycle_react::{Options, Rules};
 use prometheus_client::registry::Registry;
 
 use crate::connect::ConnectArgs;
@@ -167,8 +167,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await
         {
             Ok(()) => Ok(ExitCode::SUCCESS),
-            Err(RunError::Consumer { error, .. })
-                if *error.kind() == ErrorKind::JetStreamUnavailable =>
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    lifecycle_react::ErrorKind::Consumer {
+                        nats: ErrorKind::JetStreamUnavailable,
+                        ..
+                    }
+                ) =>
             {
                 anyhow::bail!(
                     "react consumes the JetStream stream CHORIA_EVENTS, and the NATS server has \
@@ -191,15 +197,18 @@ fn check(path: &std::path::Path) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(RulesError::Invalid { path, problems }) => {
-            for problem in problems {
-                eprintln!("{}:{problem}", TerminalSafe(path.display()));
+        Err(error) => match error.kind() {
+            lifecycle_react::ErrorKind::RulesInvalid { path, problems } => {
+                for problem in problems {
+                    eprintln!("{}:{problem}", TerminalSafe(path.display()));
+                }
+                ExitCode::from(1)
             }
-            ExitCode::from(1)
-        }
-        Err(error) => {
-            eprintln!("lifecycle: {}", TerminalSafe(&error));
-            ExitCode::from(2)
-        }
+            _ => {
+                let error = lifecycle_core::ErrorChain(&error);
+                eprintln!("lifecycle: {}", TerminalSafe(&error));
+                ExitCode::from(2)
+            }
+        },
     }
 }

@@ -180,3 +180,26 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// An error followed by each of its sources, `: `-separated, for one log line: what anyhow's
+/// `{:#}` prints, for code that logs an error instead of returning it.
+///
+/// ```
+/// use lifecycle_core::ErrorChain;
+///
+/// let error = std::io::Error::other("disk full");
+/// assert_eq!(ErrorChain(&error).to_string(), "disk full");
+/// ```
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}

@@ -68,7 +68,7 @@ pub mod terminal;
 
 pub use builder::EventBuilder;
 pub use compact_str::CompactString;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorChain, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
 pub use filter::{Filter, FilterError, FilterErrorKind, Op, compare_versions};
 pub use interest::Interest;

@@ -239,7 +239,7 @@ impl<H: Handler> Engine<H> {
     ) -> Result<Stopped, Error> {
         let interest = Interest::from_filter(&self.settings.filter);
         let events = connection.subscribe(&interest).await?;
-        connection.client().flush().await.map_err(Error::nats)?;
+        connection.client().flush().await.map_err(Error::flush)?;
         info!(rule = %self.settings.name, subjects = ?interest.subjects()?, "receiving events");
         let source = events.map(|received| received.map(|r| Message::Live(Box::new(r))));
         Ok(self.run(source, None, None, shutdown).await)
@@ -338,7 +338,9 @@ impl<H: Handler> Engine<H> {
                         self.metrics.count_invalid();
                         invalid.record(ReceiveError::Invalid(invalid_message));
                     }
-                    Some(Err(failure)) => stream_errors.record(failure),
+                    Some(Err(failure)) => {
+                        stream_errors.record(lifecycle_core::ErrorChain(&failure))
+                    }
                     Some(Ok(message)) => self.take(&mut acks, &mut schedule, message),
                 },
                 _ = async { renew.as_mut()?.tick().await; Some(()) }, if renew.is_some() => {
@@ -592,7 +594,7 @@ impl<H: Handler> Ctx<H> {
             Err(error) => warn!(
                 id = %TerminalSafe(id),
                 subject = letters.subject(),
-                %error,
+                error = %lifecycle_core::ErrorChain(&error),
                 "cannot publish the dead letter"
             ),
         }

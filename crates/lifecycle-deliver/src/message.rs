@@ -40,7 +40,10 @@ impl Message {
     pub(crate) async fn in_progress(&self) {
         if let Message::Durable(delivery) = self {
             if let Err(error) = delivery.in_progress().await {
-                warn!(%error, "cannot extend the acknowledgement wait");
+                warn!(
+                    error = %lifecycle_core::ErrorChain(&error),
+                    "cannot extend the acknowledgement wait"
+                );
             }
         }
     }
@@ -52,7 +55,7 @@ impl Message {
             Message::Durable(delivery) => {
                 let sequence = delivery.received.stream_sequence;
                 if let Err(error) = delivery.ack().await {
-                    warn!(?sequence, %error, "cannot acknowledge the event with JetStream; it will be delivered again");
+                    warn!(?sequence, error = %lifecycle_core::ErrorChain(&error), "cannot acknowledge the event with JetStream; it will be delivered again");
                 }
             }
             Message::Live(_) => {}

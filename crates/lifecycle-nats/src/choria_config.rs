@@ -61,7 +61,8 @@ impl ChoriaConfig {
                     ));
                 }
                 std::fs::File::open(file).map_err(|e| {
-                    Error::config(path, key, format!("file {name} cannot be read: {e}"))
+                    let problem = format!("file {name} cannot be read");
+                    Error::config_with_source(path, key, Some(problem), e)
                 })?;
             }
         }
@@ -85,7 +86,7 @@ impl ChoriaConfig {
             .iter()
             .map(|host| {
                 ServerUrl::parse(host)
-                    .map_err(|e| Error::config(path, MIDDLEWARE_HOSTS, e.to_string()))
+                    .map_err(|e| Error::config_with_source(path, MIDDLEWARE_HOSTS, None, e))
             })
             .collect::<Result<_, _>>()?;
         let tls = match value(SECURITY_PROVIDER) {
@@ -161,7 +162,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            lifecycle_core::ErrorChain(&err).to_string(),
             "configuration file /etc/choria/client.conf: plugin.choria.middleware_hosts: \
              invalid NATS server URL: white space or a control character in it"
         );
@@ -173,7 +174,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            lifecycle_core::ErrorChain(&err).to_string(),
             "configuration file c.conf: plugin.security.file.key: required by the file security \
              provider, but not set"
         );

@@ -104,8 +104,8 @@ impl DeadLetters {
                 received.payload.clone(),
             )
             .await
-            .map_err(Error::nats)?;
-        self.client.flush().await.map_err(Error::nats)
+            .map_err(Error::publish)?;
+        self.client.flush().await.map_err(Error::flush)
     }
 }
 

@@ -160,8 +160,7 @@ impl Connection {
     ) -> Result<Durable, Error> {
         // The name is a token of JetStream's API subjects, and nats-server also makes it a
         // directory name: no slashes either.
-        lifecycle_core::check_subject_token("durable consumer name", name)
-            .map_err(|e| Error::new(ErrorKind::InvalidSubject(e.to_string())))?;
+        lifecycle_core::check_subject_token("durable consumer name", name).map_err(Error::from)?;
         if name.contains(['/', '\\']) {
             return Err(Error::new(ErrorKind::InvalidSubject(format!(
                 "invalid durable consumer name '{}': it cannot hold '/' or '\\'",
@@ -333,7 +332,10 @@ fn in_stream_order(inner: Deliveries, expected: u64, ack_wait: Duration) -> Deli
                 _ = s.renew.tick() => {
                     for delivery in &s.held {
                         if let Err(error) = delivery.in_progress().await {
-                            warn!(%error, "cannot renew the wait of an event held back");
+                            warn!(
+                                error = %lifecycle_core::ErrorChain(&error),
+                                "cannot renew the wait of an event held back"
+                            );
                         }
                     }
                 }

@@ -1,13 +1,13 @@
 use std::fmt;
 use std::path::PathBuf;
 
-type Source = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// A failure to configure, connect, publish, subscribe or replay.
 ///
-/// Its message ends with the cause beneath (`cannot connect to NATS at ...: IO error: ...`),
-/// so [`std::error::Error::source`] is `None`: a caller printing the chain (anyhow's `{:#}`)
-/// prints each cause once. [`Error::cause`] gives the cause itself.
+/// Its message says what failed; [`std::error::Error::source`] gives the cause beneath, so a
+/// caller printing the chain (anyhow's `{:#}`, [`lifecycle_core::ErrorChain`]) prints each
+/// cause once: `cannot connect to NATS at ...: IO error: ...`.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -29,17 +29,17 @@ pub enum ErrorKind {
         path: PathBuf,
         /// The key at fault.
         key: String,
-        /// What is wrong with it.
-        problem: String,
+        /// What is wrong with it, when the source does not say it all.
+        problem: Option<String>,
     },
     /// A NATS credentials file could not be loaded.
     Credentials {
         /// The file.
         path: PathBuf,
     },
-    /// A server URL is not valid: what is wrong with it (the URL itself is never quoted,
-    /// it may hold a password or token).
-    InvalidServer(String),
+    /// A server URL is not valid (the source says what is wrong with it; the URL itself is
+    /// never quoted, it may hold a password or token).
+    InvalidServer,
     /// Server URLs hold different credentials, but one connection authenticates the same
     /// way with every server.
     ConflictingCredentials {
@@ -57,11 +57,20 @@ pub enum ErrorKind {
         /// The servers tried, credentials redacted.
         servers: Vec<String>,
     },
-    /// A component or type cannot be part of a subject.
+    /// A component or type cannot be part of a subject: what is wrong.
     InvalidSubject(String),
+    /// A name that must be one subject token is not one (the source says why; the message
+    /// is the source's).
+    SubjectToken,
     /// The event cannot be published (the source says why).
     Event(lifecycle_core::ErrorKind),
-    /// The server refused or lost a publish, flush or subscribe.
+    /// A publish failed.
+    Publish,
+    /// Flushing what was published to the server failed.
+    Flush,
+    /// The server refused a subscription.
+    Subscribe,
+    /// Another NATS request failed.
     Nats,
     /// The server has no JetStream, so nothing can be replayed.
     JetStreamUnavailable,
@@ -90,13 +99,42 @@ impl Error {
         Error::new(ErrorKind::ConfigInvalid {
             path: path.to_owned(),
             key: key.to_owned(),
-            problem: problem.into(),
+            problem: Some(problem.into()),
         })
     }
 
-    /// A failed NATS request (publish, flush, subscribe), for code that makes its own.
+    pub(crate) fn config_with_source(
+        path: &std::path::Path,
+        key: &str,
+        problem: Option<String>,
+        source: impl Into<Source>,
+    ) -> Self {
+        let kind = ErrorKind::ConfigInvalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            problem,
+        };
+        Error::with_source(kind, source)
+    }
+
+    /// A failed NATS request, for code that makes its own.
     pub fn nats(source: impl Into<Source>) -> Self {
         Error::with_source(ErrorKind::Nats, source)
+    }
+
+    /// A failed publish, for code that makes its own.
+    pub fn publish(source: impl Into<Source>) -> Self {
+        Error::with_source(ErrorKind::Publish, source)
+    }
+
+    /// A failed flush, for code that makes its own.
+    pub fn flush(source: impl Into<Source>) -> Self {
+        Error::with_source(ErrorKind::Flush, source)
+    }
+
+    /// A failed subscription, for code that makes its own.
+    pub fn subscribe(source: impl Into<Source>) -> Self {
+        Error::with_source(ErrorKind::Subscribe, source)
     }
 
     /// A failed JetStream request, for code that makes its own (key-value stores, say).
@@ -109,7 +147,7 @@ impl Error {
         &self.kind
     }
 
-    /// The error beneath, already part of the message.
+    /// The error beneath, as [`std::error::Error::source`] gives it, but `Send + Sync`.
     pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         self.source.as_deref()
     }
@@ -122,12 +160,16 @@ impl fmt::Display for Error {
                 write!(f, "cannot read configuration file {}", path.display())
             }
             ErrorKind::ConfigInvalid { path, key, problem } => {
-                write!(f, "configuration file {}: {key}: {problem}", path.display())
+                write!(f, "configuration file {}: {key}", path.display())?;
+                match problem {
+                    Some(problem) => write!(f, ": {problem}"),
+                    None => Ok(()),
+                }
             }
             ErrorKind::Credentials { path } => {
                 write!(f, "cannot load NATS credentials file {}", path.display())
             }
-            ErrorKind::InvalidServer(reason) => write!(f, "invalid NATS server URL: {reason}"),
+            ErrorKind::InvalidServer => f.write_str("invalid NATS server URL"),
             ErrorKind::ConflictingCredentials { servers } => write!(
                 f,
                 "the NATS server URLs {} hold different credentials; one connection \
@@ -144,7 +186,15 @@ impl fmt::Display for Error {
                 servers.join(", ")
             ),
             ErrorKind::InvalidSubject(problem) => f.write_str(problem),
+            // The token error says it all, with the name and the value.
+            ErrorKind::SubjectToken => match &self.source {
+                Some(source) => source.fmt(f),
+                None => f.write_str("invalid subject token"),
+            },
             ErrorKind::Event(_) => f.write_str("cannot publish event"),
+            ErrorKind::Publish => f.write_str("cannot publish to NATS"),
+            ErrorKind::Flush => f.write_str("cannot flush to NATS"),
+            ErrorKind::Subscribe => f.write_str("cannot subscribe to NATS"),
             ErrorKind::Nats => f.write_str("NATS request failed"),
             ErrorKind::JetStreamUnavailable => f.write_str(
                 "JetStream is not enabled on the NATS server, so past events cannot be replayed",
@@ -158,15 +208,19 @@ impl fmt::Display for Error {
             ErrorKind::SubscriptionEnded => {
                 f.write_str("the subscription ended because the NATS connection was closed")
             }
-        }?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
         }
-        Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.kind {
+            // The message is the source's, so its causes come next.
+            ErrorKind::SubjectToken => self.source.as_deref().and_then(|e| e.source()),
+            _ => self.source.as_deref().map(|e| e as _),
+        }
+    }
+}
 
 impl From<lifecycle_core::Error> for Error {
     fn from(e: lifecycle_core::Error) -> Self {
@@ -177,6 +231,95 @@ impl From<lifecycle_core::Error> for Error {
 /// A component of an [`Interest`](crate::Interest) that cannot be part of a subject.
 impl From<lifecycle_core::SubjectTokenError> for Error {
     fn from(e: lifecycle_core::SubjectTokenError) -> Self {
-        Error::new(ErrorKind::InvalidSubject(e.to_string()))
+        Error::with_source(ErrorKind::SubjectToken, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// The message and every cause, as a caller printing the chain sees them.
+    fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut lines = vec![error.to_string()];
+        let mut source = error.source();
+        while let Some(cause) = source {
+            lines.push(cause.to_string());
+            source = cause.source();
+        }
+        lines
+    }
+
+    #[test]
+    fn each_kind_says_what_failed_and_keeps_its_source() {
+        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        for (error, kind, message) in [
+            (
+                Error::publish(refused()),
+                ErrorKind::Publish,
+                "cannot publish to NATS",
+            ),
+            (
+                Error::flush(refused()),
+                ErrorKind::Flush,
+                "cannot flush to NATS",
+            ),
+            (
+                Error::subscribe(refused()),
+                ErrorKind::Subscribe,
+                "cannot subscribe to NATS",
+            ),
+            (
+                Error::nats(refused()),
+                ErrorKind::Nats,
+                "NATS request failed",
+            ),
+            (
+                Error::jetstream(refused()),
+                ErrorKind::JetStream,
+                "JetStream request failed",
+            ),
+            (
+                Error::with_source(
+                    ErrorKind::Connect {
+                        servers: vec!["nats://***@a:4222".into()],
+                    },
+                    refused(),
+                ),
+                ErrorKind::Connect {
+                    servers: vec!["nats://***@a:4222".into()],
+                },
+                "cannot connect to NATS at nats://***@a:4222",
+            ),
+        ] {
+            assert_eq!(error.kind(), &kind);
+            assert_eq!(chain(&error), [message, "refused"]);
+            let io = error.source().unwrap().downcast_ref::<std::io::Error>();
+            assert_eq!(io.unwrap().kind(), std::io::ErrorKind::ConnectionRefused);
+            assert!(error.cause().is_some());
+        }
+    }
+
+    #[test]
+    fn a_subject_token_error_is_the_message_and_kept() {
+        let token = lifecycle_core::check_subject_token("component", "a.b").unwrap_err();
+        let error = Error::from(token.clone());
+        assert_eq!(error.kind(), &ErrorKind::SubjectToken);
+        assert_eq!(chain(&error), [token.to_string()]);
+        let kept = error
+            .cause()
+            .unwrap()
+            .downcast_ref::<lifecycle_core::SubjectTokenError>();
+        assert_eq!(kept, Some(&token));
+    }
+
+    #[test]
+    fn an_event_error_keeps_the_core_error() {
+        let core = lifecycle_core::parse(b"[]").unwrap_err();
+        let error = Error::from(core);
+        assert!(matches!(error.kind(), ErrorKind::Event(_)));
+        assert_eq!(error.to_string(), "cannot publish event");
+        assert!(error.source().unwrap().is::<lifecycle_core::Error>());
     }
 }

@@ -58,13 +58,13 @@ impl Publisher {
     /// Waits until everything published so far has been written to the server, so that an
     /// event published right before exit is not lost.
     pub async fn flush(&self) -> Result<(), Error> {
-        self.client.flush().await.map_err(Error::nats)
+        self.client.flush().await.map_err(Error::flush)
     }
 
     async fn send(&self, subject: String, payload: Vec<u8>) -> Result<(), Error> {
         self.client
             .publish(subject, payload.into())
             .await
-            .map_err(Error::nats)
+            .map_err(Error::publish)
     }
 }

@@ -8,7 +8,7 @@ use percent_encoding::percent_decode_str;
 
 use lifecycle_secret::{Secret, check_url, redact, redact_str};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Source};
 
 /// The schemes of NATS server URLs.
 const SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
@@ -43,9 +43,8 @@ impl ServerUrl {
     /// (which becomes `nats://host:port`). The error of a refused one says what is wrong
     /// with it, without quoting it.
     pub fn parse(server: &str) -> Result<ServerUrl, Error> {
-        let invalid = |reason: String| Error::new(ErrorKind::InvalidServer(reason));
-        let checked =
-            check_url(&with_scheme(server), SCHEMES).map_err(|e| invalid(e.to_string()))?;
+        let invalid = |why: Source| Error::with_source(ErrorKind::InvalidServer, why);
+        let checked = check_url(&with_scheme(server), SCHEMES).map_err(|e| invalid(e.into()))?;
         let shown = redact(&checked);
         let decode = |s: &str| {
             percent_decode_str(s)
@@ -202,8 +201,10 @@ mod tests {
             ),
         ] {
             let err = ServerUrl::parse(bad).unwrap_err();
+            assert_eq!(err.kind(), &ErrorKind::InvalidServer);
+            assert_eq!(err.to_string(), "invalid NATS server URL");
             assert_eq!(
-                err.to_string(),
+                lifecycle_core::ErrorChain(&err).to_string(),
                 format!("invalid NATS server URL: {reason}")
             );
             assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");

@@ -266,10 +266,12 @@ mod tests {
         };
         let err = Settings::resolve_with(&missing, None, &[]).unwrap_err();
         assert!(
-            err.to_string().starts_with(&format!(
-                "cannot read configuration file {}",
-                dir.join("nope.conf").display()
-            )),
+            lifecycle_core::ErrorChain(&err)
+                .to_string()
+                .starts_with(&format!(
+                    "cannot read configuration file {}",
+                    dir.join("nope.conf").display()
+                )),
             "{err}"
         );
 
@@ -290,7 +292,7 @@ mod tests {
         };
         let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            lifecycle_core::ErrorChain(&err).to_string(),
             format!(
                 "configuration file {}: plugin.security.file.key: file {} does not exist",
                 config.display(),
@@ -305,7 +307,8 @@ mod tests {
         };
         let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
         assert!(
-            err.to_string()
+            lifecycle_core::ErrorChain(&err)
+                .to_string()
                 .contains("plugin.security.provider: 'puppet' is not supported"),
             "{err}"
         );
@@ -327,7 +330,7 @@ mod tests {
             };
             let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
             assert_eq!(
-                err.to_string(),
+                lifecycle_core::ErrorChain(&err).to_string(),
                 format!("invalid NATS server URL: {reason}")
             );
         }

@@ -85,7 +85,15 @@ impl fmt::Display for ReceiveError {
     }
 }
 
-impl std::error::Error for ReceiveError {}
+impl std::error::Error for ReceiveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReceiveError::Invalid(_) => None,
+            // The message is the stream error's, so its causes come next.
+            ReceiveError::Stream(e) => std::error::Error::source(&**e),
+        }
+    }
+}
 
 /// Parses one message.
 pub(crate) fn receive(
@@ -203,7 +211,7 @@ impl Connection {
                 Some(group) => self.client.queue_subscribe(subject, group.to_owned()).await,
                 None => self.client.subscribe(subject).await,
             }
-            .map_err(Error::nats)?;
+            .map_err(Error::subscribe)?;
             streams.push(
                 subscriber
                     .map(|m| receive(m.subject, m.payload, None))

@@ -141,7 +141,7 @@ async fn a_wrong_password_names_the_server_says_authorization_failed_and_hides_i
             format!("nats://***@127.0.0.1:{}", server.port())
         };
         assert_eq!(
-            err.to_string(),
+            lifecycle_core::ErrorChain(&err).to_string(),
             format!(
                 "cannot connect to NATS at {shown}: authorization failed (the server refused \
                  the user and password, token or credentials file given, or wants some)"

@@ -150,7 +150,9 @@ async fn bad_names_and_missing_streams_are_errors() {
         .await
         .unwrap_err();
     assert!(
-        error.to_string().contains("CHORIA_EVENTS does not exist"),
+        lifecycle_core::ErrorChain(&error)
+            .to_string()
+            .contains("CHORIA_EVENTS does not exist"),
         "{error}"
     );
     connection
@@ -161,7 +163,12 @@ async fn bad_names_and_missing_streams_are_errors() {
         .durable("a.b", &Interest::default(), Duration::from_secs(1))
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("'a.b'"), "{error}");
+    assert!(
+        lifecycle_core::ErrorChain(&error)
+            .to_string()
+            .contains("'a.b'"),
+        "{error}"
+    );
 }
 
 /// Events left unacknowledged come back in the order their waits lapse, not the stream's:

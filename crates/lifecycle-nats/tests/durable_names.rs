@@ -54,7 +54,11 @@ async fn durable_names_that_are_not_subject_tokens_are_refused() {
             .await
             .err()
             .unwrap_or_else(|| panic!("{name:?} was accepted"));
-        assert_eq!(err.to_string(), message, "{name:?}");
+        assert_eq!(
+            lifecycle_core::ErrorChain(&err).to_string(),
+            message,
+            "{name:?}"
+        );
     }
     let durable = connection
         .durable("forward-1_x", &interest, Duration::from_secs(1))

@@ -217,7 +217,7 @@ async fn an_event_without_component_cannot_be_published() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        lifecycle_core::ErrorChain(&err).to_string(),
         "cannot publish event: event has no component, so it has no NATS subject and cannot be published"
     );
 }

@@ -108,7 +108,7 @@ async fn a_token_authenticates_and_its_absence_is_a_clear_error() {
         matches!(err.kind(), ErrorKind::Unauthorized { .. }),
         "{err:?}"
     );
-    let message = err.to_string().to_lowercase();
+    let message = lifecycle_core::ErrorChain(&err).to_string().to_lowercase();
     assert!(message.contains("authorization"), "{message}");
     assert!(!message.contains("s3cr3t"));
 }

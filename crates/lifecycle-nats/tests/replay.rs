@@ -130,7 +130,7 @@ async fn without_jetstream_replay_is_a_clear_error_and_live_still_works() {
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::JetStreamUnavailable);
     assert_eq!(
-        err.to_string(),
+        lifecycle_core::ErrorChain(&err).to_string(),
         "JetStream is not enabled on the NATS server, so past events cannot be replayed"
     );
     let mut live = connection.subscribe(&Interest::default()).await.unwrap();

@@ -89,7 +89,7 @@ async fn a_wrong_ca_fails_with_a_clear_error() {
         .await
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err:?}");
-    let message = err.to_string();
+    let message = lifecycle_core::ErrorChain(&err).to_string();
     assert!(
         message.starts_with(&format!(
             "cannot connect to NATS at nats://127.0.0.1:{}: ",
@@ -108,7 +108,7 @@ async fn a_missing_certificate_file_names_the_file_and_key() {
     let options = choria_config(dir.path(), &server, &missing, &certs.client_key, &certs.ca);
     let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
     assert_eq!(
-        err.to_string(),
+        lifecycle_core::ErrorChain(&err).to_string(),
         format!(
             "configuration file {}: plugin.security.file.certificate: file {} does not exist",
             dir.path().join("client.conf").display(),

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod action;
+mod error;
 mod exec;
 mod http;
 mod rules;
@@ -34,10 +35,11 @@ mod run;
 mod template;
 
 pub use action::{Action, Prepared};
+pub use error::{Error, ErrorKind, RulesError, RunError};
 pub use exec::{Command, Exec, PERMANENT_EXIT, STDERR_TAIL};
 pub use http::{Post, Request};
 pub use rules::{
-    DEFAULT_EXEC_TIMEOUT, DEFAULT_MAX_ATTEMPTS, MAX_CONCURRENCY, Problem, Rule, Rules, RulesError,
+    DEFAULT_EXEC_TIMEOUT, DEFAULT_MAX_ATTEMPTS, MAX_CONCURRENCY, Problem, Rule, Rules,
 };
-pub use run::{Options, RunError, consumer_name, dry_run, run, settings};
+pub use run::{Options, consumer_name, dry_run, run, settings};
 pub use template::context;

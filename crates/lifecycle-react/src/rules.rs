@@ -17,6 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::action::Action;
+use crate::error::{Error, ErrorKind};
 use crate::exec::Exec;
 use crate::http::Post;
 use crate::template::environment;
@@ -82,38 +83,6 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Why a rules file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum RulesError {
-    /// It cannot be read.
-    #[error("cannot read the rules file {}: {error}", path.display())]
-    Unreadable {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        error: std::io::Error,
-    },
-    /// It holds mistakes: all of them, in file order.
-    #[error("{}", describe(path, problems))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, in file order.
-        problems: Vec<Problem>,
-    },
-}
-
-fn describe(path: &Path, problems: &[Problem]) -> String {
-    let lines: Vec<String> = problems
-        .iter()
-        .map(|p| format!("{}:{p}", path.display()))
-        .collect();
-    match problems.len() {
-        1 => lines.join(""),
-        n => format!("{n} problems in the rules file\n{}", lines.join("\n")),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSpec {
@@ -145,20 +114,24 @@ struct HttpSpec {
 
 impl Rules {
     /// Reads and checks the rules file at `path`.
-    pub fn load(path: &Path) -> Result<Rules, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|error| RulesError::Unreadable {
-            path: path.to_owned(),
-            error,
+    pub fn load(path: &Path) -> Result<Rules, Error> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            let kind = ErrorKind::RulesUnreadable {
+                path: path.to_owned(),
+            };
+            Error::with_source(kind, error)
         })?;
         Rules::parse(&text, path)
     }
 
     /// Checks `text`, the contents of the rules file `path`: every problem is reported, each
     /// with its line and rule.
-    pub fn parse(text: &str, path: &Path) -> Result<Rules, RulesError> {
-        let invalid = |problems| RulesError::Invalid {
-            path: path.to_owned(),
-            problems,
+    pub fn parse(text: &str, path: &Path) -> Result<Rules, Error> {
+        let invalid = |problems| {
+            Error::new(ErrorKind::RulesInvalid {
+                path: path.to_owned(),
+                problems,
+            })
         };
         let lines = Lines::new(text);
         let file: FileSpec = toml::from_str(text).map_err(|e| {
@@ -535,9 +508,12 @@ http = { url = "https://cd.example.net/hooks/choria" }
     #[test]
     fn problems_name_their_line_and_rule() {
         let check = |text: &str| match Rules::parse(text, Path::new("r.toml")) {
-            Err(RulesError::Invalid { problems, .. }) => {
-                problems.iter().map(ToString::to_string).collect::<Vec<_>>()
-            }
+            Err(error) => match error.kind() {
+                ErrorKind::RulesInvalid { problems, .. } => {
+                    problems.iter().map(ToString::to_string).collect::<Vec<_>>()
+                }
+                other => panic!("{other:?}"),
+            },
             other => panic!("{other:?}"),
         };
         assert_eq!(check(""), ["1: no rules: add at least one [[rules]] table"]);

@@ -13,6 +13,7 @@ use lifecycle_nats::{Connection, Interest, ReplayFrom};
 use tokio::sync::watch;
 use tracing::info;
 
+use crate::error::{Error, ErrorKind};
 use crate::rules::{Rule, Rules};
 
 /// How `react` runs its rules.
@@ -39,26 +40,6 @@ impl Options {
             grace: DEFAULT_GRACE,
         }
     }
-}
-
-/// Why [`run`] stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// A rule's consumer could not be opened, or failed.
-    #[error("rule {rule}: cannot consume {stream} with the durable consumer '{consumer}': {error}")]
-    Consumer {
-        /// The rule.
-        rule: String,
-        /// Its consumer.
-        consumer: String,
-        /// The stream.
-        stream: &'static str,
-        /// Why.
-        error: lifecycle_nats::Error,
-    },
-    /// A rule's events stopped coming.
-    #[error("rule {0}: the events stopped coming: the consumer ended")]
-    Ended(String),
 }
 
 /// The durable consumer of `rule`.
@@ -96,19 +77,12 @@ pub async fn run(
     options: &Options,
     metrics: &Metrics,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), RunError> {
+) -> Result<(), Error> {
     let mut engines = Vec::new();
     for rule in &rules.rules {
         let consumer = consumer_name(&options.durable, &rule.name);
-        let settings =
-            settings(connection, rule, options.max_backoff, options.grace).map_err(|error| {
-                RunError::Consumer {
-                    rule: rule.name.clone(),
-                    consumer: consumer.clone(),
-                    stream: lifecycle_nats::EVENTS_STREAM,
-                    error,
-                }
-            })?;
+        let settings = settings(connection, rule, options.max_backoff, options.grace)
+            .map_err(|error| Error::consumer(&rule.name, &consumer, error))?;
         let engine =
             Engine::new(rule.action.clone(), settings).with_metrics(metrics.rule(&rule.name));
         engines.push((consumer, engine));
@@ -123,15 +97,10 @@ pub async fn run(
                     let _ = stopping.wait_for(|stop| *stop).await;
                 })
                 .await
-                .map_err(|error| RunError::Consumer {
-                    rule: rule.clone(),
-                    consumer: consumer.clone(),
-                    stream: lifecycle_nats::EVENTS_STREAM,
-                    error,
-                })?;
+                .map_err(|error| Error::consumer(rule, consumer, error))?;
             match stopped {
                 Stopped::Shutdown => Ok(()),
-                Stopped::SourceEnded => Err(RunError::Ended(rule.clone())),
+                Stopped::SourceEnded => Err(Error::new(ErrorKind::Ended { rule: rule.clone() })),
             }
         }
     }));
@@ -175,7 +144,7 @@ pub async fn dry_run(
                 .client()
                 .flush()
                 .await
-                .map_err(lifecycle_nats::Error::nats)?;
+                .map_err(lifecycle_nats::Error::flush)?;
             events
         }
     };
@@ -194,7 +163,7 @@ pub async fn dry_run(
             next = events.next() => match next {
                 None => return Ok(printed),
                 Some(Err(error)) => {
-                    tracing::warn!(%error, "skipped");
+                    tracing::warn!(error = %lifecycle_core::ErrorChain(&error), "skipped");
                     continue;
                 }
                 Some(Ok(received)) => received,

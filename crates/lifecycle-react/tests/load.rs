@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lifecycle_core::KeyBy;
-use lifecycle_react::{Action, DEFAULT_MAX_ATTEMPTS, Problem, Rules, RulesError};
+use lifecycle_react::{Action, DEFAULT_MAX_ATTEMPTS, ErrorKind, Problem, Rules};
 
 fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
     let path = dir.path().join("rules.toml");
@@ -15,10 +15,13 @@ fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
 
 fn problems(path: &Path) -> Vec<Problem> {
     match Rules::load(path) {
-        Err(RulesError::Invalid { path: at, problems }) => {
-            assert_eq!(at, path);
-            problems
-        }
+        Err(error) => match error.kind() {
+            ErrorKind::RulesInvalid { path: at, problems } => {
+                assert_eq!(at, path);
+                problems.clone()
+            }
+            other => panic!("expected problems, got {other:?}"),
+        },
         other => panic!("expected problems, got {other:?}"),
     }
 }
@@ -216,9 +219,14 @@ fn a_missing_file_is_unreadable_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("absent.toml");
     let error = Rules::load(&path).unwrap_err();
-    assert!(matches!(&error, RulesError::Unreadable { path: at, .. } if *at == path));
+    assert!(matches!(error.kind(), ErrorKind::RulesUnreadable { path: at } if *at == path));
     assert!(
-        error
+        std::error::Error::source(&error)
+            .unwrap()
+            .is::<std::io::Error>()
+    );
+    assert!(
+        lifecycle_core::ErrorChain(&error)
             .to_string()
             .starts_with(&format!("cannot read the rules file {}: ", path.display())),
         "{error}"

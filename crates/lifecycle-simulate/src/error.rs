@@ -1,50 +1,129 @@
 //! What can be wrong with a simulated fleet.
 
+use std::fmt;
+
 /// A fleet that cannot be simulated, and why.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    kind: ErrorKind,
+}
+
+/// A fleet that cannot be simulated: the same type as [`Error`], under the name it had.
+pub type SpecError = Error;
+
+/// The cause of an [`Error`].
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum SpecError {
+pub enum ErrorKind {
     /// Too few or too many nodes.
-    #[error("a fleet needs between 1 and {max} nodes, not {0}", max = crate::spec::MAX_NODES)]
     Nodes(usize),
     /// No component to run.
-    #[error("a fleet needs at least one component")]
     NoComponents,
     /// More components to run across the fleet (nodes × components) than the simulator keeps.
-    #[error(
-        "{nodes} nodes running {components} components each are more than the {max} \
-         components a simulated fleet can run",
-        max = crate::spec::MAX_MEMBERS
-    )]
     TooManyMembers {
         /// Nodes asked for.
         nodes: usize,
         /// Components per node asked for.
         components: usize,
     },
-    /// A component that cannot be part of a NATS subject.
-    #[error("{0}")]
+    /// A component that cannot be part of a NATS subject: the error saying why, which is
+    /// also the message.
     Component(lifecycle_core::SubjectTokenError),
     /// No version with a weight.
-    #[error("a fleet needs at least one version with a weight above 0")]
     NoVersions,
     /// More versions than the simulator tracks.
-    #[error("{0} versions are more than a fleet can be shared out into")]
     TooManyVersions(usize),
     /// An empty version.
-    #[error("invalid version share '{0}': the version is empty")]
     EmptyVersion(String),
     /// A weight that is not a number.
-    #[error("invalid version share '{0}': the weight after ':' must be a whole number")]
     Weight(String),
     /// A rate (what, and the value given) out of range.
-    #[error(
-        "invalid {0} {1:?}: it must be a number a second from {min} to {max}",
-        min = crate::spec::MIN_RATE,
-        max = crate::spec::MAX_RATE
-    )]
     Rate(&'static str, f64),
     /// An alive interval of zero or longer than [`lifecycle_core::duration::MAX`].
-    #[error("invalid alive interval {0:?}: it must be above 0 and at most 100 years")]
     AliveInterval(std::time::Duration),
+}
+
+impl Error {
+    /// What is wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error { kind }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::spec::{MAX_MEMBERS, MAX_NODES, MAX_RATE, MIN_RATE};
+        match &self.kind {
+            ErrorKind::Nodes(n) => {
+                write!(f, "a fleet needs between 1 and {MAX_NODES} nodes, not {n}")
+            }
+            ErrorKind::NoComponents => f.write_str("a fleet needs at least one component"),
+            ErrorKind::TooManyMembers { nodes, components } => write!(
+                f,
+                "{nodes} nodes running {components} components each are more than the \
+                 {MAX_MEMBERS} components a simulated fleet can run"
+            ),
+            // The token error names the component and what is wrong with it.
+            ErrorKind::Component(error) => error.fmt(f),
+            ErrorKind::NoVersions => {
+                f.write_str("a fleet needs at least one version with a weight above 0")
+            }
+            ErrorKind::TooManyVersions(n) => {
+                write!(
+                    f,
+                    "{n} versions are more than a fleet can be shared out into"
+                )
+            }
+            ErrorKind::EmptyVersion(share) => {
+                write!(f, "invalid version share '{share}': the version is empty")
+            }
+            ErrorKind::Weight(share) => write!(
+                f,
+                "invalid version share '{share}': the weight after ':' must be a whole number"
+            ),
+            ErrorKind::Rate(what, rate) => write!(
+                f,
+                "invalid {what} {rate:?}: it must be a number a second from {MIN_RATE} to \
+                 {MAX_RATE}"
+            ),
+            ErrorKind::AliveInterval(interval) => write!(
+                f,
+                "invalid alive interval {interval:?}: it must be above 0 and at most 100 years"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            // The token error is the message, so its causes come next.
+            ErrorKind::Component(error) => error.source(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_what_they_say_and_keep_the_token_error() {
+        let error = Error::from(ErrorKind::Nodes(0));
+        assert_eq!(error.kind(), &ErrorKind::Nodes(0));
+        assert!(error.to_string().ends_with(" nodes, not 0"), "{error}");
+
+        let token = lifecycle_core::check_subject_token("component", "a.b").unwrap_err();
+        let error = Error::from(ErrorKind::Component(token.clone()));
+        assert_eq!(error.kind(), &ErrorKind::Component(token.clone()));
+        assert_eq!(error.to_string(), token.to_string());
+        assert!(std::error::Error::source(&error).is_none());
+    }
 }

@@ -37,7 +37,7 @@ mod fleet;
 mod run;
 mod spec;
 
-pub use error::SpecError;
+pub use error::{Error, ErrorKind, SpecError};
 pub use fleet::{Simulation, Step};
 pub use run::{FnSink, RunOptions, Sink, Stats, Summary, run};
 pub use spec::{

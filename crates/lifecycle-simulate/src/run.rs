@@ -16,7 +16,7 @@ use crate::spec::check_rate;
 /// Where simulated events go.
 pub trait Sink {
     /// Why an event could not be sent.
-    type Error: std::fmt::Display;
+    type Error: std::error::Error + 'static;
 
     /// Sends one event.
     fn send(&mut self, event: Event) -> impl Future<Output = Result<(), Self::Error>> + Send;
@@ -174,7 +174,11 @@ pub async fn run<S: Sink>(
                 if let Err(e) = sink.send(event).await {
                     let errors = stats.errors.fetch_add(1, Ordering::Relaxed) + 1;
                     if errors.is_power_of_two() {
-                        warn!(errors, "could not send a simulated event: {e}");
+                        warn!(
+                            errors,
+                            "could not send a simulated event: {}",
+                            lifecycle_core::ErrorChain(&e)
+                        );
                     }
                 }
                 stats.sent.fetch_add(1, Ordering::Relaxed);
@@ -201,7 +205,10 @@ pub async fn run<S: Sink>(
     }
     if let Err(e) = sink.flush().await {
         stats.errors.fetch_add(1, Ordering::Relaxed);
-        warn!("could not flush simulated events: {e}");
+        warn!(
+            "could not flush simulated events: {}",
+            lifecycle_core::ErrorChain(&e)
+        );
     }
     Ok(Summary {
         sent: stats.sent(),

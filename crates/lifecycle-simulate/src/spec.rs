@@ -6,7 +6,7 @@ use std::time::Duration;
 use lifecycle_core::check_subject_token;
 use lifecycle_core::duration;
 
-use crate::error::SpecError;
+use crate::error::{ErrorKind, SpecError};
 
 /// A version and its share of the fleet, as `0.29.4:70` (the share is a weight, not
 /// necessarily a percentage; `0.29.4` alone weighs 1).
@@ -26,13 +26,13 @@ impl FromStr for VersionShare {
             Some((version, weight)) => {
                 let weight = weight
                     .parse()
-                    .map_err(|_| SpecError::Weight(s.to_owned()))?;
+                    .map_err(|_| SpecError::from(ErrorKind::Weight(s.to_owned())))?;
                 (version, weight)
             }
             None => (s, 1),
         };
         if version.is_empty() {
-            return Err(SpecError::EmptyVersion(s.to_owned()));
+            return Err(ErrorKind::EmptyVersion(s.to_owned()).into());
         }
         Ok(VersionShare {
             version: version.to_owned(),
@@ -97,7 +97,7 @@ pub fn check_rate(what: &'static str, rate: f64, zero_means_none: bool) -> Resul
     if (zero_means_none && rate == 0.0) || (MIN_RATE..=MAX_RATE).contains(&rate) {
         Ok(rate)
     } else {
-        Err(SpecError::Rate(what, rate))
+        Err(ErrorKind::Rate(what, rate).into())
     }
 }
 
@@ -122,33 +122,34 @@ impl FleetSpec {
     /// Checks that the fleet can be simulated.
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.nodes == 0 || self.nodes > MAX_NODES {
-            return Err(SpecError::Nodes(self.nodes));
+            return Err(ErrorKind::Nodes(self.nodes).into());
         }
         if self.components.is_empty() {
-            return Err(SpecError::NoComponents);
+            return Err(ErrorKind::NoComponents.into());
         }
         for component in &self.components {
-            check_subject_token("component", component).map_err(SpecError::Component)?;
+            check_subject_token("component", component)
+                .map_err(|e| SpecError::from(ErrorKind::Component(e)))?;
         }
         if self.nodes.saturating_mul(self.components.len()) > MAX_MEMBERS {
-            return Err(SpecError::TooManyMembers {
+            return Err(SpecError::from(ErrorKind::TooManyMembers {
                 nodes: self.nodes,
                 components: self.components.len(),
-            });
+            }));
         }
         if self.versions.is_empty() || self.versions.iter().all(|v| v.weight == 0) {
-            return Err(SpecError::NoVersions);
+            return Err(ErrorKind::NoVersions.into());
         }
         if self.versions.len() > usize::from(u16::MAX) - 1 {
-            return Err(SpecError::TooManyVersions(self.versions.len()));
+            return Err(ErrorKind::TooManyVersions(self.versions.len()).into());
         }
         if self.alive_interval.is_zero() || self.alive_interval > duration::MAX {
-            return Err(SpecError::AliveInterval(self.alive_interval));
+            return Err(ErrorKind::AliveInterval(self.alive_interval).into());
         }
         check_rate("restart rate", self.restart_rate, true)?;
         if let Some(upgrade) = &self.upgrade {
             if upgrade.to.is_empty() {
-                return Err(SpecError::EmptyVersion(upgrade.to.clone()));
+                return Err(ErrorKind::EmptyVersion(upgrade.to.clone()).into());
             }
             check_rate("upgrade rate", upgrade.per_second, false)?;
         }

@@ -95,13 +95,16 @@ impl Tally {
                     ErrorKind::JetStreamUnavailable | ErrorKind::StreamNotFound(_)
                 ) =>
             {
-                warn!("{e}: counting live events only, so counts fill in as nodes report");
+                warn!(
+                    "{}: counting live events only, so counts fill in as nodes report",
+                    lifecycle_core::ErrorChain(&e)
+                );
                 (connection.subscribe(&interest).await?, 0)
             }
             Err(e) => return Err(e),
         };
         // Ready must mean the server knows the subscription: nothing sent after is missed.
-        connection.client().flush().await.map_err(Error::nats)?;
+        connection.client().flush().await.map_err(Error::flush)?;
         self.health.replay_started(backlog);
         self.set_ready(backlog == 0);
         let mut stream_errors =
@@ -155,7 +158,7 @@ impl Tally {
                     replayed
                 }
                 Some(Err(e)) => {
-                    stream_errors.record(e);
+                    stream_errors.record(lifecycle_core::ErrorChain(&e));
                     false
                 }
             };

@@ -80,7 +80,7 @@ pub use page::{
 pub use refusal::Refusal;
 pub use snapshot::{
     DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_MAX_SIZE, SNAPSHOT_BUCKET, SNAPSHOT_FORMAT,
-    SnapshotError, SnapshotInfo,
+    SnapshotError, SnapshotErrorKind, SnapshotInfo,
 };
 pub use tally::{
     Clock, DEFAULT_LOST_RETENTION, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock,

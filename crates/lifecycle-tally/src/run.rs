@@ -120,7 +120,7 @@ impl Tally {
             }
             match self.save_snapshot(connection).await {
                 Ok(written) => saved = written.map(|w| w.sequence),
-                Err(e) => failures.record(e),
+                Err(e) => failures.record(lifecycle_core::ErrorChain(&e)),
             }
         }
     }
@@ -130,7 +130,10 @@ impl Tally {
     async fn final_snapshot(&self, connection: &Connection) {
         match tokio::time::timeout(FINAL_SNAPSHOT_WITHIN, self.save_snapshot(connection)).await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => warn!("cannot write the tally's snapshot as it stops: {e}"),
+            Ok(Err(e)) => warn!(
+                "cannot write the tally's snapshot as it stops: {}",
+                lifecycle_core::ErrorChain(&e)
+            ),
             Err(_) => warn!(
                 within = ?FINAL_SNAPSHOT_WITHIN,
                 "cannot write the tally's snapshot as it stops: the broker did not take it in time"
@@ -163,8 +166,9 @@ impl Tally {
                     return Ok(Some(connection));
                 }
                 Err(e) if worth_retrying(&e) => {
-                    self.health.unreachable(e.to_string());
-                    failures.record(e);
+                    self.health
+                        .unreachable(lifecycle_core::ErrorChain(&e).to_string());
+                    failures.record(lifecycle_core::ErrorChain(&e));
                 }
                 Err(e) => return Err(e),
             }
@@ -187,7 +191,7 @@ impl Tally {
             };
             match self.ingest(connection, until).await {
                 Ok(()) => return,
-                Err(e) => failures.record(e),
+                Err(e) => failures.record(lifecycle_core::ErrorChain(&e)),
             }
             self.set_ready(false);
             if pause(RESTART_DELAY, &mut stopped).await {
@@ -221,7 +225,11 @@ impl Tally {
                 Ok(()) => return,
                 Err(e) => {
                     metrics.set_active(false);
-                    failures.record(format_args!("election {}: {e}", election.name()));
+                    failures.record(format_args!(
+                        "election {}: {}",
+                        election.name(),
+                        lifecycle_core::ErrorChain(&e)
+                    ));
                 }
             }
             if pause(RESTART_DELAY, &mut stopped).await {

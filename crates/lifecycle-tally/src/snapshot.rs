@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
 use crate::snapshot_format::{Decoder, Encoder};
-pub use crate::snapshot_format::{SNAPSHOT_FORMAT, SnapshotError, SnapshotInfo};
+pub use crate::snapshot_format::{SNAPSHOT_FORMAT, SnapshotError, SnapshotErrorKind, SnapshotInfo};
 use crate::tally::Tally;
 
 /// The object store bucket tallies keep their snapshots in.
@@ -43,7 +43,11 @@ enum LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoadError::Store(e) => write!(f, "cannot read the snapshot: {e}"),
+            LoadError::Store(e) => write!(
+                f,
+                "cannot read the snapshot: {}",
+                lifecycle_core::ErrorChain(e)
+            ),
             LoadError::Snapshot(e) => e.fmt(f),
         }
     }
@@ -121,7 +125,9 @@ impl Tally {
         let max = self.options().snapshot_max_size;
         let size = object.size as u64;
         if size > max {
-            return Err(LoadError::Snapshot(SnapshotError::TooLarge { size, max }));
+            return Err(LoadError::Snapshot(
+                SnapshotErrorKind::TooLarge { size, max }.into(),
+            ));
         }
         let mut chunks = chunks(connection, &object.nuid)
             .await
@@ -137,10 +143,9 @@ impl Tally {
             };
             read += chunk.len() as u64;
             if read > max {
-                return Err(LoadError::Snapshot(SnapshotError::TooLarge {
-                    size: read,
-                    max,
-                }));
+                return Err(LoadError::Snapshot(SnapshotError::from(
+                    SnapshotErrorKind::TooLarge { size: read, max },
+                )));
             }
             // Read from the chunk itself; only a record cut at its end is carried over.
             let rest = if pending.is_empty() {
@@ -155,9 +160,9 @@ impl Tally {
             pending.extend_from_slice(rest);
         }
         if !pending.is_empty() {
-            return Err(LoadError::Snapshot(SnapshotError::Corrupt(
-                "it ends in the middle of a record".into(),
-            )));
+            return Err(LoadError::Snapshot(
+                SnapshotErrorKind::Corrupt("it ends in the middle of a record".into()).into(),
+            ));
         }
         let (fleet, snapshot) = decoder.finish().map_err(LoadError::Snapshot)?;
         // A snapshot past the stream's end was made from another stream (one deleted and
@@ -168,11 +173,13 @@ impl Tally {
             .map_err(LoadError::Store)?
             .map_or(0, |state| state.last_sequence);
         if snapshot.sequence > last {
-            return Err(LoadError::Snapshot(SnapshotError::Corrupt(format!(
-                "it covers the stream up to sequence {}, and {EVENTS_STREAM} ends at {last} \
+            return Err(LoadError::Snapshot(SnapshotError::from(
+                SnapshotErrorKind::Corrupt(format!(
+                    "it covers the stream up to sequence {}, and {EVENTS_STREAM} ends at {last} \
                  (a stream made again since)",
-                snapshot.sequence
-            ))));
+                    snapshot.sequence
+                )),
+            )));
         }
         let nodes = fleet.len() + fleet.lost_len();
         *self.fleet() = fleet;

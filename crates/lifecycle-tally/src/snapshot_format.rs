@@ -27,6 +27,7 @@ use std::fmt;
 
 use crate::fleet::{Fleet, MAX_NAME_LEN, SnapshotNode};
 use crate::identities::Parts;
+use crate::refusal::Refusal;
 
 const MAGIC: &[u8; 8] = b"LCTALLY\0";
 
@@ -54,10 +55,29 @@ pub struct SnapshotInfo {
     pub nodes: u64,
 }
 
-/// Why a snapshot was not used.
+/// Why a snapshot was not used: [`SnapshotError::kind`] says which way it did not fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotError {
+    kind: SnapshotErrorKind,
+}
+
+impl SnapshotError {
+    /// What was wrong with it.
+    pub fn kind(&self) -> &SnapshotErrorKind {
+        &self.kind
+    }
+}
+
+impl From<SnapshotErrorKind> for SnapshotError {
+    fn from(kind: SnapshotErrorKind) -> Self {
+        SnapshotError { kind }
+    }
+}
+
+/// The cause of a [`SnapshotError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SnapshotError {
+pub enum SnapshotErrorKind {
     /// Its bytes are not a snapshot, or not a whole one: what was wrong.
     Corrupt(String),
     /// Written in another format.
@@ -71,7 +91,12 @@ pub enum SnapshotError {
         found: Vec<String>,
     },
     /// It would not fit the tally's caps (components, versions).
-    OverCaps(String),
+    OverCaps {
+        /// What did not fit: `component "x"`, `version "1.0"`.
+        what: String,
+        /// Why the tally refused it.
+        refusal: Refusal,
+    },
     /// Larger than the tally accepts.
     TooLarge {
         /// Its size in bytes.
@@ -83,13 +108,13 @@ pub enum SnapshotError {
 
 impl fmt::Display for SnapshotError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SnapshotError::Corrupt(why) => write!(f, "the snapshot is corrupt: {why}"),
-            SnapshotError::Format { found } => write!(
+        match &self.kind {
+            SnapshotErrorKind::Corrupt(why) => write!(f, "the snapshot is corrupt: {why}"),
+            SnapshotErrorKind::Format { found } => write!(
                 f,
                 "the snapshot is in format {found}, this tally reads format {SNAPSHOT_FORMAT}"
             ),
-            SnapshotError::OtherComponents { found } => {
+            SnapshotErrorKind::OtherComponents { found } => {
                 let found = if found.is_empty() {
                     "every component".to_owned()
                 } else {
@@ -101,10 +126,13 @@ impl fmt::Display for SnapshotError {
                      components (give each kind of tally its own --snapshot name)"
                 )
             }
-            SnapshotError::OverCaps(why) => {
-                write!(f, "the snapshot does not fit this tally's caps: {why}")
+            SnapshotErrorKind::OverCaps { what, refusal } => {
+                write!(
+                    f,
+                    "the snapshot does not fit this tally's caps: {what}: {refusal}"
+                )
             }
-            SnapshotError::TooLarge { size, max } => write!(
+            SnapshotErrorKind::TooLarge { size, max } => write!(
                 f,
                 "the snapshot is {size} bytes, more than the {max} this tally accepts"
             ),
@@ -115,7 +143,7 @@ impl fmt::Display for SnapshotError {
 impl std::error::Error for SnapshotError {}
 
 fn corrupt(why: impl Into<String>) -> SnapshotError {
-    SnapshotError::Corrupt(why.into())
+    SnapshotErrorKind::Corrupt(why.into()).into()
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -400,7 +428,7 @@ impl Decoder {
         }
         let format = u32::from_le_bytes(cursor.fixed()?);
         if format != SNAPSHOT_FORMAT {
-            return Ok(Err(SnapshotError::Format { found: format }));
+            return Ok(Err(SnapshotErrorKind::Format { found: format }.into()));
         }
         self.info.sequence = u64::from_le_bytes(cursor.fixed()?);
         self.info.written = i64::from_le_bytes(cursor.fixed()?);
@@ -420,7 +448,9 @@ impl Decoder {
             }
         }
         if filter != self.filter {
-            return Ok(Err(SnapshotError::OtherComponents { found: filter }));
+            return Ok(Err(
+                SnapshotErrorKind::OtherComponents { found: filter }.into()
+            ));
         }
         // Room reserved for the nodes it says it holds, no more than its size could hold.
         let hint = hint.min(self.size / 8) as usize;
@@ -457,9 +487,11 @@ impl Decoder {
                         self.components.push(number);
                         Ok(())
                     }
-                    Err(refusal) => Err(SnapshotError::OverCaps(format!(
-                        "component {name:?}: {refusal}"
-                    ))),
+                    Err(refusal) => Err(SnapshotErrorKind::OverCaps {
+                        what: format!("component {name:?}"),
+                        refusal,
+                    }
+                    .into()),
                 },
             },
             b'V' => {
@@ -520,7 +552,10 @@ impl Decoder {
             .fleet
             .restore_version(component, version)
             .map_err(|refusal| {
-                SnapshotError::OverCaps(format!("version {version:?}: {refusal}"))
+                SnapshotError::from(SnapshotErrorKind::OverCaps {
+                    what: format!("version {version:?}"),
+                    refusal,
+                })
             })?;
         self.definitions.push((component, number));
         Ok(())
@@ -561,7 +596,10 @@ impl Decoder {
             .fleet
             .restore_version(component, version)
             .map_err(|refusal| {
-                SnapshotError::OverCaps(format!("version {version:?}: {refusal}"))
+                SnapshotError::from(SnapshotErrorKind::OverCaps {
+                    what: format!("version {version:?}"),
+                    refusal,
+                })
             })?;
         self.fleet.restore_emptied(component, number, left);
         Ok(())
@@ -752,7 +790,7 @@ mod tests {
         }
         for cut in [0, 10, 33, bytes.len() / 3, bytes.len() - 1] {
             let err = read(&bytes[..cut], 4096).unwrap_err();
-            assert!(matches!(err, SnapshotError::Corrupt(_)), "{err}");
+            assert!(matches!(err.kind(), SnapshotErrorKind::Corrupt(_)), "{err}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
@@ -769,7 +807,7 @@ mod tests {
         other[8] = 9;
         assert_eq!(
             read(&other, 4096).unwrap_err(),
-            SnapshotError::Format { found: 9 }
+            SnapshotError::from(SnapshotErrorKind::Format { found: 9 })
         );
         let mut decoder = Decoder::new(&Fleet::new(), &["server".to_owned()], bytes.len() as u64);
         assert_eq!(
@@ -780,7 +818,10 @@ mod tests {
         // Caps smaller than the fleet written: refused, not half-loaded.
         let mut decoder = Decoder::new(&Fleet::with_caps(1, 10), &[], bytes.len() as u64);
         let err = decoder.feed(&bytes).unwrap_err();
-        assert!(matches!(err, SnapshotError::OverCaps(_)), "{err}");
+        assert!(
+            matches!(err.kind(), SnapshotErrorKind::OverCaps { .. }),
+            "{err}"
+        );
     }
 
     /// A snapshot written while nodes come and go may hold a node twice: the later wins.

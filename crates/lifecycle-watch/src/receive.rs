@@ -17,7 +17,7 @@ use lifecycle_nats::{
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// Why the events stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,8 +138,10 @@ impl Watch {
         let subscription = match self.since {
             Some(since) => {
                 let now = SystemTime::now();
-                let from = since.start(now).ok_or_else(|| Error::FutureStart {
-                    start: since_text(since),
+                let from = since.start(now).ok_or_else(|| {
+                    Error::new(ErrorKind::FutureStart {
+                        start: since_text(since),
+                    })
                 })?;
                 connection.replay(&interest, ReplayFrom::Time(from)).await?
             }
@@ -153,7 +155,7 @@ impl Watch {
             .client()
             .flush()
             .await
-            .map_err(lifecycle_nats::Error::nats)?;
+            .map_err(lifecycle_nats::Error::flush)?;
         info!(subjects = ?interest.subjects()?, "receiving events");
         let stop = self
             .stop
@@ -286,7 +288,7 @@ impl Events {
                         return Ok(Step::Event(Box::new(received)));
                     }
                 }
-                Some(Err(error)) => self.invalid.record(error),
+                Some(Err(error)) => self.invalid.record(lifecycle_core::ErrorChain(&error)),
             }
         }
     }

@@ -17,7 +17,10 @@ use lifecycle_secret::{Url, check_url, redact};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use crate::error::{Error, ErrorKind};
 use crate::node::Node;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// Longest a request may take, connecting included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,76 +40,6 @@ const MAX_MESSAGE: usize = 512;
 /// Most nodes listed unless told otherwise.
 pub const DEFAULT_MAX_NODES: usize = 2_000_000;
 
-/// Talking to the tally failed.
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum TallyError {
-    /// The URL is no HTTP URL (it is not quoted: it may hold a secret).
-    #[error("invalid tally URL: {reason}")]
-    InvalidUrl {
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// No answer: connection refused, timeout, TLS.
-    #[error("cannot reach the tally at {url}: {reason}")]
-    Unreachable {
-        /// The URL asked, credentials redacted.
-        url: String,
-        /// Why, every cause.
-        reason: String,
-    },
-    /// A 400: the tally refused the query (a bad filter), saying why.
-    #[error("the tally at {url} refused the query: {message}")]
-    Refused {
-        /// The URL asked, credentials redacted.
-        url: String,
-        /// The tally's message.
-        message: String,
-    },
-    /// A 503: the tally is still replaying.
-    #[error("the tally at {url} is not ready: {message}")]
-    NotReady {
-        /// The URL asked, credentials redacted.
-        url: String,
-        /// The tally's message.
-        message: String,
-    },
-    /// Another status.
-    #[error("the tally at {url} answered HTTP {status}: {message}")]
-    Status {
-        /// The URL asked, credentials redacted.
-        url: String,
-        /// The status.
-        status: u16,
-        /// The start of the body.
-        message: String,
-    },
-    /// An answer longer than [`MAX_PAGE_BYTES`].
-    #[error("the tally at {url} answered more than {limit} bytes")]
-    TooLarge {
-        /// The URL asked, credentials redacted.
-        url: String,
-        /// The limit.
-        limit: usize,
-    },
-    /// An answer that is not a page of nodes.
-    #[error("the tally at {url} answered something that is not a page of nodes: {reason}")]
-    Malformed {
-        /// The URL asked, credentials redacted.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// More nodes than the limit.
-    #[error("the tally at {url} lists more than {limit} nodes")]
-    TooManyNodes {
-        /// The URL asked, credentials redacted.
-        url: String,
-        /// The limit.
-        limit: usize,
-    },
-}
-
 /// A page of `/api/v1/nodes`.
 #[derive(Debug, Deserialize)]
 struct Page {
@@ -120,7 +53,7 @@ struct Page {
 /// use lifecycle_core::selection::StateSelection;
 /// use lifecycle_watch::TallyClient;
 ///
-/// # async fn run() -> Result<(), lifecycle_watch::TallyError> {
+/// # async fn run() -> Result<(), lifecycle_watch::Error> {
 /// let tally = TallyClient::new("http://tally.example.net:9090")?;
 /// let behind = tally
 ///     .nodes("component=server,.version<0.30.0", StateSelection::Up)
@@ -141,27 +74,23 @@ pub struct TallyClient {
 impl TallyClient {
     /// A client of the tally serving at `url` (`http://host:port`, or under a path); a user
     /// and password in it are sent as basic authentication.
-    pub fn new(url: &str) -> Result<TallyClient, TallyError> {
-        let invalid = |reason: &str| TallyError::InvalidUrl {
-            reason: reason.to_owned(),
-        };
-        let mut base = check_url(url, &["http", "https"]).map_err(|e| invalid(&e.to_string()))?;
+    pub fn new(url: &str) -> Result<TallyClient, Error> {
+        let invalid = |e: Source| Error::with_source(ErrorKind::InvalidTallyUrl, e);
+        let mut base = check_url(url, &["http", "https"]).map_err(|e| invalid(e.into()))?;
         base.set_query(None);
         base.set_fragment(None);
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let endpoint = base
-            .join("api/v1/nodes")
-            .map_err(|e| invalid(&e.to_string()))?;
+        let endpoint = base.join("api/v1/nodes").map_err(|e| invalid(e.into()))?;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             // A redirect could carry the credentials elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| invalid(&causes(&e.without_url())))?;
+            .map_err(|e| invalid(e.without_url().into()))?;
         Ok(TallyClient {
             http,
             shown: redact(&endpoint),
@@ -183,20 +112,16 @@ impl TallyClient {
 
     /// Every node `filter` (the filter language; empty for all) selects in `state`, page by
     /// page.
-    pub async fn nodes(
-        &self,
-        filter: &str,
-        state: StateSelection,
-    ) -> Result<Vec<Node>, TallyError> {
+    pub async fn nodes(&self, filter: &str, state: StateSelection) -> Result<Vec<Node>, Error> {
         let mut nodes = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let page = self.page(filter, state, cursor.as_deref()).await?;
             if nodes.len() + page.nodes.len() > self.max_nodes {
-                return Err(TallyError::TooManyNodes {
+                return Err(Error::new(ErrorKind::TallyTooManyNodes {
                     url: self.shown.clone(),
                     limit: self.max_nodes,
-                });
+                }));
             }
             let empty = page.nodes.is_empty();
             nodes.extend(page.nodes);
@@ -205,7 +130,9 @@ impl TallyClient {
                 // Pages are full but the last: an empty one that goes on, or the same
                 // cursor again, would go on for ever.
                 Some(next) if empty || cursor.as_deref() == Some(&next) => {
-                    return Err(self.malformed("a page that does not move on to the next one"));
+                    return Err(
+                        self.malformed("a page that does not move on to the next one".into())
+                    );
                 }
                 Some(next) => cursor = Some(next),
             }
@@ -217,7 +144,7 @@ impl TallyClient {
         filter: &str,
         state: StateSelection,
         cursor: Option<&str>,
-    ) -> Result<Page, TallyError> {
+    ) -> Result<Page, Error> {
         let mut query = vec![("state", state.as_str()), ("limit", PAGE_SIZE)];
         if !filter.is_empty() {
             query.push(("filter", filter));
@@ -225,9 +152,13 @@ impl TallyClient {
         if let Some(cursor) = cursor {
             query.push(("cursor", cursor));
         }
-        let unreachable = |e: reqwest::Error| TallyError::Unreachable {
-            url: self.shown.clone(),
-            reason: causes(&e.without_url()),
+        let unreachable = |e: reqwest::Error| {
+            Error::with_source(
+                ErrorKind::TallyUnreachable {
+                    url: self.shown.clone(),
+                },
+                e.without_url(),
+            )
         };
         let mut response = self
             .http
@@ -240,39 +171,40 @@ impl TallyClient {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
             if body.len() + chunk.len() > MAX_PAGE_BYTES {
-                return Err(TallyError::TooLarge {
+                return Err(Error::new(ErrorKind::TallyTooLarge {
                     url: self.shown.clone(),
                     limit: MAX_PAGE_BYTES,
-                });
+                }));
             }
             body.extend_from_slice(&chunk);
         }
         let url = self.shown.clone();
         match status {
-            StatusCode::OK => {
-                serde_json::from_slice(&body).map_err(|e| self.malformed(&e.to_string()))
-            }
-            StatusCode::BAD_REQUEST => Err(TallyError::Refused {
+            StatusCode::OK => serde_json::from_slice(&body).map_err(|e| self.malformed(e.into())),
+            StatusCode::BAD_REQUEST => Err(Error::new(ErrorKind::TallyRefused {
                 url,
                 message: message(&body),
-            }),
-            StatusCode::SERVICE_UNAVAILABLE => Err(TallyError::NotReady {
+            })),
+            StatusCode::SERVICE_UNAVAILABLE => Err(Error::new(ErrorKind::TallyNotReady {
                 url,
                 message: message(&body),
-            }),
-            status => Err(TallyError::Status {
+            })),
+            status => Err(Error::new(ErrorKind::TallyStatus {
                 url,
                 status: status.as_u16(),
                 message: message(&body),
-            }),
+            })),
         }
     }
 
-    fn malformed(&self, reason: &str) -> TallyError {
-        TallyError::Malformed {
-            url: self.shown.clone(),
-            reason: reason.to_owned(),
-        }
+    /// The answer is not a page of nodes: `why` says what is wrong with it.
+    fn malformed(&self, why: Source) -> Error {
+        Error::with_source(
+            ErrorKind::TallyMalformed {
+                url: self.shown.clone(),
+            },
+            why,
+        )
     }
 }
 
@@ -285,21 +217,6 @@ fn message(body: &[u8]) -> String {
         message.push_str("...");
     }
     message
-}
-
-/// An error and every cause beneath it, joined with `: `.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.ends_with(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -339,7 +256,11 @@ mod tests {
                 "invalid tally URL: invalid port number",
             ),
         ] {
-            assert_eq!(TallyClient::new(url).unwrap_err().to_string(), error);
+            let got = TallyClient::new(url).unwrap_err();
+            assert_eq!(got.kind(), &ErrorKind::InvalidTallyUrl);
+            assert_eq!(got.to_string(), "invalid tally URL");
+            let cause = std::error::Error::source(&got).expect("the cause is kept");
+            assert_eq!(format!("{got}: {cause}"), error);
         }
     }
 

@@ -10,19 +10,7 @@ use tokio::time::Instant;
 use crate::condition::{Condition, wait_for};
 use crate::error::Error;
 use crate::receive::{Stop, Watch};
-use crate::tally::{TallyClient, TallyError};
-
-/// Why a wait could not run.
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum WaitError {
-    /// The watch could not be opened.
-    #[error(transparent)]
-    Watch(#[from] Error),
-    /// The tally's nodes could not be read.
-    #[error(transparent)]
-    Tally(#[from] TallyError),
-}
+use crate::tally::TallyClient;
 
 /// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +74,7 @@ impl Wait {
         connection: &Connection,
         condition: &mut C,
         mut changed: impl FnMut(&mut C),
-    ) -> Result<Waited, WaitError> {
+    ) -> Result<Waited, Error> {
         let mut events = self.watch.open(connection).await?;
         if let Some((tally, filter)) = self.tally {
             let read = tally.nodes(&filter, StateSelection::Up);

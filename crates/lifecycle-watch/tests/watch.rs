@@ -7,7 +7,7 @@ use lifecycle_core::duration::Since;
 use lifecycle_core::{Event, EventType, Filter, Format};
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
 use lifecycle_testsupport::NatsServer;
-use lifecycle_watch::{Error, Events, Step, Stop, Watch};
+use lifecycle_watch::{ErrorKind, Events, Step, Stop, Watch};
 use tokio::time::Instant;
 
 /// How long anything may take: generous, for a loaded machine.
@@ -131,7 +131,10 @@ async fn a_replay_starting_at_a_time_to_come_is_refused() {
         .open(&connection)
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::FutureStart { .. }), "{error:?}");
+    assert!(
+        matches!(error.kind(), ErrorKind::FutureStart { .. }),
+        "{error:?}"
+    );
     assert!(
         error
             .to_string()
