@@ -25,7 +25,6 @@
 //! forwarder.send(&event).await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 mod convert;
 mod encoded;

@@ -14,6 +14,11 @@
 //! The inputs are built here from Choria's fixed reference inputs, and checked to be the
 //! bytes Choria's Go code writes for them, so the bench needs nothing outside the repository.
 
+#![allow(
+    missing_docs,
+    reason = "criterion_group! writes an undocumented pub fn"
+)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -5,6 +5,11 @@
 //!
 //! `cargo bench -p lifecycle-core --bench filter -- --warm-up-time 1 --measurement-time 5`
 
+#![allow(
+    missing_docs,
+    reason = "criterion_group! writes an undocumented pub fn"
+)]
+
 use std::borrow::Cow;
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -43,7 +43,6 @@
 //! ```toml
 //! lifecycle-core = { version = "0.1", default-features = false }
 //! ```
-#![warn(missing_docs)]
 
 mod base64;
 mod builder;

@@ -49,7 +49,6 @@
 //! engine.run_durable(&connection, "printer", ack_wait, std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 mod backoff;
 mod dedupe;

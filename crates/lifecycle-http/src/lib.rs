@@ -31,7 +31,6 @@
 //! serve(listener, router, Limits::default(), std::future::pending()).await
 //! # }
 //! ```
-#![warn(missing_docs)]
 
 mod limits;
 mod metrics;

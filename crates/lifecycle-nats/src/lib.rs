@@ -36,7 +36,6 @@
 //! }
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 mod choria_config;
 mod connection;

@@ -24,7 +24,6 @@
 //! run(&connection, &rules, &Options::new("react"), &metrics, std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 mod action;
 mod error;

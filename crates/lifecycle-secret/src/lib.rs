@@ -20,7 +20,6 @@
 //! let error = check_url("htps://alice:pass@h/", &["http", "https"]).unwrap_err();
 //! assert_eq!(error.to_string(), "unknown scheme 'htps' (expected http:// or https://)");
 //! ```
-#![warn(missing_docs)]
 
 mod read;
 mod redact;

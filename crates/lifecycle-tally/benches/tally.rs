@@ -8,6 +8,11 @@
 //!
 //! `cargo bench -p lifecycle-tally --bench tally`
 
+#![allow(
+    missing_docs,
+    reason = "criterion_group! writes an undocumented pub fn"
+)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

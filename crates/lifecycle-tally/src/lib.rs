@@ -45,7 +45,6 @@
 //! assert_eq!((component, versions), ("server", vec![("0.29.4", 1)]));
 //! # Ok::<(), lifecycle_core::Error>(())
 //! ```
-#![warn(missing_docs)]
 
 mod election;
 mod feed;

@@ -41,7 +41,6 @@
 //! }
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 mod condition;
 mod error;
