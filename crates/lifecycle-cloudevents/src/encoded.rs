@@ -158,7 +158,9 @@ pub(crate) fn by_hand(event: &AnyEvent, id: &str, mode: Mode) -> Option<Encoded>
 mod tests {
     use super::*;
     use crate::convert::with_id;
-    use crate::error::{Chain, ErrorKind};
+    use lifecycle_core::ErrorChain as Chain;
+
+    use crate::error::ErrorKind;
     use crate::{Forwarder, to_cloudevent};
     use serde_json::{Value, json};
 

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use crate::error::{Chain, Error, ErrorKind};
+use lifecycle_core::ErrorChain as Chain;
+
+use crate::error::{Error, ErrorKind};
 
 /// Why one delivery attempt failed, and whether trying again may help.
 #[derive(Debug)]

@@ -137,8 +137,8 @@ impl Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Chain;
     use crate::to_cloudevent;
+    use lifecycle_core::ErrorChain as Chain;
 
     #[test]
     fn urls_must_be_http() {

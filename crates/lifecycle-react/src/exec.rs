@@ -90,7 +90,10 @@ impl Handler for Exec {
                 .get_template(name)
                 .and_then(|template| template.render(&context))
                 .map_err(|e| {
-                    Failure::permanent(format!("cannot render exec argument {n}: {}", chain(&e)))
+                    Failure::permanent(format!(
+                        "cannot render exec argument {n}: {}",
+                        lifecycle_core::ErrorChain(&e)
+                    ))
                 })?;
             argv.push(rendered);
         }
@@ -128,18 +131,6 @@ impl Handler for Exec {
     fn describe(&self) -> String {
         format!("rule {} (exec)", self.rule)
     }
-}
-
-/// A minijinja error with its causes, in one line.
-fn chain(error: &minijinja::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Kills a process group when dropped, unless disarmed: a program abandoned mid-run (the
