@@ -546,7 +546,8 @@ impl Decoder {
             .ok_or_else(|| corrupt(format!("component {number}, never named")))
     }
 
-    fn define(&mut self, component: u64, version: &str) -> Result<(), SnapshotError> {
+    /// Component `component`'s `version`, made in the fleet (within its caps) if new.
+    fn version(&mut self, component: u64, version: &str) -> Result<(u16, u16), SnapshotError> {
         let component = self.component(component)?;
         let number = self
             .fleet
@@ -557,7 +558,12 @@ impl Decoder {
                     refusal,
                 })
             })?;
-        self.definitions.push((component, number));
+        Ok((component, number))
+    }
+
+    fn define(&mut self, component: u64, version: &str) -> Result<(), SnapshotError> {
+        let definition = self.version(component, version)?;
+        self.definitions.push(definition);
         Ok(())
     }
 
@@ -591,16 +597,7 @@ impl Decoder {
     }
 
     fn emptied(&mut self, component: u64, version: &str, left: i64) -> Result<(), SnapshotError> {
-        let component = self.component(component)?;
-        let number = self
-            .fleet
-            .restore_version(component, version)
-            .map_err(|refusal| {
-                SnapshotError::from(SnapshotErrorKind::OverCaps {
-                    what: format!("version {version:?}"),
-                    refusal,
-                })
-            })?;
+        let (component, number) = self.version(component, version)?;
         self.fleet.restore_emptied(component, number, left);
         Ok(())
     }
