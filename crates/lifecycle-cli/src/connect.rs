@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_secret::{credential, read_file, resolve};
+use lifecycle_secret::{credential, credential_path, read_file, resolve};
 
 /// The systemd credentials (`LoadCredential=NAME:PATH`) read when their flags and
 /// environment variables are not given.
@@ -84,12 +84,10 @@ impl ConnectArgs {
                 .into_iter()
                 .collect()
         };
-        let credentials = match &self.creds {
-            Some(path) => Some(path.clone()),
-            None => std::env::var_os("CREDENTIALS_DIRECTORY")
-                .map(|dir| PathBuf::from(dir).join(CREDENTIAL_CREDS))
-                .filter(|path| path.exists()),
-        };
+        let credentials = self
+            .creds
+            .clone()
+            .or_else(|| credential_path(CREDENTIAL_CREDS));
         let token = resolve(
             self.token.as_deref(),
             self.token_file.as_deref(),

@@ -8,8 +8,9 @@
 //!   says what is wrong ("invalid port number", "unknown scheme 'htps'") without the text.
 //! - [`Secret`] is a string that never shows in `Debug` output.
 //! - [`read_file`] and [`resolve`] read a secret: a flag's value, a file, or
-//!   `$CREDENTIALS_DIRECTORY/<name>` (systemd's `LoadCredential=`); a [`ReadError`] names
-//!   the file, never its content.
+//!   `$CREDENTIALS_DIRECTORY/<name>` (systemd's `LoadCredential=`; [`credential_path`] for
+//!   one another library opens itself); a [`ReadError`] names the file, never its content,
+//!   and a file over [`MAX_SECRET_BYTES`] is refused unread.
 //!
 //! ```
 //! use lifecycle_secret::{check_url, redact, redact_str};
@@ -25,7 +26,9 @@ mod read;
 mod redact;
 mod secret;
 
-pub use read::{ReadError, ReadErrorKind, credential, read_file, resolve};
+pub use read::{
+    MAX_SECRET_BYTES, ReadError, ReadErrorKind, credential, credential_path, read_file, resolve,
+};
 pub use redact::{UrlError, UrlErrorKind, check_url, redact, redact_str};
 pub use secret::Secret;
 pub use url::Url;

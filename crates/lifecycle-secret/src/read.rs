@@ -2,7 +2,7 @@
 //! systemd credential. A command line is readable by every local user (`/proc/PID/cmdline`).
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::Secret;
@@ -10,6 +10,10 @@ use crate::Secret;
 /// The directory systemd hands a service's credentials in (`LoadCredential=NAME:PATH`
 /// makes `$CREDENTIALS_DIRECTORY/NAME`).
 const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// The most a secret file may hold: a token, a URL, a list of servers. A path given by
+/// mistake (`/dev/zero`, a log) is refused rather than read to the end.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// The secret in the file at `path`, without one trailing newline (`\n` or `\r\n`). An
 /// unreadable, empty or non-UTF-8 file is an error naming the path, never the content.
@@ -19,7 +23,13 @@ pub fn read_file(path: &Path) -> Result<Secret, ReadError> {
         kind,
         source,
     };
-    let bytes = std::fs::read(path).map_err(|e| error(ReadErrorKind::Unreadable, Some(e)))?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_SECRET_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| error(ReadErrorKind::Unreadable, Some(e)))?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return Err(error(ReadErrorKind::TooLarge, None));
+    }
     // The content never reaches the error: neither does the UTF-8 error, which quotes bytes.
     let text = String::from_utf8(bytes).map_err(|_| error(ReadErrorKind::NotText, None))?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
@@ -33,14 +43,17 @@ pub fn read_file(path: &Path) -> Result<Secret, ReadError> {
 /// The systemd credential `name` (`$CREDENTIALS_DIRECTORY/name`), or `None` when this
 /// process has no credentials directory or no such credential.
 pub fn credential(name: &str) -> Result<Option<Secret>, ReadError> {
-    let Some(directory) = std::env::var_os(CREDENTIALS_DIRECTORY) else {
-        return Ok(None);
-    };
-    let path = Path::new(&directory).join(name);
-    if !path.exists() {
-        return Ok(None);
-    }
-    read_file(&path).map(Some)
+    credential_path(name)
+        .map(|path| read_file(&path))
+        .transpose()
+}
+
+/// Where the systemd credential `name` is (`$CREDENTIALS_DIRECTORY/name`), for a secret
+/// read as a file by another library (a NATS credentials file); `None` when this process
+/// has no credentials directory or no such credential.
+pub fn credential_path(name: &str) -> Option<PathBuf> {
+    let path = Path::new(&std::env::var_os(CREDENTIALS_DIRECTORY)?).join(name);
+    path.exists().then_some(path)
 }
 
 /// A secret from, in this order: `file` (a `--...-file PATH` flag), `value` (its flag or
@@ -78,6 +91,8 @@ pub enum ReadErrorKind {
     Empty,
     /// It is not UTF-8 text.
     NotText,
+    /// It holds more than [`MAX_SECRET_BYTES`].
+    TooLarge,
 }
 
 impl ReadError {
@@ -99,6 +114,10 @@ impl fmt::Display for ReadError {
             ReadErrorKind::Unreadable => write!(f, "cannot read the secret file {path}"),
             ReadErrorKind::Empty => write!(f, "the secret file {path} is empty"),
             ReadErrorKind::NotText => write!(f, "the secret file {path} is not UTF-8 text"),
+            ReadErrorKind::TooLarge => write!(
+                f,
+                "the secret file {path} holds more than {MAX_SECRET_BYTES} bytes: not a secret"
+            ),
         }
     }
 }
@@ -114,6 +133,26 @@ impl std::error::Error for ReadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_too_large_or_never_ending_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, "x".repeat(MAX_SECRET_BYTES as usize + 1)).unwrap();
+        let error = read_file(&path).unwrap_err();
+        assert_eq!(error.kind(), ReadErrorKind::TooLarge);
+        assert!(!error.to_string().contains("xxx"), "{error}");
+        std::fs::write(&path, "x".repeat(MAX_SECRET_BYTES as usize)).unwrap();
+        assert_eq!(
+            read_file(&path).unwrap().expose().len(),
+            MAX_SECRET_BYTES as usize
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            read_file(Path::new("/dev/zero")).unwrap_err().kind(),
+            ReadErrorKind::TooLarge
+        );
+    }
 
     #[test]
     fn a_file_loses_one_trailing_newline_only() {
