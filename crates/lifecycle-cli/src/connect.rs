@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_secret::{credential, credential_path, read_file, resolve};
+use lifecycle_secret::{Secret, credential, credential_path, read_file, resolve};
 
 /// The systemd credentials (`LoadCredential=NAME:PATH`) read when their flags and
 /// environment variables are not given.
@@ -72,15 +72,16 @@ impl ConnectArgs {
     /// The library's options, for commands that need to adjust them further: secrets read
     /// from their files or systemd credentials.
     pub(crate) fn options(&self) -> anyhow::Result<ConnectOptions> {
+        // A file or credential holds the servers a line each, as one comma-separated list.
+        let one_list = |list: Secret| list.expose().lines().collect::<Vec<_>>().join(",");
         let servers = if let Some(path) = &self.server_file {
-            let list = read_file(path).context("--server-file")?;
-            vec![list.expose().lines().collect::<Vec<_>>().join(",")]
+            vec![one_list(read_file(path).context("--server-file")?)]
         } else if !self.servers.is_empty() || std::env::var_os("NATS_URL").is_some() {
             self.servers.clone()
         } else {
             credential(CREDENTIAL_SERVERS)
                 .context("the NATS servers")?
-                .map(|list| list.expose().lines().collect::<Vec<_>>().join(","))
+                .map(one_list)
                 .into_iter()
                 .collect()
         };
