@@ -10,12 +10,12 @@
 
 use std::time::Instant;
 
-use lifecycle_core::{AnyEvent, Event, EventType};
+use lifecycle_core::AnyEvent;
 use lifecycle_tally::{Tally, TallyOptions};
 
 #[path = "common/clocks.rs"]
 mod clocks;
-use clocks::{CLOCKS, STORED};
+use clocks::{CLOCKS, STORED, alive_at};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -34,17 +34,7 @@ fn main() {
         .iter()
         .map(|(name, stamp)| {
             let events = (0..nodes)
-                .map(|i| {
-                    AnyEvent::Lifecycle(
-                        Event::builder(EventType::Alive)
-                            .identity(format!("node{i}.example.net"))
-                            .component("server")
-                            .version(["0.28.0", "0.29.4"][i % 2])
-                            .timestamp(stamp(i))
-                            .build()
-                            .unwrap(),
-                    )
-                })
+                .map(|i| AnyEvent::Lifecycle(alive_at(i, stamp(i))))
                 .collect();
             (*name, events)
         })

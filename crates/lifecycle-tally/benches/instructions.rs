@@ -12,12 +12,12 @@
 //! The pattern `none` builds the events and applies none: the difference from it, divided by
 //! the events, is the cost of applying one.
 
-use lifecycle_core::{AnyEvent, Event, EventType};
+use lifecycle_core::AnyEvent;
 use lifecycle_tally::{Tally, TallyOptions};
 
 #[path = "common/clocks.rs"]
 mod clocks;
-use clocks::{CLOCKS, STORED, Stamp};
+use clocks::{CLOCKS, STORED, Stamp, alive_at};
 
 const NODES: usize = 1_000_000;
 
@@ -34,17 +34,7 @@ fn main() {
         .find(|(name, _)| *name == pattern)
         .map_or(CLOCKS[0].1, |(_, stamp)| *stamp);
     let events: Vec<AnyEvent> = (0..nodes)
-        .map(|i| {
-            AnyEvent::Lifecycle(
-                Event::builder(EventType::Alive)
-                    .identity(format!("node{i}.example.net"))
-                    .component("server")
-                    .version(["0.28.0", "0.29.4"][i % 2])
-                    .timestamp(stamp(i))
-                    .build()
-                    .unwrap(),
-            )
-        })
+        .map(|i| AnyEvent::Lifecycle(alive_at(i, stamp(i))))
         .collect();
     let tally = Tally::new(TallyOptions::default());
     if pattern != "none" {

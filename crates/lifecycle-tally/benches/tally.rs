@@ -23,7 +23,7 @@ use lifecycle_tally::{MAX_PAGE_SIZE, NodeQuery, Tally, TallyOptions};
 
 #[path = "common/clocks.rs"]
 mod clocks;
-use clocks::{CLOCKS, STORED};
+use clocks::{CLOCKS, STORED, alive_at};
 
 // Each event is applied as the tally applies what it reads from `CHORIA_EVENTS`
 // (`Tally::observe_received`, stored at `STORED`), the clock read only when a receipt
@@ -37,16 +37,6 @@ fn alive(i: usize) -> Event {
         .identity(format!("node{i}.example.net"))
         .component("server")
         .version(["0.28.0", "0.29.4"][i % 2])
-        .build()
-        .unwrap()
-}
-
-fn alive_at(i: usize, timestamp: i64) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(format!("node{i}.example.net"))
-        .component("server")
-        .version(["0.28.0", "0.29.4"][i % 2])
-        .timestamp(timestamp)
         .build()
         .unwrap()
 }

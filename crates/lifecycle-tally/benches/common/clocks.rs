@@ -1,5 +1,7 @@
 //! The clock patterns of the tally's benches: node `i`'s timestamp, around [`STORED`] (when
-//! the broker stored every event).
+//! the broker stored every event), and node `i`'s alive event at a timestamp.
+
+use lifecycle_core::{Event, EventType};
 
 /// Node `i`'s event timestamp.
 pub(crate) type Stamp = fn(usize) -> i64;
@@ -17,3 +19,14 @@ pub(crate) const CLOCKS: [(&str, Stamp); 4] = [
         STORED + (i / 1_000) as i64 - if i % 100 == 0 { 3_600 } else { 0 }
     }),
 ];
+
+/// Node `i`'s alive event (`node<i>.example.net`, server 0.28.0 or 0.29.4) at `timestamp`.
+pub(crate) fn alive_at(i: usize, timestamp: i64) -> Event {
+    Event::builder(EventType::Alive)
+        .identity(format!("node{i}.example.net"))
+        .component("server")
+        .version(["0.28.0", "0.29.4"][i % 2])
+        .timestamp(timestamp)
+        .build()
+        .unwrap()
+}
