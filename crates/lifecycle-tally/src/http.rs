@@ -1,8 +1,6 @@
 //! The tally's HTTP interface: `/metrics`, `/healthz`, `/readyz`, a JSON API, the live event
 //! feed (Server-Sent Events) and the dashboard.
 
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +16,14 @@ use futures_util::StreamExt;
 use lifecycle_core::Filter;
 use lifecycle_http::Limits;
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
 use crate::feed::{FeedEvent, FeedSubscription, RecvError};
 use crate::fleet::StateSelection;
-use crate::page::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NodeQuery};
+use crate::page::NodeQuery;
 use crate::tally::Tally;
+use lifecycle_tally_api::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// Clients the live feed serves at once; one more is answered 503.
 pub const MAX_FEED_CLIENTS: usize = 256;
@@ -109,81 +108,6 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
         return warming_up(&app.tally);
     }
     lifecycle_http::metrics_response(&app.registry, &headers)
-}
-
-/// One component in `/api/v1/components`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ComponentCount {
-    /// The component.
-    pub component: String,
-    /// Its nodes.
-    pub nodes: u64,
-    /// Its nodes per version.
-    pub versions: BTreeMap<String, u64>,
-}
-
-impl ComponentCount {
-    /// Nodes up per version of each component, listed as `/api/v1/components` lists them
-    /// ([`biggest_first`](Self::biggest_first)); a component with no version keeps its place
-    /// with no nodes.
-    pub fn list(
-        per_component: impl IntoIterator<Item = (String, BTreeMap<String, u64>)>,
-    ) -> Vec<ComponentCount> {
-        let mut counts: Vec<ComponentCount> = per_component
-            .into_iter()
-            .map(|(component, versions)| ComponentCount {
-                component,
-                nodes: versions.values().sum(),
-                versions,
-            })
-            .collect();
-        counts.sort_by(ComponentCount::biggest_first);
-        counts
-    }
-
-    /// The order components are listed in: the most nodes first, then by name. Whatever
-    /// junk is published, the real fleet stays at the top.
-    pub fn biggest_first(a: &ComponentCount, b: &ComponentCount) -> Ordering {
-        b.nodes
-            .cmp(&a.nodes)
-            .then_with(|| a.component.cmp(&b.component))
-    }
-}
-
-/// What `/api/v1/status` answers: the state of this tally, for the dashboard's header.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Status {
-    /// Whether this tally leads (always, without an election).
-    pub leader: bool,
-    /// Whether it counts from a broker; false when fed in process.
-    pub broker: bool,
-    /// Whether it is connected to its broker.
-    pub connected: bool,
-    /// Whether it is ready: connected and caught up.
-    pub ready: bool,
-    /// `ready`, or why not (what `/readyz` answers).
-    pub reason: String,
-    /// Whether the counts are served: they have been current once.
-    pub warm: bool,
-    /// Events refused so far (`refused_total`, every reason).
-    pub refused: u64,
-    /// Nodes expired so far (`nodes_expired_total`).
-    pub expired: u64,
-    /// Nodes up now.
-    pub up: u64,
-    /// Nodes lost now, per component (those with none too), biggest first.
-    pub lost: Vec<LostCount>,
-    /// The tally's clock, unix seconds.
-    pub now: i64,
-}
-
-/// Lost nodes of one component, in [`Status`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LostCount {
-    /// The component.
-    pub component: String,
-    /// Its lost nodes.
-    pub lost: u64,
 }
 
 async fn healthz() -> Response {

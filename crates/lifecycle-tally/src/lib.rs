@@ -68,14 +68,15 @@ pub use fleet::{
     InvalidStateSelection, MAX_NAME_LEN, MAX_NAMES, NodeState, NodeView, StateSelection,
 };
 pub use health::Readiness;
-pub use http::{ComponentCount, LostCount, MAX_FEED_CLIENTS, Status, router, serve, serve_at};
+pub use http::{MAX_FEED_CLIENTS, router, serve, serve_at};
 pub use ingest::EXPIRY_INTERVAL;
 pub use lifecycle_http::Limits;
-pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
-pub use page::{
-    Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, MAX_PAGE_SIZE, NodeInfo, NodePage, NodeQuery,
-    node_event,
+pub use lifecycle_tally_api::{
+    ComponentCount, Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, LostCount, MAX_PAGE_SIZE, Node,
+    NodePage, Status,
 };
+pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
+pub use page::{NodeQuery, node_event};
 pub use refusal::Refusal;
 pub use snapshot::{
     DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_MAX_SIZE, SNAPSHOT_BUCKET, SNAPSHOT_FORMAT,

@@ -6,103 +6,15 @@
 //! is known, so a listing is right while nodes come and go meanwhile: a node known throughout
 //! is listed exactly once, one that comes or goes during it may or may not be.
 
-use std::fmt;
-use std::str::FromStr;
-
 use lifecycle_core::{AnyEvent, Event, Filter};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use lifecycle_tally_api::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Node, NodePage};
 
 use crate::fleet::{NodeView, StateSelection};
 use crate::tally::Tally;
-use lifecycle_core::NodeState;
-
-/// Nodes in a page when the client does not say.
-pub const DEFAULT_PAGE_SIZE: usize = 1_000;
-
-/// Most nodes in one page.
-pub const MAX_PAGE_SIZE: usize = 10_000;
 
 /// Positions looked at per lock of the fleet: a listing filtered down to a few nodes walks
 /// the whole slab, and others get the lock between the steps.
 const WALK_STEP: usize = 16_384;
-
-/// Where a page of nodes starts: opaque to clients, who pass back the `next_cursor` of the
-/// previous page. It is written as a short string of digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor(u32);
-
-impl fmt::Display for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// A cursor that no page gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidCursor(String);
-
-impl fmt::Display for InvalidCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown: String = self.0.chars().take(64).collect();
-        write!(
-            f,
-            "invalid cursor {shown:?}: pass the next_cursor of the previous page"
-        )
-    }
-}
-
-impl std::error::Error for InvalidCursor {}
-
-impl FromStr for Cursor {
-    type Err = InvalidCursor;
-
-    fn from_str(s: &str) -> Result<Cursor, InvalidCursor> {
-        // Digits only: u32's parser would also take a sign.
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InvalidCursor(s.to_owned()));
-        }
-        s.parse()
-            .map(Cursor)
-            .map_err(|_| InvalidCursor(s.to_owned()))
-    }
-}
-
-impl Serialize for Cursor {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Cursor {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Cursor, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// One node in `/api/v1/nodes`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NodeInfo {
-    /// Its identity.
-    pub identity: String,
-    /// Its component.
-    pub component: String,
-    /// The version it runs (or, lost, ran when it was last seen).
-    pub version: String,
-    /// When it was last seen, unix seconds.
-    pub last_seen: i64,
-    /// `up` or `lost`.
-    pub state: NodeState,
-}
-
-/// A page of `/api/v1/nodes`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NodePage {
-    /// The nodes: as many as asked for, fewer only on the last page.
-    pub nodes: Vec<NodeInfo>,
-    /// Where the next page starts; `None` (`null`) after the last one.
-    pub next_cursor: Option<Cursor>,
-}
 
 /// Which nodes to list, and from where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,7 +56,7 @@ impl Tally {
         let (component, version) = (query.component.as_deref(), query.version.as_deref());
         let filter = (!query.filter.is_empty()).then_some(&query.filter);
         let mut nodes = Vec::with_capacity(limit.min(DEFAULT_PAGE_SIZE));
-        let mut position = query.cursor.map_or(0, |c| c.0 as usize);
+        let mut position = query.cursor.map_or(0, |c| c.position() as usize);
         loop {
             let fleet = self.fleet();
             let end = fleet.positions();
@@ -159,7 +71,7 @@ impl Tally {
                 if filter.is_some_and(|filter| !filter.matches(&node_event(&node))) {
                     return true;
                 }
-                nodes.push(NodeInfo {
+                nodes.push(Node {
                     identity: node.identity.into_owned(),
                     component: node.component.to_owned(),
                     version: node.version.to_owned(),
@@ -175,7 +87,7 @@ impl Tally {
                 let more = position < end;
                 return NodePage {
                     nodes,
-                    next_cursor: more.then_some(Cursor(position as u32)),
+                    next_cursor: more.then_some(Cursor::new(position as u32)),
                 };
             }
         }
@@ -184,6 +96,8 @@ impl Tally {
 
 #[cfg(test)]
 mod tests {
+    use lifecycle_core::NodeState;
+
     use super::*;
 
     #[test]
@@ -218,19 +132,5 @@ mod tests {
                 "{filter}"
             );
         }
-    }
-
-    #[test]
-    fn cursors_are_digits_that_fit() {
-        assert_eq!("0".parse(), Ok(Cursor(0)));
-        assert_eq!("4294967295".parse(), Ok(Cursor(u32::MAX)));
-        for bad in ["", "+1", "-1", "1.5", "4294967296", "abc", " 1"] {
-            let error = bad.parse::<Cursor>().unwrap_err();
-            assert_eq!(
-                error.to_string(),
-                format!("invalid cursor {bad:?}: pass the next_cursor of the previous page")
-            );
-        }
-        assert_eq!(Cursor(42).to_string(), "42");
     }
 }

@@ -11,9 +11,9 @@ use tracing::warn;
 use crate::feed::{DEFAULT_FEED_BUDGET, Feed, FeedSubscription};
 use crate::fleet::{Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS, Fleet};
 use crate::health::{Health, Readiness};
-use crate::http::{ComponentCount, LostCount, Status};
 use crate::metrics::Metrics;
 use crate::refusal::Refusal;
+use lifecycle_tally_api::{ComponentCount, LostCount, Status};
 
 /// Choria's default: a node not heard from for 80 minutes has gone.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(80 * 60);

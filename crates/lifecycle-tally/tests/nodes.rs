@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{get, serve_tally};
 use lifecycle_core::{AnyEvent, Event, EventType};
-use lifecycle_tally::{NodeInfo, NodePage, NodeState, Status, Tally, TallyOptions};
+use lifecycle_tally::{Node, NodePage, NodeState, Status, Tally, TallyOptions};
 
 const START: i64 = 1_700_000_000;
 const MAX_AGE: i64 = 80 * 60;
@@ -167,7 +167,7 @@ async fn a_node_gone_quiet_is_lost_until_it_reports_or_the_retention_ends() {
     lost.sort_by(|a, b| a.identity.cmp(&b.identity));
     assert_eq!(
         lost[0],
-        NodeInfo {
+        Node {
             identity: "n2".into(),
             component: "server".into(),
             version: "0.29.4".into(),

@@ -9,10 +9,10 @@ use lifecycle_nats::{Connection, Received, Recurring};
 
 use crate::error::Error;
 use crate::gate::{Gate, Target};
-use crate::node::Node;
 use crate::progress::Progress;
 use crate::receive::{Events, Step, Stop, Watch};
 use crate::template::PassTemplate;
+use lifecycle_tally_api::Node;
 
 /// What a wait waits for.
 pub trait Condition {

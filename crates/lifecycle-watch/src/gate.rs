@@ -18,7 +18,8 @@ use lifecycle_core::{AnyEvent, Filter, NodeChange, NodeState};
 
 use lifecycle_core::KeyBy;
 
-use crate::node::{Key, Node, key};
+use crate::node::{Key, key};
+use lifecycle_tally_api::Node;
 
 /// Most keys a gate keeps unless told otherwise: far past any real fleet, and a bound on
 /// what a flood of made-up identities costs (a few hundred bytes a key).

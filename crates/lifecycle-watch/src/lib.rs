@@ -56,7 +56,7 @@ pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, wait_for};
 pub use error::{Error, ErrorKind, TallyError};
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use lifecycle_core::KeyBy;
-pub use node::Node;
+pub use lifecycle_tally_api::Node;
 pub use progress::Progress;
 pub use receive::{Events, Step, Stop, Watch};
 pub use tally::{CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient};

@@ -14,11 +14,10 @@ use std::time::Duration;
 
 use lifecycle_core::selection::StateSelection;
 use lifecycle_secret::{Url, check_url, redact};
+use lifecycle_tally_api::{Cursor, NODES_PATH, Node, NodePage};
 use reqwest::StatusCode;
-use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind};
-use crate::node::Node;
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
@@ -39,13 +38,6 @@ const MAX_MESSAGE: usize = 512;
 
 /// Most nodes listed unless told otherwise.
 pub const DEFAULT_MAX_NODES: usize = 2_000_000;
-
-/// A page of `/api/v1/nodes`.
-#[derive(Debug, Deserialize)]
-struct Page {
-    nodes: Vec<Node>,
-    next_cursor: Option<String>,
-}
 
 /// A client of one tally's HTTP API.
 ///
@@ -83,7 +75,7 @@ impl TallyClient {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let endpoint = base.join("api/v1/nodes").map_err(|e| invalid(e.into()))?;
+        let endpoint = base.join(NODES_PATH).map_err(|e| invalid(e.into()))?;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -114,9 +106,9 @@ impl TallyClient {
     /// page.
     pub async fn nodes(&self, filter: &str, state: StateSelection) -> Result<Vec<Node>, Error> {
         let mut nodes = Vec::new();
-        let mut cursor: Option<String> = None;
+        let mut cursor: Option<Cursor> = None;
         loop {
-            let page = self.page(filter, state, cursor.as_deref()).await?;
+            let page = self.page(filter, state, cursor).await?;
             if nodes.len() + page.nodes.len() > self.max_nodes {
                 return Err(Error::new(ErrorKind::TallyTooManyNodes {
                     url: self.shown.clone(),
@@ -129,7 +121,7 @@ impl TallyClient {
                 None => return Ok(nodes),
                 // Pages are full but the last: an empty one that goes on, or the same
                 // cursor again, would go on for ever.
-                Some(next) if empty || cursor.as_deref() == Some(&next) => {
+                Some(next) if empty || cursor == Some(next) => {
                     return Err(
                         self.malformed("a page that does not move on to the next one".into())
                     );
@@ -143,13 +135,14 @@ impl TallyClient {
         &self,
         filter: &str,
         state: StateSelection,
-        cursor: Option<&str>,
-    ) -> Result<Page, Error> {
+        cursor: Option<Cursor>,
+    ) -> Result<NodePage, Error> {
         let mut query = vec![("state", state.as_str()), ("limit", PAGE_SIZE)];
         if !filter.is_empty() {
             query.push(("filter", filter));
         }
-        if let Some(cursor) = cursor {
+        let cursor = cursor.map(|c| c.to_string());
+        if let Some(cursor) = &cursor {
             query.push(("cursor", cursor));
         }
         let unreachable = |e: reqwest::Error| {
@@ -266,7 +259,7 @@ mod tests {
 
     #[test]
     fn pages_read_with_or_without_a_state() {
-        let page: Page = serde_json::from_str(
+        let page: NodePage = serde_json::from_str(
             r#"{"nodes":[{"identity":"n1","component":"server","version":"0.30.0","last_seen":1700000000},
                 {"identity":"n2","component":"server","version":"0.29.4","last_seen":1700000001,"state":"lost","more":1}],
                 "next_cursor":"42"}"#,
@@ -274,7 +267,10 @@ mod tests {
         .unwrap();
         assert_eq!(page.nodes[0].state, NodeState::Up);
         assert_eq!(page.nodes[1].state, NodeState::Lost);
-        assert_eq!(page.next_cursor.as_deref(), Some("42"));
+        assert_eq!(
+            page.next_cursor.map(|c| c.to_string()).as_deref(),
+            Some("42")
+        );
     }
 
     #[test]
