@@ -14,7 +14,7 @@ use minijinja::Environment;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStderr, ChildStdin};
 
-use crate::template::context;
+use lifecycle_template::context;
 
 /// The exit status by which a program says the event can never be handled: it is
 /// dead-lettered at once instead of retried (`EX_DATAERR` in `sysexits.h`).

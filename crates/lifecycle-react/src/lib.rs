@@ -6,7 +6,7 @@
 //!   compiles, names are unique and can name consumers; each [`Problem`] names its line and
 //!   rule.
 //! - [`Exec`] runs a program without a shell, each argument a template rendered on its own
-//!   ([`context`] is what a template sees), the event's JSON on standard input; [`Post`]
+//!   ([`lifecycle_template::context`] is what a template sees), the event's JSON on standard input; [`Post`]
 //!   sends the CloudEvent `lifecycle forward` sends.
 //! - [`run`] runs every rule with its own durable consumer; [`dry_run`] prints what would
 //!   run and acknowledges nothing.
@@ -31,7 +31,6 @@ mod exec;
 mod http;
 mod rules;
 mod run;
-mod template;
 
 pub use action::{Action, Prepared};
 pub use error::{Error, ErrorKind, RulesError, RunError};
@@ -41,4 +40,3 @@ pub use rules::{
     DEFAULT_EXEC_TIMEOUT, DEFAULT_MAX_ATTEMPTS, MAX_CONCURRENCY, Problem, Rule, Rules,
 };
 pub use run::{Options, consumer_name, dry_run, run, settings};
-pub use template::context;

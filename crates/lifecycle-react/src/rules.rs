@@ -20,7 +20,7 @@ use crate::action::Action;
 use crate::error::{Error, ErrorKind};
 use crate::exec::Exec;
 use crate::http::Post;
-use crate::template::environment;
+use lifecycle_template::{Output, environment};
 
 /// How long an `exec` program may run unless its rule says otherwise.
 pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -390,7 +390,7 @@ impl Check<'_> {
             self.problem(argv, "exec: needs at least the program");
             return None;
         }
-        let mut templates = environment();
+        let mut templates = environment(Output::Argument);
         let mut names = Vec::new();
         let mut ok = true;
         for (n, arg) in argv.get_ref().iter().enumerate() {

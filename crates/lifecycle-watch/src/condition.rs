@@ -11,8 +11,8 @@ use crate::error::Error;
 use crate::gate::{Gate, Target};
 use crate::progress::Progress;
 use crate::receive::{Events, Step, Stop, Watch};
-use crate::template::PassTemplate;
 use lifecycle_tally_api::Node;
+use lifecycle_template::PassTemplate;
 
 /// What a wait waits for.
 pub trait Condition {

@@ -49,7 +49,6 @@ mod node;
 mod progress;
 mod receive;
 mod tally;
-mod template;
 mod wait;
 
 pub use condition::{Condition, TemplateWait, catch_up, replay_nodes, wait_for};
@@ -57,8 +56,8 @@ pub use error::{Error, ErrorKind, TallyError};
 pub use gate::{DEFAULT_MAX_KEYS, Fraction, Gate, Target};
 pub use lifecycle_core::KeyBy;
 pub use lifecycle_tally_api::Node;
+pub use lifecycle_template::{EventTemplate, PassTemplate};
 pub use progress::Progress;
 pub use receive::{Events, Step, Stop, Watch};
 pub use tally::{CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient};
-pub use template::{EventTemplate, PassTemplate, event_context};
 pub use wait::{Wait, Waited};

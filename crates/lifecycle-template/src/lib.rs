@@ -1,13 +1,26 @@
-//! Templates over events (minijinja): what `view --template` renders, and OpenSVC's model of
-//! waiting for anything the flags cannot say (`wait --template`).
+//! Templates over events (minijinja), with one context for every command that renders them:
+//! `react`'s `exec` arguments, `view --template` and OpenSVC's model of waiting for anything
+//! the flags cannot say (`wait --template`).
 //!
-//! Every template sees the event's Choria-format fields (`identity`, `component`,
-//! `version`, ...) and `format`, `subject`, `display`, `type_name`; values from the event are
-//! written with control characters escaped ([`TerminalSafe`]), the template's own text as
-//! it is. Besides minijinja's builtins (`split`, `in`, `is startingwith`, ...), the string
-//! helpers of OpenSVC's event templates are there: `has_prefix(s, prefix)`,
-//! `has_suffix(s, suffix)` and `contains(s, substring)` (OpenSVC's `stringsHasPrefix`,
-//! `stringsHasSuffix`, `stringsContains`).
+//! A template sees ([`context`]) the event's fields as Choria writes them (`identity`,
+//! `component`, `version`, `new_version`, `timestamp`, `id`, `protocol`, `governor`, a machine
+//! event's `machine`, `name`, `type`...), and besides them:
+//! - `type`: the event's type (`startup` ... `upgraded`, `transition`, `state`); a watcher
+//!   state's own `type` (the watcher kind) wins;
+//! - `type_name`: the event's type, always;
+//! - `format`: how it arrived, `choria` or `cloudevents`;
+//! - `subject`: the subject it arrived on;
+//! - `display`: its display line.
+//!
+//! An event member of one of these names wins over it. Besides minijinja's builtins
+//! (`split`, `in`, `is startingwith`, ...), the string helpers of OpenSVC's event templates
+//! are there: `has_prefix(s, prefix)`, `has_suffix(s, suffix)` and `contains(s, substring)`
+//! (OpenSVC's `stringsHasPrefix`, `stringsHasSuffix`, `stringsContains`).
+//!
+//! Where the output goes decides the rest ([`Output`]): to a terminal, values from the event
+//! are written with control characters escaped ([`TerminalSafe`]) and the template's own
+//! text as it is; as a program's argument, nothing is escaped (no shell reads it) and a field
+//! the event lacks is an error, never an empty argument.
 //!
 //! A [`PassTemplate`] adds OpenSVC's wait functions, `pass_set`, `pass_add`, `pass_del`,
 //! `pass_count` and `set_success`, with their meaning.
@@ -23,19 +36,35 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_nats::Received;
-use minijinja::value::Value;
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::value::{Value, merge_maps};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, context as fields};
 
 const NAME: &str = "template";
 
-/// An environment whose output escapes values from events, with OpenSVC's string helpers.
-fn environment() -> Environment<'static> {
+/// Where a template's output goes, which decides how values are written and what a field
+/// the event lacks does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output {
+    /// A terminal: values from the event are escaped; a missing field renders empty.
+    Terminal,
+    /// A program's argument: nothing is escaped (no shell reads it), and a missing field is
+    /// an error (a typo must not become an empty argument).
+    Argument,
+}
+
+/// An environment for templates whose output goes to `output`, with OpenSVC's string
+/// helpers.
+pub fn environment(output: Output) -> Environment<'static> {
     let mut env = Environment::new();
-    // Values from the event are escaped; the template's own text (a tab, a newline the user
-    // wrote) is not.
-    env.set_formatter(|out, _state, value| {
-        write!(out, "{}", TerminalSafe(value)).map_err(Error::from)
-    });
+    match output {
+        // Values from the event are escaped; the template's own text (a tab, a newline the
+        // user wrote) is not.
+        Output::Terminal => env.set_formatter(|out, _state, value| {
+            write!(out, "{}", TerminalSafe(value)).map_err(Error::from)
+        }),
+        Output::Argument => env.set_undefined_behavior(UndefinedBehavior::Strict),
+    }
     env.add_function("has_prefix", |s: String, prefix: String| {
         s.starts_with(&prefix)
     });
@@ -48,30 +77,28 @@ fn environment() -> Environment<'static> {
     env
 }
 
-/// What a template sees of a received event: its Choria-format fields, then `format`,
-/// `subject`, `display` and `type_name` (an event member of the same name wins).
-pub fn event_context(received: &Received) -> Result<Value, serde_json::Error> {
+/// What a template sees of a received event (see the crate's documentation): its fields as
+/// Choria writes them, then `type`, `type_name`, `format`, `subject` and `display`, an
+/// event member of the same name winning. Built straight from the event, once for all the
+/// templates that render it.
+pub fn context(received: &Received) -> Value {
     let event = received.parsed.event();
-    let mut context = serde_json::to_value(event)?;
-    if let Some(fields) = context.as_object_mut() {
-        let extra = [
-            ("format", received.parsed.format().as_str().to_owned()),
-            ("subject", received.subject.to_string()),
-            ("display", event.to_string()),
-            ("type_name", event.type_name().to_owned()),
-        ];
-        for (key, value) in extra {
-            fields.entry(key).or_insert(value.into());
-        }
-    }
-    Ok(Value::from_serialize(&context))
+    let type_name = event.type_name();
+    // The last of merged maps wins: the event's own members.
+    merge_maps([
+        fields! {
+            type => type_name,
+            type_name => type_name,
+            format => received.parsed.format().as_str(),
+            subject => received.subject.as_str(),
+            display => event.to_string(),
+        },
+        Value::from_serialize(event),
+    ])
 }
 
-/// A template rendered for each event (`view --template`). It sees the event's
-/// Choria-format fields and `format`, `subject`, `display`, `type_name` ([`event_context`]);
-/// values from the event are written with control characters escaped, the template's own
-/// text as it is. Besides minijinja's builtins, OpenSVC's string helpers are there:
-/// `has_prefix(s, prefix)`, `has_suffix(s, suffix)`, `contains(s, substring)`.
+/// A template rendered for each event to a terminal (`view --template`), seeing the
+/// [`context`], its values escaped.
 #[derive(Debug)]
 pub struct EventTemplate {
     env: Environment<'static>,
@@ -80,26 +107,15 @@ pub struct EventTemplate {
 impl EventTemplate {
     /// Compiles `source`.
     pub fn new(source: &str) -> Result<EventTemplate, Error> {
-        let mut env = environment();
+        let mut env = environment(Output::Terminal);
         env.add_template_owned(NAME, source.to_owned())?;
         Ok(EventTemplate { env })
     }
 
     /// Renders it for `received`.
     pub fn render(&self, received: &Received) -> Result<String, Error> {
-        render(&self.env, received)
+        self.env.get_template(NAME)?.render(context(received))
     }
-}
-
-fn render(env: &Environment<'static>, received: &Received) -> Result<String, Error> {
-    let context = event_context(received).map_err(|e| {
-        Error::new(
-            ErrorKind::BadSerialization,
-            "the event cannot be a template context",
-        )
-        .with_source(e)
-    })?;
-    env.get_template(NAME)?.render(context)
 }
 
 /// What the wait functions of a [`PassTemplate`] keep between events.
@@ -123,7 +139,7 @@ struct Passes {
 /// The string helpers and the event's fields are there as for an [`EventTemplate`].
 ///
 /// ```
-/// use lifecycle_watch::PassTemplate;
+/// use lifecycle_template::PassTemplate;
 ///
 /// let template = PassTemplate::new(
 ///     r#"{% if pass_set(identity, version == "0.30.0") %}{{ set_success(pass_count() == 2) }}{% endif %}"#,
@@ -140,7 +156,7 @@ impl PassTemplate {
     /// Compiles `source` with the wait functions.
     pub fn new(source: &str) -> Result<PassTemplate, Error> {
         let passes = Arc::new(Mutex::new(Passes::default()));
-        let mut env = environment();
+        let mut env = environment(Output::Terminal);
         let state = passes.clone();
         env.add_function("pass_set", move |key: Value, condition: Value| {
             let key = key_of("pass_set", &key)?;
@@ -175,7 +191,7 @@ impl PassTemplate {
 
     /// Renders the template for `received`, which may change the passed keys and success.
     pub fn render(&self, received: &Received) -> Result<String, Error> {
-        render(&self.env, received)
+        self.env.get_template(NAME)?.render(context(received))
     }
 
     /// Whether the last `set_success` was given a true condition.
@@ -295,14 +311,14 @@ mod tests {
         let template = EventTemplate::new(
             "{{ has_prefix(identity, 'web') }} {{ has_suffix(identity, '.net') }} \
              {{ contains(identity, 'b1') }} {{ (identity | split('.'))[0] }} {{ format }} \
-             {{ subject }} {{ type_name }} {{ display }}",
+             {{ subject }} {{ type }} {{ type_name }} {{ display }}",
         )
         .unwrap();
         let received = alive("web1.example.net", "0.30.0");
         assert_eq!(received.parsed.format(), Format::Choria);
         assert_eq!(
             template.render(&received).unwrap(),
-            "True True True web1 choria choria.lifecycle.event.alive.server alive \
+            "True True True web1 choria choria.lifecycle.event.alive.server alive alive \
              [alive] web1.example.net: server version 0.30.0"
         );
         let shutdown = received_shutdown();
@@ -313,6 +329,55 @@ mod tests {
                 .unwrap(),
             "|n\\x1b1"
         );
+    }
+
+    /// An argument's template: the event, then the names beside it, nothing escaped, and a
+    /// field the event lacks an error.
+    #[test]
+    fn an_argument_sees_the_event_then_type_format_subject_and_display() {
+        let render = |source: &str, json: &str, subject: &str| {
+            let payload = json.as_bytes().to_vec();
+            let received = Received {
+                subject: subject.into(),
+                parsed: lifecycle_core::parse(&payload).unwrap(),
+                payload: payload.into(),
+                stream_sequence: None,
+                pending: None,
+                stored: None,
+            };
+            let mut env = environment(Output::Argument);
+            env.add_template("t", source).unwrap();
+            env.get_template("t").unwrap().render(context(&received))
+        };
+        let startup = r#"{"protocol":"io.choria.lifecycle.v1.startup","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000001","identity":"node1.example.net","component":"server","timestamp":1700000000,"version":"0.29.4"}"#;
+        assert_eq!(
+            render(
+                "{{ identity }} {{ type }} {{ type_name }} {{ format }} {{ timestamp }} {{ subject }} | {{ display }}",
+                startup,
+                "choria.lifecycle.event.startup.server"
+            )
+            .unwrap(),
+            "node1.example.net startup startup choria 1700000000 choria.lifecycle.event.startup.server | [startup] node1.example.net: server version 0.29.4"
+        );
+        let state = r#"{"protocol":"io.choria.machine.watcher.exec.v1.state","identity":"node1.example.net","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000030","version":"1.0.0","timestamp":1700000000,"type":"exec","machine":"backup","name":"run_backup","command":"/usr/local/bin/backup.sh","previous_outcome":"success","previous_run_time":1500000000}"#;
+        assert_eq!(
+            render(
+                "{{ type }} {{ type_name }} {{ machine }}",
+                state,
+                "choria.machine.watcher.exec.state"
+            )
+            .unwrap(),
+            "exec state backup",
+            "the event's own type wins"
+        );
+        let shutdown = r#"{"protocol":"io.choria.lifecycle.v1.shutdown","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"n\u001b1","component":"server","timestamp":1700000000}"#;
+        let subject = "choria.lifecycle.event.shutdown.server";
+        assert_eq!(
+            render("{{ identity }}", shutdown, subject).unwrap(),
+            "n\u{1b}1"
+        );
+        let error = render("{{ version }}", shutdown, subject).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UndefinedError);
     }
 
     /// A shutdown from an identity holding ESC, as an attacker would publish it.
