@@ -8,7 +8,7 @@
 //! - [`Publisher`] sends events to their subjects in either format and flushes.
 //! - [`Subscription`] is a `Stream` of [`Received`] events for an [`Interest`]
 //!   (`lifecycle-core`'s, re-exported); messages that are not events come out as
-//!   [`ReceiveError`]s, never dropped in silence.
+//!   [`ReceiveError`]s, never dropped in silence. [`CatchUp`] says when a replay is through.
 //! - [`StreamSpec`] and [`Connection::ensure_stream`] set up `CHORIA_EVENTS` and
 //!   `CHORIA_MACHINE` as Choria's broker does; [`Connection::stream_state`] reports on them.
 //! - [`Durable`] is a durable JetStream consumer whose [`Delivery`]s are acknowledged one by
@@ -37,6 +37,7 @@
 //! # Ok(()) }
 //! ```
 
+mod catch_up;
 mod choria_config;
 mod connection;
 mod dead_letter;
@@ -51,6 +52,7 @@ mod shutdown;
 mod streams;
 mod subscribe;
 
+pub use catch_up::CatchUp;
 pub use choria_config::ChoriaConfig;
 pub use connection::Connection;
 pub use dead_letter::{DeadLetter, DeadLetters, headers as dead_letter_headers};

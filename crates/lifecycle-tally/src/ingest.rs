@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use lifecycle_core::{LifecycleSubject, is_lifecycle_subject};
-use lifecycle_nats::{Connection, Error, ErrorKind, Interest, ReceiveError, Recurring, ReplayFrom};
+use lifecycle_nats::{
+    CatchUp, Connection, Error, ErrorKind, Interest, ReceiveError, Recurring, ReplayFrom,
+};
 use tracing::{debug, info, warn};
 
 use crate::tally::Tally;
@@ -83,7 +85,7 @@ impl Tally {
             0 => ReplayFrom::Time(SystemTime::now() - self.options().max_age),
             last => ReplayFrom::Sequence(last.saturating_add(1)),
         };
-        let (mut events, mut backlog) = match connection.replay(&interest, from).await {
+        let (mut events, backlog) = match connection.replay(&interest, from).await {
             Ok(replay) => {
                 let backlog = replay.backlog().unwrap_or(0);
                 info!(backlog, max_age = ?self.options().max_age, "warm start: replaying recent events from JetStream");
@@ -106,7 +108,8 @@ impl Tally {
         // Ready must mean the server knows the subscription: nothing sent after is missed.
         connection.client().flush().await.map_err(Error::flush)?;
         self.health.replay_started(backlog);
-        self.set_ready(backlog == 0);
+        let mut catch_up = CatchUp::new(Some(backlog));
+        self.set_ready(catch_up.is_caught_up());
         let mut stream_errors =
             Recurring::new("the JetStream consumer failed, it recovers by itself where it can");
         let every = (self.options().max_age / 4).clamp(Duration::from_secs(1), EXPIRY_INTERVAL);
@@ -132,7 +135,8 @@ impl Tally {
                 }
                 item = events.next() => item,
             };
-            // While the backlog lasts, every lifecycle message (valid or not) is a replayed one.
+            // While the backlog lasts, every lifecycle message (valid or not) is a replayed one:
+            // with what is pending after it.
             let replayed = match item {
                 None => return Err(Error::new(ErrorKind::SubscriptionEnded)),
                 Some(Ok(received)) => {
@@ -144,28 +148,27 @@ impl Tally {
                     if let Some(sequence) = received.stream_sequence {
                         self.last_sequence.fetch_max(sequence, Ordering::Relaxed);
                     }
-                    if received.pending == Some(0) && backlog > 0 {
-                        backlog = 1; // caught up, whatever was counted so far
-                    }
-                    is_lifecycle_subject(&received.subject)
+                    is_lifecycle_subject(&received.subject).then_some(received.pending)
                 }
                 Some(Err(ReceiveError::Invalid(invalid))) => {
                     let component =
                         LifecycleSubject::parse(&invalid.subject).map_or("", |s| s.component());
                     self.metrics().process_error(component);
-                    let replayed = is_lifecycle_subject(&invalid.subject);
+                    let replayed =
+                        is_lifecycle_subject(&invalid.subject).then_some(invalid.pending);
                     debug!("{}", ReceiveError::Invalid(invalid));
                     replayed
                 }
                 Some(Err(e)) => {
                     stream_errors.record(lifecycle_core::ErrorChain(&e));
-                    false
+                    None
                 }
             };
-            if replayed && backlog > 0 {
-                backlog -= 1;
+            if let Some(pending) = replayed
+                && !catch_up.is_caught_up()
+            {
                 self.health.replayed_one();
-                if backlog == 0 {
+                if catch_up.record(pending) {
                     info!("warm start done: counts are current");
                     self.set_ready(true);
                 }

@@ -12,7 +12,8 @@ use lifecycle_core::duration::Since;
 use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_core::{Filter, Interest, format_utc};
 use lifecycle_nats::{
-    Connection, ReceiveError, Received, Recurring, ReplayFrom, Subscription, WARNING_INTERVAL,
+    CatchUp, Connection, ReceiveError, Received, Recurring, ReplayFrom, Subscription,
+    WARNING_INTERVAL,
 };
 use tokio::time::Instant;
 use tracing::{debug, info};
@@ -147,10 +148,7 @@ impl Watch {
             }
             None => connection.subscribe(&interest).await?,
         };
-        let caught_up = match subscription.backlog() {
-            None | Some(0) => CatchUp::Announce,
-            Some(_) => CatchUp::Replaying,
-        };
+        let caught_up = CatchUp::new(subscription.backlog());
         connection
             .client()
             .flush()
@@ -167,6 +165,7 @@ impl Watch {
             deadline: self.deadline,
             stop: stop.fuse(),
             caught_up,
+            announced: false,
             invalid: Recurring::new("invalid messages skipped"),
             report: tokio::time::interval_at(Instant::now() + WARNING_INTERVAL, WARNING_INTERVAL),
         })
@@ -182,14 +181,6 @@ fn since_text(since: Since) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CatchUp {
-    Replaying,
-    /// Caught up, not yet said.
-    Announce,
-    Done,
-}
-
 /// The events a [`Watch`] receives. Messages that are not events are skipped with one warning
 /// per interval (the first at once), and a last one with the total when it is dropped; the
 /// connection's slow-consumer drops are told the same way.
@@ -200,6 +191,8 @@ pub struct Events {
     deadline: Option<Instant>,
     stop: Fuse<Pin<Box<dyn Future<Output = ()> + Send>>>,
     caught_up: CatchUp,
+    /// Whether [`Step::CaughtUp`] was given.
+    announced: bool,
     invalid: Recurring,
     /// When to log the invalid messages the last warning did not count.
     report: tokio::time::Interval,
@@ -225,7 +218,7 @@ impl Events {
     /// Whether the replay has delivered what was stored when it started (always, without a
     /// replay).
     pub fn is_caught_up(&self) -> bool {
-        self.caught_up != CatchUp::Replaying
+        self.caught_up.is_caught_up()
     }
 
     /// The next event the filter passes, or why there is none.
@@ -241,8 +234,8 @@ impl Events {
     /// is neither.
     pub async fn step(&mut self) -> Result<Step, Stop> {
         loop {
-            if self.caught_up == CatchUp::Announce {
-                self.caught_up = CatchUp::Done;
+            if !self.announced && self.caught_up.is_caught_up() {
+                self.announced = true;
                 return Ok(Step::CaughtUp);
             }
             let deadline = self.deadline;
@@ -261,14 +254,13 @@ impl Events {
                     continue;
                 }
             };
-            let pending = match &received {
-                Some(Ok(received)) => received.pending,
-                Some(Err(ReceiveError::Invalid(invalid))) => invalid.pending,
-                _ => None,
-            };
-            // Whatever the filter makes of the last stored message, the replay is through.
-            if self.caught_up == CatchUp::Replaying && pending == Some(0) {
-                self.caught_up = CatchUp::Announce;
+            // Whatever the filter makes of them, stored messages count toward the replay.
+            match &received {
+                Some(Ok(received)) => _ = self.caught_up.record(received.pending),
+                Some(Err(ReceiveError::Invalid(invalid))) => {
+                    _ = self.caught_up.record(invalid.pending)
+                }
+                _ => {}
             }
             match received {
                 None => return Err(Stop::Closed),
