@@ -4,12 +4,12 @@
 //! - [`redact`] shows a parsed [`Url`] with its user, password, query values and fragment
 //!   replaced by `***`; [`redact_str`] does the same for text that may not be a URL, and
 //!   never echoes one that does not parse.
-//! - [`check_url`] parses a URL with one of the schemes a caller accepts; its [`UrlError`]
+//! - [`check_url`] parses a URL with one of the schemes a caller accepts; its [`Error`]
 //!   says what is wrong ("invalid port number", "unknown scheme 'htps'") without the text.
 //! - [`Secret`] is a string that never shows in `Debug` output.
 //! - [`read_file`] and [`resolve`] read a secret: a flag's value, a file, or
 //!   `$CREDENTIALS_DIRECTORY/<name>` (systemd's `LoadCredential=`; [`credential_path`] for
-//!   one another library opens itself); a [`ReadError`] names the file, never its content,
+//!   one another library opens itself); an [`Error`] names the file, never its content,
 //!   and a file over [`MAX_SECRET_BYTES`] is refused unread.
 //!
 //! ```
@@ -22,13 +22,13 @@
 //! assert_eq!(error.to_string(), "unknown scheme 'htps' (expected http:// or https://)");
 //! ```
 
+mod error;
 mod read;
 mod redact;
 mod secret;
 
-pub use read::{
-    MAX_SECRET_BYTES, ReadError, ReadErrorKind, credential, credential_path, read_file, resolve,
-};
-pub use redact::{UrlError, UrlErrorKind, check_url, redact, redact_str};
+pub use error::{Error, ErrorKind};
+pub use read::{MAX_SECRET_BYTES, credential, credential_path, read_file, resolve};
+pub use redact::{check_url, redact, redact_str};
 pub use secret::Secret;
 pub use url::Url;

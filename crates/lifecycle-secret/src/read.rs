@@ -1,11 +1,11 @@
 //! Reading a secret from where no other user can see it: a file, the environment, or a
 //! systemd credential. A command line is readable by every local user (`/proc/PID/cmdline`).
 
-use std::fmt;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::Secret;
+use crate::error::{Error, ErrorKind};
 
 /// The directory systemd hands a service's credentials in (`LoadCredential=NAME:PATH`
 /// makes `$CREDENTIALS_DIRECTORY/NAME`).
@@ -17,32 +17,28 @@ pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// The secret in the file at `path`, without one trailing newline (`\n` or `\r\n`). An
 /// unreadable, empty or non-UTF-8 file is an error naming the path, never the content.
-pub fn read_file(path: &Path) -> Result<Secret, ReadError> {
-    let error = |kind, source| ReadError {
-        path: path.to_owned(),
-        kind,
-        source,
-    };
+pub fn read_file(path: &Path) -> Result<Secret, Error> {
+    let error = |kind, source| Error::file(kind, path, source);
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| file.take(MAX_SECRET_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| error(ReadErrorKind::Unreadable, Some(e)))?;
+        .map_err(|e| error(ErrorKind::Unreadable, Some(e)))?;
     if bytes.len() as u64 > MAX_SECRET_BYTES {
-        return Err(error(ReadErrorKind::TooLarge, None));
+        return Err(error(ErrorKind::TooLarge, None));
     }
     // The content never reaches the error: neither does the UTF-8 error, which quotes bytes.
-    let text = String::from_utf8(bytes).map_err(|_| error(ReadErrorKind::NotText, None))?;
+    let text = String::from_utf8(bytes).map_err(|_| error(ErrorKind::NotText, None))?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let text = text.strip_suffix('\r').unwrap_or(text);
     if text.is_empty() {
-        return Err(error(ReadErrorKind::Empty, None));
+        return Err(error(ErrorKind::Empty, None));
     }
     Ok(Secret::new(text))
 }
 
 /// The systemd credential `name` (`$CREDENTIALS_DIRECTORY/name`), or `None` when this
 /// process has no credentials directory or no such credential.
-pub fn credential(name: &str) -> Result<Option<Secret>, ReadError> {
+pub fn credential(name: &str) -> Result<Option<Secret>, Error> {
     credential_path(name)
         .map(|path| read_file(&path))
         .transpose()
@@ -63,7 +59,7 @@ pub fn resolve(
     value: Option<&str>,
     file: Option<&Path>,
     credential: &str,
-) -> Result<Option<Secret>, ReadError> {
+) -> Result<Option<Secret>, Error> {
     if let Some(path) = file {
         return read_file(path).map(Some);
     }
@@ -71,63 +67,6 @@ pub fn resolve(
         return Ok(Some(Secret::new(value)));
     }
     self::credential(credential)
-}
-
-/// A secret file that could not be used: its path and why, never its content.
-#[derive(Debug)]
-pub struct ReadError {
-    path: PathBuf,
-    kind: ReadErrorKind,
-    source: Option<io::Error>,
-}
-
-/// Why a secret file could not be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ReadErrorKind {
-    /// It could not be read (the I/O error is the source).
-    Unreadable,
-    /// It is empty, or holds a newline only.
-    Empty,
-    /// It is not UTF-8 text.
-    NotText,
-    /// It holds more than [`MAX_SECRET_BYTES`].
-    TooLarge,
-}
-
-impl ReadError {
-    /// Why.
-    pub fn kind(&self) -> ReadErrorKind {
-        self.kind
-    }
-
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
-        match self.kind {
-            ReadErrorKind::Unreadable => write!(f, "cannot read the secret file {path}"),
-            ReadErrorKind::Empty => write!(f, "the secret file {path} is empty"),
-            ReadErrorKind::NotText => write!(f, "the secret file {path} is not UTF-8 text"),
-            ReadErrorKind::TooLarge => write!(
-                f,
-                "the secret file {path} holds more than {MAX_SECRET_BYTES} bytes: not a secret"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_ref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
 }
 
 #[cfg(test)]
@@ -140,7 +79,7 @@ mod tests {
         let path = dir.path().join("big");
         std::fs::write(&path, "x".repeat(MAX_SECRET_BYTES as usize + 1)).unwrap();
         let error = read_file(&path).unwrap_err();
-        assert_eq!(error.kind(), ReadErrorKind::TooLarge);
+        assert_eq!(error.kind(), &ErrorKind::TooLarge);
         assert!(!error.to_string().contains("xxx"), "{error}");
         std::fs::write(&path, "x".repeat(MAX_SECRET_BYTES as usize)).unwrap();
         assert_eq!(
@@ -150,7 +89,7 @@ mod tests {
         #[cfg(unix)]
         assert_eq!(
             read_file(Path::new("/dev/zero")).unwrap_err().kind(),
-            ReadErrorKind::TooLarge
+            &ErrorKind::TooLarge
         );
     }
 
@@ -175,21 +114,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         let missing = read_file(&path).unwrap_err();
-        assert_eq!(missing.kind(), ReadErrorKind::Unreadable);
+        assert_eq!(missing.kind(), &ErrorKind::Unreadable);
         assert_eq!(
             missing.to_string(),
             format!("cannot read the secret file {}", path.display())
         );
         assert!(std::error::Error::source(&missing).is_some());
         for (content, kind, message) in [
-            (&b"\n"[..], ReadErrorKind::Empty, "is empty"),
-            (b"", ReadErrorKind::Empty, "is empty"),
-            (b"s3cret\xff\n", ReadErrorKind::NotText, "is not UTF-8 text"),
+            (&b"\n"[..], ErrorKind::Empty, "is empty"),
+            (b"", ErrorKind::Empty, "is empty"),
+            (b"s3cret\xff\n", ErrorKind::NotText, "is not UTF-8 text"),
         ] {
             std::fs::write(&path, content).unwrap();
             let error = read_file(&path).unwrap_err();
-            assert_eq!(error.kind(), kind);
-            assert_eq!(error.path(), path);
+            assert_eq!(error.kind(), &kind);
+            assert_eq!(error.path(), Some(path.as_path()));
             assert_eq!(
                 error.to_string(),
                 format!("the secret file {} {message}", path.display())

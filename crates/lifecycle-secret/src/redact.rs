@@ -7,9 +7,11 @@
 //! they say where. A text that does not parse as a URL is never echoed, not even in part:
 //! where its secret ends cannot be told; the error says what is wrong instead.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 use url::Url;
+
+use crate::error::{Error, ErrorKind};
 
 /// `url` as every output shows it: `https://***@host:8443/hook?key=***#***`.
 pub fn redact(url: &Url) -> String {
@@ -51,39 +53,30 @@ pub fn redact(url: &Url) -> String {
 pub fn redact_str(text: &str) -> String {
     match parse(text) {
         Ok(url) => redact(&url),
-        Err(kind) => format!(
-            "(invalid URL: {})",
-            UrlError {
-                kind,
-                expected: &[]
-            }
-        ),
+        Err(kind) => format!("(invalid URL: {})", Error::url(kind, &[])),
     }
 }
 
 /// `text` as a URL with one of `schemes` (lower case, without `://`) and a host. The error
 /// says what is wrong without quoting the text.
-pub fn check_url(text: &str, schemes: &'static [&'static str]) -> Result<Url, UrlError> {
-    let error = |kind| UrlError {
-        kind,
-        expected: schemes,
-    };
+pub fn check_url(text: &str, schemes: &'static [&'static str]) -> Result<Url, Error> {
+    let error = |kind| Error::url(kind, schemes);
     let url = parse(text).map_err(error)?;
     if !schemes.contains(&url.scheme()) {
-        return Err(error(UrlErrorKind::UnknownScheme(url.scheme().to_owned())));
+        return Err(error(ErrorKind::UnknownScheme(url.scheme().to_owned())));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(error(UrlErrorKind::NoHost));
+        return Err(error(ErrorKind::NoHost));
     }
     Ok(url)
 }
 
 /// `scheme://...` parsed; only then is the scheme known not to be a user name
 /// (`alice:s3cret@host` parses as the scheme `alice`).
-fn parse(text: &str) -> Result<Url, UrlErrorKind> {
+fn parse(text: &str) -> Result<Url, ErrorKind> {
     // The url crate drops tabs and newlines silently: a token would change without a word.
     if text.contains(|c: char| c.is_whitespace() || c.is_control()) {
-        return Err(UrlErrorKind::Whitespace);
+        return Err(ErrorKind::Whitespace);
     }
     let scheme = text.split_once("://").map(|(scheme, _)| scheme);
     let valid = scheme.is_some_and(|scheme| {
@@ -92,67 +85,11 @@ fn parse(text: &str) -> Result<Url, UrlErrorKind> {
             && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     });
     if !valid {
-        return Err(UrlErrorKind::NoScheme);
+        return Err(ErrorKind::NoScheme);
     }
     // url's errors name the problem, never the text.
-    Url::parse(text).map_err(UrlErrorKind::Syntax)
+    Url::parse(text).map_err(ErrorKind::Syntax)
 }
-
-/// A URL refused by [`check_url`]. Its message never quotes the URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlError {
-    kind: UrlErrorKind,
-    expected: &'static [&'static str],
-}
-
-/// What is wrong with a URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum UrlErrorKind {
-    /// It does not start with `scheme://`.
-    NoScheme,
-    /// A scheme the caller does not take (the scheme, which holds no secret).
-    UnknownScheme(String),
-    /// It does not parse: `invalid port number`, `invalid IPv6 address`...
-    Syntax(url::ParseError),
-    /// It has no host.
-    NoHost,
-    /// It holds white space or a control character.
-    Whitespace,
-}
-
-impl UrlError {
-    /// What is wrong.
-    pub fn kind(&self) -> &UrlErrorKind {
-        &self.kind
-    }
-
-    /// ` (expected http:// or https://)`, or nothing when any scheme would do.
-    fn expected(&self) -> String {
-        let schemes: Vec<String> = self.expected.iter().map(|s| format!("{s}://")).collect();
-        match schemes.as_slice() {
-            [] => String::new(),
-            [one] => format!(" (expected {one})"),
-            [rest @ .., last] => format!(" (expected {} or {last})", rest.join(", ")),
-        }
-    }
-}
-
-impl fmt::Display for UrlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            UrlErrorKind::NoScheme => write!(f, "no scheme{}", self.expected()),
-            UrlErrorKind::UnknownScheme(scheme) => {
-                write!(f, "unknown scheme '{scheme}'{}", self.expected())
-            }
-            UrlErrorKind::Syntax(error) => write!(f, "{error}"),
-            UrlErrorKind::NoHost => f.write_str("no host"),
-            UrlErrorKind::Whitespace => f.write_str("white space or a control character in it"),
-        }
-    }
-}
-
-impl std::error::Error for UrlError {}
 
 #[cfg(test)]
 mod tests {
@@ -267,7 +204,7 @@ mod tests {
         );
         assert_eq!(
             check_url("nats:///x", &["nats"]).unwrap_err().kind(),
-            &UrlErrorKind::NoHost
+            &ErrorKind::NoHost
         );
         let url = check_url("https://TOKEN@host/hook", HTTP).unwrap();
         assert_eq!(url.username(), "TOKEN");
