@@ -55,7 +55,7 @@ impl Election {
         connection: &Connection,
         mut on_change: impl FnMut(bool),
         shutdown: impl Future<Output = ()>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), crate::Error> {
         let bucket = bucket(connection, self.ttl).await?;
         let mut tick = tokio::time::interval(self.ttl / 4);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

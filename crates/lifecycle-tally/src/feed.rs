@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use lifecycle_core::AnyEvent;
 use tokio::sync::Notify;
 
+use crate::error::{Error, ErrorKind};
+
 /// Bytes of events the feed holds for one listener by default: 1 MiB.
 pub const DEFAULT_FEED_BUDGET: usize = 1 << 20;
 
@@ -56,27 +58,6 @@ impl FeedEvent {
         self.json.len()
     }
 }
-
-/// Why [`FeedSubscription::recv`] gave no event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecvError {
-    /// This many events were dropped because the listener fell behind by more than its
-    /// budget; receiving goes on with the next.
-    Lagged(u64),
-    /// Every clone of the tally is gone: no event will come.
-    Closed,
-}
-
-impl std::fmt::Display for RecvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RecvError::Lagged(n) => write!(f, "fell behind the live feed and missed {n} events"),
-            RecvError::Closed => f.write_str("the live feed ended"),
-        }
-    }
-}
-
-impl std::error::Error for RecvError {}
 
 /// What the feed holds and has dropped, across its listeners, for the metrics.
 #[derive(Debug, Default)]
@@ -142,7 +123,7 @@ impl Shared {
 }
 
 impl Drop for Shared {
-    /// The tally is gone: listeners get what they hold, then [`RecvError::Closed`].
+    /// The tally is gone: listeners get what they hold, then [`ErrorKind::FeedClosed`].
     fn drop(&mut self) {
         for listener in self.listeners().iter() {
             listener.queue().closed = true;
@@ -235,15 +216,17 @@ pub struct FeedSubscription {
 }
 
 impl FeedSubscription {
-    /// The next event. [`RecvError::Lagged`] says how many events were dropped for falling
-    /// more than the budget behind (receiving goes on after it); [`RecvError::Closed`] that
+    /// The next event. [`ErrorKind::FeedLagged`] says how many events were dropped for falling
+    /// more than the budget behind (receiving goes on after it); [`ErrorKind::FeedClosed`] that
     /// every clone of the tally is gone.
-    pub async fn recv(&mut self) -> Result<Arc<FeedEvent>, RecvError> {
+    pub async fn recv(&mut self) -> Result<Arc<FeedEvent>, Error> {
         loop {
             {
                 let mut queue = self.listener.queue();
                 if queue.missed > 0 {
-                    return Err(RecvError::Lagged(std::mem::take(&mut queue.missed)));
+                    return Err(Error::new(ErrorKind::FeedLagged(std::mem::take(
+                        &mut queue.missed,
+                    ))));
                 }
                 if let Some(event) = queue.events.pop_front() {
                     queue.bytes -= event.size();
@@ -253,7 +236,7 @@ impl FeedSubscription {
                     return Ok(event);
                 }
                 if queue.closed {
-                    return Err(RecvError::Closed);
+                    return Err(Error::new(ErrorKind::FeedClosed));
                 }
             }
             // A send between the check and here leaves a permit: nothing is missed.
@@ -351,7 +334,10 @@ mod tests {
             assert!(tally.feed_buffered_bytes() <= 100 * size);
         }
         assert_eq!(feed.buffered_bytes(), 25 * size);
-        assert_eq!(feed.recv().await.unwrap_err(), RecvError::Lagged(100));
+        assert_eq!(
+            feed.recv().await.unwrap_err().kind(),
+            &ErrorKind::FeedLagged(100)
+        );
         for event in &events[100..] {
             assert_eq!(feed.recv().await.unwrap().event().id(), event.id());
         }
@@ -371,8 +357,14 @@ mod tests {
         let mut feed = tally.subscribe_feed();
         tally.observe(&alive("n1"));
         assert_eq!(tally.feed_buffered_bytes(), 0);
-        assert_eq!(feed.recv().await.unwrap_err(), RecvError::Lagged(1));
+        assert_eq!(
+            feed.recv().await.unwrap_err().kind(),
+            &ErrorKind::FeedLagged(1)
+        );
         drop(tally);
-        assert_eq!(feed.recv().await.unwrap_err(), RecvError::Closed);
+        assert_eq!(
+            feed.recv().await.unwrap_err().kind(),
+            &ErrorKind::FeedClosed
+        );
     }
 }

@@ -19,7 +19,8 @@ use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
-use crate::feed::{FeedEvent, FeedSubscription, RecvError};
+use crate::error::ErrorKind;
+use crate::feed::{FeedEvent, FeedSubscription};
 use crate::fleet::StateSelection;
 use crate::page::NodeQuery;
 use crate::tally::Tally;
@@ -263,13 +264,15 @@ async fn events(
                     return Some((feed_message(&event), client));
                 }
                 Ok(_) => {}
-                Err(RecvError::Lagged(missed)) => {
-                    let lagged = sse::Event::default()
-                        .event("lagged")
-                        .data(missed.to_string());
-                    return Some((lagged, client));
-                }
-                Err(RecvError::Closed) => return None,
+                Err(error) => match error.kind() {
+                    ErrorKind::FeedLagged(missed) => {
+                        let lagged = sse::Event::default()
+                            .event("lagged")
+                            .data(missed.to_string());
+                        return Some((lagged, client));
+                    }
+                    _ => return None,
+                },
             }
         }
     });

@@ -44,7 +44,7 @@ impl Tally {
         &self,
         connection: &Connection,
         shutdown: impl Future<Output = ()>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), crate::Error> {
         self.health.connected_with(connection.client().clone());
         let mut shutdown = std::pin::pin!(shutdown);
         loop {

@@ -47,6 +47,7 @@
 //! ```
 
 mod election;
+mod error;
 mod feed;
 mod fleet;
 mod health;
@@ -62,7 +63,8 @@ mod snapshot_format;
 mod tally;
 
 pub use election::{DEFAULT_ELECTION_TTL, ELECTION_BUCKET, Election};
-pub use feed::{DEFAULT_FEED_BUDGET, FeedEvent, FeedSubscription, RecvError};
+pub use error::{Error, ErrorKind, SnapshotProblem};
+pub use feed::{DEFAULT_FEED_BUDGET, FeedEvent, FeedSubscription};
 pub use fleet::{
     Change, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS, Fleet,
     InvalidStateSelection, MAX_NAME_LEN, MAX_NAMES, NodeState, NodeView, StateSelection,
@@ -80,7 +82,7 @@ pub use page::{NodeQuery, node_event};
 pub use refusal::Refusal;
 pub use snapshot::{
     DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_MAX_SIZE, SNAPSHOT_BUCKET, SNAPSHOT_FORMAT,
-    SnapshotError, SnapshotErrorKind, SnapshotInfo,
+    SnapshotInfo,
 };
 pub use tally::{
     Clock, DEFAULT_LOST_RETENTION, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock,

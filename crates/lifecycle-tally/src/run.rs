@@ -5,7 +5,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use lifecycle_nats::{Connection, Error, ErrorKind, Recurring, Settings};
+use lifecycle_nats::{Connection, Error as NatsError, ErrorKind, Recurring, Settings};
+
+use crate::error::Error;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -28,7 +30,7 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 /// Whether connecting may succeed later: a broker that is down, or refuses credentials that
 /// may be granted. A configuration at fault (an unreadable credentials file, a bad URL) is
 /// not retried.
-fn worth_retrying(error: &Error) -> bool {
+fn worth_retrying(error: &NatsError) -> bool {
     matches!(
         error.kind(),
         ErrorKind::Connect { .. } | ErrorKind::Unauthorized { .. }
@@ -82,7 +84,7 @@ impl Tally {
                 campaign,
                 self.keep_snapshots(&connection, stopped.clone()),
             );
-            Ok(Some(connection))
+            Ok::<_, Error>(Some(connection))
         };
         let mut work = std::pin::pin!(work);
         tokio::select! {
@@ -170,7 +172,7 @@ impl Tally {
                         .unreachable(lifecycle_core::ErrorChain(&e).to_string());
                     failures.record(lifecycle_core::ErrorChain(&e));
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
             if pause(delay, &mut stopped).await {
                 return Ok(None);

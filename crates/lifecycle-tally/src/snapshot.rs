@@ -13,8 +13,9 @@ use lifecycle_nats::{Connection, EVENTS_STREAM, Error as NatsError};
 use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
+use crate::error::{Error, SnapshotProblem};
 use crate::snapshot_format::{Decoder, Encoder};
-pub use crate::snapshot_format::{SNAPSHOT_FORMAT, SnapshotError, SnapshotErrorKind, SnapshotInfo};
+pub use crate::snapshot_format::{SNAPSHOT_FORMAT, SnapshotInfo};
 use crate::tally::Tally;
 
 /// The object store bucket tallies keep their snapshots in.
@@ -37,7 +38,7 @@ const WALK_STEP: usize = 16 * 1024;
 #[derive(Debug)]
 enum LoadError {
     Store(NatsError),
-    Snapshot(SnapshotError),
+    Snapshot(Error),
 }
 
 impl std::fmt::Display for LoadError {
@@ -126,7 +127,7 @@ impl Tally {
         let size = object.size as u64;
         if size > max {
             return Err(LoadError::Snapshot(
-                SnapshotErrorKind::TooLarge { size, max }.into(),
+                SnapshotProblem::TooLarge { size, max }.into(),
             ));
         }
         let mut chunks = chunks(connection, &object.nuid)
@@ -143,8 +144,8 @@ impl Tally {
             };
             read += chunk.len() as u64;
             if read > max {
-                return Err(LoadError::Snapshot(SnapshotError::from(
-                    SnapshotErrorKind::TooLarge { size: read, max },
+                return Err(LoadError::Snapshot(Error::from(
+                    SnapshotProblem::TooLarge { size: read, max },
                 )));
             }
             // Read from the chunk itself; only a record cut at its end is carried over.
@@ -161,7 +162,7 @@ impl Tally {
         }
         if !pending.is_empty() {
             return Err(LoadError::Snapshot(
-                SnapshotErrorKind::Corrupt("it ends in the middle of a record".into()).into(),
+                SnapshotProblem::Corrupt("it ends in the middle of a record".into()).into(),
             ));
         }
         let (fleet, snapshot) = decoder.finish().map_err(LoadError::Snapshot)?;
@@ -173,13 +174,13 @@ impl Tally {
             .map_err(LoadError::Store)?
             .map_or(0, |state| state.last_sequence);
         if snapshot.sequence > last {
-            return Err(LoadError::Snapshot(SnapshotError::from(
-                SnapshotErrorKind::Corrupt(format!(
+            return Err(LoadError::Snapshot(Error::from(SnapshotProblem::Corrupt(
+                format!(
                     "it covers the stream up to sequence {}, and {EVENTS_STREAM} ends at {last} \
                  (a stream made again since)",
                     snapshot.sequence
-                )),
-            )));
+                ),
+            ))));
         }
         let nodes = fleet.len() + fleet.lost_len();
         *self.fleet() = fleet;
@@ -201,7 +202,7 @@ impl Tally {
     pub async fn save_snapshot(
         &self,
         connection: &Connection,
-    ) -> Result<Option<SnapshotInfo>, NatsError> {
+    ) -> Result<Option<SnapshotInfo>, Error> {
         let Some(name) = self.options().snapshot.clone() else {
             return Ok(None);
         };

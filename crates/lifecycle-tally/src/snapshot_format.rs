@@ -23,11 +23,9 @@
 //! input that is not such a snapshot: a wrong magic, another format, a name too long, a
 //! count that disagrees, a checksum that does not match, bytes after the end.
 
-use std::fmt;
-
+use crate::error::{Error, SnapshotProblem};
 use crate::fleet::{Fleet, MAX_NAME_LEN, SnapshotNode};
 use crate::identities::Parts;
-use crate::refusal::Refusal;
 
 const MAGIC: &[u8; 8] = b"LCTALLY\0";
 
@@ -55,95 +53,8 @@ pub struct SnapshotInfo {
     pub nodes: u64,
 }
 
-/// Why a snapshot was not used: [`SnapshotError::kind`] says which way it did not fit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotError {
-    kind: SnapshotErrorKind,
-}
-
-impl SnapshotError {
-    /// What was wrong with it.
-    pub fn kind(&self) -> &SnapshotErrorKind {
-        &self.kind
-    }
-}
-
-impl From<SnapshotErrorKind> for SnapshotError {
-    fn from(kind: SnapshotErrorKind) -> Self {
-        SnapshotError { kind }
-    }
-}
-
-/// The cause of a [`SnapshotError`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SnapshotErrorKind {
-    /// Its bytes are not a snapshot, or not a whole one: what was wrong.
-    Corrupt(String),
-    /// Written in another format.
-    Format {
-        /// Its format.
-        found: u32,
-    },
-    /// Written by a tally counting other components (`--component`).
-    OtherComponents {
-        /// The components it counted (none: all).
-        found: Vec<String>,
-    },
-    /// It would not fit the tally's caps (components, versions).
-    OverCaps {
-        /// What did not fit: `component "x"`, `version "1.0"`.
-        what: String,
-        /// Why the tally refused it.
-        refusal: Refusal,
-    },
-    /// Larger than the tally accepts.
-    TooLarge {
-        /// Its size in bytes.
-        size: u64,
-        /// The most accepted.
-        max: u64,
-    },
-}
-
-impl fmt::Display for SnapshotError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            SnapshotErrorKind::Corrupt(why) => write!(f, "the snapshot is corrupt: {why}"),
-            SnapshotErrorKind::Format { found } => write!(
-                f,
-                "the snapshot is in format {found}, this tally reads format {SNAPSHOT_FORMAT}"
-            ),
-            SnapshotErrorKind::OtherComponents { found } => {
-                let found = if found.is_empty() {
-                    "every component".to_owned()
-                } else {
-                    found.join(",")
-                };
-                write!(
-                    f,
-                    "the snapshot was written by a tally counting {found}, not this one's \
-                     components (give each kind of tally its own --snapshot name)"
-                )
-            }
-            SnapshotErrorKind::OverCaps { what, refusal } => {
-                write!(
-                    f,
-                    "the snapshot does not fit this tally's caps: {what}: {refusal}"
-                )
-            }
-            SnapshotErrorKind::TooLarge { size, max } => write!(
-                f,
-                "the snapshot is {size} bytes, more than the {max} this tally accepts"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SnapshotError {}
-
-fn corrupt(why: impl Into<String>) -> SnapshotError {
-    SnapshotErrorKind::Corrupt(why.into()).into()
+fn corrupt(why: impl Into<String>) -> Error {
+    SnapshotProblem::Corrupt(why.into()).into()
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -350,7 +261,7 @@ pub(crate) struct Decoder {
     crc_read: Option<u32>,
 }
 
-fn name_of(bytes: &[u8], what: &str) -> Result<String, SnapshotError> {
+fn name_of(bytes: &[u8], what: &str) -> Result<String, Error> {
     String::from_utf8(bytes.to_vec()).map_err(|_| corrupt(format!("a {what} that is not UTF-8")))
 }
 
@@ -379,7 +290,7 @@ impl Decoder {
 
     /// Reads what it can of `bytes`; returns how many it used. The rest (a record cut
     /// short) must be given again, with what follows.
-    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<usize, SnapshotError> {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<usize, Error> {
         let mut used = 0;
         loop {
             let rest = &bytes[used..];
@@ -421,14 +332,14 @@ impl Decoder {
         }
     }
 
-    fn header(&mut self, cursor: &mut Cursor<'_>) -> Result<Result<(), SnapshotError>, Short> {
+    fn header(&mut self, cursor: &mut Cursor<'_>) -> Result<Result<(), Error>, Short> {
         let magic: [u8; 8] = cursor.fixed()?;
         if &magic != MAGIC {
             return Ok(Err(corrupt("it does not start as a tally snapshot does")));
         }
         let format = u32::from_le_bytes(cursor.fixed()?);
         if format != SNAPSHOT_FORMAT {
-            return Ok(Err(SnapshotErrorKind::Format { found: format }.into()));
+            return Ok(Err(SnapshotProblem::Format { found: format }.into()));
         }
         self.info.sequence = u64::from_le_bytes(cursor.fixed()?);
         self.info.written = i64::from_le_bytes(cursor.fixed()?);
@@ -449,7 +360,7 @@ impl Decoder {
         }
         if filter != self.filter {
             return Ok(Err(
-                SnapshotErrorKind::OtherComponents { found: filter }.into()
+                SnapshotProblem::OtherComponents { found: filter }.into()
             ));
         }
         // Room reserved for the nodes it says it holds, no more than its size could hold.
@@ -460,11 +371,7 @@ impl Decoder {
     }
 
     /// A name: its length, checked, then its bytes.
-    fn name(
-        &self,
-        cursor: &mut Cursor<'_>,
-        what: &str,
-    ) -> Result<Result<String, SnapshotError>, Short> {
+    fn name(&self, cursor: &mut Cursor<'_>, what: &str) -> Result<Result<String, Error>, Short> {
         let len = match cursor.varint()? {
             Some(len) if len <= MAX_NAME_LEN as u64 => len as usize,
             _ => return Ok(Err(corrupt(format!("a {what} name too long")))),
@@ -477,7 +384,7 @@ impl Decoder {
         Ok(cursor.varint()?.unwrap_or(u64::MAX))
     }
 
-    fn record(&mut self, cursor: &mut Cursor<'_>) -> Result<Result<(), SnapshotError>, Short> {
+    fn record(&mut self, cursor: &mut Cursor<'_>) -> Result<Result<(), Error>, Short> {
         let tag = cursor.byte()?;
         Ok(match tag {
             b'C' => match self.name(cursor, "component")? {
@@ -487,7 +394,7 @@ impl Decoder {
                         self.components.push(number);
                         Ok(())
                     }
-                    Err(refusal) => Err(SnapshotErrorKind::OverCaps {
+                    Err(refusal) => Err(SnapshotProblem::OverCaps {
                         what: format!("component {name:?}"),
                         refusal,
                     }
@@ -539,7 +446,7 @@ impl Decoder {
         })
     }
 
-    fn component(&self, number: u64) -> Result<u16, SnapshotError> {
+    fn component(&self, number: u64) -> Result<u16, Error> {
         usize::try_from(number)
             .ok()
             .and_then(|n| self.components.get(n).copied())
@@ -547,13 +454,13 @@ impl Decoder {
     }
 
     /// Component `component`'s `version`, made in the fleet (within its caps) if new.
-    fn version(&mut self, component: u64, version: &str) -> Result<(u16, u16), SnapshotError> {
+    fn version(&mut self, component: u64, version: &str) -> Result<(u16, u16), Error> {
         let component = self.component(component)?;
         let number = self
             .fleet
             .restore_version(component, version)
             .map_err(|refusal| {
-                SnapshotError::from(SnapshotErrorKind::OverCaps {
+                Error::from(SnapshotProblem::OverCaps {
                     what: format!("version {version:?}"),
                     refusal,
                 })
@@ -561,7 +468,7 @@ impl Decoder {
         Ok((component, number))
     }
 
-    fn define(&mut self, component: u64, version: &str) -> Result<(), SnapshotError> {
+    fn define(&mut self, component: u64, version: &str) -> Result<(), Error> {
         let definition = self.version(component, version)?;
         self.definitions.push(definition);
         Ok(())
@@ -574,7 +481,7 @@ impl Decoder {
         received: i64,
         last_seen: i64,
         identity: &str,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Error> {
         let &(component, version) = usize::try_from(definition)
             .ok()
             .and_then(|d| self.definitions.get(d))
@@ -596,14 +503,14 @@ impl Decoder {
         Ok(())
     }
 
-    fn emptied(&mut self, component: u64, version: &str, left: i64) -> Result<(), SnapshotError> {
+    fn emptied(&mut self, component: u64, version: &str, left: i64) -> Result<(), Error> {
         let (component, number) = self.version(component, version)?;
         self.fleet.restore_emptied(component, number, left);
         Ok(())
     }
 
     /// The fleet read, once the whole snapshot was and its checksum matches.
-    pub(crate) fn finish(mut self) -> Result<(Fleet, SnapshotInfo), SnapshotError> {
+    pub(crate) fn finish(mut self) -> Result<(Fleet, SnapshotInfo), Error> {
         if self.stage != Stage::Ended {
             return Err(corrupt("it ends before its end"));
         }
@@ -633,7 +540,7 @@ impl Fleet {
         &self,
         bytes: &[u8],
         components: &[String],
-    ) -> Result<(Fleet, SnapshotInfo), SnapshotError> {
+    ) -> Result<(Fleet, SnapshotInfo), Error> {
         let mut decoder = Decoder::new(self, components, bytes.len() as u64);
         let used = decoder.feed(bytes)?;
         if used < bytes.len() {
@@ -648,6 +555,7 @@ mod tests {
     use lifecycle_core::{Event, EventType};
 
     use super::*;
+    use crate::error::ErrorKind;
     use crate::fleet::{NodeView, StateSelection};
 
     fn event(kind: EventType, identity: &str, component: &str, version: &str, at: i64) -> Event {
@@ -710,7 +618,7 @@ mod tests {
         bytes
     }
 
-    fn read(bytes: &[u8], chunk: usize) -> Result<(Fleet, SnapshotInfo), SnapshotError> {
+    fn read(bytes: &[u8], chunk: usize) -> Result<(Fleet, SnapshotInfo), Error> {
         let mut decoder = Decoder::new(&Fleet::new(), &[], bytes.len() as u64);
         let mut pending = Vec::new();
         for piece in bytes.chunks(chunk) {
@@ -787,13 +695,16 @@ mod tests {
         }
         for cut in [0, 10, 33, bytes.len() / 3, bytes.len() - 1] {
             let err = read(&bytes[..cut], 4096).unwrap_err();
-            assert!(matches!(err.kind(), SnapshotErrorKind::Corrupt(_)), "{err}");
+            assert!(
+                matches!(err.kind(), ErrorKind::Snapshot(SnapshotProblem::Corrupt(_))),
+                "{err}"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(
-            read(&longer, 4096).unwrap_err(),
-            corrupt("bytes after its end")
+            read(&longer, 4096).unwrap_err().kind(),
+            corrupt("bytes after its end").kind()
         );
     }
 
@@ -803,8 +714,8 @@ mod tests {
         let mut other = bytes.clone();
         other[8] = 9;
         assert_eq!(
-            read(&other, 4096).unwrap_err(),
-            SnapshotError::from(SnapshotErrorKind::Format { found: 9 })
+            read(&other, 4096).unwrap_err().kind(),
+            &ErrorKind::Snapshot(SnapshotProblem::Format { found: 9 })
         );
         let mut decoder = Decoder::new(&Fleet::new(), &["server".to_owned()], bytes.len() as u64);
         assert_eq!(
@@ -816,7 +727,10 @@ mod tests {
         let mut decoder = Decoder::new(&Fleet::with_caps(1, 10), &[], bytes.len() as u64);
         let err = decoder.feed(&bytes).unwrap_err();
         assert!(
-            matches!(err.kind(), SnapshotErrorKind::OverCaps { .. }),
+            matches!(
+                err.kind(),
+                ErrorKind::Snapshot(SnapshotProblem::OverCaps { .. })
+            ),
             "{err}"
         );
     }
