@@ -4,6 +4,7 @@
 mod fuzz;
 mod interop;
 mod readme;
+mod reference;
 mod schemas;
 
 use std::process::ExitCode;

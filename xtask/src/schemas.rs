@@ -86,7 +86,7 @@ impl Layout {
         let choria = match choria {
             Choria::Skipped => None,
             Choria::Required => {
-                let dir = crate::interop::reference_dir(&root)?.join("choria-schemas/choria");
+                let dir = crate::reference::reference_dir(&root)?.join("choria-schemas/choria");
                 if !dir.is_dir() {
                     bail!(
                         "Choria's published schemas are missing: expected the directory {}; \

@@ -10,7 +10,7 @@
 //! and the general reader takes over, so both paths always give the same result.
 
 use crate::event::{Event, EventKind, EventType, Extra, GovernorEventType};
-use crate::parse::{AnyEvent, Format, LIFECYCLE_SOURCE, Parsed};
+use crate::parsed::{AnyEvent, Format, LIFECYCLE_SOURCE, Parsed};
 use crate::rfc3339;
 use crate::scan::plain_len;
 

@@ -40,7 +40,7 @@ use std::cmp::Ordering;
 
 use crate::event::EventType;
 use crate::machine::MachineEvent;
-use crate::parse::AnyEvent;
+use crate::parsed::AnyEvent;
 
 pub use parse::{FilterError, FilterErrorKind};
 pub use version::compare_versions;

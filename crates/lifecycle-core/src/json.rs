@@ -16,7 +16,7 @@ use crate::builder::new_id;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::machine::{MachineEvent, Transition, WatcherState};
-use crate::parse::{AnyEvent, DataForm, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, Parsed};
+use crate::parsed::{AnyEvent, DataForm, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, Parsed};
 use crate::rfc3339;
 
 /// The compact JSON of `value`, strings escaped as Go escapes them.

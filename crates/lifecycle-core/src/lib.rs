@@ -58,6 +58,7 @@ mod json;
 mod machine;
 mod node;
 mod parse;
+mod parsed;
 mod reader;
 mod rfc3339;
 mod scan;
@@ -74,13 +75,11 @@ pub use interest::Interest;
 pub use json::CloudEventJson;
 pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
 pub use node::{KeyBy, NodeChange, NodeState, UnknownKey, UnknownNodeState};
-pub use parse::{
-    AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed,
-    is_json_content_type, parse,
-};
+pub use parse::{is_json_content_type, parse};
 // Not part of the API: the reference `parse` is held to by the tests and the fuzz target.
 #[doc(hidden)]
 pub use parse::parse_with_serde_json;
+pub use parsed::{AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed};
 pub use rfc3339::format_utc;
 pub use subject::{
     LIFECYCLE_EVENT_PREFIX, LifecycleSubject, MACHINE_EVENT_PREFIX, SubjectTokenError,

@@ -217,17 +217,6 @@ pub(crate) struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    /// Reads `text`, which must hold one JSON object and nothing else. Filled in place: a
-    /// document is too large to move around for free.
-    pub(crate) fn read(&mut self, reader: Reader) -> Result<(), Error> {
-        if reader == Reader::Scan && crate::scan::document(self).is_some() {
-            return Ok(());
-        }
-        self.top = read_with_serde_json(self.top.text)?;
-        self.data = None;
-        Ok(())
-    }
-
     pub(crate) fn new(text: &'a str) -> Document<'a> {
         Document {
             top: Fields::new(text),
@@ -260,17 +249,6 @@ impl<'a> Fields<'a> {
             present: Keys(0),
             unknown: 0,
         }
-    }
-
-    /// Reads `text`, which must hold one JSON object and nothing else.
-    pub(crate) fn read(text: &'a str, reader: Reader) -> Result<Fields<'a>, Error> {
-        if reader == Reader::Scan {
-            let mut fields = Fields::new(text);
-            if crate::scan::object(&mut fields).is_some() {
-                return Ok(fields);
-            }
-        }
-        read_with_serde_json(text)
     }
 
     pub(crate) fn text(&self) -> &'a str {
@@ -597,7 +575,7 @@ pub(crate) fn uint(member: Option<Member<'_>>, field: &str) -> Result<u64, Error
 }
 
 /// Reads `text`, which must hold one JSON object and nothing else, with serde_json.
-fn read_with_serde_json(text: &str) -> Result<Fields<'_>, Error> {
+pub(crate) fn read_with_serde_json(text: &str) -> Result<Fields<'_>, Error> {
     let start = text.trim_start_matches([' ', '\n', '\r', '\t']);
     if !start.starts_with('{') {
         return Err(not_an_object(text, start));

@@ -10,7 +10,36 @@
 use compact_str::CompactString;
 use serde_json::value::RawValue;
 
-use crate::reader::{self, Document, Entry, Fields, Key, MAX_DEPTH, Span};
+use crate::error::Error;
+use crate::reader::{self, Document, Entry, Fields, Key, MAX_DEPTH, Reader, Span};
+
+impl<'a> Document<'a> {
+    /// Reads `text`, which must hold one JSON object and nothing else: with ours, and with
+    /// serde_json when ours gives up or is not asked. Filled in place: a document is too
+    /// large to move around for free.
+    pub(crate) fn read(&mut self, reader: Reader) -> Result<(), Error> {
+        if reader == Reader::Scan && document(self).is_some() {
+            return Ok(());
+        }
+        self.top = reader::read_with_serde_json(self.top.text())?;
+        self.data = None;
+        Ok(())
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// Reads `text`, which must hold one JSON object and nothing else, as
+    /// [`Document::read`] does.
+    pub(crate) fn read(text: &'a str, reader: Reader) -> Result<Fields<'a>, Error> {
+        if reader == Reader::Scan {
+            let mut fields = Fields::new(text);
+            if object(&mut fields).is_some() {
+                return Ok(fields);
+            }
+        }
+        reader::read_with_serde_json(text)
+    }
+}
 
 /// One JSON object into `document.top`, and the members of its last `data` member into
 /// `document.data` when that is an object.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
 use crate::server_url::ServerUrl;
-use crate::settings::{TlsFiles, split_servers};
+use crate::server_url::split_servers;
 
 const MIDDLEWARE_HOSTS: &str = "plugin.choria.middleware_hosts";
 const SECURITY_PROVIDER: &str = "plugin.security.provider";
@@ -32,6 +32,17 @@ pub struct ChoriaConfig {
     pub middleware_hosts: Vec<ServerUrl>,
     /// Mutual TLS, with `plugin.security.provider = file`.
     pub tls: Option<TlsFiles>,
+}
+
+/// Mutual-TLS files from the Choria configuration's file security provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The client certificate (`plugin.security.file.certificate`).
+    pub certificate: PathBuf,
+    /// The client key (`plugin.security.file.key`).
+    pub key: PathBuf,
+    /// The CA that signed the brokers (`plugin.security.file.ca`).
+    pub ca: PathBuf,
 }
 
 impl ChoriaConfig {

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
-use crate::jetstream::EVENTS_STREAM;
+use crate::streams::EVENTS_STREAM;
 use crate::subscribe::{Interest, Position, ReceiveError, Received, receive};
 
 /// How long the server waits for an acknowledgement before it delivers an event again,

@@ -7,15 +7,8 @@ use time::OffsetDateTime;
 
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::streams::{StreamChange, StreamSpec};
+use crate::streams::{EVENTS_STREAM, StreamChange, StreamSpec};
 use crate::subscribe::{Interest, Position, ReceiveError, Subscription, receive};
-
-/// The stream in which Choria's brokers keep lifecycle events.
-pub const EVENTS_STREAM: &str = "CHORIA_EVENTS";
-/// The subjects of [`EVENTS_STREAM`].
-pub const EVENTS_SUBJECTS: &str = "choria.lifecycle.>";
-/// How long Choria's broker and `lifecycle streams create` keep events unless told otherwise.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Where a replay starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

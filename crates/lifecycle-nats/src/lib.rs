@@ -53,21 +53,22 @@ mod streams;
 mod subscribe;
 
 pub use catch_up::CatchUp;
-pub use choria_config::ChoriaConfig;
+pub use choria_config::{ChoriaConfig, TlsFiles};
 pub use connection::Connection;
 pub use dead_letter::{DeadLetter, DeadLetters, headers as dead_letter_headers};
 pub use durable::{DEFAULT_ACK_WAIT, Delivery, Durable};
 pub use error::{Error, ErrorKind};
-pub use jetstream::{DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, ReplayFrom};
+pub use jetstream::ReplayFrom;
 pub use lifecycle_secret::Secret;
 pub use publish::Publisher;
 pub use recurring::{Recurring, WARNING_INTERVAL};
 pub use server_url::ServerUrl;
-pub use settings::{
-    CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, ServerSource, Settings, TlsFiles,
-};
+pub use settings::{CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, ServerSource, Settings};
 pub use shutdown::{Shutdown, Signal};
-pub use streams::{MACHINE_STREAM, MACHINE_SUBJECTS, StreamChange, StreamSpec, StreamState};
+pub use streams::{
+    DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, MACHINE_STREAM, MACHINE_SUBJECTS,
+    StreamChange, StreamSpec, StreamState,
+};
 pub use subscribe::{Interest, InvalidMessage, ReceiveError, Received, Subscription};
 
 /// README.md's examples compile and run as doctests of this crate, which sees both layers.

@@ -130,6 +130,15 @@ pub(crate) fn shown(server: &str) -> String {
     redact_str(&with_scheme(server))
 }
 
+pub(crate) fn split_servers<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    values
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,11 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::choria_config::ChoriaConfig;
+use crate::choria_config::{ChoriaConfig, TlsFiles};
 use crate::error::Error;
 use lifecycle_secret::Secret;
 
-use crate::server_url::{ServerUrl, shared_credentials, shown};
+use crate::server_url::{ServerUrl, shared_credentials, shown, split_servers};
 
 /// The broker used when nothing else is configured.
 pub const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
@@ -61,17 +61,6 @@ impl fmt::Debug for ConnectOptions {
             .field("subscription_capacity", &self.subscription_capacity)
             .finish()
     }
-}
-
-/// Mutual-TLS files from the Choria configuration's file security provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The client certificate (`plugin.security.file.certificate`).
-    pub certificate: PathBuf,
-    /// The client key (`plugin.security.file.key`).
-    pub key: PathBuf,
-    /// The CA that signed the brokers (`plugin.security.file.ca`).
-    pub ca: PathBuf,
 }
 
 /// Where the servers came from, for diagnostics.
@@ -171,15 +160,6 @@ impl Settings {
             subscription_capacity: options.subscription_capacity,
         })
     }
-}
-
-pub(crate) fn split_servers<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
-    values
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

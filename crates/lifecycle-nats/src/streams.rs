@@ -11,7 +11,13 @@ use tracing::info;
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
-use crate::jetstream::{EVENTS_STREAM, EVENTS_SUBJECTS};
+
+/// The stream in which Choria's brokers keep lifecycle events.
+pub const EVENTS_STREAM: &str = "CHORIA_EVENTS";
+/// The subjects of [`EVENTS_STREAM`].
+pub const EVENTS_SUBJECTS: &str = "choria.lifecycle.>";
+/// How long Choria's broker and `lifecycle streams create` keep events unless told otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The stream in which Choria's brokers keep machine events.
 pub const MACHINE_STREAM: &str = "CHORIA_MACHINE";

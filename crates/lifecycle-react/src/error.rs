@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::rules::Problem;
+use lifecycle_core::terminal::TerminalSafe;
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
@@ -175,5 +175,26 @@ mod tests {
             rule: "restart".into(),
         });
         assert!(error.source().is_none());
+    }
+}
+
+/// One thing wrong in a rules file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The line (from 1).
+    pub line: usize,
+    /// The rule it is in (its name, or `#N` when it has none), if any.
+    pub rule: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.line)?;
+        if let Some(rule) = &self.rule {
+            write!(f, "rule {}: ", TerminalSafe(rule))?;
+        }
+        write!(f, "{}", TerminalSafe(&self.message))
     }
 }

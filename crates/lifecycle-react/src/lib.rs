@@ -33,10 +33,8 @@ mod rules;
 mod run;
 
 pub use action::{Action, Prepared};
-pub use error::{Error, ErrorKind, RulesError, RunError};
+pub use error::{Error, ErrorKind, Problem, RulesError, RunError};
 pub use exec::{Command, Exec, PERMANENT_EXIT, STDERR_TAIL};
 pub use http::{Post, Request};
-pub use rules::{
-    DEFAULT_EXEC_TIMEOUT, DEFAULT_MAX_ATTEMPTS, MAX_CONCURRENCY, Problem, Rule, Rules,
-};
+pub use rules::{DEFAULT_EXEC_TIMEOUT, DEFAULT_MAX_ATTEMPTS, MAX_CONCURRENCY, Rule, Rules};
 pub use run::{Options, consumer_name, dry_run, run, settings};

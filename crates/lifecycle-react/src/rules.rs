@@ -2,7 +2,6 @@
 //! runs.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::action::Action;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Problem};
 use crate::exec::Exec;
 use crate::http::Post;
 use lifecycle_template::{Output, environment};
@@ -60,27 +59,6 @@ pub struct Rules {
     pub path: PathBuf,
     /// Its rules, in file order.
     pub rules: Vec<Rule>,
-}
-
-/// One thing wrong in a rules file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The line (from 1).
-    pub line: usize,
-    /// The rule it is in (its name, or `#N` when it has none), if any.
-    pub rule: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.line)?;
-        if let Some(rule) = &self.rule {
-            write!(f, "rule {}: ", TerminalSafe(rule))?;
-        }
-        write!(f, "{}", TerminalSafe(&self.message))
-    }
 }
 
 #[derive(Deserialize)]

@@ -5,8 +5,6 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::read::MAX_SECRET_BYTES;
-
 /// A secret file that could not be used (its path and why, never its content), or a URL
 /// refused by [`check_url`](crate::check_url) (what is wrong with it, never the text).
 #[derive(Debug)]
@@ -29,8 +27,12 @@ pub enum ErrorKind {
     Empty,
     /// The secret file is not UTF-8 text.
     NotText,
-    /// The secret file holds more than [`MAX_SECRET_BYTES`].
-    TooLarge,
+    /// The secret file holds more than this many bytes
+    /// ([`MAX_SECRET_BYTES`](crate::MAX_SECRET_BYTES)).
+    TooLarge {
+        /// The most a secret file may hold.
+        max: u64,
+    },
     /// The URL does not start with `scheme://`.
     NoScheme,
     /// A scheme the caller does not take (the scheme, which holds no secret).
@@ -90,9 +92,9 @@ impl fmt::Display for Error {
             ErrorKind::Unreadable => write!(f, "cannot read the secret file {path}"),
             ErrorKind::Empty => write!(f, "the secret file {path} is empty"),
             ErrorKind::NotText => write!(f, "the secret file {path} is not UTF-8 text"),
-            ErrorKind::TooLarge => write!(
+            ErrorKind::TooLarge { max } => write!(
                 f,
-                "the secret file {path} holds more than {MAX_SECRET_BYTES} bytes: not a secret"
+                "the secret file {path} holds more than {max} bytes: not a secret"
             ),
             ErrorKind::NoScheme => write!(f, "no scheme{}", self.expected()),
             ErrorKind::UnknownScheme(scheme) => {

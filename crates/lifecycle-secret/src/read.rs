@@ -24,7 +24,12 @@ pub fn read_file(path: &Path) -> Result<Secret, Error> {
         .and_then(|file| file.take(MAX_SECRET_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| error(ErrorKind::Unreadable, Some(e)))?;
     if bytes.len() as u64 > MAX_SECRET_BYTES {
-        return Err(error(ErrorKind::TooLarge, None));
+        return Err(error(
+            ErrorKind::TooLarge {
+                max: MAX_SECRET_BYTES,
+            },
+            None,
+        ));
     }
     // The content never reaches the error: neither does the UTF-8 error, which quotes bytes.
     let text = String::from_utf8(bytes).map_err(|_| error(ErrorKind::NotText, None))?;
@@ -79,7 +84,12 @@ mod tests {
         let path = dir.path().join("big");
         std::fs::write(&path, "x".repeat(MAX_SECRET_BYTES as usize + 1)).unwrap();
         let error = read_file(&path).unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::TooLarge);
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::TooLarge {
+                max: MAX_SECRET_BYTES
+            }
+        );
         assert!(!error.to_string().contains("xxx"), "{error}");
         std::fs::write(&path, "x".repeat(MAX_SECRET_BYTES as usize)).unwrap();
         assert_eq!(
@@ -89,7 +99,9 @@ mod tests {
         #[cfg(unix)]
         assert_eq!(
             read_file(Path::new("/dev/zero")).unwrap_err().kind(),
-            &ErrorKind::TooLarge
+            &ErrorKind::TooLarge {
+                max: MAX_SECRET_BYTES
+            }
         );
     }
 

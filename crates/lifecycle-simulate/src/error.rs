@@ -58,7 +58,7 @@ impl From<ErrorKind> for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::spec::{MAX_MEMBERS, MAX_NODES, MAX_RATE, MIN_RATE};
+        use crate::limits::{MAX_MEMBERS, MAX_NODES, MAX_RATE, MIN_RATE};
         match &self.kind {
             ErrorKind::Nodes(n) => {
                 write!(f, "a fleet needs between 1 and {MAX_NODES} nodes, not {n}")

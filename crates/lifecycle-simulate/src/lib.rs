@@ -33,13 +33,12 @@
 
 mod error;
 mod fleet;
+mod limits;
 mod run;
 mod spec;
 
 pub use error::{Error, ErrorKind, SpecError};
 pub use fleet::{Simulation, Step};
+pub use limits::{MAX_MEMBERS, MAX_NODES, MAX_RATE, MIN_RATE};
 pub use run::{FnSink, RunOptions, Sink, Stats, Summary, run};
-pub use spec::{
-    FleetSpec, MAX_MEMBERS, MAX_NODES, MAX_RATE, MIN_RATE, RESTART_DOWNTIME, Upgrade, VersionShare,
-    check_rate,
-};
+pub use spec::{FleetSpec, RESTART_DOWNTIME, Upgrade, VersionShare, check_rate};

@@ -7,6 +7,7 @@ use lifecycle_core::check_subject_token;
 use lifecycle_core::duration;
 
 use crate::error::{ErrorKind, SpecError};
+use crate::limits::{MAX_MEMBERS, MAX_NODES, MAX_RATE, MIN_RATE};
 
 /// A version and its share of the fleet, as `0.29.4:70` (the share is a weight, not
 /// necessarily a percentage; `0.29.4` alone weighs 1).
@@ -72,24 +73,6 @@ pub struct FleetSpec {
 
 /// How long a restarting node stays down.
 pub const RESTART_DOWNTIME: Duration = Duration::from_secs(2);
-
-/// More nodes than this are refused: a million nodes per component is far past any real
-/// Choria fleet, and the simulator keeps a few bytes per node.
-pub const MAX_NODES: usize = 10_000_000;
-
-/// More components running across the fleet (nodes × components) than this are refused:
-/// the simulator keeps 4 bytes for each, and starts each one in the startup storm.
-pub const MAX_MEMBERS: usize = 20_000_000;
-
-/// The slowest rate accepted (events, restarts or upgrades a second): one in about 17
-/// minutes. Slower is no simulation of a fleet, and a rate near 0 makes the time of its next
-/// event overflow any clock.
-pub const MIN_RATE: f64 = 0.001;
-
-/// The fastest rate accepted (events, restarts or upgrades a second). The simulator catches
-/// up on due restarts one by one, so a rate it could never catch up with would stall it;
-/// a million a second is far past what a sink takes.
-pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// Checks a rate a second given for `what`: a number from [`MIN_RATE`] to [`MAX_RATE`], or
 /// 0 too when `zero_means_none`.

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use crate::refusal::Refusal;
-use crate::snapshot_format::SNAPSHOT_FORMAT;
 
 /// Why the tally stopped, a snapshot was not used, or a feed gave no event.
 #[derive(Debug)]
@@ -39,6 +38,8 @@ pub enum SnapshotProblem {
     Format {
         /// Its format.
         found: u32,
+        /// The format this tally reads ([`SNAPSHOT_FORMAT`](crate::SNAPSHOT_FORMAT)).
+        expected: u32,
     },
     /// Written by a tally counting other components (`--component`).
     OtherComponents {
@@ -115,9 +116,9 @@ impl fmt::Display for SnapshotProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SnapshotProblem::Corrupt(why) => write!(f, "the snapshot is corrupt: {why}"),
-            SnapshotProblem::Format { found } => write!(
+            SnapshotProblem::Format { found, expected } => write!(
                 f,
-                "the snapshot is in format {found}, this tally reads format {SNAPSHOT_FORMAT}"
+                "the snapshot is in format {found}, this tally reads format {expected}"
             ),
             SnapshotProblem::OtherComponents { found } => {
                 let found = if found.is_empty() {

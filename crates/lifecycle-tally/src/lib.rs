@@ -80,10 +80,8 @@ pub use lifecycle_tally_api::{
 pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
 pub use page::{NodeQuery, node_event};
 pub use refusal::Refusal;
-pub use snapshot::{
-    DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_MAX_SIZE, SNAPSHOT_BUCKET, SNAPSHOT_FORMAT,
-    SnapshotInfo,
-};
+pub use snapshot::{SNAPSHOT_BUCKET, SNAPSHOT_FORMAT, SnapshotInfo};
 pub use tally::{
-    Clock, DEFAULT_LOST_RETENTION, DEFAULT_MAX_AGE, Tally, TallyOptions, system_clock,
+    Clock, DEFAULT_LOST_RETENTION, DEFAULT_MAX_AGE, DEFAULT_SNAPSHOT_INTERVAL,
+    DEFAULT_SNAPSHOT_MAX_SIZE, Tally, TallyOptions, system_clock,
 };

@@ -5,8 +5,6 @@
 //! tally's, too large, newer than the stream) is ignored with a warning, and the tally
 //! replays as it would without one.
 
-use std::time::Duration;
-
 use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
 use futures_util::StreamExt;
 use lifecycle_nats::{Connection, EVENTS_STREAM, Error as NatsError};
@@ -20,12 +18,6 @@ use crate::tally::Tally;
 
 /// The object store bucket tallies keep their snapshots in.
 pub const SNAPSHOT_BUCKET: &str = "LIFECYCLE_TALLY";
-
-/// How often a running tally writes its snapshot by default.
-pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(5 * 60);
-
-/// The largest snapshot a tally reads by default: a million nodes take about 30 MB.
-pub const DEFAULT_SNAPSHOT_MAX_SIZE: u64 = 1 << 30;
 
 /// Bytes per chunk of the object store: fewer round trips than its default of 128 KiB,
 /// well under a server's default message limit of 1 MiB.

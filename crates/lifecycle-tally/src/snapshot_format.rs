@@ -339,7 +339,11 @@ impl Decoder {
         }
         let format = u32::from_le_bytes(cursor.fixed()?);
         if format != SNAPSHOT_FORMAT {
-            return Ok(Err(SnapshotProblem::Format { found: format }.into()));
+            return Ok(Err(SnapshotProblem::Format {
+                found: format,
+                expected: SNAPSHOT_FORMAT,
+            }
+            .into()));
         }
         self.info.sequence = u64::from_le_bytes(cursor.fixed()?);
         self.info.written = i64::from_le_bytes(cursor.fixed()?);
@@ -715,7 +719,10 @@ mod tests {
         other[8] = 9;
         assert_eq!(
             read(&other, 4096).unwrap_err().kind(),
-            &ErrorKind::Snapshot(SnapshotProblem::Format { found: 9 })
+            &ErrorKind::Snapshot(SnapshotProblem::Format {
+                found: 9,
+                expected: SNAPSHOT_FORMAT
+            })
         );
         let mut decoder = Decoder::new(&Fleet::new(), &["server".to_owned()], bytes.len() as u64);
         assert_eq!(

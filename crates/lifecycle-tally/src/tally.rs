@@ -22,6 +22,12 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(80 * 60);
 /// for someone to look for it.
 pub const DEFAULT_LOST_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How often a running tally writes its snapshot by default.
+pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// The largest snapshot a tally reads by default: a million nodes take about 30 MB.
+pub const DEFAULT_SNAPSHOT_MAX_SIZE: u64 = 1 << 30;
+
 /// Nodes expired per lock of the fleet, so a mass expiry never stalls ingest for long.
 const EXPIRY_BATCH: usize = 10_000;
 
@@ -86,8 +92,8 @@ impl Default for TallyOptions {
             max_versions: DEFAULT_MAX_VERSIONS,
             feed_budget: DEFAULT_FEED_BUDGET,
             snapshot: None,
-            snapshot_interval: crate::snapshot::DEFAULT_SNAPSHOT_INTERVAL,
-            snapshot_max_size: crate::snapshot::DEFAULT_SNAPSHOT_MAX_SIZE,
+            snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
+            snapshot_max_size: DEFAULT_SNAPSHOT_MAX_SIZE,
             clock: system_clock(),
         }
     }

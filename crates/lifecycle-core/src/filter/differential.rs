@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use super::{Condition, Filter, Op, Operand, TypeName, compare_versions};
 use crate::event::{Event, EventKind, GovernorEventType};
 use crate::machine::{ExecState, MachineEvent, Transition, WatcherState};
-use crate::parse::AnyEvent;
+use crate::parsed::AnyEvent;
 
 /// The evaluation before issue 11, verbatim but for `expect`: `None` where serialising the
 /// event failed (it panicked there).

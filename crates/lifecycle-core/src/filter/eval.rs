@@ -6,7 +6,7 @@ use super::field::{self, Field};
 use super::glob::glob_matches;
 use super::version::compare_versions;
 use super::{Condition, Filter, Op, Operand, TypeName};
-use crate::parse::AnyEvent;
+use crate::parsed::AnyEvent;
 
 impl Filter {
     /// Whether `event` passes.

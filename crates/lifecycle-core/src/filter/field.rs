@@ -25,7 +25,7 @@ use serde_json::{Number, Value};
 
 use crate::event::{EventKind, Extra};
 use crate::machine::{MachineEvent, TRANSITION_PROTOCOL};
-use crate::parse::AnyEvent;
+use crate::parsed::AnyEvent;
 
 /// The value of a field, as a condition compares it.
 #[derive(Debug, Clone, PartialEq)]
