@@ -1,6 +1,5 @@
 use crate::error::Error;
 use crate::event::{Event, EventKind, EventType, GovernorEventType};
-use crate::subject::check_subject_token;
 use crate::terminal::has_terminal_unsafe;
 
 /// Builds a new [`Event`], refusing one that lacks what its type requires: every type an
@@ -85,13 +84,9 @@ impl EventBuilder {
         let component = component.into();
         // An empty component is reported as missing by `build`.
         if !component.is_empty()
-            && let Err(e) = check_subject_token("component", &component)
+            && let Some(problem) = crate::subject::problem(&component)
         {
-            return self.fail(Error::invalid(
-                "component",
-                &component,
-                e.problem().reason(),
-            ));
+            return self.fail(Error::invalid("component", &component, problem.reason()));
         }
         self.component = component;
         self

@@ -28,13 +28,14 @@
 //! );
 //! let since: Since = "2026-11-30T10:00:00Z".parse()?;
 //! assert!(matches!(since, Since::Time(_)));
-//! # Ok::<(), lifecycle_core::duration::DurationError>(())
+//! # Ok::<(), lifecycle_core::Error>(())
 //! ```
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::error::Error;
 use crate::rfc3339;
 use crate::terminal::TerminalSafe;
 
@@ -45,8 +46,8 @@ const NANOS_PER_SECOND: u128 = 1_000_000_000;
 
 /// Reads a duration: Go's syntax (`1h30m`, `90s`, `500ms`, `1.5h`), a bare number of seconds
 /// (`30`), or days (`2d`). See the [module](self) for the whole syntax.
-pub fn parse(text: &str) -> Result<Duration, DurationError> {
-    read(text).map_err(|problem| DurationError::new(text, problem))
+pub fn parse(text: &str) -> Result<Duration, Error> {
+    read(text).map_err(|problem| Error::duration(text, problem))
 }
 
 fn read(text: &str) -> Result<Duration, DurationProblem> {
@@ -161,19 +162,19 @@ pub enum Since {
 
 impl Since {
     /// Reads a duration (as [`parse`]) or an RFC 3339 time.
-    pub fn parse(text: &str) -> Result<Since, DurationError> {
+    pub fn parse(text: &str) -> Result<Since, Error> {
         if let Some((unix, nanos)) = rfc3339::parse(text) {
             return time_of(unix, nanos)
                 .map(Since::Time)
-                .ok_or_else(|| DurationError::new(text, DurationProblem::NotATime));
+                .ok_or_else(|| Error::duration(text, DurationProblem::NotATime));
         }
         match read(text) {
             Ok(duration) => Ok(Since::Ago(duration)),
             // Digits, a '-' and more: meant as a date.
             Err(_) if looks_like_a_time(text) => {
-                Err(DurationError::new(text, DurationProblem::NotATime))
+                Err(Error::duration(text, DurationProblem::NotATime))
             }
-            Err(problem) => Err(DurationError::new(text, problem).for_since()),
+            Err(problem) => Err(Error::duration(text, problem).for_since()),
         }
     }
 
@@ -194,7 +195,7 @@ impl Since {
 }
 
 impl FromStr for Since {
-    type Err = DurationError;
+    type Err = Error;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Since::parse(text)
@@ -215,74 +216,6 @@ fn looks_like_a_time(text: &str) -> bool {
     let b = text.as_bytes();
     b.len() >= 5 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
 }
-
-/// A text that is not a duration (or, for [`Since`], not a time either): the text and what
-/// is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DurationError {
-    text: String,
-    problem: DurationProblem,
-    since: bool,
-}
-
-impl DurationError {
-    fn new(text: &str, problem: DurationProblem) -> DurationError {
-        DurationError {
-            text: text.to_owned(),
-            problem,
-            since: false,
-        }
-    }
-
-    fn for_since(mut self) -> DurationError {
-        self.since = true;
-        self
-    }
-
-    /// The text refused.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// What is wrong with it.
-    pub fn problem(&self) -> &DurationProblem {
-        &self.problem
-    }
-
-    /// The message without the text, for callers that show the text already (clap's
-    /// "invalid value '…' for '--since': …").
-    pub fn reason(&self) -> String {
-        if self.since {
-            format!("{} {SINCE_HINT}", self.problem)
-        } else {
-            self.problem.to_string()
-        }
-    }
-}
-
-const SINCE_HINT: &str = "(or give an RFC 3339 time, e.g. 2026-11-30T10:00:00Z)";
-
-/// The text is quoted with control characters escaped.
-impl fmt::Display for DurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.problem {
-            DurationProblem::NotATime => "time",
-            _ => "duration",
-        };
-        write!(
-            f,
-            "invalid {what} '{}': {}",
-            TerminalSafe(&self.text),
-            self.problem
-        )?;
-        if self.since {
-            write!(f, " {SINCE_HINT}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for DurationError {}
 
 /// Why a text is not a duration.
 #[non_exhaustive]
@@ -342,6 +275,7 @@ impl fmt::Display for DurationProblem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use proptest::prelude::*;
 
     fn ms(n: u64) -> Duration {
@@ -475,7 +409,10 @@ mod tests {
         for (text, message) in cases {
             let err = parse(text).unwrap_err();
             assert_eq!(err.to_string(), message, "{text:?}");
-            assert_eq!(err.text(), text);
+            assert!(
+                matches!(err.kind(), ErrorKind::Duration { text: refused, .. } if refused == text),
+                "{text:?}"
+            );
         }
     }
 

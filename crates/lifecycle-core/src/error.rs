@@ -1,10 +1,13 @@
 use std::fmt;
 
-/// Why an event could not be parsed, built or addressed.
+use crate::terminal::TerminalSafe;
+
+/// Why an event could not be parsed, built or addressed, or a filter, a duration or a
+/// subject token given for one was refused: the crate's one error.
 ///
 /// The message names the field and the offending value; [`Error::kind`] gives the same
 /// information as data, so callers can count rejections by cause.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     /// Where and how the JSON is broken, for [`ErrorKind::InvalidJson`].
@@ -66,7 +69,36 @@ pub enum ErrorKind {
     InvalidBase64,
     /// The event has no NATS subject because its component is empty.
     NoSubject,
+    /// A filter expression that does not parse.
+    Filter {
+        /// What is wrong.
+        problem: crate::filter::FilterProblem,
+        /// Where, counting bytes of the expression from 1.
+        position: usize,
+    },
+    /// A text that is not a duration (or, for [`Since`](crate::duration::Since), not a time
+    /// either).
+    Duration {
+        /// The text refused.
+        text: String,
+        /// What is wrong with it.
+        problem: crate::duration::DurationProblem,
+        /// Whether a time would have done too (`--since`).
+        since: bool,
+    },
+    /// A value that cannot be one token of a NATS subject.
+    SubjectToken {
+        /// The field the value was given for, e.g. `component`.
+        field: String,
+        /// The value refused.
+        value: String,
+        /// What is wrong with it.
+        problem: crate::subject::TokenProblem,
+    },
 }
+
+/// What `--since` accepts besides a duration.
+const SINCE_HINT: &str = "(or give an RFC 3339 time, e.g. 2026-11-30T10:00:00Z)";
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Self {
@@ -111,9 +143,55 @@ impl Error {
         self
     }
 
+    pub(crate) fn filter(problem: crate::filter::FilterProblem, offset: usize) -> Self {
+        Error::new(ErrorKind::Filter {
+            problem,
+            position: offset + 1,
+        })
+    }
+
+    pub(crate) fn duration(text: &str, problem: crate::duration::DurationProblem) -> Self {
+        Error::new(ErrorKind::Duration {
+            text: text.to_owned(),
+            problem,
+            since: false,
+        })
+    }
+
+    /// A duration error for `--since`, which takes a time too: it says so.
+    pub(crate) fn for_since(mut self) -> Self {
+        if let ErrorKind::Duration { since, .. } = &mut self.kind {
+            *since = true;
+        }
+        self
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
+    }
+
+    /// For a filter, where it went wrong, counting bytes of the expression from 1.
+    pub fn position(&self) -> Option<usize> {
+        match self.kind {
+            ErrorKind::Filter { position, .. } => Some(position),
+            _ => None,
+        }
+    }
+
+    /// The message without the value refused, for callers that show the value already
+    /// (clap's "invalid value '…' for '--since': …"); the whole message for other kinds.
+    pub fn reason(&self) -> String {
+        match &self.kind {
+            ErrorKind::Duration {
+                problem,
+                since: true,
+                ..
+            } => format!("{problem} {SINCE_HINT}"),
+            ErrorKind::Duration { problem, .. } => problem.to_string(),
+            ErrorKind::SubjectToken { problem, .. } => problem.to_string(),
+            _ => self.to_string(),
+        }
     }
 }
 
@@ -175,6 +253,32 @@ impl fmt::Display for Error {
             ErrorKind::NoSubject => f.write_str(
                 "event has no component, so it has no NATS subject and cannot be published",
             ),
+            ErrorKind::Filter { problem, position } => {
+                write!(f, "{problem} at position {position}")
+            }
+            // The text is quoted with control characters escaped.
+            ErrorKind::Duration {
+                text,
+                problem,
+                since,
+            } => {
+                let what = match problem {
+                    crate::duration::DurationProblem::NotATime => "time",
+                    _ => "duration",
+                };
+                write!(f, "invalid {what} '{}': {problem}", TerminalSafe(text))?;
+                if *since {
+                    write!(f, " {SINCE_HINT}")?;
+                }
+                Ok(())
+            }
+            // The value is quoted with control characters escaped: what is refused is often
+            // exactly what must not reach a terminal raw.
+            ErrorKind::SubjectToken {
+                field,
+                value,
+                problem,
+            } => write!(f, "invalid {field} '{}': {problem}", TerminalSafe(value)),
         }
     }
 }

@@ -42,7 +42,7 @@ use crate::event::EventType;
 use crate::machine::MachineEvent;
 use crate::parsed::AnyEvent;
 
-pub use parse::{FilterError, FilterErrorKind};
+pub use parse::FilterProblem;
 pub use version::compare_versions;
 
 /// A parsed filter expression. The empty filter passes every event.

@@ -2,8 +2,9 @@
 //! subscribe" that a filter narrows to ([`Interest::from_filter`]) and that `lifecycle-nats`
 //! subscribes, replays and consumes durably.
 
+use crate::error::Error;
 use crate::event::EventType;
-use crate::subject::{LIFECYCLE_EVENT_PREFIX, SubjectTokenError, check_subject_token};
+use crate::subject::{LIFECYCLE_EVENT_PREFIX, check_subject_token};
 
 /// Which events to receive. Types and components become NATS subjects, so the server sends
 /// only what was asked for.
@@ -18,7 +19,7 @@ use crate::subject::{LIFECYCLE_EVENT_PREFIX, SubjectTokenError, check_subject_to
 /// assert_eq!(interest.subjects()?, ["choria.lifecycle.event.alive.server"]);
 /// let filter = Filter::parse("alive,component=server,.version>=0.30.0").unwrap();
 /// assert_eq!(Interest::from_filter(&filter), interest);
-/// # Ok::<(), lifecycle_core::SubjectTokenError>(())
+/// # Ok::<(), lifecycle_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interest {
@@ -69,7 +70,7 @@ impl Interest {
 
     /// The narrowest lifecycle subjects: `choria.lifecycle.event.<type|*>.<component|*>`.
     /// A component that cannot be a subject token is refused.
-    pub fn lifecycle_subjects(&self) -> Result<Vec<String>, SubjectTokenError> {
+    pub fn lifecycle_subjects(&self) -> Result<Vec<String>, Error> {
         if !self.lifecycle {
             return Ok(Vec::new());
         }
@@ -116,7 +117,7 @@ impl Interest {
     }
 
     /// Every subject to subscribe to.
-    pub fn subjects(&self) -> Result<Vec<String>, SubjectTokenError> {
+    pub fn subjects(&self) -> Result<Vec<String>, Error> {
         let mut subjects = self.lifecycle_subjects()?;
         subjects.extend(self.machine_subjects());
         Ok(subjects)

@@ -70,7 +70,7 @@ pub use builder::EventBuilder;
 pub use compact_str::CompactString;
 pub use error::{Error, ErrorChain, ErrorKind};
 pub use event::{Event, EventKind, EventType, GovernorEventType};
-pub use filter::{Filter, FilterError, FilterErrorKind, Op, compare_versions};
+pub use filter::{Filter, FilterProblem, Op, compare_versions};
 pub use interest::Interest;
 pub use json::CloudEventJson;
 pub use machine::{ExecState, MachineEvent, TRANSITION_PROTOCOL, Transition, WatcherState};
@@ -82,6 +82,6 @@ pub use parse::parse_with_serde_json;
 pub use parsed::{AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed};
 pub use rfc3339::format_utc;
 pub use subject::{
-    LIFECYCLE_EVENT_PREFIX, LifecycleSubject, MACHINE_EVENT_PREFIX, SubjectTokenError,
-    TokenProblem, check_subject_token, is_lifecycle_subject, is_subject_token,
+    LIFECYCLE_EVENT_PREFIX, LifecycleSubject, MACHINE_EVENT_PREFIX, TokenProblem,
+    check_subject_token, is_lifecycle_subject, is_subject_token,
 };

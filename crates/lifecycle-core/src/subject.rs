@@ -30,6 +30,7 @@
 
 use std::fmt;
 
+use crate::error::{Error, ErrorKind};
 use crate::terminal::TerminalSafe;
 
 /// Whether `text` may be one token of a NATS subject (see the [module](self) for the rule).
@@ -39,14 +40,14 @@ pub fn is_subject_token(text: &str) -> bool {
 
 /// Checks that `text`, the value of `field` (`component`, `durable consumer name`), may be
 /// one token of a NATS subject; the error names the field, the value and what is wrong.
-pub fn check_subject_token(field: &str, text: &str) -> Result<(), SubjectTokenError> {
+pub fn check_subject_token(field: &str, text: &str) -> Result<(), Error> {
     match problem(text) {
         None => Ok(()),
-        Some(problem) => Err(SubjectTokenError {
+        Some(problem) => Err(Error::new(ErrorKind::SubjectToken {
             field: field.to_owned(),
             value: text.to_owned(),
             problem,
-        }),
+        })),
     }
 }
 
@@ -102,7 +103,7 @@ impl<'a> LifecycleSubject<'a> {
     }
 }
 
-fn problem(text: &str) -> Option<TokenProblem> {
+pub(crate) fn problem(text: &str) -> Option<TokenProblem> {
     if text.is_empty() {
         return Some(TokenProblem::Empty);
     }
@@ -121,47 +122,6 @@ fn problem(text: &str) -> Option<TokenProblem> {
         _ => None,
     })
 }
-
-/// A value that cannot be one token of a NATS subject.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubjectTokenError {
-    field: String,
-    value: String,
-    problem: TokenProblem,
-}
-
-impl SubjectTokenError {
-    /// The field the value was given for, e.g. `component`.
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-
-    /// The value refused.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What is wrong with it.
-    pub fn problem(&self) -> TokenProblem {
-        self.problem
-    }
-}
-
-/// The value is quoted with control characters escaped: what is refused is often exactly
-/// what must not reach a terminal raw.
-impl fmt::Display for SubjectTokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid {} '{}': {}",
-            self.field,
-            TerminalSafe(&self.value),
-            self.problem
-        )
-    }
-}
-
-impl std::error::Error for SubjectTokenError {}
 
 /// Why a text is not a subject token.
 #[non_exhaustive]
@@ -283,7 +243,11 @@ mod tests {
             assert_eq!(problem(text), *expected, "{text:?}");
             assert_eq!(is_subject_token(text), expected.is_none(), "{text:?}");
             let checked = check_subject_token("component", text);
-            assert_eq!(checked.err().map(|e| e.problem()), *expected, "{text:?}");
+            let refused = checked.err().map(|e| match e.kind() {
+                ErrorKind::SubjectToken { problem, .. } => *problem,
+                other => panic!("{other:?}"),
+            });
+            assert_eq!(refused, *expected, "{text:?}");
         }
     }
 
@@ -314,7 +278,11 @@ mod tests {
         for (text, message) in cases {
             let err = check_subject_token("component", text).unwrap_err();
             assert_eq!(err.to_string(), message);
-            assert_eq!((err.field(), err.value()), ("component", text));
+            assert!(
+                matches!(err.kind(), ErrorKind::SubjectToken { field, value, .. }
+                    if field == "component" && value == text),
+                "{text:?}"
+            );
         }
     }
 }

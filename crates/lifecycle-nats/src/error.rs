@@ -222,16 +222,16 @@ impl std::error::Error for Error {
     }
 }
 
+/// An event that cannot be published, or a name (a component of an
+/// [`Interest`](crate::Interest), a consumer's) that cannot be part of a subject.
 impl From<lifecycle_core::Error> for Error {
     fn from(e: lifecycle_core::Error) -> Self {
-        Error::with_source(ErrorKind::Event(e.kind().clone()), e)
-    }
-}
-
-/// A component of an [`Interest`](crate::Interest) that cannot be part of a subject.
-impl From<lifecycle_core::SubjectTokenError> for Error {
-    fn from(e: lifecycle_core::SubjectTokenError) -> Self {
-        Error::with_source(ErrorKind::SubjectToken, e)
+        match e.kind() {
+            lifecycle_core::ErrorKind::SubjectToken { .. } => {
+                Error::with_source(ErrorKind::SubjectToken, e)
+            }
+            kind => Error::with_source(ErrorKind::Event(kind.clone()), e),
+        }
     }
 }
 
@@ -310,7 +310,7 @@ mod tests {
         let kept = error
             .cause()
             .unwrap()
-            .downcast_ref::<lifecycle_core::SubjectTokenError>();
+            .downcast_ref::<lifecycle_core::Error>();
         assert_eq!(kept, Some(&token));
     }
 

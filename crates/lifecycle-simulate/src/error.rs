@@ -28,7 +28,7 @@ pub enum ErrorKind {
     },
     /// A component that cannot be part of a NATS subject: the error saying why, which is
     /// also the message.
-    Component(lifecycle_core::SubjectTokenError),
+    Component(lifecycle_core::Error),
     /// No version with a weight.
     NoVersions,
     /// More versions than the simulator tracks.

@@ -8,8 +8,9 @@ use crate::refusal::Refusal;
 /// Why the tally stopped, a snapshot was not used, or a feed gave no event.
 #[derive(Debug)]
 pub struct Error {
-    kind: ErrorKind,
-    source: Option<lifecycle_nats::Error>,
+    /// Boxed, as the source: results of the snapshot reader's hot loop stay small.
+    kind: Box<ErrorKind>,
+    source: Option<Box<lifecycle_nats::Error>>,
 }
 
 /// The cause of an [`Error`].
@@ -64,7 +65,10 @@ pub enum SnapshotProblem {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Error {
-        Error { kind, source: None }
+        Error {
+            kind: Box::new(kind),
+            source: None,
+        }
     }
 
     /// What went wrong.
@@ -76,8 +80,8 @@ impl Error {
 impl From<lifecycle_nats::Error> for Error {
     fn from(error: lifecycle_nats::Error) -> Error {
         Error {
-            kind: ErrorKind::Broker,
-            source: Some(error),
+            kind: Box::new(ErrorKind::Broker),
+            source: Some(Box::new(error)),
         }
     }
 }
@@ -90,7 +94,7 @@ impl From<SnapshotProblem> for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
+        match &*self.kind {
             // The transport says what failed; saying more would print it twice.
             ErrorKind::Broker => match &self.source {
                 Some(source) => source.fmt(f),
@@ -108,7 +112,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     /// For the broker, the transport's own causes: its message is this one's.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().and_then(std::error::Error::source)
+        self.source.as_deref().and_then(std::error::Error::source)
     }
 }
 

@@ -156,8 +156,8 @@ impl From<lifecycle_nats::Error> for Error {
     }
 }
 
-impl From<lifecycle_core::SubjectTokenError> for Error {
-    fn from(e: lifecycle_core::SubjectTokenError) -> Self {
+impl From<lifecycle_core::Error> for Error {
+    fn from(e: lifecycle_core::Error) -> Self {
         Error::with_source(ErrorKind::InvalidSubject, e)
     }
 }

@@ -1,25 +1,19 @@
-//! The filter language: an expression read into a [`Filter`], or a [`FilterError`] that says
-//! what was wrong and where.
+//! The filter language: an expression read into a [`Filter`], or an [`Error`] that says
+//! what was wrong and where ([`ErrorKind::Filter`](crate::ErrorKind::Filter)).
 
 use std::fmt;
 use std::str::FromStr;
 
 use super::{Condition, Filter, Key, Op, Operand, TypeName};
+use crate::error::Error;
 
 const KEYS: &str = "identity, component, version, type, governor, machine";
 const TYPES: &str = "startup, shutdown, provisioned, alive, governor, upgraded, transition, state";
 
-/// Why a filter could not be parsed, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilterError {
-    kind: FilterErrorKind,
-    position: usize,
-}
-
-/// The cause of a [`FilterError`].
+/// What is wrong with a filter expression, in [`ErrorKind::Filter`](crate::ErrorKind::Filter).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FilterErrorKind {
+pub enum FilterProblem {
     /// Nothing between two commas, or at either end.
     EmptyElement,
     /// A bare word that is not an event type.
@@ -40,57 +34,34 @@ pub enum FilterErrorKind {
     TrailingCharacters,
 }
 
-impl FilterError {
-    fn new(kind: FilterErrorKind, offset: usize) -> Self {
-        FilterError {
-            kind,
-            position: offset + 1,
-        }
-    }
-
-    /// What was wrong.
-    pub fn kind(&self) -> &FilterErrorKind {
-        &self.kind
-    }
-
-    /// Where, counting bytes of the expression from 1.
-    pub fn position(&self) -> usize {
-        self.position
-    }
-}
-
-impl fmt::Display for FilterError {
+impl fmt::Display for FilterProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            FilterErrorKind::EmptyElement => write!(f, "expected a filter element")?,
-            FilterErrorKind::UnknownType(word) => {
+        match self {
+            FilterProblem::EmptyElement => write!(f, "expected a filter element")?,
+            FilterProblem::UnknownType(word) => {
                 write!(f, "unknown event type '{word}' (expected one of {TYPES})")?
             }
-            FilterErrorKind::UnknownKey(key) => {
+            FilterProblem::UnknownKey(key) => {
                 write!(f, "unknown key '{key}' (expected one of {KEYS})")?
             }
-            FilterErrorKind::ExpectedOperator(field) => {
+            FilterProblem::ExpectedOperator(field) => {
                 write!(f, "expected an operator after '{field}'")?
             }
-            FilterErrorKind::ExpectedField => write!(f, "expected a field name after '.'")?,
-            FilterErrorKind::ExpectedValue => write!(f, "expected a value after the operator")?,
-            FilterErrorKind::OrderingOnKey(key) => write!(
+            FilterProblem::ExpectedField => write!(f, "expected a field name after '.'")?,
+            FilterProblem::ExpectedValue => write!(f, "expected a value after the operator")?,
+            FilterProblem::OrderingOnKey(key) => write!(
                 f,
                 "'{key}' takes only = and != (use '.{key}' to compare by order)"
             )?,
-            FilterErrorKind::UnterminatedQuote => write!(f, "missing the closing quote")?,
-            FilterErrorKind::TrailingCharacters => {
-                write!(f, "expected ',' after the quoted value")?
-            }
+            FilterProblem::UnterminatedQuote => write!(f, "missing the closing quote")?,
+            FilterProblem::TrailingCharacters => write!(f, "expected ',' after the quoted value")?,
         }
-        write!(f, " at position {}", self.position)
+        Ok(())
     }
 }
 
-impl std::error::Error for FilterError {}
-
 impl FromStr for Filter {
-    type Err = FilterError;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Filter::parse(s)
@@ -99,7 +70,7 @@ impl FromStr for Filter {
 
 impl Filter {
     /// Parses an expression; an empty or all-blank one passes every event.
-    pub fn parse(expression: &str) -> Result<Filter, FilterError> {
+    pub fn parse(expression: &str) -> Result<Filter, Error> {
         let mut filter = Filter::default();
         if expression.trim().is_empty() {
             return Ok(filter);
@@ -145,15 +116,15 @@ impl Parser<'_> {
         &self.src[start..self.at]
     }
 
-    fn error<T>(&self, kind: FilterErrorKind, offset: usize) -> Result<T, FilterError> {
-        Err(FilterError::new(kind, offset))
+    fn error<T>(&self, kind: FilterProblem, offset: usize) -> Result<T, Error> {
+        Err(Error::filter(kind, offset))
     }
 
-    fn element(&mut self, filter: &mut Filter) -> Result<(), FilterError> {
+    fn element(&mut self, filter: &mut Filter) -> Result<(), Error> {
         self.skip_blanks();
         let start = self.at;
         match self.peek() {
-            None | Some(',') => self.error(FilterErrorKind::EmptyElement, start),
+            None | Some(',') => self.error(FilterProblem::EmptyElement, start),
             Some('.') => {
                 let condition = self.field()?;
                 filter.conditions.push(condition);
@@ -166,23 +137,23 @@ impl Parser<'_> {
                 self.skip_blanks();
                 let Some(op) = self.operator() else {
                     if !matches!(self.peek(), None | Some(',')) {
-                        return self.error(FilterErrorKind::ExpectedOperator(word), self.at);
+                        return self.error(FilterProblem::ExpectedOperator(word), self.at);
                     }
                     return match TypeName::parse(&word) {
                         Some(t) => {
                             filter.types.push(t);
                             Ok(())
                         }
-                        None => self.error(FilterErrorKind::UnknownType(word), start),
+                        None => self.error(FilterProblem::UnknownType(word), start),
                     };
                 };
                 let Some(key) = Key::parse(&word) else {
-                    return self.error(FilterErrorKind::UnknownKey(word), start);
+                    return self.error(FilterProblem::UnknownKey(word), start);
                 };
                 let negate = match op {
                     Op::Eq => false,
                     Op::Ne => true,
-                    _ => return self.error(FilterErrorKind::OrderingOnKey(word), start),
+                    _ => return self.error(FilterProblem::OrderingOnKey(word), start),
                 };
                 let pattern = self.value()?;
                 filter.conditions.push(Condition::Key {
@@ -195,7 +166,7 @@ impl Parser<'_> {
         }
     }
 
-    fn field(&mut self) -> Result<Condition, FilterError> {
+    fn field(&mut self) -> Result<Condition, Error> {
         let start = self.at;
         self.at += 1; // the '.'
         let name = self.take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
@@ -205,13 +176,13 @@ impl Parser<'_> {
             } else {
                 start + 1 + name.find("..").map_or(name.len(), |i| i + 1)
             };
-            return self.error(FilterErrorKind::ExpectedField, at);
+            return self.error(FilterProblem::ExpectedField, at);
         }
         let path = name.split('.').map(str::to_owned).collect();
         let written = self.src[start..self.at].to_owned();
         self.skip_blanks();
         let Some(op) = self.operator() else {
-            return self.error(FilterErrorKind::ExpectedOperator(written), self.at);
+            return self.error(FilterProblem::ExpectedOperator(written), self.at);
         };
         let value = self.value()?;
         Ok(Condition::Field { path, op, value })
@@ -238,17 +209,17 @@ impl Parser<'_> {
         Some(op)
     }
 
-    fn value(&mut self) -> Result<Operand, FilterError> {
+    fn value(&mut self) -> Result<Operand, Error> {
         self.skip_blanks();
         match self.peek() {
-            None | Some(',') => self.error(FilterErrorKind::ExpectedValue, self.at),
+            None | Some(',') => self.error(FilterProblem::ExpectedValue, self.at),
             Some('"') => {
                 let open = self.at;
                 self.at += 1;
                 let mut text = String::new();
                 loop {
                     let Some(c) = self.peek() else {
-                        return self.error(FilterErrorKind::UnterminatedQuote, open);
+                        return self.error(FilterProblem::UnterminatedQuote, open);
                     };
                     self.at += c.len_utf8();
                     match c {
@@ -258,14 +229,14 @@ impl Parser<'_> {
                                 self.at += escaped.len_utf8();
                                 text.push(escaped);
                             }
-                            None => return self.error(FilterErrorKind::UnterminatedQuote, open),
+                            None => return self.error(FilterProblem::UnterminatedQuote, open),
                         },
                         c => text.push(c),
                     }
                 }
                 self.skip_blanks();
                 if !matches!(self.peek(), None | Some(',')) {
-                    return self.error(FilterErrorKind::TrailingCharacters, self.at);
+                    return self.error(FilterProblem::TrailingCharacters, self.at);
                 }
                 Ok(Operand { text, quoted: true })
             }

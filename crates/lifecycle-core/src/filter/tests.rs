@@ -277,10 +277,13 @@ fn parse_errors_point_at_the_position() {
         assert_eq!(error.to_string(), *want, "filter {expression:?}");
     }
     let error = Filter::parse(".version").unwrap_err();
-    assert_eq!(error.position(), 9);
+    assert_eq!(error.position(), Some(9));
     assert_eq!(
         error.kind(),
-        &FilterErrorKind::ExpectedOperator(".version".into())
+        &crate::ErrorKind::Filter {
+            problem: FilterProblem::ExpectedOperator(".version".into()),
+            position: 9
+        }
     );
 }
 
