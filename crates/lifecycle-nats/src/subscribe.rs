@@ -7,7 +7,7 @@ use async_nats::Subject;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 pub use lifecycle_core::Interest;
-use lifecycle_core::{Filter, Parsed, parse};
+use lifecycle_core::{AnyEvent, Filter, Parsed, parse};
 
 use crate::connection::{Connection, Health};
 use crate::error::Error;
@@ -29,6 +29,32 @@ pub struct Received {
     /// When it came from a JetStream stream: when the stream stored it, unix seconds by the
     /// broker's clock (when the broker received it).
     pub stored: Option<i64>,
+}
+
+impl Received {
+    /// A message as if received live on `subject`: the event it holds, or why it holds
+    /// none. For handlers, templates and programs fed events from elsewhere, and their tests.
+    pub fn parse(
+        subject: impl Into<Subject>,
+        payload: impl Into<Bytes>,
+    ) -> Result<Received, ReceiveError> {
+        receive(subject.into(), payload.into(), None)
+    }
+
+    /// `event` as if received live, in Choria's format, on the subject Choria publishes it
+    /// to; an error when it has none (no component).
+    pub fn of(event: &AnyEvent) -> Result<Received, lifecycle_core::Error> {
+        let subject = event.subject()?;
+        let payload = event.to_json();
+        Ok(Received {
+            subject: subject.into(),
+            parsed: parse(&payload)?,
+            payload: payload.into(),
+            stream_sequence: None,
+            pending: None,
+            stored: None,
+        })
+    }
 }
 
 /// Where a message stands in the JetStream stream it came from.

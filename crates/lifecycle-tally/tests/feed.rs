@@ -326,7 +326,10 @@ async fn a_malformed_filter_is_refused_with_its_position() {
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let body = within(60, "a body", response.text()).await.unwrap();
     assert_eq!(body, format!("invalid filter: {error}\n"));
-    assert!(body.contains(&error.position().unwrap().to_string()), "{body}");
+    assert!(
+        body.contains(&error.position().unwrap().to_string()),
+        "{body}"
+    );
     assert_eq!(tally.feed_listeners(), 0);
 }
 

@@ -243,16 +243,7 @@ mod tests {
         if let Some(version) = version {
             builder = builder.version(version);
         }
-        let event = builder.build().unwrap();
-        let payload = event.to_json();
-        Received {
-            subject: event.subject().unwrap().into(),
-            parsed: lifecycle_core::parse(&payload).unwrap(),
-            payload: payload.into(),
-            stream_sequence: None,
-            pending: None,
-            stored: None,
-        }
+        Received::of(&builder.build().unwrap().into()).unwrap()
     }
 
     fn alive(identity: &str, version: &str) -> Received {
@@ -336,15 +327,7 @@ mod tests {
     #[test]
     fn an_argument_sees_the_event_then_type_format_subject_and_display() {
         let render = |source: &str, json: &str, subject: &str| {
-            let payload = json.as_bytes().to_vec();
-            let received = Received {
-                subject: subject.into(),
-                parsed: lifecycle_core::parse(&payload).unwrap(),
-                payload: payload.into(),
-                stream_sequence: None,
-                pending: None,
-                stored: None,
-            };
+            let received = Received::parse(subject.to_owned(), json.as_bytes().to_vec()).unwrap();
             let mut env = environment(Output::Argument);
             env.add_template("t", source).unwrap();
             env.get_template("t").unwrap().render(context(&received))
@@ -383,13 +366,6 @@ mod tests {
     /// A shutdown from an identity holding ESC, as an attacker would publish it.
     fn received_shutdown() -> Received {
         let payload = br#"{"protocol":"io.choria.lifecycle.v1.shutdown","id":"6b0b2a6e-1f0e-4c1a-9d2e-000000000007","identity":"n\u001b1","component":"server","timestamp":1700000000}"#;
-        Received {
-            subject: "choria.lifecycle.event.shutdown.server".into(),
-            parsed: lifecycle_core::parse(payload).unwrap(),
-            payload: payload.to_vec().into(),
-            stream_sequence: None,
-            pending: None,
-            stored: None,
-        }
+        Received::parse("choria.lifecycle.event.shutdown.server", &payload[..]).unwrap()
     }
 }
