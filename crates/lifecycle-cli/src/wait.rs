@@ -13,12 +13,12 @@ use lifecycle_nats::Shutdown;
 use lifecycle_watch::Progress;
 use lifecycle_watch::{
     Condition, Fraction, Gate, KeyBy, PassTemplate, TallyClient, Target, TemplateWait, Wait,
+    write_nodes,
 };
 use tracing::debug;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::nodes;
 use crate::output;
 
 /// Wait until the fleet is in a state (--until), or until enough matching events were seen.
@@ -224,7 +224,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if gate.known() == 0 {
         eprintln!("lifecycle: no node the filter selects is known");
     }
-    nodes::print(&gate.failing(), args.json)?;
+    write_nodes(&mut io::stdout().lock(), &gate.failing(), args.json)?;
     Ok(ExitCode::from(status))
 }
 
