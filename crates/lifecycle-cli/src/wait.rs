@@ -19,7 +19,7 @@ use tracing::debug;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::output;
+use lifecycle_core::terminal::write_line;
 
 /// Wait until the fleet is in a state (--until), or until enough matching events were seen.
 ///
@@ -145,7 +145,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let mut out = io::stdout().lock();
                 for text in condition.take_output() {
                     // A reader that went away (`| head`) leaves the wait to go on quietly.
-                    let _ = output::line(&mut out, text.as_bytes());
+                    let _ = write_line(&mut out, text.as_bytes());
                 }
             });
         };
