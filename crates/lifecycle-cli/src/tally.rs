@@ -5,9 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use lifecycle_core::Event;
 use lifecycle_nats::{Settings, Shutdown};
-use lifecycle_simulate::FnSink;
 use lifecycle_tally::{
     DEFAULT_ELECTION_TTL, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS,
     DEFAULT_PREFIX, Election, Limits, Tally, TallyOptions, serve_at,
@@ -191,10 +189,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn candidate_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "tally".to_owned());
     format!("{host}-{}", std::process::id())
-}
-
-/// A tally fed the simulated events in this process, without a broker (`simulate --tally`,
-/// `demo` without nats-server).
-pub(crate) fn in_process(tally: Tally) -> FnSink<impl FnMut(Event) + Send> {
-    FnSink(move |event: Event| tally.observe(&event.into()))
 }
