@@ -30,6 +30,10 @@
 //! - `/` and `/assets/...`, a dashboard of the counts and the live feed, embedded in the
 //!   binary.
 //!
+//! [`Service`] is a whole tally as `lifecycle tally` runs it: served first, then
+//! counting from its broker, campaigning in an election when named ([`candidate_id`],
+//! [`snapshot_name`]).
+//!
 //! ```
 //! use lifecycle_core::{Event, EventType};
 //! use lifecycle_tally::{Change, Fleet};
@@ -57,6 +61,7 @@ mod metrics;
 mod page;
 mod refusal;
 mod run;
+mod service;
 mod snapshot;
 mod snapshot_format;
 mod tally;
@@ -77,6 +82,7 @@ pub use page::{
     node_event,
 };
 pub use refusal::Refusal;
+pub use service::{Service, ServiceError, candidate_id, snapshot_name};
 pub use snapshot::{
     DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_MAX_SIZE, SNAPSHOT_BUCKET, SNAPSHOT_FORMAT,
     SnapshotError, SnapshotErrorKind, SnapshotInfo,
