@@ -7,8 +7,8 @@ use anyhow::Context;
 use lifecycle_core::{AnyEvent, ErrorKind, Event, EventType, Format, GovernorEventType};
 
 use crate::connect::ConnectArgs;
-use crate::output;
 use crate::values;
+use lifecycle_core::terminal::write_line;
 
 /// Publish lifecycle events, as a Choria component would.
 ///
@@ -130,7 +130,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             publisher.publish(event).await?;
             if printing {
                 let json = AnyEvent::Lifecycle(event.clone()).to_json_as(args.format);
-                printing = output::line(&mut out, &json).context("writing to stdout")?;
+                printing = write_line(&mut out, &json).context("writing to stdout")?;
             }
         }
         publisher.flush().await?;

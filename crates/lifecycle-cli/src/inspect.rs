@@ -1,18 +1,12 @@
 //! `lifecycle inspect`: parse events from files or stdin and show what they are.
 
-use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lifecycle_core::terminal::TerminalSafe;
-use lifecycle_core::{AnyEvent, Format, MAX_EVENT_BYTES, Parsed, parse};
-use serde::Serialize;
-use serde_json::value::RawValue;
-
-use crate::output;
+use lifecycle_core::inspect::{Inspector, STDIN_NAME, read_bounded};
 
 /// Parse events and print each one's display line, or why it is not an event.
 ///
@@ -45,210 +39,43 @@ pub(crate) struct Args {
     no_filename: bool,
 }
 
-/// What stdin is called where a line names its input, as grep calls it.
-const STDIN_NAME: &str = "(standard input)";
-
-/// One input's outcome, as `--json` prints it.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Report<'a> {
-    Event {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        file: Option<&'a str>,
-        ok: bool,
-        format: Format,
-        #[serde(rename = "type")]
-        kind: &'a str,
-        protocol: Cow<'a, str>,
-        id: &'a str,
-        identity: &'a str,
-        component: Option<&'a str>,
-        timestamp: i64,
-        subject: Option<String>,
-        display: String,
-        event: &'a AnyEvent,
-        cloudevent: Box<RawValue>,
-    },
-    Error {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        file: Option<&'a str>,
-        ok: bool,
-        error: String,
-    },
-}
-
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let several = args.files.len() > 1;
-    let mut inspector = Inspector {
-        json: args.json,
-        named: (several || args.with_filename) && !args.no_filename,
-        out: io::stdout().lock(),
-        failed: false,
-    };
+    let named = (several || args.with_filename) && !args.no_filename;
+    let mut inspector = Inspector::new(io::stdout().lock(), io::stderr(), args.json, named);
     let reads_stdin = args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-");
     if reads_stdin && args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         anyhow::bail!("stdin ('-') can be read only once");
     }
+    let stdin = |inspector: &mut Inspector<_, _>| {
+        let stdin = BufReader::new(io::stdin().lock());
+        inspector
+            .lines(stdin, STDIN_NAME)
+            .context("writing to stdout")
+    };
     if args.files.is_empty() {
-        inspector.stdin()?;
+        stdin(&mut inspector)?;
     }
     for file in &args.files {
-        let open = file.as_os_str() != "-";
-        let more = if open {
+        let more = if file.as_os_str() != "-" {
             let name = file.display().to_string();
-            match read_bounded(file) {
-                Ok(bytes) => inspector.input(&name, &name, Ok(&bytes))?,
-                Err(e) => inspector.input(&name, &name, Err(e))?,
-            }
+            let bytes = File::open(file)
+                .and_then(read_bounded)
+                .map_err(|e| format!("cannot read: {e}"));
+            let bytes = bytes.as_deref().map_err(Clone::clone);
+            inspector
+                .input(&name, &name, bytes)
+                .context("writing to stdout")?
         } else {
-            inspector.stdin()?
+            stdin(&mut inspector)?
         };
         if !more {
             break;
         }
     }
-    Ok(if inspector.failed {
+    Ok(if inspector.failed() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
-}
-
-struct Inspector<W> {
-    json: bool,
-    /// Whether each line starts with the input it came from.
-    named: bool,
-    out: W,
-    failed: bool,
-}
-
-impl<W: Write> Inspector<W> {
-    /// Reports one input: `name` says where it is in errors, `file` which input it came from;
-    /// `Ok(false)` once stdout is gone.
-    fn input(
-        &mut self,
-        name: &str,
-        file: &str,
-        bytes: Result<&[u8], String>,
-    ) -> anyhow::Result<bool> {
-        let parsed = bytes.and_then(|b| parse(b).map_err(|e| e.to_string()));
-        let file = self.named.then_some(file);
-        let line = match (&parsed, self.json) {
-            (Ok(parsed), false) => match file {
-                Some(file) => TerminalSafe(format_args!("{file}:{}", parsed.event())).to_string(),
-                None => TerminalSafe(parsed.event()).to_string(),
-            }
-            .into_bytes(),
-            (Ok(parsed), true) => serde_json::to_vec(&report(parsed, file))?,
-            (Err(error), false) => {
-                self.failed = true;
-                eprintln!("{}", TerminalSafe(format_args!("{name}: {error}")));
-                return Ok(true);
-            }
-            (Err(error), true) => {
-                self.failed = true;
-                let error = format!("{name}: {error}");
-                serde_json::to_vec(&Report::Error {
-                    file,
-                    ok: false,
-                    error,
-                })?
-            }
-        };
-        output::line(&mut self.out, &line).context("writing to stdout")
-    }
-
-    fn stdin(&mut self) -> anyhow::Result<bool> {
-        let mut stdin = BufReader::new(io::stdin().lock());
-        let mut line = Vec::new();
-        for number in 1.. {
-            line.clear();
-            let Some(overflow) = read_line_bounded(&mut stdin, &mut line)? else {
-                return Ok(true);
-            };
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let name = format!("stdin line {number}");
-            let bytes = if overflow {
-                Err(format!(
-                    "line longer than the limit of {MAX_EVENT_BYTES} bytes"
-                ))
-            } else {
-                Ok(&line[..])
-            };
-            if !self.input(&name, STDIN_NAME, bytes)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-}
-
-fn report<'a>(parsed: &'a Parsed, file: Option<&'a str>) -> Report<'a> {
-    let event = parsed.event();
-    // As received when it came as a CloudEvent, so extensions and ids are shown as sent.
-    let cloudevent = match parsed.format() {
-        Format::CloudEvents => parsed.to_json(),
-        Format::Choria => event.cloudevent().to_json(),
-    };
-    Report::Event {
-        file,
-        ok: true,
-        format: parsed.format(),
-        kind: event.type_name(),
-        protocol: event.protocol(),
-        id: event.id(),
-        identity: event.identity(),
-        component: event.component(),
-        timestamp: event.timestamp(),
-        subject: event.subject().ok(),
-        display: event.to_string(),
-        event,
-        cloudevent: raw(cloudevent),
-    }
-}
-
-/// Embeds JSON we wrote ourselves as it is, keeping its key order.
-fn raw(json: Vec<u8>) -> Box<RawValue> {
-    let text = String::from_utf8(json).expect("serde_json writes UTF-8");
-    RawValue::from_string(text).expect("serde_json writes valid JSON")
-}
-
-/// A file's bytes, refusing to read more than an event can be.
-fn read_bounded(path: &PathBuf) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_EVENT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    Ok(bytes)
-}
-
-/// Reads one line into `line` keeping at most [`MAX_EVENT_BYTES`] of it: `None` at the end
-/// of input, `Some(true)` when the line was longer than that.
-fn read_line_bounded(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option<bool>> {
-    let mut seen_any = false;
-    let mut overflow = false;
-    loop {
-        let chunk = input.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(seen_any.then_some(overflow));
-        }
-        seen_any = true;
-        let (taken, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let content = &chunk[..if done { taken - 1 } else { taken }];
-        if line.len() + content.len() > MAX_EVENT_BYTES {
-            overflow = true;
-        } else {
-            line.extend_from_slice(content);
-        }
-        input.consume(taken);
-        if done {
-            return Ok(Some(overflow));
-        }
-    }
 }

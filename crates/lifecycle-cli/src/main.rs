@@ -11,7 +11,6 @@ mod emit;
 mod forward;
 mod inspect;
 mod nodes;
-mod output;
 mod react;
 mod simulate;
 mod streams;

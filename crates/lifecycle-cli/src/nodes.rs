@@ -1,21 +1,19 @@
 //! `lifecycle nodes`: the nodes a tally knows, or a replay of CHORIA_EVENTS shows, that a
-//! filter selects; and printing nodes, for `wait` too.
+//! filter selects.
 
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
+use lifecycle_core::Filter;
 use lifecycle_core::duration::Since;
 use lifecycle_core::selection::StateSelection;
-use lifecycle_core::terminal::TerminalSafe;
-use lifecycle_core::{Filter, format_utc};
 use lifecycle_nats::Shutdown;
-use lifecycle_watch::{Node, TallyClient};
+use lifecycle_watch::{TallyClient, write_nodes};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::output;
 
 /// List nodes and the versions they run: those a running tally knows (--tally), or those a
 /// replay of CHORIA_EVENTS shows (--since, default 1h), that --filter selects.
@@ -110,75 +108,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.count {
         println!("{}", nodes.len());
     } else {
-        print(&nodes.iter().collect::<Vec<_>>(), args.json)?;
+        let nodes = nodes.iter().collect::<Vec<_>>();
+        write_nodes(&mut io::stdout().lock(), &nodes, args.json)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prints nodes on stdout: a table, or one JSON object per line. `Ok(false)` when stdout was
-/// closed by its reader.
-pub(crate) fn print(nodes: &[&Node], json: bool) -> anyhow::Result<bool> {
-    let mut out = io::stdout().lock();
-    if json {
-        for node in nodes {
-            if !output::line(&mut out, &serde_json::to_vec(node)?)? {
-                return Ok(false);
-            }
-        }
-        return Ok(true);
-    }
-    let header = ["IDENTITY", "COMPONENT", "VERSION", "LAST SEEN", "STATE"].map(str::to_owned);
-    let rows: Vec<[String; 5]> = nodes
-        .iter()
-        .map(|node| {
-            [
-                TerminalSafe(&node.identity).to_string(),
-                TerminalSafe(&node.component).to_string(),
-                TerminalSafe(&node.version).to_string(),
-                last_seen(node.last_seen),
-                node.state.to_string(),
-            ]
-        })
-        .collect();
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
-            }
-        }
-        if !output::line(&mut out, line.as_bytes())? {
-            return Ok(false);
-        }
-    }
-    out.flush().ok();
-    Ok(true)
-}
-
-/// `2023-11-14 22:13:20 UTC`; the unix seconds when the year cannot be written.
-fn last_seen(unix: i64) -> String {
-    match format_utc(unix) {
-        Some(rfc3339) => format!("{} UTC", rfc3339.trim_end_matches('Z').replace('T', " ")),
-        None => unix.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_seen_is_utc_with_its_zone() {
-        assert_eq!(last_seen(1_700_000_000), "2023-11-14 22:13:20 UTC");
-        assert_eq!(last_seen(i64::MAX), i64::MAX.to_string());
-    }
 }

@@ -1,6 +1,5 @@
 //! `lifecycle simulate`: a simulated fleet, published to NATS or counted by a tally in process.
 
-use std::future::pending;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,9 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use lifecycle_core::Format;
+use lifecycle_demo::count_in_process;
 use lifecycle_nats::Shutdown;
 use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Stats, Upgrade, VersionShare};
-use lifecycle_tally::{ComponentCount, DEFAULT_PREFIX, Limits, Tally, TallyOptions};
+use lifecycle_tally::ComponentCount;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -144,26 +144,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let verb = if args.tally { "counted" } else { "published" };
         let progress = progress(stats.clone(), verb);
         let summary = if args.tally {
-            let tally = Tally::new(TallyOptions::default());
-            tally.set_ready(true);
-            tally.metrics().set_active(true);
-            let (address, http) = lifecycle_tally::serve_at(
-                tally.clone(),
-                args.listen,
-                DEFAULT_PREFIX,
-                Limits::default(),
-                pending(),
-            )
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
             // Printed even when the progress line is hidden (stderr not a terminal).
-            progress.suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
-            let mut sink = crate::tally::in_process(tally);
-            let summary =
-                lifecycle_simulate::run(&mut simulation, &mut sink, &options, &stats, stop())
-                    .await?;
-            http.abort();
-            summary
+            let listening = |address| {
+                progress
+                    .suspend(|| eprintln!("lifecycle simulate: dashboard at http://{address}/"));
+            };
+            let counted = count_in_process(
+                &mut simulation,
+                &options,
+                &stats,
+                args.listen,
+                stop(),
+                listening,
+            );
+            counted.await?
         } else {
             let connection = args.connect.connect().await?;
             let mut publisher = connection.publisher(args.format);

@@ -2,17 +2,14 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
-use lifecycle_nats::{
-    DEFAULT_RETENTION, EVENTS_STREAM, MACHINE_STREAM, StreamChange, StreamSpec, StreamState,
-};
-use serde_json::json;
+use lifecycle_core::terminal::write_line;
+use lifecycle_nats::{DEFAULT_RETENTION, EVENTS_STREAM, MACHINE_STREAM, StreamReport, StreamSpec};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::output;
 
 /// Show the JetStream streams Choria keeps events in, or create them.
 ///
@@ -81,32 +78,28 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .await
                     .with_context(|| format!("cannot create the stream {}", spec.name))?;
                 if !args.json {
-                    let said = match change {
-                        StreamChange::Created => "created".to_owned(),
-                        StreamChange::RetentionUpdated { from } => format!(
-                            "retention changed from {} to {}",
-                            lifecycle_core::duration::format(from),
-                            lifecycle_core::duration::format(spec.retention)
-                        ),
-                        StreamChange::Unchanged => "already as asked".to_owned(),
-                    };
+                    let said = change.describe(spec.retention);
                     writeln!(out, "{}: {said}", spec.name).context("writing to stdout")?;
                 }
             }
         }
         let mut missing = false;
         if !args.json {
-            writeln!(out, "{}", row(HEADER.map(str::to_owned))).context("writing to stdout")?;
+            writeln!(out, "{}", StreamReport::header()).context("writing to stdout")?;
         }
         for name in [EVENTS_STREAM, MACHINE_STREAM] {
             let state = connection.stream_state(name).await?;
             missing |= state.is_none();
-            let line = if args.json {
-                serde_json::to_vec(&as_json(name, state.as_ref()))?
-            } else {
-                row(cells(name, state.as_ref())).into_bytes()
+            let report = StreamReport {
+                name,
+                state: state.as_ref(),
             };
-            if !output::line(&mut out, &line).context("writing to stdout")? {
+            let line = if args.json {
+                report.to_json()
+            } else {
+                report.row().into_bytes()
+            };
+            if !write_line(&mut out, &line).context("writing to stdout")? {
                 return Ok(ExitCode::SUCCESS);
             }
         }
@@ -126,77 +119,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         })
     })
-}
-
-const HEADER: [&str; 9] = [
-    "STREAM",
-    "SUBJECTS",
-    "RETENTION",
-    "REPLICAS",
-    "MESSAGES",
-    "BYTES",
-    "FIRST",
-    "LAST",
-    "CONSUMERS",
-];
-
-/// Column widths: the longest value each column usually holds.
-const WIDTHS: [usize; 9] = [14, 18, 9, 8, 10, 12, 20, 20, 9];
-
-fn row(cells: [String; 9]) -> String {
-    let mut line = String::new();
-    for (cell, width) in cells.iter().zip(WIDTHS) {
-        line.push_str(&format!("{cell:<width$}  "));
-    }
-    line.trim_end().to_owned()
-}
-
-fn cells(name: &str, state: Option<&StreamState>) -> [String; 9] {
-    let Some(s) = state else {
-        let mut cells: [String; 9] = Default::default();
-        cells[0] = name.to_owned();
-        cells[1] = "(does not exist)".to_owned();
-        return cells;
-    };
-    [
-        s.name.clone(),
-        s.subjects.join(","),
-        if s.retention.is_zero() {
-            "forever".to_owned()
-        } else {
-            lifecycle_core::duration::format(s.retention)
-        },
-        s.replicas.to_string(),
-        s.messages.to_string(),
-        s.bytes.to_string(),
-        time(s.first).unwrap_or_else(|| "-".to_owned()),
-        time(s.last).unwrap_or_else(|| "-".to_owned()),
-        s.consumers.to_string(),
-    ]
-}
-
-fn as_json(name: &str, state: Option<&StreamState>) -> serde_json::Value {
-    let Some(s) = state else {
-        return json!({"name": name, "exists": false});
-    };
-    json!({
-        "name": s.name,
-        "exists": true,
-        "subjects": s.subjects,
-        "retention_seconds": s.retention.as_secs(),
-        "replicas": s.replicas,
-        "storage": s.storage,
-        "messages": s.messages,
-        "bytes": s.bytes,
-        "first": time(s.first),
-        "last": time(s.last),
-        "consumers": s.consumers,
-    })
-}
-
-/// RFC 3339, UTC, to the second (none past the year 9999).
-fn time(at: Option<SystemTime>) -> Option<String> {
-    let at = at?;
-    let unix = lifecycle_core::clock::unix_seconds(at);
-    lifecycle_core::format_utc(unix)
 }

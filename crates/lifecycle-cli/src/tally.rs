@@ -4,13 +4,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use lifecycle_core::Event;
 use lifecycle_nats::{Settings, Shutdown};
-use lifecycle_simulate::FnSink;
 use lifecycle_tally::{
-    DEFAULT_ELECTION_TTL, DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS,
-    DEFAULT_PREFIX, Election, Limits, Tally, TallyOptions, serve_at,
+    DEFAULT_MAX_COMPONENTS, DEFAULT_MAX_LOST, DEFAULT_MAX_VERSIONS, DEFAULT_PREFIX, Limits,
+    Service, Tally, TallyOptions, snapshot_name,
 };
 
 use crate::connect::ConnectArgs;
@@ -143,12 +140,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_lost: args.max_lost,
             max_components: args.max_components.into(),
             max_versions: args.max_versions.into(),
-            snapshot: (!args.no_snapshot).then(|| {
-                args.snapshot
-                    .clone()
-                    .or_else(|| args.election.clone())
-                    .unwrap_or_else(|| "tally".to_owned())
-            }),
+            snapshot: (!args.no_snapshot)
+                .then(|| snapshot_name(args.snapshot.as_deref(), args.election.as_deref())),
             snapshot_interval: args.snapshot_interval,
             ..Default::default()
         });
@@ -166,35 +159,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map_or(defaults.max_connections, |n| n as usize),
             ..defaults
         };
-        // Served before connecting: /readyz says what the tally waits for.
-        let (address, http) = serve_at(
-            tally.clone(),
+        let service = Service {
             listen,
-            &args.prefix,
+            prefix: args.prefix.clone(),
             limits,
-            shutdown.requested(),
-        )
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-        eprintln!("lifecycle tally: serving http://{address}/metrics");
-        let election = args
-            .election
-            .as_ref()
-            .map(|name| Election::new(name, DEFAULT_ELECTION_TTL, candidate_id()));
-        tally.run(&settings, election, shutdown.requested()).await?;
-        http.await??;
+            election: args.election.clone(),
+        };
+        let serving = |address| eprintln!("lifecycle tally: serving http://{address}/metrics");
+        service.run(tally, &settings, &shutdown, serving).await?;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// This candidate's name in an election: host and process.
-fn candidate_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "tally".to_owned());
-    format!("{host}-{}", std::process::id())
-}
-
-/// A tally fed the simulated events in this process, without a broker (`simulate --tally`,
-/// `demo` without nats-server).
-pub(crate) fn in_process(tally: Tally) -> FnSink<impl FnMut(Event) + Send> {
-    FnSink(move |event: Event| tally.observe(&event.into()))
 }

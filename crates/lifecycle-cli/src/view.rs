@@ -1,19 +1,17 @@
 //! `lifecycle view`: show events as they happen.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use lifecycle_core::Filter;
 use lifecycle_core::duration::Since;
-use lifecycle_core::terminal::{TerminalSafe, escape_bytes};
-use lifecycle_core::{AnyEvent, Filter};
-use lifecycle_nats::{Received, Shutdown};
-use lifecycle_watch::{EventTemplate, Stop, Watch};
+use lifecycle_nats::Shutdown;
+use lifecycle_watch::{EventTemplate, Stop, Style, Watch, show, view_filter};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::output;
 
 /// Show lifecycle events as they happen, one line each.
 ///
@@ -89,32 +87,13 @@ pub(crate) fn filter(text: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The filter with `--type` and `--component` folded in.
-fn combined(args: &Args) -> anyhow::Result<Filter> {
-    let mut parts: Vec<String> = args.types.clone();
-    if let Some(component) = &args.component {
-        let quoted = component.replace('\\', "\\\\").replace('"', "\\\"");
-        parts.push(format!("component=\"{quoted}\""));
-    }
-    parts.extend(args.filter.clone());
-    Ok(Filter::parse(&parts.join(","))?)
-}
-
-enum Style {
-    Line {
-        colour: bool,
-    },
-    Json,
-    /// Raw unless stdout is a terminal.
-    Debug {
-        raw: bool,
-    },
-    Template(Box<EventTemplate>),
-}
-
 /// Runs `view`; `colour` says whether display lines are coloured by type.
 pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
-    let filter = combined(&args)?;
+    let filter = view_filter(
+        &args.types,
+        args.component.as_deref(),
+        args.filter.as_deref(),
+    )?;
     let style = if let Some(template) = &args.template {
         let template = EventTemplate::new(template).context("invalid --template")?;
         Style::Template(Box::new(template))
@@ -140,94 +119,12 @@ pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
         }
         let mut events = watch.open(&connection).await?;
         let mut out = io::stdout().lock();
-        let mut shown = 0;
-        while args.count.is_none_or(|n| shown < n) {
-            let received = match events.next().await {
-                Ok(received) => received,
-                Err(Stop::Interrupted) => {
-                    return Ok(ExitCode::from(crate::status(Stop::Interrupted, &shutdown)));
-                }
-                Err(Stop::Timeout | Stop::Closed) => break,
-            };
-            let line = render(&style, &received)?;
-            if !output::line(&mut out, &line).context("writing to stdout")? {
-                return Ok(ExitCode::SUCCESS);
+        match show(&mut events, &style, args.count, &mut out).await {
+            Ok(Some(Stop::Interrupted)) => {
+                Ok(ExitCode::from(crate::status(Stop::Interrupted, &shutdown)))
             }
-            out.flush().ok();
-            shown += 1;
+            Ok(_) => Ok(ExitCode::SUCCESS),
+            Err(e) => Err(e.into()),
         }
-        Ok(ExitCode::SUCCESS)
     })
-}
-
-fn render(style: &Style, received: &Received) -> anyhow::Result<Vec<u8>> {
-    let event = received.parsed.event();
-    Ok(match style {
-        Style::Line { colour } => {
-            let line = format!("{} {}", clock(event.timestamp()), TerminalSafe(event));
-            match (colour, colour_of(event)) {
-                (true, Some(code)) => format!("\x1b[{code}m{line}\x1b[0m").into_bytes(),
-                _ => line.into_bytes(),
-            }
-        }
-        Style::Debug { raw: true } => received.payload.to_vec(),
-        Style::Debug { raw: false } => escape_bytes(&received.payload).into_owned().into_bytes(),
-        Style::Json => json_line(received),
-        Style::Template(template) => template
-            .render(received)
-            .context("rendering --template")?
-            .into_bytes(),
-    })
-}
-
-/// The event in Choria format, keys in Choria's order, then `format` and `subject`.
-pub(crate) fn json_line(received: &Received) -> Vec<u8> {
-    let mut json = received.parsed.event().to_json();
-    debug_assert_eq!(json.last(), Some(&b'}'));
-    json.pop();
-    let tail = serde_json::json!({
-        "format": received.parsed.format(),
-        "subject": received.subject.as_str(),
-    });
-    let tail = serde_json::to_vec(&tail).expect("plain JSON serialises");
-    json.push(b',');
-    json.extend_from_slice(&tail[1..]);
-    json
-}
-
-/// `HH:MM:SS` of a unix time, UTC.
-fn clock(timestamp: i64) -> String {
-    let seconds = timestamp.rem_euclid(86_400);
-    format!(
-        "{:02}:{:02}:{:02}",
-        seconds / 3600,
-        seconds % 3600 / 60,
-        seconds % 60
-    )
-}
-
-/// The ANSI colour of a type: startup green, shutdown red, provisioned cyan, alive plain,
-/// governor yellow, upgraded magenta, machine events blue.
-fn colour_of(event: &AnyEvent) -> Option<&'static str> {
-    match event.type_name() {
-        "startup" => Some("32"),
-        "shutdown" => Some("31"),
-        "provisioned" => Some("36"),
-        "governor" => Some("33"),
-        "upgraded" => Some("35"),
-        "transition" | "state" => Some("34"),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clock_is_utc_time_of_day() {
-        assert_eq!(clock(1_700_000_000), "22:13:20");
-        assert_eq!(clock(0), "00:00:00");
-        assert_eq!(clock(-1), "23:59:59");
-    }
 }

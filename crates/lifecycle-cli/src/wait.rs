@@ -13,13 +13,13 @@ use lifecycle_nats::Shutdown;
 use lifecycle_watch::Progress;
 use lifecycle_watch::{
     Condition, Fraction, Gate, KeyBy, PassTemplate, TallyClient, Target, TemplateWait, Wait,
+    write_nodes,
 };
 use tracing::debug;
 
 use crate::connect::ConnectArgs;
 use crate::duration;
-use crate::nodes;
-use crate::output;
+use lifecycle_core::terminal::write_line;
 
 /// Wait until the fleet is in a state (--until), or until enough matching events were seen.
 ///
@@ -145,7 +145,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let mut out = io::stdout().lock();
                 for text in condition.take_output() {
                     // A reader that went away (`| head`) leaves the wait to go on quietly.
-                    let _ = output::line(&mut out, text.as_bytes());
+                    let _ = write_line(&mut out, text.as_bytes());
                 }
             });
         };
@@ -224,7 +224,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if gate.known() == 0 {
         eprintln!("lifecycle: no node the filter selects is known");
     }
-    nodes::print(&gate.failing(), args.json)?;
+    write_nodes(&mut io::stdout().lock(), &gate.failing(), args.json)?;
     Ok(ExitCode::from(status))
 }
 

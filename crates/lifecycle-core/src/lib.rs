@@ -29,8 +29,10 @@
 //! ```
 //!
 //! Beside the event model, in modules of their own: [`duration`] reads durations and times as
-//! the command line takes them, [`terminal`] makes text from the wire safe to print, and
-//! [`selection`] is which nodes a listing of the fleet takes by their state.
+//! the command line takes them, [`terminal`] makes text from the wire safe to print (and
+//! writes lines to a reader that may go away), [`selection`] is which nodes a listing of the
+//! fleet takes by their state, and [`inspect`] reads events from files and lines with a bound
+//! and reports what each is.
 //!
 //! # Features
 //!
@@ -53,6 +55,7 @@ mod event;
 mod fast;
 mod filter;
 mod id;
+pub mod inspect;
 mod interest;
 mod json;
 mod machine;

@@ -29,6 +29,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
+use std::io;
 
 /// Whether `c` is escaped before it reaches a terminal: a control character (C0, DEL, C1),
 /// a line or paragraph separator, or a bidirectional embedding, override or isolate.
@@ -88,6 +89,17 @@ pub fn escape_bytes(bytes: &[u8]) -> Cow<'_, str> {
         }
     }
     Cow::Owned(escaped)
+}
+
+/// Writes `bytes` and a line feed to `out`, a whole line in one call: `Ok(false)` when `out`
+/// was closed by its reader (a broken pipe, as `| head` leaves stdout), when a program should
+/// stop writing quietly.
+pub fn write_line(out: &mut impl io::Write, bytes: &[u8]) -> io::Result<bool> {
+    match out.write_all(bytes).and_then(|()| out.write_all(b"\n")) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Displays `T` with every character [`is_terminal_unsafe`] escaped, without allocating:

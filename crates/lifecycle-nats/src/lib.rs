@@ -10,7 +10,8 @@
 //!   (`lifecycle-core`'s, re-exported); messages that are not events come out as
 //!   [`ReceiveError`]s, never dropped in silence. [`CatchUp`] says when a replay is through.
 //! - [`StreamSpec`] and [`Connection::ensure_stream`] set up `CHORIA_EVENTS` and
-//!   `CHORIA_MACHINE` as Choria's broker does; [`Connection::stream_state`] reports on them.
+//!   `CHORIA_MACHINE` as Choria's broker does; [`Connection::stream_state`] reports on them,
+//!   shown as a table row or JSON by [`StreamReport`].
 //! - [`Durable`] is a durable JetStream consumer whose [`Delivery`]s are acknowledged one by
 //!   one once handled, so nothing is missed while a consumer or its downstream is away; one
 //!   at a time ([`Connection::durable`]) or a window of them ([`Connection::durable_with`],
@@ -49,6 +50,7 @@ mod recurring;
 mod server_url;
 mod settings;
 mod shutdown;
+mod stream_report;
 mod streams;
 mod subscribe;
 
@@ -65,6 +67,7 @@ pub use recurring::{Recurring, WARNING_INTERVAL};
 pub use server_url::ServerUrl;
 pub use settings::{CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, ServerSource, Settings};
 pub use shutdown::{Shutdown, Signal};
+pub use stream_report::StreamReport;
 pub use streams::{
     DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, MACHINE_STREAM, MACHINE_SUBJECTS,
     StreamChange, StreamSpec, StreamState,

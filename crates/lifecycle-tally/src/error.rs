@@ -1,16 +1,20 @@
-//! The tally's one error: the broker failed (the transport's error kept), a snapshot was
-//! not used, or a live feed's listener fell behind or lost its tally.
+//! The tally's one error: the broker failed (the transport's error kept), the HTTP side
+//! could not listen or serve, a snapshot was not used, or a live feed's listener fell
+//! behind or lost its tally.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use crate::refusal::Refusal;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why the tally stopped, a snapshot was not used, or a feed gave no event.
 #[derive(Debug)]
 pub struct Error {
     /// Boxed, as the source: results of the snapshot reader's hot loop stay small.
     kind: Box<ErrorKind>,
-    source: Option<Box<lifecycle_nats::Error>>,
+    source: Option<Source>,
 }
 
 /// The cause of an [`Error`].
@@ -18,8 +22,12 @@ pub struct Error {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// Connecting, subscribing, replaying, electing or storing failed: the transport's
-    /// error ([`lifecycle_nats::Error`]) is shown as it is, and is the source.
+    /// error ([`lifecycle_nats::Error`]) is shown as it is.
     Broker,
+    /// The HTTP side could not listen on this address (the I/O error is the source).
+    Listen(SocketAddr),
+    /// Serving HTTP failed: the I/O error is shown as it is.
+    Serve,
     /// A snapshot was not used: why.
     Snapshot(SnapshotProblem),
     /// A live feed's listener fell behind by more than its budget and missed this many
@@ -77,12 +85,18 @@ impl Error {
     }
 }
 
+impl Error {
+    pub(crate) fn with_source(kind: ErrorKind, source: impl Into<Source>) -> Error {
+        Error {
+            kind: Box::new(kind),
+            source: Some(source.into()),
+        }
+    }
+}
+
 impl From<lifecycle_nats::Error> for Error {
     fn from(error: lifecycle_nats::Error) -> Error {
-        Error {
-            kind: Box::new(ErrorKind::Broker),
-            source: Some(Box::new(error)),
-        }
+        Error::with_source(ErrorKind::Broker, error)
     }
 }
 
@@ -95,11 +109,13 @@ impl From<SnapshotProblem> for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.kind {
-            // The transport says what failed; saying more would print it twice.
-            ErrorKind::Broker => match &self.source {
+            // The transport, or the I/O error, says what failed; saying more would print it
+            // twice.
+            ErrorKind::Broker | ErrorKind::Serve => match &self.source {
                 Some(source) => source.fmt(f),
                 None => f.write_str("the broker failed"),
             },
+            ErrorKind::Listen(address) => write!(f, "cannot listen on {address}"),
             ErrorKind::Snapshot(problem) => problem.fmt(f),
             ErrorKind::FeedLagged(n) => {
                 write!(f, "fell behind the live feed and missed {n} events")
@@ -110,9 +126,13 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
-    /// For the broker, the transport's own causes: its message is this one's.
+    /// For the broker and serving, the cause's own causes: its message is this one's.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().and_then(std::error::Error::source)
+        let source = self.source.as_deref()?;
+        match *self.kind {
+            ErrorKind::Broker | ErrorKind::Serve => source.source(),
+            _ => Some(source),
+        }
     }
 }
 

@@ -30,6 +30,10 @@
 //! - `/` and `/assets/...`, a dashboard of the counts and the live feed, embedded in the
 //!   binary.
 //!
+//! [`Service`] is a whole tally as `lifecycle tally` runs it: served first, then
+//! counting from its broker, campaigning in an election when named ([`candidate_id`],
+//! [`snapshot_name`]).
+//!
 //! ```
 //! use lifecycle_core::{Event, EventType};
 //! use lifecycle_tally::{Change, Fleet};
@@ -58,6 +62,7 @@ mod metrics;
 mod page;
 mod refusal;
 mod run;
+mod service;
 mod snapshot;
 mod snapshot_format;
 mod tally;
@@ -80,6 +85,7 @@ pub use lifecycle_tally_api::{
 pub use metrics::{DEFAULT_PREFIX, MAX_SERIES, Metrics};
 pub use page::{NodeQuery, node_event};
 pub use refusal::Refusal;
+pub use service::{Service, candidate_id, snapshot_name};
 pub use snapshot::{SNAPSHOT_BUCKET, SNAPSHOT_FORMAT, SnapshotInfo};
 pub use tally::{
     Clock, DEFAULT_LOST_RETENTION, DEFAULT_MAX_AGE, DEFAULT_SNAPSHOT_INTERVAL,

@@ -79,6 +79,10 @@ pub enum ErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// A template could not be rendered for an event (the source says why).
+    Render,
+    /// Writing what was shown failed, other than its reader going away (the source says why).
+    Write,
 }
 
 impl Error {
@@ -134,6 +138,8 @@ impl fmt::Display for Error {
             ErrorKind::TallyTooManyNodes { url, limit } => {
                 write!(f, "the tally at {url} lists more than {limit} nodes")
             }
+            ErrorKind::Render => f.write_str("rendering the template"),
+            ErrorKind::Write => f.write_str("writing the events"),
         }
     }
 }

@@ -17,6 +17,8 @@
 //! - [`Wait`] is a whole wait, as `lifecycle wait` runs it: a watch opened, the fleet read
 //!   from a tally first when asked, a condition fed until it holds ([`Waited`]).
 //! - [`TallyClient`] reads the nodes a running tally knows, page by page.
+//! - [`show`] writes events a line each in a [`Style`] (`lifecycle view`), and
+//!   [`write_nodes`] writes nodes as a table or JSON lines (`lifecycle nodes`, `wait`).
 //!
 //! ```no_run
 //! use lifecycle_core::Filter;
@@ -48,6 +50,8 @@ mod gate;
 mod node;
 mod progress;
 mod receive;
+mod show;
+mod table;
 mod tally;
 mod wait;
 
@@ -59,5 +63,7 @@ pub use lifecycle_tally_api::Node;
 pub use lifecycle_template::{EventTemplate, PassTemplate};
 pub use progress::Progress;
 pub use receive::{Events, Step, Stop, Watch};
+pub use show::{Style, json_line, show, view_filter};
+pub use table::write_nodes;
 pub use tally::{CONNECT_TIMEOUT, DEFAULT_MAX_NODES, MAX_PAGE_BYTES, REQUEST_TIMEOUT, TallyClient};
 pub use wait::{Wait, Waited};
