@@ -78,7 +78,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .await
                     .with_context(|| format!("cannot create the stream {}", spec.name))?;
                 if !args.json {
-                    let said = change.describe(spec.retention);
+                    let said = change.describe(spec);
                     writeln!(out, "{}: {said}", spec.name).context("writing to stdout")?;
                 }
             }

@@ -80,6 +80,16 @@ pub enum ErrorKind {
     JetStream,
     /// A subscription ended: the connection was closed.
     SubscriptionEnded,
+    /// A stream's replica count could not be changed to the one asked for (the source says
+    /// why: a cluster too small, a single server).
+    Replicas {
+        /// The stream.
+        stream: String,
+        /// The replicas it has.
+        have: usize,
+        /// The replicas asked for.
+        asked: usize,
+    },
 }
 
 impl Error {
@@ -205,6 +215,14 @@ impl fmt::Display for Error {
                  `lifecycle streams create`"
             ),
             ErrorKind::JetStream => f.write_str("JetStream request failed"),
+            ErrorKind::Replicas {
+                stream,
+                have,
+                asked,
+            } => write!(
+                f,
+                "cannot change stream {stream} from {have} to {asked} replicas"
+            ),
             ErrorKind::SubscriptionEnded => {
                 f.write_str("the subscription ended because the NATS connection was closed")
             }

@@ -1,12 +1,12 @@
 //! Reporting on the JetStream streams as `lifecycle streams` does: a table row or a JSON
 //! object per stream, and what setting one up changed.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use lifecycle_core::duration;
 use serde_json::json;
 
-use crate::streams::{StreamChange, StreamState};
+use crate::streams::{StreamChange, StreamSpec, StreamState};
 
 /// The columns of [`StreamReport::row`].
 const HEADER: [&str; 9] = [
@@ -92,16 +92,27 @@ impl StreamReport<'_> {
 }
 
 impl StreamChange {
-    /// What changed, for a stream whose retention is now `retention`: `created`,
-    /// `retention changed from 1h to 24h`, `already as asked`.
-    pub fn describe(&self, retention: Duration) -> String {
+    /// What changed, for a stream now as `spec` asks: `created`, `retention changed from
+    /// 1h to 24h`, `replicas changed from 1 to 3`, both, or `already as asked`.
+    pub fn describe(&self, spec: &StreamSpec) -> String {
         match self {
             StreamChange::Created => "created".to_owned(),
-            StreamChange::RetentionUpdated { from } => format!(
-                "retention changed from {} to {}",
-                duration::format(*from),
-                duration::format(retention)
-            ),
+            StreamChange::Updated {
+                retention,
+                replicas,
+            } => {
+                let retention = retention.map(|from| {
+                    format!(
+                        "retention changed from {} to {}",
+                        duration::format(from),
+                        duration::format(spec.retention)
+                    )
+                });
+                let replicas = replicas
+                    .map(|from| format!("replicas changed from {from} to {}", spec.replicas));
+                let changes: Vec<String> = retention.into_iter().chain(replicas).collect();
+                changes.join(", ")
+            }
             StreamChange::Unchanged => "already as asked".to_owned(),
         }
     }
@@ -123,6 +134,8 @@ fn time(at: Option<SystemTime>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -137,12 +150,22 @@ mod tests {
             br#"{"exists":false,"name":"CHORIA_MACHINE"}"#
         );
         assert!(StreamReport::header().starts_with("STREAM          SUBJECTS "));
+        let spec = StreamSpec::events(Duration::from_secs(86400), 3);
+        let updated = |retention, replicas| StreamChange::Updated {
+            retention,
+            replicas,
+        };
         assert_eq!(
-            StreamChange::RetentionUpdated {
-                from: Duration::from_secs(3600)
-            }
-            .describe(Duration::from_secs(86400)),
+            updated(Some(Duration::from_secs(3600)), None).describe(&spec),
             "retention changed from 1h to 24h"
+        );
+        assert_eq!(
+            updated(None, Some(1)).describe(&spec),
+            "replicas changed from 1 to 3"
+        );
+        assert_eq!(
+            updated(Some(Duration::from_secs(3600)), Some(1)).describe(&spec),
+            "retention changed from 1h to 24h, replicas changed from 1 to 3"
         );
     }
 }

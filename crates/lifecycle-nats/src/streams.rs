@@ -1,7 +1,7 @@
 //! The JetStream streams Choria's brokers keep events in, set up as Choria's broker sets
 //! them up (go-choria `broker/network/network_jetstream.go`): file storage, the subjects,
-//! a retention (`max_age`) and a replica count; an existing stream whose retention differs is
-//! updated to it, anything else about it is left alone.
+//! a retention (`max_age`) and a replica count; an existing stream whose retention or
+//! replica count differs is updated to them, anything else about it is left alone.
 
 use std::time::{Duration, SystemTime};
 
@@ -64,10 +64,13 @@ impl StreamSpec {
 pub enum StreamChange {
     /// The stream did not exist and was created.
     Created,
-    /// The stream's retention was this and is now the one asked for.
-    RetentionUpdated {
-        /// The retention it had.
-        from: Duration,
+    /// The stream's retention, its replica count or both were other and are now those
+    /// asked for: what they were, for those that changed.
+    Updated {
+        /// The retention it had, when it changed.
+        retention: Option<Duration>,
+        /// The replicas it had, when they changed.
+        replicas: Option<usize>,
     },
     /// The stream was already as asked.
     Unchanged,
@@ -101,22 +104,41 @@ pub struct StreamState {
 }
 
 impl Connection {
-    /// Creates the stream `spec` describes, or sets an existing one's retention to
-    /// `spec.retention`, as Choria's broker does; running it again changes nothing.
+    /// Creates the stream `spec` describes, or sets an existing one's retention and replica
+    /// count to `spec`'s, as Choria's broker does; running it again changes nothing. A replica
+    /// count the cluster cannot give is an error naming both counts, never left as it was
+    /// in silence.
     pub async fn ensure_stream(&self, spec: &StreamSpec) -> Result<StreamChange, Error> {
         let js = self.jetstream()?;
         match js.get_stream(&spec.name).await {
             Ok(mut stream) => {
                 let info = stream.info().await.map_err(Error::jetstream)?;
                 let mut config = info.config.clone();
-                if config.max_age == spec.retention {
+                // The server reports a single replica as 0 or 1.
+                let have = config.num_replicas.max(1);
+                let retention = (config.max_age != spec.retention).then_some(config.max_age);
+                let replicas = (have != spec.replicas).then_some(have);
+                if retention.is_none() && replicas.is_none() {
                     return Ok(StreamChange::Unchanged);
                 }
-                let from = config.max_age;
                 config.max_age = spec.retention;
-                js.update_stream(config).await.map_err(Error::jetstream)?;
-                info!(stream = spec.name, ?from, to = ?spec.retention, "updated JetStream stream retention");
-                Ok(StreamChange::RetentionUpdated { from })
+                config.num_replicas = spec.replicas;
+                js.update_stream(config).await.map_err(|e| match replicas {
+                    Some(have) => Error::with_source(
+                        ErrorKind::Replicas {
+                            stream: spec.name.clone(),
+                            have,
+                            asked: spec.replicas,
+                        },
+                        e,
+                    ),
+                    None => Error::jetstream(e),
+                })?;
+                info!(stream = spec.name, from_retention = ?retention, from_replicas = ?replicas, retention = ?spec.retention, replicas = spec.replicas, "updated JetStream stream");
+                Ok(StreamChange::Updated {
+                    retention,
+                    replicas,
+                })
             }
             Err(e) if is_not_found(e.kind()) => {
                 js.create_stream(StreamConfig {
@@ -174,13 +196,12 @@ impl Connection {
         description: &str,
     ) -> Result<async_nats::jetstream::object_store::ObjectStore, Error> {
         let js = self.jetstream()?;
+        let replicas = self.events_replicas().await?;
         if let Ok(store) = js.get_object_store(bucket).await {
+            self.raise_replicas(&format!("OBJ_{bucket}"), replicas)
+                .await;
             return Ok(store);
         }
-        let replicas = match self.stream_state(crate::EVENTS_STREAM).await? {
-            Some(events) => events.replicas,
-            None => 1,
-        };
         let store = js
             .create_object_store(async_nats::jetstream::object_store::Config {
                 bucket: bucket.to_owned(),
@@ -193,6 +214,67 @@ impl Connection {
             .map_err(Error::jetstream)?;
         info!(bucket, replicas, "created JetStream object store");
         Ok(store)
+    }
+
+    /// The key-value bucket `config` describes, made when missing with as many replicas as
+    /// [`EVENTS_STREAM`](crate::EVENTS_STREAM) has (an election must survive what the events
+    /// survive); an existing bucket with fewer is raised to as many, or a warning says why not.
+    pub async fn key_value(
+        &self,
+        mut config: async_nats::jetstream::kv::Config,
+    ) -> Result<async_nats::jetstream::kv::Store, Error> {
+        let js = self.jetstream()?;
+        let replicas = self.events_replicas().await?;
+        if let Ok(store) = js.get_key_value(&config.bucket).await {
+            self.raise_replicas(&format!("KV_{}", config.bucket), replicas)
+                .await;
+            return Ok(store);
+        }
+        config.num_replicas = replicas;
+        let bucket = config.bucket.clone();
+        let store = js
+            .create_key_value(config)
+            .await
+            .map_err(Error::jetstream)?;
+        info!(bucket, replicas, "created JetStream key-value bucket");
+        Ok(store)
+    }
+
+    /// How many replicas [`EVENTS_STREAM`](crate::EVENTS_STREAM) has; 1 when it does not exist.
+    async fn events_replicas(&self) -> Result<usize, Error> {
+        Ok(match self.stream_state(crate::EVENTS_STREAM).await? {
+            Some(events) => events.replicas.max(1),
+            None => 1,
+        })
+    }
+
+    /// Raises the stream `name` (a bucket's) to `replicas` when it has fewer; a failure is
+    /// warned about, the bucket being usable as it is.
+    async fn raise_replicas(&self, name: &str, replicas: usize) {
+        let Ok(js) = self.jetstream() else { return };
+        let Ok(mut stream) = js.get_stream(name).await else {
+            return;
+        };
+        let Ok(info) = stream.info().await else {
+            return;
+        };
+        let have = info.config.num_replicas.max(1);
+        if have >= replicas {
+            return;
+        }
+        let mut config = info.config.clone();
+        config.num_replicas = replicas;
+        match js.update_stream(config).await {
+            Ok(_) => info!(
+                stream = name,
+                from = have,
+                to = replicas,
+                "raised the replicas of a bucket to the events stream's"
+            ),
+            Err(e) => {
+                tracing::warn!(stream = name, have, wanted = replicas, error = %e, "cannot raise the replicas of a bucket to the events stream's")
+            }
+        }
     }
 
     /// The stream `name`; [`ErrorKind::StreamNotFound`] when it does not exist.

@@ -101,18 +101,15 @@ impl Election {
     }
 }
 
-/// The election bucket, made with `ttl` when it does not exist yet.
+/// The election bucket, made with `ttl` when it does not exist yet, replicated like the events
+/// stream: an election must survive the loss of any one server.
 async fn bucket(connection: &Connection, ttl: Duration) -> Result<kv::Store, Error> {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    if let Ok(store) = js.get_key_value(ELECTION_BUCKET).await {
-        return Ok(store);
-    }
-    js.create_key_value(kv::Config {
-        bucket: ELECTION_BUCKET.to_owned(),
-        history: 1,
-        max_age: ttl,
-        ..Default::default()
-    })
-    .await
-    .map_err(Error::jetstream)
+    connection
+        .key_value(kv::Config {
+            bucket: ELECTION_BUCKET.to_owned(),
+            history: 1,
+            max_age: ttl,
+            ..Default::default()
+        })
+        .await
 }
