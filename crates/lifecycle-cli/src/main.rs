@@ -37,7 +37,8 @@ use tracing_subscriber::fmt::format::{FormatFields, debug_fn};
   lifecycle view --filter 'alive,identity=web*,.version>=0.29.0'
   lifecycle emit alive --identity node1.example.net --component server --version 0.29.4
   lifecycle wait --filter 'alive,version=0.29.4' --count 50 --distinct identity --timeout 10m
-  lifecycle <command> --help    (each command's options and examples)"
+  lifecycle <command> --help    (each command's options and examples)
+JetStream (streams, --since, --durable, react, tally) needs nats-server 2.10 or later."
 )]
 struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace, the libraries below ours

@@ -99,7 +99,8 @@ pub(crate) struct Args {
     http_max_connections: Option<u32>,
 
     /// Campaign for leadership in this election with the other tallies; only the leader's
-    /// metrics say active="1". Without it this tally is always active.
+    /// metrics say active="1". Without it this tally is always active. Needs nats-server
+    /// 2.10 or later.
     #[arg(long, value_name = "NAME")]
     election: Option<String>,
 

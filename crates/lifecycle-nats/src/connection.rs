@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::recurring::Recurring;
 use crate::server_url::{ServerUrl, UrlCredentials, shared_credentials};
 use crate::settings::Settings;
+use crate::version::ServerVersion;
 
 /// A connection to NATS that reconnects by itself and reports what happens to it. Its
 /// `Debug` output names the servers with their credentials redacted.
@@ -203,5 +204,24 @@ impl Connection {
     /// Whether the server has JetStream enabled.
     pub fn has_jetstream(&self) -> bool {
         self.client.server_info().jetstream
+    }
+
+    /// The version the server announced; `None` when it announced none that reads as one.
+    pub fn server_version(&self) -> Option<ServerVersion> {
+        ServerVersion::parse(&self.client.server_info().version)
+    }
+
+    /// Checks that the server is `needs` or later for `what` (`--election`, `JetStream`):
+    /// below, an error naming both versions. A server whose version does not read is let
+    /// through: the feature then fails, or works, on its own terms.
+    pub fn require(&self, what: &str, needs: ServerVersion) -> Result<(), Error> {
+        match self.server_version() {
+            Some(version) if version < needs => Err(Error::new(ErrorKind::ServerTooOld {
+                version: self.client.server_info().version,
+                what: what.to_owned(),
+                needs,
+            })),
+            _ => Ok(()),
+        }
     }
 }

@@ -80,6 +80,15 @@ pub enum ErrorKind {
     JetStream,
     /// A subscription ended: the connection was closed.
     SubscriptionEnded,
+    /// The server is older than a feature needs.
+    ServerTooOld {
+        /// The version the server announced.
+        version: String,
+        /// What needs the newer server (`--election`, `JetStream`).
+        what: String,
+        /// The oldest version that has it.
+        needs: crate::ServerVersion,
+    },
     /// A stream's replica count could not be changed to the one asked for (the source says
     /// why: a cluster too small, a single server).
     Replicas {
@@ -215,6 +224,14 @@ impl fmt::Display for Error {
                  `lifecycle streams create`"
             ),
             ErrorKind::JetStream => f.write_str("JetStream request failed"),
+            ErrorKind::ServerTooOld {
+                version,
+                what,
+                needs,
+            } => write!(
+                f,
+                "nats-server {version} is too old for {what}: needs {needs} or later"
+            ),
             ErrorKind::Replicas {
                 stream,
                 have,

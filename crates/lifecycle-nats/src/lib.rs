@@ -53,6 +53,7 @@ mod shutdown;
 mod stream_report;
 mod streams;
 mod subscribe;
+mod version;
 
 pub use catch_up::CatchUp;
 pub use choria_config::{ChoriaConfig, TlsFiles};
@@ -73,6 +74,7 @@ pub use streams::{
     StreamChange, StreamSpec, StreamState,
 };
 pub use subscribe::{Interest, InvalidMessage, ReceiveError, Received, Subscription};
+pub use version::{JETSTREAM_MIN_VERSION, ServerVersion};
 
 /// README.md's examples compile and run as doctests of this crate, which sees both layers.
 #[cfg(doctest)]

@@ -296,6 +296,7 @@ impl Connection {
         if !self.has_jetstream() {
             return Err(Error::new(ErrorKind::JetStreamUnavailable));
         }
+        self.require("JetStream", crate::JETSTREAM_MIN_VERSION)?;
         Ok(async_nats::jetstream::new(self.client.clone()))
     }
 }

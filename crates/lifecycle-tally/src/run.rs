@@ -5,7 +5,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use lifecycle_nats::{Connection, Error as NatsError, ErrorKind, Recurring, Settings};
+use lifecycle_nats::{
+    Connection, Error as NatsError, ErrorKind, JETSTREAM_MIN_VERSION, Recurring, Settings,
+};
 
 use crate::error::Error;
 use tokio::sync::watch;
@@ -73,7 +75,15 @@ impl Tally {
             let Some(connection) = self.connect(settings, stopped.clone()).await? else {
                 return Ok(None);
             };
-            info!(servers = ?servers, "connected to the NATS broker");
+            let server = connection.client().server_info();
+            info!(servers = ?servers, server = %server.server_name, version = %server.version, "connected to the NATS broker");
+            // An old server is named now, not met later as a decoding error retried for ever.
+            if election.is_some() {
+                connection.require("--election", JETSTREAM_MIN_VERSION)?;
+            }
+            if connection.has_jetstream() {
+                connection.require("the tally's replay and snapshots", JETSTREAM_MIN_VERSION)?;
+            }
             let campaign = async {
                 if let Some(election) = &election {
                     self.campaign(election, &connection, stopped.clone()).await;
