@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lifecycle_core::terminal::write_line;
-use lifecycle_nats::{DEFAULT_RETENTION, EVENTS_STREAM, MACHINE_STREAM, StreamReport, StreamSpec};
+use lifecycle_nats::{
+    DEAD_LETTER_STREAM, DEFAULT_RETENTION, EVENTS_STREAM, MACHINE_STREAM, StreamReport, StreamSpec,
+};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -16,7 +18,9 @@ use crate::duration;
 /// CHORIA_EVENTS holds lifecycle events (choria.lifecycle.>), CHORIA_MACHINE machine events
 /// (choria.machine.>). `view --since`, `wait --since`, `forward --durable` and the tally's
 /// warm start read CHORIA_EVENTS. Choria's broker creates both when Choria Streams is
-/// enabled; against a plain `nats-server -js`, create them here.
+/// enabled; against a plain `nats-server -js`, create them here. LIFECYCLE_DEAD_LETTERS keeps
+/// the dead letters of `forward` and `react` (lifecycle.dead.>: give each its own subject,
+/// such as --dead-letter lifecycle.dead.forward).
 ///
 /// Without a subcommand, prints each stream's messages, bytes, first and last time and
 /// consumers; exits 1 when one does not exist.
@@ -57,6 +61,10 @@ struct CreateArgs {
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration::parse)]
     machine_retention: Duration,
 
+    /// How long LIFECYCLE_DEAD_LETTERS keeps dead letters.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = duration::parse)]
+    dead_letter_retention: Duration,
+
     /// Servers of a JetStream cluster that hold each stream (new streams only).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     replicas: u8,
@@ -71,6 +79,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let specs = [
                 StreamSpec::events(create.events_retention, create.replicas.into()),
                 StreamSpec::machine(create.machine_retention, create.replicas.into()),
+                StreamSpec::dead_letters(create.dead_letter_retention, create.replicas.into()),
             ];
             for spec in &specs {
                 let change = connection
@@ -87,7 +96,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if !args.json {
             writeln!(out, "{}", StreamReport::header()).context("writing to stdout")?;
         }
-        for name in [EVENTS_STREAM, MACHINE_STREAM] {
+        for name in [EVENTS_STREAM, MACHINE_STREAM, DEAD_LETTER_STREAM] {
             let state = connection.stream_state(name).await?;
             missing |= state.is_none();
             let report = StreamReport {

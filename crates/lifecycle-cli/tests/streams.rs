@@ -48,6 +48,7 @@ fn create_makes_both_streams_once_and_then_replay_works() {
         [
             serde_json::json!({"name": "CHORIA_EVENTS", "exists": false}),
             serde_json::json!({"name": "CHORIA_MACHINE", "exists": false}),
+            serde_json::json!({"name": "LIFECYCLE_DEAD_LETTERS", "exists": false}),
         ]
     );
 
@@ -55,7 +56,9 @@ fn create_makes_both_streams_once_and_then_replay_works() {
     assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
     let stdout = text(&created.stdout);
     assert!(
-        stdout.starts_with("CHORIA_EVENTS: created\nCHORIA_MACHINE: created\n"),
+        stdout.starts_with(
+            "CHORIA_EVENTS: created\nCHORIA_MACHINE: created\nLIFECYCLE_DEAD_LETTERS: created\n"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("choria.lifecycle.>"), "{stdout}");
@@ -129,6 +132,12 @@ fn create_makes_both_streams_once_and_then_replay_works() {
     assert_eq!(streams[1]["retention_seconds"], 24 * 3600);
     assert_eq!(streams[1]["messages"], 0);
     assert_eq!(streams[1]["first"], serde_json::Value::Null);
+    assert_eq!(streams[2]["name"], "LIFECYCLE_DEAD_LETTERS");
+    assert_eq!(
+        streams[2]["subjects"],
+        serde_json::json!(["lifecycle.dead.>"])
+    );
+    assert_eq!(streams[2]["retention_seconds"], 7 * 24 * 3600);
 }
 
 #[test]

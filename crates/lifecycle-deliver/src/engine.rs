@@ -13,7 +13,7 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_core::{Filter, KeyBy};
 use lifecycle_nats::{
-    Connection, DeadLetter, DeadLetters, Error, Interest, ReceiveError, Received, Recurring,
+    Connection, DeadLetter, DeadLetters, Error, Interest, Kept, ReceiveError, Received, Recurring,
 };
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
@@ -128,6 +128,8 @@ struct Ctx<H> {
     metrics: RuleMetrics,
     consumer: Option<String>,
     keepalive: Option<Duration>,
+    /// Dead letters no stream kept, told once per interval.
+    lost_letters: std::sync::Mutex<Recurring>,
 }
 
 /// An event given up on.
@@ -267,6 +269,10 @@ impl<H: Handler> Engine<H> {
             metrics: self.metrics.clone(),
             consumer: consumer.map(str::to_owned),
             keepalive,
+            lost_letters: std::sync::Mutex::new(Recurring::new(
+                "dead letters lost: no stream stores their subject (`lifecycle streams create` \
+                 makes LIFECYCLE_DEAD_LETTERS for lifecycle.dead.>)",
+            )),
         });
         // A durable consumer delivers again what was not acknowledged; a live subscription
         // delivers each event once.
@@ -588,15 +594,30 @@ impl<H: Handler> Ctx<H> {
         };
         let id = received.parsed.event().id();
         match letters.publish(received, &letter).await {
-            Ok(()) => {
-                debug!(id = %TerminalSafe(id), subject = letters.subject(), "dead letter published")
+            Ok(Kept::InStream) => {
+                debug!(id = %TerminalSafe(id), subject = letters.subject(), "dead letter kept")
             }
-            Err(error) => warn!(
-                id = %TerminalSafe(id),
-                subject = letters.subject(),
-                error = %lifecycle_core::ErrorChain(&error),
-                "cannot publish the dead letter"
-            ),
+            Ok(Kept::Nowhere) => {
+                self.metrics.count_dead_letter_lost();
+                let mut lost = self
+                    .lost_letters
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                lost.record(format_args!(
+                    "{} on {}",
+                    TerminalSafe(id),
+                    letters.subject()
+                ));
+            }
+            Err(error) => {
+                self.metrics.count_dead_letter_lost();
+                warn!(
+                    id = %TerminalSafe(id),
+                    subject = letters.subject(),
+                    error = %lifecycle_core::ErrorChain(&error),
+                    "cannot publish the dead letter: it is lost"
+                )
+            }
         }
     }
 }

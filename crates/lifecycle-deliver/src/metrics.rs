@@ -26,6 +26,7 @@ pub struct RuleMetrics {
     dead_lettered: Counter,
     deduplicated: Counter,
     invalid: Counter,
+    dead_letters_lost: Counter,
     running: Gauge,
     duration: Histogram,
     dropped: Dropped,
@@ -41,6 +42,7 @@ impl Default for RuleMetrics {
             dead_lettered: Counter::default(),
             deduplicated: Counter::default(),
             invalid: Counter::default(),
+            dead_letters_lost: Counter::default(),
             running: Gauge::default(),
             duration: duration_histogram(),
             dropped: Dropped::default(),
@@ -72,6 +74,11 @@ impl RuleMetrics {
     /// Events given up on: failed permanently or out of attempts.
     pub fn dead_lettered(&self) -> u64 {
         self.dead_lettered.get()
+    }
+
+    /// Dead letters no stream stored: lost.
+    pub fn dead_letters_lost(&self) -> u64 {
+        self.dead_letters_lost.get()
     }
 
     /// Events skipped because their key was acted on within the dedupe window.
@@ -128,6 +135,10 @@ impl RuleMetrics {
         self.dead_lettered.inc();
     }
 
+    pub(crate) fn count_dead_letter_lost(&self) {
+        self.dead_letters_lost.inc();
+    }
+
     pub(crate) fn count_deduplicated(&self) {
         self.deduplicated.inc();
     }
@@ -148,8 +159,8 @@ impl RuleMetrics {
 
     /// Registers them, unlabelled, in `registry` (give it a prefix such as
     /// `lifecycle_forward`): `matched_total`, `succeeded_total`, `failed_total`,
-    /// `retried_total`, `dead_lettered_total`, `deduplicated_total`, `invalid_total`, `running`,
-    /// `action_duration_seconds` and `dropped_total`.
+    /// `retried_total`, `dead_lettered_total`, `deduplicated_total`, `invalid_total`,
+    /// `dead_letters_lost_total`, `running`, `action_duration_seconds` and `dropped_total`.
     pub fn register(&self, registry: &mut Registry) {
         register_common(
             registry,
@@ -161,6 +172,7 @@ impl RuleMetrics {
                 self.dead_lettered.clone(),
                 self.deduplicated.clone(),
                 self.invalid.clone(),
+                self.dead_letters_lost.clone(),
             ],
             self.running.clone(),
             self.duration.clone(),
@@ -190,15 +202,15 @@ impl Drop for Running<'_> {
 }
 
 /// Registers what every engine counts, named and described once for its two kinds of
-/// metrics: the counters matched, succeeded, failed, retried, dead-lettered and
-/// deduplicated, invalid, then the running gauge and the duration histogram.
+/// metrics: the counters matched, succeeded, failed, retried, dead-lettered, deduplicated,
+/// invalid and dead letters lost, then the running gauge and the duration histogram.
 fn register_common<C: Metric, G: Metric, H: Metric>(
     registry: &mut Registry,
-    counters: [C; 7],
+    counters: [C; 8],
     running: G,
     duration: H,
 ) {
-    const COUNTERS: [(&str, &str); 7] = [
+    const COUNTERS: [(&str, &str); 8] = [
         ("matched", "Events the filter passed"),
         ("succeeded", "Events handled successfully and acknowledged"),
         ("failed", "Attempts that failed, transient or permanent"),
@@ -215,6 +227,11 @@ fn register_common<C: Metric, G: Metric, H: Metric>(
         (
             "invalid",
             "Messages that were no lifecycle event, terminated so that they never come back",
+        ),
+        (
+            "dead_letters_lost",
+            "Dead letters no stream stored, so lost (lifecycle streams create makes \
+             LIFECYCLE_DEAD_LETTERS for lifecycle.dead.>)",
         ),
     ];
     for ((name, help), counter) in COUNTERS.into_iter().zip(counters) {
@@ -241,6 +258,7 @@ pub struct Metrics {
     dead_lettered: Family<Label, Counter>,
     deduplicated: Family<Label, Counter>,
     invalid: Family<Label, Counter>,
+    dead_letters_lost: Family<Label, Counter>,
     running: Family<Label, Gauge>,
     duration: Family<Label, Histogram, fn() -> Histogram>,
 }
@@ -255,6 +273,7 @@ impl Default for Metrics {
             dead_lettered: Family::default(),
             deduplicated: Family::default(),
             invalid: Family::default(),
+            dead_letters_lost: Family::default(),
             running: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
         }
@@ -274,6 +293,7 @@ impl Metrics {
             dead_lettered: self.dead_lettered.get_or_create(&label).clone(),
             deduplicated: self.deduplicated.get_or_create(&label).clone(),
             invalid: self.invalid.get_or_create(&label).clone(),
+            dead_letters_lost: self.dead_letters_lost.get_or_create(&label).clone(),
             running: self.running.get_or_create(&label).clone(),
             duration: self.duration.get_or_create(&label).clone(),
             dropped: Dropped::default(),
@@ -294,6 +314,7 @@ impl Metrics {
                 self.dead_lettered.clone(),
                 self.deduplicated.clone(),
                 self.invalid.clone(),
+                self.dead_letters_lost.clone(),
             ],
             self.running.clone(),
             self.duration.clone(),

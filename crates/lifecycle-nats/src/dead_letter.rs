@@ -1,7 +1,10 @@
 //! Dead letters: events that can never be handled, published as they arrived with headers
-//! saying why, so that they can be acknowledged and nothing behind them waits.
+//! saying why, so that they can be acknowledged and nothing behind them waits. Published to
+//! JetStream, so that whether a stream keeps them is known: `lifecycle streams create` makes
+//! one for `lifecycle.dead.>` ([`StreamSpec::dead_letters`](crate::StreamSpec::dead_letters)).
 
 use async_nats::HeaderMap;
+use async_nats::jetstream::context::{GetStreamByNameErrorKind, PublishErrorKind};
 use lifecycle_core::{MACHINE_EVENT_PREFIX, is_lifecycle_subject};
 
 use crate::connection::Connection;
@@ -47,6 +50,18 @@ pub struct DeadLetter {
 pub struct DeadLetters {
     client: async_nats::Client,
     subject: String,
+    /// Whether the server has JetStream: without, no stream can keep them.
+    jetstream: bool,
+}
+
+/// Whether a stream keeps a dead letter published by [`DeadLetters::publish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// A stream stored it.
+    InStream,
+    /// No stream stores its subject (or the server has no JetStream): it is lost unless
+    /// someone happened to be subscribed.
+    Nowhere,
 }
 
 impl Connection {
@@ -58,6 +73,7 @@ impl Connection {
         Ok(DeadLetters {
             client: self.client.clone(),
             subject: subject.to_owned(),
+            jetstream: self.has_jetstream(),
         })
     }
 }
@@ -94,18 +110,38 @@ impl DeadLetters {
         &self.subject
     }
 
-    /// Publishes `received` as it arrived, with `letter` in its headers, and waits until the
-    /// server has it.
-    pub async fn publish(&self, received: &Received, letter: &DeadLetter) -> Result<(), Error> {
+    /// Publishes `received` as it arrived, with `letter` in its headers: to the stream that
+    /// stores the subject, waiting until it has stored it, or, when no stream does, to
+    /// whoever is subscribed, waiting until the server has it ([`Kept::Nowhere`]).
+    pub async fn publish(&self, received: &Received, letter: &DeadLetter) -> Result<Kept, Error> {
+        let headers = dead_letter_headers(received, letter);
+        let payload = received.payload.clone();
+        // Asked each time: a stream made while running keeps the next letter.
+        let js = async_nats::jetstream::new(self.client.clone());
+        let stored = self.jetstream
+            && match js.stream_by_subject(self.subject.clone()).await {
+                Ok(_) => true,
+                Err(e) if e.kind() == GetStreamByNameErrorKind::NotFound => false,
+                Err(e) => return Err(Error::jetstream(e)),
+            };
+        if stored {
+            let ack = js
+                .publish_with_headers(self.subject.clone(), headers, payload)
+                .await
+                .map_err(Error::publish)?;
+            return match ack.await {
+                Ok(_) => Ok(Kept::InStream),
+                // Removed between the question and the publish.
+                Err(e) if e.kind() == PublishErrorKind::StreamNotFound => Ok(Kept::Nowhere),
+                Err(e) => Err(Error::publish(e)),
+            };
+        }
         self.client
-            .publish_with_headers(
-                self.subject.clone(),
-                dead_letter_headers(received, letter),
-                received.payload.clone(),
-            )
+            .publish_with_headers(self.subject.clone(), headers, payload)
             .await
             .map_err(Error::publish)?;
-        self.client.flush().await.map_err(Error::flush)
+        self.client.flush().await.map_err(Error::flush)?;
+        Ok(Kept::Nowhere)
     }
 }
 

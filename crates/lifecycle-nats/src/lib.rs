@@ -58,7 +58,7 @@ mod version;
 pub use catch_up::CatchUp;
 pub use choria_config::{ChoriaConfig, TlsFiles};
 pub use connection::Connection;
-pub use dead_letter::{DeadLetter, DeadLetters, headers as dead_letter_headers};
+pub use dead_letter::{DeadLetter, DeadLetters, Kept, headers as dead_letter_headers};
 pub use durable::{DEFAULT_ACK_WAIT, Delivery, Durable};
 pub use error::{Error, ErrorKind};
 pub use jetstream::ReplayFrom;
@@ -70,8 +70,8 @@ pub use settings::{CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, ServerSo
 pub use shutdown::{Shutdown, Signal};
 pub use stream_report::StreamReport;
 pub use streams::{
-    DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS, MACHINE_STREAM, MACHINE_SUBJECTS,
-    StreamChange, StreamSpec, StreamState,
+    DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS,
+    MACHINE_STREAM, MACHINE_SUBJECTS, StreamChange, StreamSpec, StreamState,
 };
 pub use subscribe::{Interest, InvalidMessage, ReceiveError, Received, Subscription};
 pub use version::{JETSTREAM_MIN_VERSION, ServerVersion};

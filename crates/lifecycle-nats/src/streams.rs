@@ -19,6 +19,12 @@ pub const EVENTS_SUBJECTS: &str = "choria.lifecycle.>";
 /// How long Choria's broker and `lifecycle streams create` keep events unless told otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The stream `lifecycle streams create` makes for dead letters.
+pub const DEAD_LETTER_STREAM: &str = "LIFECYCLE_DEAD_LETTERS";
+/// The subjects of [`DEAD_LETTER_STREAM`]: give each rule or forwarder its own subject under
+/// it, such as `lifecycle.dead.provision`.
+pub const DEAD_LETTER_SUBJECTS: &str = "lifecycle.dead.>";
+
 /// The stream in which Choria's brokers keep machine events.
 pub const MACHINE_STREAM: &str = "CHORIA_MACHINE";
 /// The subjects of [`MACHINE_STREAM`].
@@ -43,6 +49,16 @@ impl StreamSpec {
         StreamSpec {
             name: EVENTS_STREAM.to_owned(),
             subjects: vec![EVENTS_SUBJECTS.to_owned()],
+            retention,
+            replicas,
+        }
+    }
+
+    /// [`DEAD_LETTER_STREAM`]: events `forward` and `react` gave up on.
+    pub fn dead_letters(retention: Duration, replicas: usize) -> StreamSpec {
+        StreamSpec {
+            name: DEAD_LETTER_STREAM.to_owned(),
+            subjects: vec![DEAD_LETTER_SUBJECTS.to_owned()],
             retention,
             replicas,
         }
