@@ -65,9 +65,11 @@ struct CreateArgs {
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = duration::parse)]
     dead_letter_retention: Duration,
 
-    /// Servers of a JetStream cluster that hold each stream (new streams only).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
-    replicas: u8,
+    /// Servers of a JetStream cluster that hold each stream: existing streams are changed to
+    /// as many (or the command fails naming both counts). Without it, new streams get one
+    /// and existing ones keep theirs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5))]
+    replicas: Option<u8>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -77,9 +79,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut out = io::stdout().lock();
         if let Some(Action::Create(create)) = &args.action {
             let specs = [
-                StreamSpec::events(create.events_retention, create.replicas.into()),
-                StreamSpec::machine(create.machine_retention, create.replicas.into()),
-                StreamSpec::dead_letters(create.dead_letter_retention, create.replicas.into()),
+                StreamSpec::events(create.events_retention, create.replicas.map(usize::from)),
+                StreamSpec::machine(create.machine_retention, create.replicas.map(usize::from)),
+                StreamSpec::dead_letters(
+                    create.dead_letter_retention,
+                    create.replicas.map(usize::from),
+                ),
             ];
             for spec in &specs {
                 let change = connection

@@ -23,10 +23,12 @@ pub enum ReplayFrom {
 
 impl Connection {
     /// Creates [`EVENTS_STREAM`] keeping `max_age` of events on one replica, when the server
-    /// lacks it (an existing one's retention becomes `max_age`, see
+    /// lacks it (an existing one's retention becomes `max_age`, its replicas stay, see
     /// [`Connection::ensure_stream`]). Returns whether it was created.
     pub async fn ensure_events_stream(&self, max_age: Duration) -> Result<bool, Error> {
-        let change = self.ensure_stream(&StreamSpec::events(max_age, 1)).await?;
+        let change = self
+            .ensure_stream(&StreamSpec::events(max_age, None))
+            .await?;
         Ok(change == StreamChange::Created)
     }
 

@@ -109,7 +109,8 @@ impl StreamChange {
                     )
                 });
                 let replicas = replicas
-                    .map(|from| format!("replicas changed from {from} to {}", spec.replicas));
+                    .zip(spec.replicas)
+                    .map(|(from, to)| format!("replicas changed from {from} to {to}"));
                 let changes: Vec<String> = retention.into_iter().chain(replicas).collect();
                 changes.join(", ")
             }
@@ -150,7 +151,7 @@ mod tests {
             br#"{"exists":false,"name":"CHORIA_MACHINE"}"#
         );
         assert!(StreamReport::header().starts_with("STREAM          SUBJECTS "));
-        let spec = StreamSpec::events(Duration::from_secs(86400), 3);
+        let spec = StreamSpec::events(Duration::from_secs(86400), Some(3));
         let updated = |retention, replicas| StreamChange::Updated {
             retention,
             replicas,

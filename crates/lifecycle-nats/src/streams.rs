@@ -39,13 +39,14 @@ pub struct StreamSpec {
     pub subjects: Vec<String>,
     /// How long it keeps a message (`max_age`).
     pub retention: Duration,
-    /// How many servers of a cluster hold it.
-    pub replicas: usize,
+    /// How many servers of a cluster hold it; `None` keeps an existing stream's count and
+    /// gives a new one a single replica.
+    pub replicas: Option<usize>,
 }
 
 impl StreamSpec {
     /// [`EVENTS_STREAM`]: lifecycle events.
-    pub fn events(retention: Duration, replicas: usize) -> StreamSpec {
+    pub fn events(retention: Duration, replicas: Option<usize>) -> StreamSpec {
         StreamSpec {
             name: EVENTS_STREAM.to_owned(),
             subjects: vec![EVENTS_SUBJECTS.to_owned()],
@@ -55,7 +56,7 @@ impl StreamSpec {
     }
 
     /// [`DEAD_LETTER_STREAM`]: events `forward` and `react` gave up on.
-    pub fn dead_letters(retention: Duration, replicas: usize) -> StreamSpec {
+    pub fn dead_letters(retention: Duration, replicas: Option<usize>) -> StreamSpec {
         StreamSpec {
             name: DEAD_LETTER_STREAM.to_owned(),
             subjects: vec![DEAD_LETTER_SUBJECTS.to_owned()],
@@ -65,7 +66,7 @@ impl StreamSpec {
     }
 
     /// [`MACHINE_STREAM`]: autonomous agents' machine events.
-    pub fn machine(retention: Duration, replicas: usize) -> StreamSpec {
+    pub fn machine(retention: Duration, replicas: Option<usize>) -> StreamSpec {
         StreamSpec {
             name: MACHINE_STREAM.to_owned(),
             subjects: vec![MACHINE_SUBJECTS.to_owned()],
@@ -133,24 +134,25 @@ impl Connection {
                 // The server reports a single replica as 0 or 1.
                 let have = config.num_replicas.max(1);
                 let retention = (config.max_age != spec.retention).then_some(config.max_age);
-                let replicas = (have != spec.replicas).then_some(have);
+                let asked = spec.replicas.unwrap_or(have);
+                let replicas = (have != asked).then_some(have);
                 if retention.is_none() && replicas.is_none() {
                     return Ok(StreamChange::Unchanged);
                 }
                 config.max_age = spec.retention;
-                config.num_replicas = spec.replicas;
+                config.num_replicas = asked;
                 js.update_stream(config).await.map_err(|e| match replicas {
                     Some(have) => Error::with_source(
                         ErrorKind::Replicas {
                             stream: spec.name.clone(),
                             have,
-                            asked: spec.replicas,
+                            asked,
                         },
                         e,
                     ),
                     None => Error::jetstream(e),
                 })?;
-                info!(stream = spec.name, from_retention = ?retention, from_replicas = ?replicas, retention = ?spec.retention, replicas = spec.replicas, "updated JetStream stream");
+                info!(stream = spec.name, from_retention = ?retention, from_replicas = ?replicas, retention = ?spec.retention, replicas = asked, "updated JetStream stream");
                 Ok(StreamChange::Updated {
                     retention,
                     replicas,
@@ -161,13 +163,13 @@ impl Connection {
                     name: spec.name.clone(),
                     subjects: spec.subjects.clone(),
                     max_age: spec.retention,
-                    num_replicas: spec.replicas,
+                    num_replicas: spec.replicas.unwrap_or(1),
                     storage: StorageType::File,
                     ..Default::default()
                 })
                 .await
                 .map_err(Error::jetstream)?;
-                info!(stream = spec.name, retention = ?spec.retention, replicas = spec.replicas, "created JetStream stream");
+                info!(stream = spec.name, retention = ?spec.retention, replicas = spec.replicas.unwrap_or(1), "created JetStream stream");
                 Ok(StreamChange::Created)
             }
             Err(e) => Err(Error::jetstream(e)),

@@ -45,7 +45,10 @@ async fn a_dead_letter_is_kept_only_where_a_stream_stores_it() {
     );
 
     connection
-        .ensure_stream(&StreamSpec::dead_letters(Duration::from_secs(3600), 1))
+        .ensure_stream(&StreamSpec::dead_letters(
+            Duration::from_secs(3600),
+            Some(1),
+        ))
         .await
         .unwrap();
     assert_eq!(

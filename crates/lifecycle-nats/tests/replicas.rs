@@ -22,7 +22,7 @@ async fn a_replica_count_a_server_cannot_give_is_refused_naming_both_counts() {
     let server = NatsServer::start();
     let connection = connect(&server).await;
     let hour = Duration::from_secs(3600);
-    let one = StreamSpec::events(hour, 1);
+    let one = StreamSpec::events(hour, Some(1));
     assert_eq!(
         connection.ensure_stream(&one).await.unwrap(),
         StreamChange::Created
@@ -33,7 +33,7 @@ async fn a_replica_count_a_server_cannot_give_is_refused_naming_both_counts() {
     );
 
     // One server holds one replica: three cannot be, and saying "as asked" would be a lie.
-    let three = StreamSpec::events(hour, 3);
+    let three = StreamSpec::events(hour, Some(3));
     let error = connection.ensure_stream(&three).await.unwrap_err();
     assert_eq!(
         error.kind(),
@@ -55,7 +55,7 @@ async fn a_replica_count_a_server_cannot_give_is_refused_naming_both_counts() {
     assert_eq!((state.replicas, state.retention), (1, hour));
 
     // What can change does, and says what it was.
-    let day = StreamSpec::events(Duration::from_secs(86_400), 1);
+    let day = StreamSpec::events(Duration::from_secs(86_400), Some(1));
     assert_eq!(
         connection.ensure_stream(&day).await.unwrap(),
         StreamChange::Updated {
