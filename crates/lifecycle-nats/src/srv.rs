@@ -51,7 +51,6 @@ pub(crate) async fn lookup(
         let name = format!("{service}.{domain}");
         // Fully qualified: the name is whole, no search domain is appended.
         let answer = resolver.srv_lookup(format!("{name}.")).await;
-        tried.push(name);
         let records: Vec<SrvRecord> = match answer {
             Ok(lookup) => lookup
                 .iter()
@@ -64,16 +63,18 @@ pub(crate) async fn lookup(
                 .collect(),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Vec::new(),
             Err(e) => {
-                debug!(name = %tried[tried.len() - 1], error = %e, "SRV lookup failed");
+                debug!(%name, error = %e, "SRV lookup failed");
                 failure = Some(e);
+                tried.push(name);
                 continue;
             }
         };
         let servers = servers(records)?;
         if !servers.is_empty() {
-            debug!(name = %tried[tried.len() - 1], ?servers, "NATS servers from SRV records");
+            debug!(%name, ?servers, "NATS servers from SRV records");
             return Ok(servers);
         }
+        tried.push(name);
     }
     let kind = ErrorKind::SrvNotFound {
         config: config.to_owned(),
