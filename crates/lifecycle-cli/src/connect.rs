@@ -33,6 +33,9 @@ pub(crate) struct ConnectArgs {
 
     /// Choria client configuration file (default: ~/.choriarc, ~/.mcollective,
     /// /etc/choria/client.conf, /usr/local/etc/choria/client.conf, the first that exists).
+    /// Read as Choria reads it: plugin.choria.middleware_hosts, else the DNS SRV records of
+    /// plugin.choria.srv_domain; mutual TLS from the file or puppet security provider
+    /// (plugin.choria.ssldir, certificate MCOLLECTIVE_CERTNAME or $USER.mcollective).
     #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
 

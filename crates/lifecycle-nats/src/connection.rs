@@ -114,8 +114,11 @@ async fn wait_connected(client: &async_nats::Client, servers: &[ServerUrl]) {
 impl Connection {
     /// Connects as `settings` say. Fails at once when no server answers, unless
     /// `retry_initial_connect` is set; after that, reconnects forever.
+    /// Brokers that the Choria configuration says to find by DNS are looked up first
+    /// ([`Settings::lookup_servers`]).
     pub async fn connect(settings: &Settings) -> Result<Connection, Error> {
-        let health = Arc::new(Health::new(&settings.servers));
+        let servers = settings.lookup_servers().await?;
+        let health = Arc::new(Health::new(&servers));
         let observer = health.clone();
         let mut options = async_nats::ConnectOptions::new()
             .name(&settings.name)
@@ -138,7 +141,7 @@ impl Connection {
         }
         // async-nats ignores credentials in server URLs (nats-io/nats.rs#1623), and logs
         // the URLs it is given: it gets them bare, and the credentials as options.
-        match shared_credentials(&settings.servers)? {
+        match shared_credentials(&servers)? {
             Some(UrlCredentials::UserPassword { user, password }) => {
                 options = options.user_and_password(user.clone(), password.expose().to_owned());
             }
@@ -157,28 +160,24 @@ impl Connection {
         if settings.retry_initial_connect {
             options = options.retry_on_initial_connect();
         }
-        let addresses: Vec<_> = settings
-            .servers
-            .iter()
-            .map(|s| s.address().clone())
-            .collect();
-        let servers = || settings.servers.iter().map(ToString::to_string).collect();
+        let addresses: Vec<_> = servers.iter().map(|s| s.address().clone()).collect();
+        let shown = || servers.iter().map(ToString::to_string).collect();
         let client = async_nats::connect_with_options(addresses, options)
             .await
             .map_err(|e| match e.kind() {
                 ConnectErrorKind::AuthorizationViolation => {
-                    Error::new(ErrorKind::Unauthorized { servers: servers() })
+                    Error::new(ErrorKind::Unauthorized { servers: shown() })
                 }
-                _ => Error::with_source(ErrorKind::Connect { servers: servers() }, e),
+                _ => Error::with_source(ErrorKind::Connect { servers: shown() }, e),
             })?;
         if settings.retry_initial_connect {
-            wait_connected(&client, &settings.servers).await;
+            wait_connected(&client, &servers).await;
         }
-        info!(servers = ?settings.servers, source = ?settings.source, "NATS connection ready");
+        info!(?servers, source = ?settings.source, "NATS connection ready");
         Ok(Connection {
             client,
             health,
-            servers: settings.servers.clone().into(),
+            servers: servers.into(),
         })
     }
 

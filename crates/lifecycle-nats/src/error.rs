@@ -46,6 +46,16 @@ pub enum ErrorKind {
         /// The servers, credentials redacted.
         servers: Vec<String>,
     },
+    /// The Choria configuration says to find the brokers by DNS SRV records, but none of
+    /// the names tried has any (the source, when there is one, says why a lookup failed).
+    SrvNotFound {
+        /// The configuration file that gave the domain.
+        config: PathBuf,
+        /// The names looked up, in order.
+        tried: Vec<String>,
+    },
+    /// The system's DNS resolver configuration (`/etc/resolv.conf`) cannot be read.
+    DnsConfig,
     /// No connection could be made to any of the servers.
     Connect {
         /// The servers tried, credentials redacted.
@@ -195,6 +205,16 @@ impl fmt::Display for Error {
                  authenticates the same way with every server",
                 servers.join(", ")
             ),
+            ErrorKind::SrvNotFound { config, tried } => write!(
+                f,
+                "no NATS server found: no DNS SRV records for {} (configuration file {} sets \
+                 no plugin.choria.middleware_hosts)",
+                tried.join(" or "),
+                config.display()
+            ),
+            ErrorKind::DnsConfig => {
+                f.write_str("cannot read the system's DNS resolver configuration")
+            }
             ErrorKind::Connect { servers } => {
                 write!(f, "cannot connect to NATS at {}", servers.join(", "))
             }

@@ -2,7 +2,8 @@
 //! filters pushed into subjects, and replay the past from JetStream.
 //!
 //! - [`Settings`] resolves where to connect: `--server`, `NATS_URL`, then the Choria client
-//!   configuration ([`ChoriaConfig`]: brokers and mutual TLS), then `nats://127.0.0.1:4222`.
+//!   configuration ([`ChoriaConfig`]: brokers, or a domain whose DNS SRV records name them,
+//!   and mutual TLS from the file or puppet security provider), then `nats://127.0.0.1:4222`.
 //!   A [`ServerUrl`] may hold a user and password or a token; they are used, never shown.
 //! - [`Connection`] connects, reconnects forever and logs what happens with `tracing`.
 //! - [`Publisher`] sends events to their subjects in either format and flushes.
@@ -50,13 +51,16 @@ mod recurring;
 mod server_url;
 mod settings;
 mod shutdown;
+mod srv;
 mod stream_report;
 mod streams;
 mod subscribe;
 mod version;
 
 pub use catch_up::CatchUp;
-pub use choria_config::{ChoriaConfig, TlsFiles};
+pub use choria_config::{
+    ChoriaConfig, ChoriaEnvironment, PUPPET_ROOT_SSL_DIR, PUPPET_USER_SSL_DIR, TlsFiles,
+};
 pub use connection::Connection;
 pub use dead_letter::{DeadLetter, DeadLetters, Kept, headers as dead_letter_headers};
 pub use durable::{DEFAULT_ACK_WAIT, Delivery, Durable};
@@ -66,8 +70,11 @@ pub use lifecycle_secret::Secret;
 pub use publish::Publisher;
 pub use recurring::{Recurring, WARNING_INTERVAL};
 pub use server_url::ServerUrl;
-pub use settings::{CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, ServerSource, Settings};
+pub use settings::{
+    CHORIA_CONFIG_FILES, ConnectOptions, DEFAULT_SERVER, Environment, ServerSource, Settings,
+};
 pub use shutdown::{Shutdown, Signal};
+pub use srv::SRV_SERVICES;
 pub use stream_report::StreamReport;
 pub use streams::{
     DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, DEFAULT_RETENTION, EVENTS_STREAM, EVENTS_SUBJECTS,

@@ -1,9 +1,10 @@
 //! Where to connect and how: flags, `NATS_URL`, then the Choria client configuration.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::choria_config::{ChoriaConfig, TlsFiles};
+use crate::choria_config::{ChoriaConfig, ChoriaEnvironment, TlsFiles};
 use crate::error::Error;
 use lifecycle_secret::Secret;
 
@@ -41,6 +42,9 @@ pub struct ConnectOptions {
     /// Messages each subscription buffers before it drops (and counts) them; async-nats'
     /// default (65,536) when unset.
     pub subscription_capacity: Option<usize>,
+    /// The DNS server (UDP) asked for the SRV records of the Choria configuration's
+    /// `plugin.choria.srv_domain`; the system's resolver configuration when unset.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -59,6 +63,7 @@ impl fmt::Debug for ConnectOptions {
             .field("retry_initial_connect", &self.retry_initial_connect)
             .field("name", &self.name)
             .field("subscription_capacity", &self.subscription_capacity)
+            .field("dns_server", &self.dns_server)
             .finish()
     }
 }
@@ -72,6 +77,15 @@ pub enum ServerSource {
     Environment,
     /// `plugin.choria.middleware_hosts` of this file.
     ChoriaConfig(PathBuf),
+    /// The DNS SRV records under `domain`, which this file's `plugin.choria.srv_domain` (or
+    /// `CHORIA_SRV_DOMAIN`) names: looked up when connecting
+    /// ([`Settings::lookup_servers`]).
+    Srv {
+        /// The Choria configuration file.
+        config: PathBuf,
+        /// The domain.
+        domain: String,
+    },
     /// Nothing was configured.
     Default,
 }
@@ -79,11 +93,12 @@ pub enum ServerSource {
 /// Resolved connection settings. Their `Debug` output shows no password or token.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Servers as URLs; credentials in them are used, never shown.
+    /// Servers as URLs; credentials in them are used, never shown. Empty when they are
+    /// found by DNS ([`ServerSource::Srv`]): [`Settings::lookup_servers`] gives them.
     pub servers: Vec<ServerUrl>,
     /// Where they came from.
     pub source: ServerSource,
-    /// Mutual TLS, when the Choria configuration uses the file security provider.
+    /// Mutual TLS, when the Choria configuration uses the file or puppet security provider.
     pub tls: Option<TlsFiles>,
     /// A NATS credentials file.
     pub credentials: Option<PathBuf>,
@@ -95,38 +110,85 @@ pub struct Settings {
     pub name: String,
     /// Messages each subscription buffers before dropping.
     pub subscription_capacity: Option<usize>,
+    /// The DNS server asked for SRV records; the system's resolvers when unset.
+    pub dns_server: Option<SocketAddr>,
 }
 
-impl Settings {
-    /// Resolves `options` against the environment (`NATS_URL`, `HOME`) and the files on disk.
-    pub fn resolve(options: &ConnectOptions) -> Result<Settings, Error> {
+/// What settings are resolved against besides the options: this process's environment
+/// ([`Environment::of_process`]), or one a test makes.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `NATS_URL`.
+    pub nats_url: Option<String>,
+    /// The Choria configuration files looked for when `--config` is not given, in order
+    /// (the first that exists is read).
+    pub config_files: Vec<PathBuf>,
+    /// What the Choria configuration's puppet security provider and SRV lookups read.
+    pub choria: ChoriaEnvironment,
+}
+
+impl Environment {
+    /// This process's: `NATS_URL`, [`CHORIA_CONFIG_FILES`] under `HOME`, and
+    /// [`ChoriaEnvironment::of_process`].
+    pub fn of_process() -> Environment {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let candidates: Vec<PathBuf> = CHORIA_CONFIG_FILES
+        let config_files = CHORIA_CONFIG_FILES
             .iter()
             .filter_map(|p| match p.strip_prefix("~/") {
                 Some(rest) => home.as_ref().map(|h| h.join(rest)),
                 None => Some(PathBuf::from(p)),
             })
             .collect();
-        let nats_url = std::env::var("NATS_URL").ok();
-        Settings::resolve_with(options, nats_url.as_deref(), &candidates)
+        Environment {
+            nats_url: std::env::var("NATS_URL").ok(),
+            config_files,
+            choria: ChoriaEnvironment::of_process(),
+        }
+    }
+}
+
+impl Settings {
+    /// Resolves `options` against this process's environment ([`Environment::of_process`])
+    /// and the files on disk. Touches no network: brokers found by DNS are looked up when
+    /// connecting.
+    pub fn resolve(options: &ConnectOptions) -> Result<Settings, Error> {
+        Settings::resolve_in(options, &Environment::of_process())
     }
 
-    /// [`Settings::resolve`] with the environment given, for tests.
+    /// [`Settings::resolve`] with `NATS_URL` and the configuration files given, for tests;
+    /// what the Choria configuration reads besides is this process's.
     pub fn resolve_with(
         options: &ConnectOptions,
         nats_url: Option<&str>,
         config_candidates: &[PathBuf],
     ) -> Result<Settings, Error> {
+        let env = Environment {
+            nats_url: nats_url.map(str::to_owned),
+            config_files: config_candidates.to_vec(),
+            choria: ChoriaEnvironment::of_process(),
+        };
+        Settings::resolve_in(options, &env)
+    }
+
+    /// [`Settings::resolve`] in the environment `environment`.
+    ///
+    /// The servers are the first of: `--server`, `NATS_URL`, the Choria configuration's
+    /// `plugin.choria.middleware_hosts`, its SRV domain (looked up when connecting), and
+    /// [`DEFAULT_SERVER`].
+    pub fn resolve_in(
+        options: &ConnectOptions,
+        environment: &Environment,
+    ) -> Result<Settings, Error> {
+        let load = |path: &PathBuf| ChoriaConfig::load_in(path, &environment.choria);
         let config = match &options.config {
-            Some(path) => Some(ChoriaConfig::load(path)?),
-            None => match config_candidates.iter().find(|p| p.is_file()) {
-                Some(path) => Some(ChoriaConfig::load(path)?),
+            Some(path) => Some(load(path)?),
+            None => match environment.config_files.iter().find(|p| p.is_file()) {
+                Some(path) => Some(load(path)?),
                 None => None,
             },
         };
         let flags = split_servers(options.servers.iter().map(String::as_str));
-        let env = split_servers(nats_url.into_iter());
+        let env = split_servers(environment.nats_url.as_deref().into_iter());
         let parse = |servers: Vec<String>| -> Result<Vec<ServerUrl>, Error> {
             servers.iter().map(|s| ServerUrl::parse(s)).collect()
         };
@@ -138,6 +200,17 @@ impl Settings {
             (
                 config.middleware_hosts.clone(),
                 ServerSource::ChoriaConfig(config.path.clone()),
+            )
+        } else if let Some((config, domain)) = config
+            .as_ref()
+            .and_then(|c| c.srv_domain.as_ref().map(|d| (c, d)))
+        {
+            (
+                Vec::new(),
+                ServerSource::Srv {
+                    config: config.path.clone(),
+                    domain: domain.clone(),
+                },
             )
         } else {
             (
@@ -158,7 +231,21 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| "lifecycle".to_owned()),
             subscription_capacity: options.subscription_capacity,
+            dns_server: options.dns_server,
         })
+    }
+
+    /// The servers to connect to: [`Settings::servers`], or for [`ServerSource::Srv`]
+    /// those its SRV records name (`_mcollective-server._tcp.DOMAIN`, else
+    /// `_x-puppet-mcollective._tcp.DOMAIN`), by priority then weight, each with the port
+    /// its record gives. [`Connection::connect`](crate::Connection::connect) calls it.
+    pub async fn lookup_servers(&self) -> Result<Vec<ServerUrl>, Error> {
+        match &self.source {
+            ServerSource::Srv { config, domain } => {
+                crate::srv::lookup(config, domain, self.dns_server).await
+            }
+            _ => Ok(self.servers.clone()),
+        }
     }
 }
 
@@ -280,17 +367,148 @@ mod tests {
             )
         );
 
-        let config = write(dir, "puppet.conf", "plugin.security.provider = puppet\n");
+        let config = write(dir, "bogus.conf", "plugin.security.provider = pkcs11\n");
         let options = ConnectOptions {
             config: Some(config.clone()),
             ..Default::default()
         };
         let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
-        assert!(
-            lifecycle_core::ErrorChain(&err)
-                .to_string()
-                .contains("plugin.security.provider: 'puppet' is not supported"),
-            "{err}"
+        assert_eq!(
+            lifecycle_core::ErrorChain(&err).to_string(),
+            format!(
+                "configuration file {}: plugin.security.provider: 'pkcs11' is not supported; use \
+                 'file' with certificate, key and ca, or 'puppet'",
+                config.display()
+            )
+        );
+    }
+
+    fn puppet_env(home: &Path) -> ChoriaEnvironment {
+        ChoriaEnvironment {
+            home: Some(home.to_owned()),
+            user: Some("alice".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_puppet_provider_names_the_missing_file_and_the_key() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        let ssl = dir.join("ssl");
+        std::fs::create_dir_all(ssl.join("certs")).unwrap();
+        std::fs::create_dir_all(ssl.join("private_keys")).unwrap();
+        write(&ssl, "certs/alice.mcollective.pem", "c");
+        write(&ssl, "certs/ca.pem", "ca");
+        let with_dir = write(
+            dir,
+            "with-dir.conf",
+            &format!(
+                "plugin.security.provider = puppet\nplugin.choria.ssldir = {}\n",
+                ssl.display()
+            ),
+        );
+        let without_dir = write(
+            dir,
+            "without-dir.conf",
+            "plugin.security.provider = puppet\n",
+        );
+        let env = |config: &Path, home: &Path| {
+            let options = ConnectOptions {
+                config: Some(config.to_owned()),
+                ..Default::default()
+            };
+            let environment = Environment {
+                choria: puppet_env(home),
+                ..Default::default()
+            };
+            Settings::resolve_in(&options, &environment)
+        };
+        let key = ssl.join("private_keys/alice.mcollective.pem");
+        let err = env(&with_dir, dir).unwrap_err();
+        assert_eq!(
+            lifecycle_core::ErrorChain(&err).to_string(),
+            format!(
+                "configuration file {}: plugin.choria.ssldir: file {} does not exist (the \
+                 puppet security provider's key for alice.mcollective)",
+                with_dir.display(),
+                key.display()
+            )
+        );
+        // Without plugin.choria.ssldir, the user's default under HOME; the provider is at fault.
+        let home_ssl = dir.join(".puppetlabs/etc/puppet/ssl");
+        let err = env(&without_dir, dir).unwrap_err();
+        assert_eq!(
+            lifecycle_core::ErrorChain(&err).to_string(),
+            format!(
+                "configuration file {}: plugin.security.provider: file {} does not exist (the \
+                 puppet security provider's certificate for alice.mcollective)",
+                without_dir.display(),
+                home_ssl.join("certs/alice.mcollective.pem").display()
+            )
+        );
+
+        write(&ssl, "private_keys/alice.mcollective.pem", "k");
+        let settings = env(&with_dir, dir).unwrap();
+        assert_eq!(
+            settings.tls,
+            Some(TlsFiles {
+                certificate: ssl.join("certs/alice.mcollective.pem"),
+                key,
+                ca: ssl.join("certs/ca.pem"),
+            })
+        );
+    }
+
+    #[test]
+    fn a_srv_domain_is_looked_up_only_without_other_servers() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        let srv = write(dir, "srv.conf", "plugin.choria.srv_domain = example.net\n");
+        let hosts = write(
+            dir,
+            "hosts.conf",
+            "plugin.choria.srv_domain = example.net\nplugin.choria.middleware_hosts = b1:4222\n",
+        );
+        let off = write(
+            dir,
+            "off.conf",
+            "plugin.choria.srv_domain = example.net\nplugin.choria.use_srv = no\n",
+        );
+        let resolve = |config: &Path, nats_url: Option<&str>| {
+            let options = ConnectOptions {
+                config: Some(config.to_owned()),
+                ..Default::default()
+            };
+            let environment = Environment {
+                nats_url: nats_url.map(str::to_owned),
+                ..Default::default()
+            };
+            let s = Settings::resolve_in(&options, &environment).unwrap();
+            (shown(&s), s.source)
+        };
+        let looked_up = ServerSource::Srv {
+            config: srv.clone(),
+            domain: "example.net".into(),
+        };
+        assert_eq!(resolve(&srv, None), (vec![], looked_up));
+        assert_eq!(
+            resolve(&srv, Some("nats://env:4222")),
+            (
+                vec!["nats://env:4222".to_owned()],
+                ServerSource::Environment
+            )
+        );
+        assert_eq!(
+            resolve(&hosts, None),
+            (
+                vec!["nats://b1:4222".to_owned()],
+                ServerSource::ChoriaConfig(hosts.clone())
+            )
+        );
+        assert_eq!(
+            resolve(&off, None),
+            (vec![DEFAULT_SERVER.to_owned()], ServerSource::Default)
         );
     }
 
