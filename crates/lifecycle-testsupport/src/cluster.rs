@@ -82,21 +82,18 @@ impl NatsCluster {
         cluster
     }
 
-    /// Waits until JetStream's meta group has a leader that sees every running server as
-    /// current: before, placing a replicated stream fails ("no suitable peers").
+    /// Waits until JetStream has a meta leader and every running server says it is healthy
+    /// (`/healthz`: JetStream current with the meta group): before, placing a replicated
+    /// stream fails ("no suitable peers").
     pub fn wait_for_meta_group(&self, within: Duration) {
         let deadline = Instant::now() + within;
-        let running = self.members.iter().filter(|m| m.running).count();
         loop {
-            let whole = self.meta_leader().is_some_and(|leader| {
-                jsz(self.members[leader].monitor).is_some_and(|jsz| {
-                    let followers = jsz["meta_cluster"]["replicas"]
-                        .as_array()
-                        .map_or(0, |r| r.iter().filter(|p| p["current"] == true).count());
-                    followers + 1 >= running
-                })
-            });
-            if whole {
+            let healthy = self
+                .members
+                .iter()
+                .filter(|m| m.running)
+                .all(|m| get(m.monitor, "/healthz").is_some_and(|(status, _)| status == 200));
+            if healthy && self.meta_leader().is_some() {
                 return;
             }
             assert!(
@@ -255,16 +252,26 @@ fn streams(jsz: &Value) -> impl Iterator<Item = &Value> {
 
 /// A server's `/jsz` with streams and consumers; `None` when it does not answer.
 fn jsz(monitor: u16) -> Option<Value> {
+    let (status, body) = get(
+        monitor,
+        "/jsz?accounts=true&streams=true&consumers=true&config=true",
+    )?;
+    (status == 200)
+        .then(|| serde_json::from_str(&body).ok())
+        .flatten()
+}
+
+/// `GET path` from a server's monitoring port: the status and the body; `None` when it does
+/// not answer.
+fn get(monitor: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", monitor)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let request = "GET /jsz?accounts=true&streams=true&consumers=true&config=true HTTP/1.0\r\n\
-                   Host: 127.0.0.1\r\n\r\n";
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
     let text = String::from_utf8(response).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.")
-        .then(|| serde_json::from_str(body).ok())
-        .flatten()
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
 }
