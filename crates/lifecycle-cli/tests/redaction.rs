@@ -13,10 +13,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Logged, free_port};
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_testsupport::{NatsServer, ServerOptions};
+use common::free_port;
+use lifecycle_nats::Connection;
+use lifecycle_testsupport::{Logged, NatsServer, ServerOptions, VERSION, alive, connect, publish};
 
 const SECRETS: [&str; 4] = ["TOKEN", "PASS", "ABC", "FRAG"];
 
@@ -79,26 +78,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
-}
-
 async fn publish_alive(connection: &Connection) {
-    let event = Event::builder(EventType::Alive)
-        .identity("node1.example.net")
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap();
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish(&event).await.unwrap();
-    publisher.flush().await.unwrap();
+    publish(connection, &[alive("node1.example.net", VERSION)]).await;
 }
 
 #[test]

@@ -1,0 +1,87 @@
+//! Events as the tests build them: a node's alive, startup, upgrade or shutdown of the
+//! `server` component, and a fleet of startups.
+
+use std::collections::HashMap;
+
+use lifecycle_core::{Event, EventType, GovernorEventType};
+
+/// The version a test's node runs unless it says otherwise.
+pub const VERSION: &str = "0.29.4";
+
+/// An event of `kind` from `identity`'s `component` at `version`.
+pub fn event(kind: EventType, identity: &str, component: &str, version: &str) -> Event {
+    Event::builder(kind)
+        .identity(identity)
+        .component(component)
+        .version(version)
+        .build()
+        .expect("a valid event")
+}
+
+/// `identity`'s server is alive at `version`.
+pub fn alive(identity: &str, version: &str) -> Event {
+    event(EventType::Alive, identity, "server", version)
+}
+
+/// `identity`'s server started, at [`VERSION`].
+pub fn startup(identity: &str) -> Event {
+    event(EventType::Startup, identity, "server", VERSION)
+}
+
+/// `identity`'s server is shutting down.
+pub fn shutdown(identity: &str) -> Event {
+    Event::builder(EventType::Shutdown)
+        .identity(identity)
+        .component("server")
+        .build()
+        .expect("a valid event")
+}
+
+/// `identity`'s server upgraded from `from` to `to`.
+pub fn upgraded(identity: &str, from: &str, to: &str) -> Event {
+    Event::builder(EventType::Upgraded)
+        .identity(identity)
+        .component("server")
+        .version(from)
+        .new_version(to)
+        .build()
+        .expect("a valid event")
+}
+
+/// `count` startup events of `nodes` identities, `node0.example.net` ... in turn.
+pub fn fleet(count: usize, nodes: usize) -> Vec<Event> {
+    (0..count)
+        .map(|i| startup(&format!("node{}.example.net", i % nodes)))
+        .collect()
+}
+
+/// One event of each type for `component`, from `identity`, every field set.
+pub fn one_of_each(identity: &str, component: &str) -> Vec<Event> {
+    EventType::ALL
+        .into_iter()
+        .map(|t| {
+            Event::builder(t)
+                .identity(identity)
+                .component(component)
+                .version("0.28.0")
+                .new_version(VERSION)
+                .governor("PUPPET")
+                .sequence(3)
+                .governor_event(GovernorEventType::Enter)
+                .timestamp(1_700_000_000)
+                .build()
+                .expect("a valid event")
+        })
+        .collect()
+}
+
+/// Each identity's event ids, in the order of `events`.
+pub fn by_identity(events: &[Event]) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for event in events {
+        map.entry(event.identity().to_owned())
+            .or_default()
+            .push(event.id().to_owned());
+    }
+    map
+}
