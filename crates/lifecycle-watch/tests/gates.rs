@@ -5,74 +5,18 @@
 use std::time::Duration;
 
 use lifecycle_core::duration::Since;
-use lifecycle_core::{Event, EventType, Filter, Format};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_core::{Event, Filter};
+use lifecycle_nats::Connection;
+use lifecycle_testsupport::{
+    NatsServer, alive, connect_with_events as connect, publish_stored as publish, shutdown,
+    upgraded,
+};
 use lifecycle_watch::{
     Events, Gate, PassTemplate, Step, Target, TemplateWait, Watch, catch_up, wait_for,
 };
 
 /// How long anything may take: generous, for a loaded machine.
 const WITHIN: Duration = Duration::from_secs(60);
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    let connection = Connection::connect(&settings).await.unwrap();
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    connection
-}
-
-/// Publishes `events` and waits until the stream holds `stored` messages in all.
-async fn publish(connection: &Connection, events: &[Event], stored: u64) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-    tokio::time::timeout(WITHIN, async {
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= stored) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the stream stores the events");
-}
-
-fn alive(identity: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component("server")
-        .version(version)
-        .build()
-        .unwrap()
-}
-
-fn upgraded(identity: &str, from: &str, to: &str) -> Event {
-    Event::builder(EventType::Upgraded)
-        .identity(identity)
-        .component("server")
-        .version(from)
-        .new_version(to)
-        .build()
-        .unwrap()
-}
-
-fn shutdown(identity: &str) -> Event {
-    Event::builder(EventType::Shutdown)
-        .identity(identity)
-        .component("server")
-        .build()
-        .unwrap()
-}
 
 async fn open(connection: &Connection, filter: &str) -> Events {
     Watch::new(Filter::parse(filter).unwrap())

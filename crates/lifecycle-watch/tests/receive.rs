@@ -5,37 +5,12 @@
 use std::time::Duration;
 
 use lifecycle_core::duration::Since;
-use lifecycle_core::{Event, EventType, Filter};
-use lifecycle_nats::{
-    ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Received, Settings,
-};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_core::{Event, Filter};
+use lifecycle_nats::{Connection, Received};
+use lifecycle_testsupport::{NatsServer, alive, connect_with_events as connect};
 use lifecycle_watch::{Events, Gate, Step, Stop, Target, Watch, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    let connection = Connection::connect(&settings).await.unwrap();
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    connection
-}
-
-fn alive(identity: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component("server")
-        .version(version)
-        .build()
-        .unwrap()
-}
 
 /// Publishes `messages` (subject, payload) and waits until the stream holds `stored` in all.
 async fn store(connection: &Connection, messages: Vec<(String, Vec<u8>)>, stored: u64) {
@@ -47,17 +22,7 @@ async fn store(connection: &Connection, messages: Vec<(String, Vec<u8>)>, stored
             .unwrap();
     }
     connection.client().flush().await.unwrap();
-    tokio::time::timeout(LIMIT, async {
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= stored) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the stream stores the events");
+    lifecycle_testsupport::stored(connection, stored).await;
 }
 
 fn message(event: &Event) -> (String, Vec<u8>) {

@@ -5,56 +5,21 @@ use std::time::Duration;
 
 use lifecycle_core::duration::Since;
 use lifecycle_core::{Event, EventType, Filter, Format};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{
+    NatsServer, VERSION, connect_with_events as connect, publish_stored as publish, shutdown,
+};
 use lifecycle_watch::{ErrorKind, Events, Step, Stop, Watch};
 use tokio::time::Instant;
 
 /// How long anything may take: generous, for a loaded machine.
 const WITHIN: Duration = Duration::from_secs(60);
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    let connection = Connection::connect(&settings).await.unwrap();
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    connection
-}
-
+/// `identity`'s server's event of `event_type` (at 0.29.4, but for a shutdown).
 fn event(event_type: EventType, identity: &str) -> Event {
-    let builder = Event::builder(event_type)
-        .identity(identity)
-        .component("server");
     match event_type {
-        EventType::Shutdown => builder,
-        _ => builder.version("0.29.4"),
+        EventType::Shutdown => shutdown(identity),
+        _ => lifecycle_testsupport::event(event_type, identity, "server", VERSION),
     }
-    .build()
-    .unwrap()
-}
-
-/// Publishes `events` and waits until the stream holds `stored` messages in all.
-async fn publish(connection: &Connection, events: &[Event], stored: u64) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-    tokio::time::timeout(WITHIN, async {
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= stored) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the stream stores the events");
 }
 
 /// The next `n` steps: `type identity` for an event, `caught up`, or why it stopped.
