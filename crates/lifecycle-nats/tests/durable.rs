@@ -8,17 +8,8 @@ use std::time::Duration;
 use common::*;
 use futures_util::StreamExt;
 use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{Connection, Delivery, Durable, Interest, ReceiveError};
+use lifecycle_nats::{Delivery, Durable, Interest, ReceiveError};
 use lifecycle_testsupport::NatsServer;
-
-fn numbered(n: usize) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(format!("node{n}.example.net"))
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap()
-}
 
 async fn next(durable: &mut Durable) -> Delivery {
     match within(60, "a delivery", durable.next()).await {
@@ -28,19 +19,10 @@ async fn next(durable: &mut Durable) -> Delivery {
     }
 }
 
-async fn setup(server: &NatsServer) -> Connection {
-    let connection = connect(server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
-    connection
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_in_order_redelivered_when_not_and_resumed_by_name() {
     let server = NatsServer::start();
-    let connection = setup(&server).await;
+    let connection = connect_with_events(&server).await;
     let interest = Interest::default().types([EventType::Alive]);
     let mut durable = connection
         .durable("forward", &interest, Duration::from_secs(1))
@@ -110,7 +92,7 @@ async fn acknowledged_in_order_redelivered_when_not_and_resumed_by_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_messages_are_reported_and_do_not_block() {
     let server = NatsServer::start();
-    let connection = setup(&server).await;
+    let connection = connect_with_events(&server).await;
     let mut durable = connection
         .durable("invalid", &Interest::default(), Duration::from_secs(30))
         .await
@@ -177,7 +159,7 @@ async fn bad_names_and_missing_streams_are_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn events_left_unacknowledged_come_back_in_stream_order() {
     let server = NatsServer::start();
-    let connection = setup(&server).await;
+    let connection = connect_with_events(&server).await;
     let interest = Interest::default();
     let ack_wait = Duration::from_secs(1);
     let mut durable = connection

@@ -12,11 +12,7 @@ use lifecycle_testsupport::NatsServer;
 #[tokio::test(flavor = "multi_thread")]
 async fn durable_names_that_are_not_subject_tokens_are_refused() {
     let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let connection = connect_with_events(&server).await;
     let interest = Interest::default();
     let cases = [
         (

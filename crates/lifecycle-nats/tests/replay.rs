@@ -10,15 +10,6 @@ use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ErrorKind, Interest, ReplayFrom};
 use lifecycle_testsupport::{NatsServer, ServerOptions};
 
-fn numbered(n: usize) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(format!("node{n}.example.net"))
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_before_and_after_arrive_once_in_order() {
     const HALF: usize = 10_000;
@@ -70,11 +61,7 @@ async fn ten_thousand_before_and_after_arrive_once_in_order() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_from_a_time_and_with_filters() {
     let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let connection = connect_with_events(&server).await;
     let publisher = connection.publisher(Format::CloudEvents);
     publisher
         .publish_all(&one_of_each("old", "server"))
