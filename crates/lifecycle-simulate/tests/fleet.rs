@@ -5,20 +5,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{Event, Format};
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
+
 use lifecycle_simulate::{FleetSpec, FnSink, RunOptions, Simulation, Stats, Upgrade, run};
 use lifecycle_tally::{ComponentCount, Tally, TallyOptions};
-use lifecycle_testsupport::NatsServer;
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
-}
+use lifecycle_testsupport::{NatsServer, connect, connect_with_events};
 
 /// A tally fed in this process, as `lifecycle simulate --tally` feeds it.
 fn in_process(tally: &Tally) -> FnSink<impl FnMut(Event) + Send + '_> {
@@ -44,11 +34,7 @@ async fn assert_tally_matches(tally: &Tally, simulation: &Simulation) {
 
 async fn simulate_through_nats(format: Format, spec: FleetSpec, options: RunOptions) {
     let server = NatsServer::start();
-    connect(&server)
-        .await
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    connect_with_events(&server).await;
     let tally = Tally::new(TallyOptions::default());
     let ingest = {
         let tally = tally.clone();

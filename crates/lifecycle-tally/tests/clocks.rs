@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use common::{connect, within};
+use common::{connect, connect_with_events, within};
 use lifecycle_core::{Event, EventType, Format, NodeState};
 use lifecycle_tally::{NodeQuery, StateSelection, Tally, TallyOptions};
 use lifecycle_testsupport::NatsServer;
@@ -25,11 +25,7 @@ async fn clocks_ahead_behind_and_absurd_are_neither_lost_at_once_nor_kept_foreve
         ("far-future", 32_503_680_000), // the year 3000
     ];
     let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(24 * 3600))
-        .await
-        .unwrap();
+    let connection = connect_with_events(&server).await;
     let clock = Arc::new(AtomicI64::new(now));
     let reading = clock.clone();
     let tally = Tally::new(TallyOptions {

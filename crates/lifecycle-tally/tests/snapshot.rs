@@ -7,27 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect, within};
-use lifecycle_core::{Event, EventType, Format};
+use common::{connect, connect_with_events, within};
+use lifecycle_core::{Event, EventType};
 use lifecycle_nats::{Connection, EVENTS_STREAM};
 use lifecycle_tally::{ComponentCount, SNAPSHOT_BUCKET, Tally, TallyOptions};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, alive, event, publish};
 use tokio::io::AsyncReadExt;
-
-fn alive(identity: &str, component: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component(component)
-        .version(version)
-        .build()
-        .unwrap()
-}
-
-async fn publish(connection: &Connection, events: &[Event]) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-}
 
 /// Waits until the stream has stored `n` messages in all.
 async fn stored(connection: &Connection, n: u64) {
@@ -93,13 +78,9 @@ async fn purge_before(connection: &Connection, sequence: u64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tally_started_after_a_snapshot_counts_from_it_and_what_came_after() {
     let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let connection = connect_with_events(&server).await;
     let first: Vec<Event> = (0..1_000)
-        .map(|i| alive(&format!("node{i}.example.net"), "server", "0.29.4"))
+        .map(|i| alive(&format!("node{i}.example.net"), "0.29.4"))
         .collect();
     publish(&connection, &first).await;
     stored(&connection, 1_000).await;
@@ -110,9 +91,9 @@ async fn a_tally_started_after_a_snapshot_counts_from_it_and_what_came_after() {
 
     // Then 10 upgrades and a new node; and the stream forgets what the snapshot covers.
     let mut after: Vec<Event> = (0..10)
-        .map(|i| alive(&format!("node{i}.example.net"), "server", "0.30.0"))
+        .map(|i| alive(&format!("node{i}.example.net"), "0.30.0"))
         .collect();
-    after.push(alive("new.example.net", "broker", "1.0"));
+    after.push(event(EventType::Alive, "new.example.net", "broker", "1.0"));
     publish(&connection, &after).await;
     stored(&connection, 1_011).await;
     purge_before(&connection, 1_001).await;
@@ -153,13 +134,9 @@ async fn put_object(connection: &Connection, name: &str, bytes: &[u8]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snapshot_that_cannot_be_trusted_is_ignored_for_a_full_replay() {
     let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let connection = connect_with_events(&server).await;
     let events: Vec<Event> = (0..100)
-        .map(|i| alive(&format!("node{i}"), "server", "0.29.4"))
+        .map(|i| alive(&format!("node{i}"), "0.29.4"))
         .collect();
     publish(&connection, &events).await;
     stored(&connection, 100).await;
@@ -169,7 +146,7 @@ async fn a_snapshot_that_cannot_be_trusted_is_ignored_for_a_full_replay() {
     let tally = ingesting(&server, options("good")).await;
     counts_reach(&tally, &want).await;
     tally.observe(&lifecycle_core::AnyEvent::Lifecycle(alive(
-        "ghost", "server", "9.9.9",
+        "ghost", "9.9.9",
     )));
     tally.save_snapshot(&connection).await.unwrap().unwrap();
     let good = object(&connection, "good").await;
