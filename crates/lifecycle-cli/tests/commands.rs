@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Finished, Running, lifecycle as command, lines_of, run};
 
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{BlockingConnection, NatsServer};
 
 /// Emits one event; returns the JSON it sent.
 fn emit(server: &NatsServer, args: &[&str]) -> serde_json::Value {
@@ -24,22 +23,7 @@ fn emit(server: &NatsServer, args: &[&str]) -> serde_json::Value {
 /// A server holding Choria's CHORIA_EVENTS stream, as a Choria broker does.
 fn server_with_stream() -> NatsServer {
     let server = NatsServer::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(DEFAULT_RETENTION)
-            .await
-            .unwrap();
-    });
+    drop(BlockingConnection::connect_with_events(&server));
     server
 }
 
@@ -381,18 +365,9 @@ fn completions_are_generated() {
 /// Publishes a machine transition through the library, as an autonomous agent would.
 fn publish_transition(server: &NatsServer) {
     use lifecycle_core::{AnyEvent, Format, MachineEvent, Transition};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        let publisher = connection.publisher(Format::CloudEvents);
+    let nats = BlockingConnection::connect(server);
+    nats.block_on(async {
+        let publisher = nats.connection.publisher(Format::CloudEvents);
         let transition = AnyEvent::from(MachineEvent::Transition(Transition::new(
             "n1.example.net",
             "m-1",

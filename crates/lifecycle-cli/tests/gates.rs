@@ -5,16 +5,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Running, Serving, run, wait_until};
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{
-    ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Publisher, Settings,
-};
+use lifecycle_core::{Event, EventType};
+use lifecycle_nats::EVENTS_STREAM;
 use lifecycle_simulate::{FleetSpec, Simulation, Step, Upgrade};
 use lifecycle_tally::ComponentCount;
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{BlockingConnection, NatsServer};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -24,57 +22,28 @@ const ROLLED_BACK_AT: i64 = 1_700_000_000;
 /// Publishes events to a server holding CHORIA_EVENTS, and waits until the stream holds
 /// them all.
 struct Fleet {
-    runtime: tokio::runtime::Runtime,
-    connection: Connection,
-    publisher: Publisher,
+    nats: BlockingConnection,
     stored: u64,
 }
 
 impl Fleet {
     fn new(server: &NatsServer) -> Fleet {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let connection = runtime.block_on(async {
-            let options = ConnectOptions {
-                servers: vec![server.url()],
-                ..Default::default()
-            };
-            let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-            let connection = Connection::connect(&settings).await.unwrap();
-            connection
-                .ensure_events_stream(DEFAULT_RETENTION)
-                .await
-                .unwrap();
-            connection
-        });
-        let publisher = connection.publisher(Format::Choria);
         Fleet {
-            runtime,
-            connection,
-            publisher,
+            nats: BlockingConnection::connect_with_events(server),
             stored: 0,
         }
     }
 
     fn publish(&mut self, events: &[Event]) {
         self.stored += events.len() as u64;
-        let stored = self.runtime.block_on(async {
-            self.publisher.publish_all(events).await.unwrap();
-            self.publisher.flush().await.unwrap();
-            let deadline = Instant::now() + LIMIT;
-            loop {
-                let state = self.connection.stream_state(EVENTS_STREAM).await.unwrap();
-                let messages = state.map_or(0, |s| s.messages);
-                if messages >= self.stored || Instant::now() > deadline {
-                    return messages;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
+        self.nats.publish_stored(events, self.stored);
+        let state = self
+            .nats
+            .block_on(self.nats.connection.stream_state(EVENTS_STREAM))
+            .unwrap();
         assert_eq!(
-            stored, self.stored,
+            state.map_or(0, |s| s.messages),
+            self.stored,
             "the stream holds every event published"
         );
     }

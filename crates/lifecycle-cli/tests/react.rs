@@ -289,61 +289,29 @@ http = { url = "https://cd.example.net/hooks/choria", mode = "structured" }
         format!("{}: 2 rules, valid\n", good.display())
     );
 
+    // Every problem on a line of its own, with the file and its line, and status 1. Which
+    // problems there are and what each says is lifecycle-react's
+    // `every_problem_is_reported_with_its_rule_and_line` (tests/load.rs), on the same lines.
     let bad = setup.write(
         "rules.toml",
-        r#"[[rules]]
-name = "provision"
-filter = "startup,version>>1"
-exec = ["/usr/local/bin/provision", "{{ identity"]
-
-[[rules]]
-name = "provision"
-filter = "upgraded"
-http = { url = "ftp://cd.example.net/", mode = "binary" }
-timeout = "2 minutes"
-
-[[rules]]
-name = "a.b"
-filter = "alive"
-exec = ["{{ identity }}"]
-key = "node"
-dedupe = "10m"
-dead_letter = "choria.lifecycle.dead"
-concurrency = 0
-"#,
+        "[[rules]]\nname = \"provision\"\nfilter = \"startup,version>>1\"\nexec = [\"/bin/true\"]\nkey = \"node\"\n",
     );
     let output = check(&bad);
     assert_eq!(output.status.code(), Some(1));
     let file = bad.display();
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
-    let expected = [
-        format!("{file}:3: rule 'provision': filter: "),
-        format!("{file}:4: rule 'provision': exec[1]: invalid template: "),
-        format!("{file}:7: rule 'provision': the name is used twice (first on line 2)"),
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:3: rule 'provision': filter: ")),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
         format!(
-            "{file}:9: rule 'provision': http.url: invalid receiver URL: unknown scheme 'ftp' (expected http:// or https://)"
-        ),
-        format!("{file}:10: rule 'provision': timeout: "),
-        format!("{file}:13: rule 'a.b': invalid rule name 'a.b': "),
-        format!(
-            "{file}:15: rule 'a.b': exec[0]: the program cannot be a template: an event must never choose what runs"
-        ),
-        format!(
-            "{file}:16: rule 'a.b': key: unknown key 'node' (use identity, component, identity+component, none)"
-        ),
-        format!(
-            "{file}:18: rule 'a.b': dead-letter subject \"choria.lifecycle.dead\" is where events are published: they would be received again"
-        ),
-        format!("{file}:19: rule 'a.b': concurrency: must be from 1 to 10000, not 0"),
-    ];
-    assert_eq!(lines.len(), expected.len(), "{stderr}");
-    for (line, expected) in lines.iter().zip(&expected) {
-        assert!(
-            line.starts_with(expected.as_str()),
-            "{line:?} should start with {expected:?}\n{stderr}"
-        );
-    }
+            "{file}:5: rule 'provision': key: unknown key 'node' (use identity, component, identity+component, none)"
+        )
+    );
 
     let broken = setup.write(
         "rules.toml",
@@ -372,16 +340,19 @@ fn without_jetstream_the_error_names_choria_events() {
         "rules.toml",
         "[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\n",
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .arg("react")
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--durable", "react", "--server", &server.url()])
-        .env_remove("RUST_LOG")
-        .env_remove("NATS_URL")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let react = |server: &NatsServer| {
+        Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .arg("react")
+            .arg("--rules")
+            .arg(&rules)
+            .args(["--durable", "react", "--server", &server.url()])
+            .env_remove("RUST_LOG")
+            .env_remove("NATS_URL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let output = react(&server);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
@@ -390,16 +361,7 @@ fn without_jetstream_the_error_names_choria_events() {
     );
 
     let with_jetstream = NatsServer::start();
-    let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .arg("react")
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--durable", "react", "--server", &with_jetstream.url()])
-        .env_remove("RUST_LOG")
-        .env_remove("NATS_URL")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = react(&with_jetstream);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),

@@ -11,9 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Running, Serving, lifecycle, run};
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::{CloudEventsReceiver, NatsServer};
+use lifecycle_core::Event;
+use lifecycle_testsupport::{BlockingConnection, CloudEventsReceiver, NatsServer, VERSION, alive};
 
 /// SIGINT, then SIGTERM, with the exit status a shell reports for each.
 const SIGNALS: [(&str, i32); 2] = [("-INT", 130), ("-TERM", 143)];
@@ -29,28 +28,6 @@ fn send(running: &Running, signal: &str) {
 fn emit(server: &NatsServer, args: &[&str]) {
     let out = run(server, &[&["emit"], args].concat());
     assert_eq!(out.code(), Some(0), "emit {args:?}: {}", out.stderr);
-}
-
-/// A current-thread runtime and a connection to `server`, where CHORIA_EVENTS exists.
-fn connect(server: &NatsServer) -> (tokio::runtime::Runtime, Connection) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let connection = runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(DEFAULT_RETENTION)
-            .await
-            .unwrap();
-        connection
-    });
-    (runtime, connection)
 }
 
 #[test]
@@ -89,7 +66,7 @@ fn view_ends_with_130_on_sigint_and_143_on_sigterm_its_lines_whole() {
 #[test]
 fn wait_until_lists_the_nodes_that_do_not_pass_on_sigterm_as_on_sigint() {
     let server = NatsServer::start();
-    drop(connect(&server));
+    drop(BlockingConnection::connect_with_events(&server));
     for (identity, version) in [("behind", "0.29.4"), ("ahead", "0.30.0")] {
         emit(
             &server,
@@ -158,32 +135,12 @@ fn wait_for_events_ends_with_143_on_sigterm_saying_how_far_it_got() {
 #[test]
 fn nodes_ends_with_143_on_sigterm_before_the_replay_caught_up() {
     let server = NatsServer::start();
-    let (runtime, connection) = connect(&server);
+    let nats = BlockingConnection::connect_with_events(&server);
     const STORED: u64 = 50_000;
-    runtime.block_on(async {
-        let events: Vec<Event> = (0..STORED)
-            .map(|n| {
-                Event::builder(EventType::Alive)
-                    .identity(format!("n{n}"))
-                    .component("server")
-                    .version("0.29.4")
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let publisher = connection.publisher(Format::Choria);
-        publisher.publish_all(&events).await.unwrap();
-        publisher.flush().await.unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= STORED) {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "not all stored");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    let events: Vec<Event> = (0..STORED)
+        .map(|n| alive(&format!("n{n}"), VERSION))
+        .collect();
+    nats.publish_stored(&events, STORED);
     // At -vv every replayed event is logged: the replay takes a while.
     let nodes = Running::subscribed(&server, &["nodes", "--since", "1h"]);
     send(&nodes, "-TERM");
@@ -271,7 +228,7 @@ fn a_live_forward_stopped_while_its_receiver_refuses_says_what_it_dropped() {
 #[test]
 fn react_exits_0_on_sigint_and_sigterm() {
     let server = NatsServer::start();
-    drop(connect(&server));
+    drop(BlockingConnection::connect_with_events(&server));
     let mut rules = tempfile::NamedTempFile::new().unwrap();
     writeln!(
         rules,

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{Process, Serving, wait_until};
 
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_core::{Event, EventType};
+use lifecycle_testsupport::{BlockingConnection, NatsServer, event, events_stream};
 
 /// The value of this tally's gauge `name` (`lifecycle_tally_leader`, say); `None` until it
 /// answers.
@@ -48,29 +47,11 @@ fn active(tally: &Serving) -> Option<bool> {
 }
 
 fn publish(server: &NatsServer, events: &[Event]) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let publisher = Connection::connect(&settings)
-            .await
-            .unwrap()
-            .publisher(Format::Choria);
-        publisher.publish_all(events).await.unwrap();
-        publisher.flush().await.unwrap();
-    });
+    BlockingConnection::connect(server).publish(events);
 }
 
 fn alive(identity: &str, component: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component(component)
-        .version(version)
-        .build()
-        .unwrap()
+    event(EventType::Alive, identity, component, version)
 }
 
 #[test]
@@ -379,49 +360,15 @@ fn serves_from_the_start_and_is_ready_once_the_broker_comes() {
 #[test]
 fn a_tally_started_after_the_events_counts_them_from_jetstream() {
     let server = NatsServer::start();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(Duration::from_secs(3600))
-            .await
-            .unwrap();
-    });
-    publish(
-        &server,
+    let nats = BlockingConnection::connect_with_events(&server);
+    // Stored before the tally starts (a core publish is stored a moment after its flush).
+    nats.publish_stored(
         &[
             alive("n1", "server", "0.29.4"),
             alive("n2", "server", "0.28.0"),
         ],
+        2,
     );
-    // Stored before the tally starts (a core publish is stored a moment after its flush).
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while connection
-            .stream_state(lifecycle_nats::EVENTS_STREAM)
-            .await
-            .unwrap()
-            .map_or(0, |state| state.messages)
-            < 2
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the stream never held both events"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
     let tally = Serving::tally(&server, &[]);
     // Its first answer other than "warming up" already holds the stored events.
     let mut first = None;
@@ -539,20 +486,7 @@ fn simulate_counts_in_process_without_a_broker() {
 #[test]
 fn a_tally_stopped_cleanly_starts_again_from_its_snapshot() {
     let server = NatsServer::start();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let connection = runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(Duration::from_secs(3600))
-            .await
-            .unwrap();
-        connection
-    });
+    let nats = BlockingConnection::connect_with_events(&server);
     let mut first = Serving::tally(&server, &["--snapshot", "cli"]);
     wait_until("readiness", Duration::from_secs(60), || {
         first.get("/readyz").is_some_and(|(s, _)| s == 200)
@@ -572,9 +506,8 @@ fn a_tally_stopped_cleanly_starts_again_from_its_snapshot() {
     });
     first.process.signal("-TERM");
     assert_eq!(first.process.wait(Duration::from_secs(60)), Some(0));
-    runtime.block_on(async {
-        let js = async_nats::jetstream::new(connection.client().clone());
-        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    nats.block_on(async {
+        let stream = events_stream(&nats.connection).await;
         stream.purge().await.unwrap();
     });
 

@@ -6,8 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, VERSION, alive, connect};
 
 const INVALID: usize = 2000;
 
@@ -39,13 +38,7 @@ async fn two_thousand_invalid_messages_make_at_most_a_couple_of_warnings_with_th
         log.push(lines.recv_timeout(left).expect("view subscribes"));
     }
 
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let connection = Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap();
+    let connection = connect(&server).await;
     for i in 0..INVALID {
         connection
             .client()
@@ -57,12 +50,7 @@ async fn two_thousand_invalid_messages_make_at_most_a_couple_of_warnings_with_th
             .unwrap();
     }
     // Then one event: view ends after it (--count 1), so it has seen every message before.
-    let event = lifecycle_core::Event::builder(lifecycle_core::EventType::Alive)
-        .identity("n1")
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap();
+    let event = alive("n1", VERSION);
     connection
         .client()
         .publish(

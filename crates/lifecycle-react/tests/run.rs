@@ -22,6 +22,19 @@ use tokio::task::JoinHandle;
 /// How long anything may take: generous, for a loaded machine.
 const WITHIN: Duration = Duration::from_secs(60);
 
+/// A server with CHORIA_EVENTS, a connection to it, and a directory for the rules' programs.
+async fn world() -> (NatsServer, Connection, Scripts) {
+    let server = NatsServer::start();
+    let connection = connect_with_events(&server).await;
+    (server, connection, Scripts::new())
+}
+
+/// The rule `record` for startup events, running `body` as its program, `extra` added.
+fn record(scripts: &Scripts, body: &str, extra: &str) -> Rules {
+    let program = scripts.script("record", body);
+    rules(scripts, &Scripts::record_rule(&program, "startup", extra))
+}
+
 /// Writes the rules file into `scripts` and loads it.
 fn rules(scripts: &Scripts, text: &str) -> Rules {
     Rules::load(&scripts.write("rules.toml", text)).unwrap()
@@ -94,14 +107,8 @@ printf '%s\n' "$2" >> "$OUT/$1"
 /// `count` startups of `nodes` nodes: every event handled once, in order per node, and
 /// every failure retried. Returns how many runs failed.
 async fn handles_every_event_in_order(program: &str, count: usize, nodes: usize) -> u64 {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
-    let script = setup.script("record", program);
-    let rules = rules(
-        &setup,
-        &Scripts::record_rule(&script, "startup", "concurrency = 8\nmax_attempts = 0"),
-    );
+    let (_server, connection, setup) = world().await;
+    let rules = record(&setup, program, "concurrency = 8\nmax_attempts = 0");
     let metrics = Metrics::default();
     let running = Running::start(&connection, &rules, options("order"), &metrics);
     wait_for_consumer(&connection, &consumer_name("order", "record")).await;
@@ -139,17 +146,12 @@ async fn a_flaky_program_is_retried_until_every_event_is_handled_in_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_at_once_sleeping_a_second_never_more_than_ten() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
+    let (_server, connection, setup) = world().await;
     // Records its start and end times (nanoseconds) on one line.
-    let script = setup.script(
-        "slow",
-        "start=$(date +%s%N)\nsleep 1\nprintf '%s %s %s\\n' \"$start\" \"$(date +%s%N)\" \"$1\" >> \"$OUT/runs\"",
-    );
-    let rules = rules(
+    let rules = record(
         &setup,
-        &Scripts::record_rule(&script, "startup", "concurrency = 10"),
+        "start=$(date +%s%N)\nsleep 1\nprintf '%s %s %s\\n' \"$start\" \"$(date +%s%N)\" \"$1\" >> \"$OUT/runs\"",
+        "concurrency = 10",
     );
     let running = Running::start(&connection, &rules, options("slow"), &Metrics::default());
     wait_for_consumer(&connection, "slow-record").await;
@@ -185,16 +187,11 @@ async fn ten_at_once_sleeping_a_second_never_more_than_ten() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_runs_on_one_durable_name_share_the_events_each_handled_once() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
-    let script = setup.script(
-        "record",
-        "sleep 0.01\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
-    );
-    let rules = rules(
+    let (_server, connection, setup) = world().await;
+    let rules = record(
         &setup,
-        &Scripts::record_rule(&script, "startup", "concurrency = 5"),
+        "sleep 0.01\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
+        "concurrency = 5",
     );
     let (one, two) = (Metrics::default(), Metrics::default());
     let first = Running::start(&connection, &rules, options("shared"), &one);
@@ -239,9 +236,7 @@ async fn two_runs_on_one_durable_name_share_the_events_each_handled_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_identity_full_of_shell_metacharacters_is_one_literal_argument() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
+    let (_server, connection, setup) = world().await;
     let marker = setup.path("pwned");
     // Records each argument on its own line, then the environment the rule gave it.
     let script = setup.script(
@@ -302,16 +297,11 @@ exec = ["{}", "--node", "{{{{ identity }}}}", "{{{{ component }}}}-{{{{ version 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopped_and_started_again_no_event_is_lost_and_each_node_keeps_its_order() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
-    let script = setup.script(
-        "record",
-        "sleep 0.02\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
-    );
-    let rules = rules(
+    let (_server, connection, setup) = world().await;
+    let rules = record(
         &setup,
-        &Scripts::record_rule(&script, "startup", "concurrency = 5"),
+        "sleep 0.02\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
+        "concurrency = 5",
     );
     let mut first_options = options("again");
     // Actions still running at the stop are abandoned at once: their events stay
@@ -358,25 +348,16 @@ const DEAD: &str = "lifecycle.dead.react";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_programs_are_dead_lettered_and_the_others_go_on() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
+    let (_server, connection, setup) = world().await;
     // node3 fails for a while (exit 3, retried); node4's events can never be handled (65).
-    let script = setup.script(
-        "record",
+    let rules = record(
+        &setup,
         "case \"$1\" in\n\
          node3.example.net) echo \"cannot provision $1\" >&2; exit 3;;\n\
          node4.example.net) echo \"bad event for $1\" >&2; exit 65;;\n\
          esac\n\
          printf '%s\\n' \"$2\" >> \"$OUT/$1\"",
-    );
-    let rules = rules(
-        &setup,
-        &Scripts::record_rule(
-            &script,
-            "startup",
-            &format!("concurrency = 4\nmax_attempts = 3\ndead_letter = \"{DEAD}\""),
-        ),
+        &format!("concurrency = 4\nmax_attempts = 3\ndead_letter = \"{DEAD}\""),
     );
     let metrics = Metrics::default();
     let mut letters = connection.client().subscribe(DEAD).await.unwrap();
@@ -456,9 +437,7 @@ async fn failing_programs_are_dead_lettered_and_the_others_go_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_prints_what_would_run_and_acknowledges_nothing() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
+    let (_server, connection, setup) = world().await;
     let script = setup.script("record", RECORD);
     let rules = rules(
         &setup,
@@ -579,9 +558,7 @@ http = {{ url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "struct
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_http_rule_posts_every_event_to_a_cloudevents_receiver_in_order() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
-    let setup = Scripts::new();
+    let (_server, connection, setup) = world().await;
     // Its first answers are 503s: retried, never lost, never repeated.
     let receiver = CloudEventsReceiver::start_failing(3);
     let rules = rules(

@@ -33,24 +33,36 @@ pub async fn connect_with_events(server: &NatsServer) -> Connection {
     connection
 }
 
-/// A current-thread runtime and a connection made on it to a server where `CHORIA_EVENTS`
-/// exists: for tests that are not async themselves.
+/// A current-thread runtime and a connection made on it: for tests that are not async
+/// themselves. The connection is served only while the runtime runs (in `block_on`).
 #[derive(Debug)]
 pub struct BlockingConnection {
     /// The runtime the connection lives on.
     pub runtime: tokio::runtime::Runtime,
-    /// The connection, see [`connect_with_events`].
+    /// The connection.
     pub connection: Connection,
 }
 
 impl BlockingConnection {
-    /// Connects to `server` and makes sure `CHORIA_EVENTS` exists.
+    /// Connects to `server` (see [`connect`]).
     pub fn connect(server: &NatsServer) -> BlockingConnection {
+        BlockingConnection::on_runtime(|| connect(server))
+    }
+
+    /// Connects to `server` and makes sure `CHORIA_EVENTS` exists (see
+    /// [`connect_with_events`]).
+    pub fn connect_with_events(server: &NatsServer) -> BlockingConnection {
+        BlockingConnection::on_runtime(|| connect_with_events(server))
+    }
+
+    fn on_runtime<F: Future<Output = Connection>>(
+        connect: impl FnOnce() -> F,
+    ) -> BlockingConnection {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let connection = runtime.block_on(connect_with_events(server));
+        let connection = runtime.block_on(connect());
         BlockingConnection {
             runtime,
             connection,
