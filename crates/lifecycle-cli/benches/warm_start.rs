@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, started};
 
 struct Options {
     rounds: usize,
@@ -267,8 +267,7 @@ async fn main() {
             .unwrap_or_default()
             .trim()
     );
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     connection
         .ensure_events_stream(Duration::from_secs(24 * 3600))
         .await

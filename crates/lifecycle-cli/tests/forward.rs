@@ -13,8 +13,8 @@ use common::{free_port, metric, scrape_until};
 use lifecycle_core::{Event, EventType};
 use lifecycle_nats::Connection;
 use lifecycle_testsupport::{
-    CloudEventsReceiver, Logged, NatsServer, VERSION, alive, connect, connect_with_events, event,
-    publish, wait_for_consumer, wait_settled,
+    CloudEventsReceiver, Logged, NatsServer, VERSION, alive, connect_with_events, event, publish,
+    started, started_with_events, wait_for_consumer, wait_settled,
 };
 
 const EVENTS: usize = 1000;
@@ -92,8 +92,7 @@ async fn wait_for(receiver: &CloudEventsReceiver, at_least: usize, what: &[&Forw
 
 #[tokio::test(flavor = "multi_thread")]
 async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     let mut receiver = CloudEventsReceiver::start();
     receiver.stop();
     let port = free_port();
@@ -126,8 +125,7 @@ async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     // Slow to answer, so that the kill below most likely comes between the receiver
     // recording an event and the forwarder acknowledging it.
     let mut receiver = CloudEventsReceiver::start_slow(Duration::from_millis(5));
@@ -204,8 +202,7 @@ async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn live_forwarding_applies_the_filter() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     let receiver = CloudEventsReceiver::start();
     let forward = run_forward(
         &server,
@@ -241,8 +238,7 @@ async fn live_forwarding_applies_the_filter() {
 /// event.
 #[tokio::test(flavor = "multi_thread")]
 async fn live_forwarding_behind_a_receiver_that_never_answers_counts_its_drops() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     // Accepts connections (the kernel does) and never reads a request.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free_port();
@@ -335,6 +331,16 @@ fn poison() -> Event {
     Event::from_json(&serde_json::to_vec(&json).unwrap()).unwrap()
 }
 
+/// Publishes [`poison`], then twenty good events: all of them.
+async fn publish_poison_then_twenty(connection: &Connection) -> (Event, Vec<Event>) {
+    let bad = poison();
+    let good: Vec<Event> = (0..20)
+        .map(|i| alive(&format!("node{i}.example.net"), VERSION))
+        .collect();
+    publish(connection, &[vec![bad.clone()], good.clone()].concat()).await;
+    (bad, good)
+}
+
 /// Subscribes to the dead-letter subject.
 async fn dead_letters(connection: &Connection) -> async_nats::Subscriber {
     let subscriber = connection.client().subscribe(DEAD).await.unwrap();
@@ -374,8 +380,7 @@ fn dead_letter_lines(forward: &Forward) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_order() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     let receiver = CloudEventsReceiver::start();
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
@@ -388,11 +393,7 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
     wait_for_consumer(&connection, "poison", &[&forward]).await;
     let mut letters = dead_letters(&connection).await;
 
-    let bad = poison();
-    let good: Vec<Event> = (0..20)
-        .map(|i| alive(&format!("node{i}.example.net"), VERSION))
-        .collect();
-    publish(&connection, &[vec![bad.clone()], good.clone()].concat()).await;
+    let (bad, good) = publish_poison_then_twenty(&connection).await;
 
     wait_for(&receiver, 20, &[&forward]).await;
     let letter = next_dead_letter(&mut letters, &forward).await;
@@ -456,8 +457,7 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_poison_event_does_not_stall_live_forwarding() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     let receiver = CloudEventsReceiver::start();
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
@@ -474,11 +474,7 @@ async fn a_poison_event_does_not_stall_live_forwarding() {
     );
     forward.logged("receiving events").await;
     let mut letters = dead_letters(&connection).await;
-    let bad = poison();
-    let good: Vec<Event> = (0..20)
-        .map(|i| alive(&format!("node{i}.example.net"), VERSION))
-        .collect();
-    publish(&connection, &[vec![bad.clone()], good.clone()].concat()).await;
+    let (bad, good) = publish_poison_then_twenty(&connection).await;
     // Dead-lettered at its first attempt (never retried, see the metrics below), so the
     // twenty behind it are not held up.
     wait_for(&receiver, 20, &[&forward]).await;
@@ -513,8 +509,7 @@ async fn refused_by_the_receiver(
     args: &[&str],
     attempts: u64,
 ) {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     let events: Vec<Event> = (0..count)
         .map(|i| alive(&format!("node{i}.example.net"), VERSION))
         .collect();

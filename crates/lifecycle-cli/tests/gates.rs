@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Running, Serving, run, wait_until};
+use common::{ROLLOUT_GATE, Running, Serving, run, wait_until};
 use lifecycle_core::{Event, EventType};
 use lifecycle_nats::EVENTS_STREAM;
 use lifecycle_simulate::{FleetSpec, Simulation, Step, Upgrade};
@@ -115,16 +115,10 @@ fn rolled_out_but_three(server: &NatsServer) -> (Fleet, [String; 3]) {
     (fleet, behind)
 }
 
-const UNTIL_ALL: [&str; 8] = [
-    "wait",
-    "--filter",
-    "component=server",
-    "--until",
-    ".version>=0.30.0",
-    "--all",
-    "--since",
-    "10m",
-];
+/// The rollout gate over every node a replay of the last ten minutes shows.
+fn until_all() -> Vec<&'static str> {
+    [&ROLLOUT_GATE[..], &["--all", "--since", "10m"]].concat()
+}
 
 #[test]
 fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
@@ -132,7 +126,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     let (mut fleet, behind) = rolled_out_but_three(&server);
 
     // Times out, listing exactly those three with their version and when last seen.
-    let mut args = UNTIL_ALL.to_vec();
+    let mut args = until_all();
     args.extend(["--timeout", "10s"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
@@ -176,7 +170,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     assert_eq!(listed, expected);
 
     // Running while any is behind; done once the last one upgrades again.
-    let mut args = UNTIL_ALL.to_vec();
+    let mut args = until_all();
     args.extend(["--timeout", "120s"]);
     let mut wait = Running::subscribed(&server, &args);
     // Caught up with the replay: the state now, three behind.
@@ -194,7 +188,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     assert_eq!(out.stdout, "");
 
     // And a wait started now succeeds from the replay alone.
-    let mut args = UNTIL_ALL.to_vec();
+    let mut args = until_all();
     args.extend(["--timeout", "120s"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -205,15 +199,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
     let server = NatsServer::start();
     let (_fleet, _) = rolled_out_but_three(&server);
     let gate = |extra: &[&str]| {
-        let mut args = vec![
-            "wait",
-            "--filter",
-            "component=server",
-            "--until",
-            ".version>=0.30.0",
-            "--since",
-            "10m",
-        ];
+        let mut args = [&ROLLOUT_GATE[..], &["--since", "10m"]].concat();
         args.extend_from_slice(extra);
         run(&server, &args)
     };
@@ -404,11 +390,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
 
     // A tally of the same stream agrees: its API filters each node's state.
     let tally = Serving::tally(&server, &[]);
-    wait_until("the tally is ready", LIMIT, || {
-        tally
-            .get("/readyz")
-            .is_some_and(|(status, _)| status == 200)
-    });
+    tally.wait_ready(LIMIT);
     let url = format!("http://{}", tally.address);
     let out = run(&server, &["nodes", "--tally", &url, "--json"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -504,16 +486,8 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     );
 
     // The fleet is the tally's; live events move it.
-    let gate = [
-        "wait",
-        "--tally",
-        &url,
-        "--filter",
-        "component=server",
-        "--until",
-        ".version>=0.30.0",
-    ];
-    let mut args = gate.to_vec();
+    let gate = [&ROLLOUT_GATE[..], &["--tally", &url]].concat();
+    let mut args = gate.clone();
     args.extend(["--all", "--timeout", "10s", "--json"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
@@ -540,11 +514,7 @@ fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
     let mut fleet = Fleet::new(&server);
     let tally = Serving::tally(&server, &["--max-age", "2s"]);
     // Ready: connected and caught up, so that every listing below is answered.
-    wait_until("the tally is ready", LIMIT, || {
-        tally
-            .get("/readyz")
-            .is_some_and(|(status, _)| status == 200)
-    });
+    tally.wait_ready(LIMIT);
     let url = format!("http://{}", tally.address);
     let shutdown = Event::builder(EventType::Shutdown)
         .identity("n2")

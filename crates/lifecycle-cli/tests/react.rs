@@ -9,10 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, metric, scrape_until};
-use lifecycle_core::EventType;
 use lifecycle_testsupport::{
-    Logged, NatsServer, Scripts, connect_with_events, event, events_stream, fleet, publish,
-    startup, upgraded, wait_for_consumer, wait_settled,
+    Logged, NatsServer, RECORD_ALL, Scripts, events_stream, fleet, publish, shutdown,
+    started_with_events, startup, upgraded, wait_for_consumer, wait_settled,
 };
 
 /// A running `lifecycle react`.
@@ -53,17 +52,9 @@ async fn wait_lines(scripts: &Scripts, name: &str, n: usize, react: &React) {
 /// waits for the events the dead one held and says so.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_mid_run_and_restarted_every_event_is_still_handled() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     let setup = Scripts::new();
-    let script = setup.script(
-        "record",
-        "sleep 0.02\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
-    );
-    let rules = setup.write(
-        "rules.toml",
-        &Scripts::record_rule(&script, "startup", "concurrency = 10"),
-    );
+    let rules = setup.record_rules(RECORD_ALL, "concurrency = 10");
     let mut first = start_react(&server, &rules, "crash", &[]);
     wait_for_consumer(&connection, "crash-record", &[&first]).await;
     let events = fleet(400, 40);
@@ -107,27 +98,11 @@ const DEAD: &str = "lifecycle.dead.react";
 /// lifecycle-react's `failing_programs_are_dead_lettered_and_the_others_go_on`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_whose_program_always_fails_is_dead_lettered_and_the_others_go_on() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     let setup = Scripts::new();
-    let script = setup.script(
-        "record",
+    let rules = setup.record_rules(
         "if [ \"$1\" = node3.example.net ]; then echo \"cannot provision $1\" >&2; exit 3; fi\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"",
-    );
-    let rules = setup.write(
-        "rules.toml",
-        &format!(
-            r#"
-[[rules]]
-name = "provision"
-filter = "startup"
-exec = ["{}", "{{{{ identity }}}}", "{{{{ id }}}}"]
-concurrency = 4
-max_attempts = 3
-dead_letter = "{DEAD}"
-"#,
-            script.display()
-        ),
+        &format!("concurrency = 4\nmax_attempts = 3\ndead_letter = \"{DEAD}\""),
     );
     let port = free_port();
     let react = start_react(
@@ -136,7 +111,7 @@ dead_letter = "{DEAD}"
         "dead",
         &["--metrics", &format!("127.0.0.1:{port}")],
     );
-    wait_for_consumer(&connection, "dead-provision", &[&react]).await;
+    wait_for_consumer(&connection, "dead-record", &[&react]).await;
     let events = fleet(50, 5);
     publish(&connection, &events).await;
     let others: Vec<_> = events
@@ -145,17 +120,17 @@ dead_letter = "{DEAD}"
         .cloned()
         .collect();
     wait_for_handled(&setup, &others, &react).await;
-    wait_settled(&connection, "dead-provision", &[&react]).await;
+    wait_settled(&connection, "dead-record", &[&react]).await;
     setup.assert_in_order(&others);
     assert!(setup.lines("node3.example.net").is_empty());
     let scraped = scrape_until(port, "every event counted", METRICS_WITHIN, |m| {
-        metric(m, "lifecycle_react_succeeded_total{rule=\"provision\"}") == 40
-            && metric(m, "lifecycle_react_dead_lettered_total{rule=\"provision\"}") == 10
+        metric(m, "lifecycle_react_succeeded_total{rule=\"record\"}") == 40
+            && metric(m, "lifecycle_react_dead_lettered_total{rule=\"record\"}") == 10
     });
     let series = |name: &str| {
         metric(
             &scraped,
-            &format!("lifecycle_react_{name}{{rule=\"provision\"}}"),
+            &format!("lifecycle_react_{name}{{rule=\"record\"}}"),
         )
     };
     assert_eq!(series("matched_total"), 50);
@@ -176,15 +151,14 @@ dead_letter = "{DEAD}"
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_prints_what_would_run_and_acknowledges_nothing() {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     let setup = Scripts::new();
     let rules = setup.write(
         "rules.toml",
         r#"
 [[rules]]
 name = "provision"
-filter = "startup,component=provision_mode_server"
+filter = "startup"
 exec = ["/usr/local/bin/provision", "--node", "{{ identity }}"]
 
 [[rules]]
@@ -193,22 +167,15 @@ filter = "upgraded"
 http = { url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "structured" }
 "#,
     );
-    let provisioning = event(
-        EventType::Startup,
-        "new1.example.net",
-        "provision_mode_server",
-        "0.29.4",
-    );
+    // Only the last two are for a rule; --count 2 ends the run after them.
+    let provisioning = startup("new1.example.net");
     let upgraded = upgraded("web1.example.net", "0.29.3", "0.29.4");
-    publish(
-        &connection,
-        &[
-            startup("ignored.example.net"),
-            provisioning.clone(),
-            upgraded.clone(),
-        ],
-    )
-    .await;
+    let events = [
+        shutdown("ignored.example.net"),
+        provisioning.clone(),
+        upgraded.clone(),
+    ];
+    publish(&connection, &events).await;
     let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
         .arg("react")
         .arg("--rules")
@@ -252,25 +219,11 @@ http = { url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "structu
 #[test]
 fn check_names_the_rule_and_the_line_of_every_problem() {
     let setup = Scripts::new();
+    // Valid: what each setting of a rule may hold is lifecycle-react's tests/load.rs.
     let good = setup.write(
         "rules.toml",
-        r#"
-[[rules]]
-name = "provision"
-filter = "startup,component=provision_mode_server"
-exec = ["/usr/local/bin/provision", "--node", "{{ identity }}"]
-concurrency = 10
-key = "identity"
-max_attempts = 5
-timeout = "2m"
-dedupe = "10m"
-dead_letter = "lifecycle.dead.provision"
-
-[[rules]]
-name = "notify-cd"
-filter = "upgraded,component=server"
-http = { url = "https://cd.example.net/hooks/choria", mode = "structured" }
-"#,
+        "[[rules]]\nname = \"provision\"\nfilter = \"startup\"\nexec = [\"/bin/true\"]\n\n\
+         [[rules]]\nname = \"notify-cd\"\nfilter = \"upgraded\"\nhttp = { url = \"https://cd.example.net/\" }\n",
     );
     let check = |path: &Path| {
         Command::new(env!("CARGO_BIN_EXE_lifecycle"))

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::free_port;
 use lifecycle_nats::Connection;
-use lifecycle_testsupport::{Logged, NatsServer, ServerOptions, VERSION, alive, connect, publish};
+use lifecycle_testsupport::{Logged, NatsServer, ServerOptions, VERSION, alive, publish, started};
 
 const SECRETS: [&str; 4] = ["TOKEN", "PASS", "ABC", "FRAG"];
 
@@ -110,8 +110,7 @@ fn forward_refuses_an_invalid_url_saying_why_and_never_echoing_it() {
 async fn forward_logs_and_dead_letters_show_the_receiver_redacted() {
     use futures_util::StreamExt;
     const DEAD: &str = "lifecycle.dead.redaction";
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     for (url, shown) in valid(free_port()) {
         let mut letters = connection.client().subscribe(DEAD).await.unwrap();
         connection.client().flush().await.unwrap();
@@ -200,30 +199,20 @@ fn react_check_reports_an_invalid_url_without_echoing_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn react_dry_run_shows_the_receiver_redacted() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     let dir = tempfile::tempdir().unwrap();
     for (url, shown) in valid(9) {
         let path = rules(dir.path(), &url);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args([
-                "react",
-                "-vv",
-                "--rules",
-                &path,
-                "--dry-run",
-                "--count",
-                "1",
-            ])
-            .args(["--server", &server.url()])
-            .env_remove("NATS_URL")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let args = [
+            "react",
+            "-vv",
+            "--rules",
+            &path,
+            "--dry-run",
+            "--count",
+            "1",
+        ];
+        let mut child = common::lifecycle(&server, &args).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while child.try_wait().unwrap().is_none() {
             if Instant::now() > deadline {
@@ -350,12 +339,7 @@ fn nats_secrets_come_from_files_or_systemd_credentials() {
     );
     assert_eq!(code, Some(0), "the nats-token credential: {stderr}");
 
-    let password = NatsServer::with_options(ServerOptions {
-        args: ["--user", "alice", "--pass", "s3cret"]
-            .map(String::from)
-            .into(),
-        ..Default::default()
-    });
+    let password = NatsServer::with_password("alice", "s3cret");
     let with_password = format!("nats://alice:s3cret@127.0.0.1:{}\n", password.port());
     let servers = dir.path().join("servers");
     std::fs::write(&servers, &with_password).unwrap();

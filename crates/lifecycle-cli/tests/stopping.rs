@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Running, Serving, lifecycle, run};
+use common::{ROLLOUT_GATE, Running, Serving, emit_args, lifecycle, run};
 use lifecycle_core::Event;
 use lifecycle_testsupport::{BlockingConnection, CloudEventsReceiver, NatsServer, VERSION, alive};
 
@@ -35,18 +35,7 @@ fn view_ends_with_130_on_sigint_and_143_on_sigterm_its_lines_whole() {
     let server = NatsServer::start();
     for (signal, code) in SIGNALS {
         let mut view = Running::subscribed(&server, &["view"]);
-        emit(
-            &server,
-            &[
-                "alive",
-                "-i",
-                "node1",
-                "-c",
-                "server",
-                "--version",
-                "0.29.4",
-            ],
-        );
+        emit(&server, &emit_args("alive", "node1", "0.29.4"));
         view.printed("[alive] node1: server version 0.29.4");
         send(&view, signal);
         let out = view.finish();
@@ -68,33 +57,12 @@ fn wait_until_lists_the_nodes_that_do_not_pass_on_sigterm_as_on_sigint() {
     let server = NatsServer::start();
     drop(BlockingConnection::connect_with_events(&server));
     for (identity, version) in [("behind", "0.29.4"), ("ahead", "0.30.0")] {
-        emit(
-            &server,
-            &[
-                "startup",
-                "-i",
-                identity,
-                "-c",
-                "server",
-                "--version",
-                version,
-            ],
-        );
+        emit(&server, &emit_args("startup", identity, version));
     }
     for (signal, code) in SIGNALS {
         let mut wait = Running::subscribed(
             &server,
-            &[
-                "wait",
-                "--filter",
-                "component=server",
-                "--until",
-                ".version>=0.30.0",
-                "--since",
-                "1h",
-                "--timeout",
-                "120s",
-            ],
+            &[&ROLLOUT_GATE[..], &["--since", "1h", "--timeout", "120s"]].concat(),
         );
         // The replay caught up: the state is the fleet's.
         wait.logged("1/2 nodes pass");
@@ -195,18 +163,7 @@ fn a_live_forward_stopped_while_its_receiver_refuses_says_what_it_dropped() {
     let mut forward = Running::spawn(lifecycle(&server, &["forward", "--to", &url, "-v"]));
     forward.logged("receiving events");
     for identity in ["n1", "n2", "n3"] {
-        emit(
-            &server,
-            &[
-                "alive",
-                "-i",
-                identity,
-                "-c",
-                "server",
-                "--version",
-                "0.29.4",
-            ],
-        );
+        emit(&server, &emit_args("alive", identity, "0.29.4"));
     }
     forward.logged("action failed, retrying");
     send(&forward, "-TERM");

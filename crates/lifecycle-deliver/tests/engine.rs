@@ -7,8 +7,7 @@ use lifecycle_core::{Event, Filter};
 use lifecycle_deliver::{Engine, Failure, Handler, Settings, Stopped};
 use lifecycle_nats::{Connection, Received};
 use lifecycle_testsupport::{
-    NatsServer, connect_with_events as connect, events_stream, publish, startup, wait_settled,
-    wait_until,
+    events_stream, publish, started_with_events, startup, wait_settled, wait_until,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -84,8 +83,7 @@ fn run_durable<H: Handler>(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let record = Record::default();
     let mut settings = Settings::new("test");
     settings.concurrency = 4;
@@ -137,8 +135,7 @@ async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
 /// not taken).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_live_run_counts_what_it_did_not_deliver_as_dropped() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let record = Record::default();
     let mut settings = Settings::new("live");
     settings.concurrency = 2;
@@ -212,8 +209,7 @@ impl Handler for Unstuck {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let record = Record::default();
     let mut settings = Settings::new("dedupe");
     // Types go into the subjects; the identity glob is applied here.
@@ -290,8 +286,7 @@ impl Handler for OneAtATime {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn many_at_once_each_key_keeps_its_order_and_every_acknowledgement_is_confirmed() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let handler = OneAtATime::default();
     let mut settings = Settings::new("order");
     settings.concurrency = 16;

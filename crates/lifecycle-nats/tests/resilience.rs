@@ -60,13 +60,9 @@ async fn subscriber_and_publisher_resume_after_a_broker_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_survives_a_broker_restart() {
     let mut server = NatsServer::start();
-    let connection = connect(&server).await;
-    assert!(
-        connection
-            .ensure_events_stream(Duration::from_secs(3600))
-            .await
-            .unwrap()
-    );
+    // That this makes the stream (ensure_events_stream says true) is replay.rs's
+    // ten_thousand_before_and_after_arrive_once_in_order.
+    let connection = connect_with_events(&server).await;
     let publisher = connection.publisher(Format::Choria);
     let first: Vec<Event> = (0..50)
         .map(|i| alive(&format!("first-{i}"), VERSION))

@@ -53,7 +53,7 @@ use lifecycle_core::EventType;
 use lifecycle_deliver::{Engine, Handler, Metrics, RuleMetrics};
 use lifecycle_nats::{Connection, Interest, Received};
 use lifecycle_react::{Options, Rules, consumer_name, run, settings};
-use lifecycle_testsupport::{NatsServer, connect_with_events, events_stream, fleet, publish};
+use lifecycle_testsupport::{events_stream, fleet, publish, started_with_events};
 
 /// Waits until the durable consumer `name` exists.
 async fn wait_for_consumer(connection: &Connection, name: &str) {
@@ -128,8 +128,7 @@ async fn main() {
     if smoke {
         runs = 1;
     }
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (_server, connection) = started_with_events().await;
     let bench = Bench {
         receiver: Receiver::start().await,
         connection,

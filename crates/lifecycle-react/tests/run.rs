@@ -12,8 +12,9 @@ use lifecycle_deliver::Metrics;
 use lifecycle_nats::{Connection, ReplayFrom};
 use lifecycle_react::{Options, Rules, consumer_name, dry_run, run};
 use lifecycle_testsupport::{
-    CloudEventsReceiver, NatsServer, RECORD, Scripts, by_identity, connect_with_events, event,
-    events_stream, fleet, publish, shutdown, startup, upgraded, wait_settled, wait_until, within,
+    CloudEventsReceiver, NatsServer, RECORD, RECORD_ALL, Scripts, by_identity, event,
+    events_stream, fleet, publish, shutdown, started_with_events, startup, upgraded, wait_settled,
+    wait_until, within,
 };
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -24,15 +25,13 @@ const WITHIN: Duration = Duration::from_secs(60);
 
 /// A server with CHORIA_EVENTS, a connection to it, and a directory for the rules' programs.
 async fn world() -> (NatsServer, Connection, Scripts) {
-    let server = NatsServer::start();
-    let connection = connect_with_events(&server).await;
+    let (server, connection) = started_with_events().await;
     (server, connection, Scripts::new())
 }
 
 /// The rule `record` for startup events, running `body` as its program, `extra` added.
 fn record(scripts: &Scripts, body: &str, extra: &str) -> Rules {
-    let program = scripts.script("record", body);
-    rules(scripts, &Scripts::record_rule(&program, "startup", extra))
+    Rules::load(&scripts.record_rules(body, extra)).unwrap()
 }
 
 /// Writes the rules file into `scripts` and loads it.
@@ -87,6 +86,26 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// `dry_run` of `rules` from `from`, at most `limit` events, until `shutdown`: how many it
+/// printed, and what.
+async fn dry(
+    connection: &Connection,
+    rules: &Rules,
+    from: ReplayFrom,
+    limit: Option<u64>,
+    shutdown: impl Future<Output = ()>,
+) -> (u64, String) {
+    let mut out = Vec::new();
+    let printed = tokio::time::timeout(
+        WITHIN,
+        dry_run(connection, rules, Some(from), limit, &mut out, shutdown),
+    )
+    .await
+    .expect("the dry run ends in time")
+    .unwrap();
+    (printed, String::from_utf8(out).unwrap())
 }
 
 /// Short waits and backoff, so that a test takes seconds.
@@ -188,11 +207,7 @@ async fn ten_at_once_sleeping_a_second_never_more_than_ten() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_runs_on_one_durable_name_share_the_events_each_handled_once() {
     let (_server, connection, setup) = world().await;
-    let rules = record(
-        &setup,
-        "sleep 0.01\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
-        "concurrency = 5",
-    );
+    let rules = record(&setup, RECORD_ALL, "concurrency = 5");
     let (one, two) = (Metrics::default(), Metrics::default());
     let first = Running::start(&connection, &rules, options("shared"), &one);
     wait_for_consumer(&connection, "shared-record").await;
@@ -298,11 +313,7 @@ exec = ["{}", "--node", "{{{{ identity }}}}", "{{{{ component }}}}-{{{{ version 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopped_and_started_again_no_event_is_lost_and_each_node_keeps_its_order() {
     let (_server, connection, setup) = world().await;
-    let rules = record(
-        &setup,
-        "sleep 0.02\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"",
-        "concurrency = 5",
-    );
+    let rules = record(&setup, RECORD_ALL, "concurrency = 5");
     let mut first_options = options("again");
     // Actions still running at the stop are abandoned at once: their events stay
     // unacknowledged, for the next run.
@@ -473,24 +484,17 @@ http = {{ url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "struct
         upgraded.clone(),
     ];
     publish(&connection, &events).await;
-    let mut out = Vec::new();
-    let printed = tokio::time::timeout(
-        WITHIN,
-        dry_run(
-            &connection,
-            &rules,
-            Some(ReplayFrom::Start),
-            Some(2),
-            &mut out,
-            std::future::pending(),
-        ),
+    let (printed, out) = dry(
+        &connection,
+        &rules,
+        ReplayFrom::Start,
+        Some(2),
+        std::future::pending(),
     )
-    .await
-    .expect("the dry run ends at its limit")
-    .unwrap();
+    .await;
     assert_eq!(printed, 2);
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        out,
         format!(
             "record: exec [\"{}\",\"new1.example.net\",\"{}\"] <- {provisioning}\n\
              notify-cd: POST https://cd.example.net/hooks/choria?key=*** (structured mode) id {} <- {upgraded}\n",
@@ -519,29 +523,16 @@ http = {{ url = "https://cd.example.net/hooks/choria?key=s3cret", mode = "struct
         "{info:?}"
     );
 
-    // Ended by its shutdown, before any limit: what it printed so far.
-    let mut out = Vec::new();
-    let printed = tokio::time::timeout(
-        WITHIN,
-        dry_run(
-            &connection,
-            &rules,
-            Some(ReplayFrom::Sequence(3)),
-            None,
-            &mut out,
-            // Two seconds from its first poll, once the replay is open: time enough for
-            // the one stored event it passes.
-            async { tokio::time::sleep(Duration::from_secs(2)).await },
-        ),
-    )
-    .await
-    .expect("the dry run ends at its shutdown")
-    .unwrap();
+    // Ended by its shutdown, before any limit: what it printed so far. Two seconds from
+    // its first poll, once the replay is open: time enough for the one stored event it
+    // passes.
+    let (printed, out) = dry(&connection, &rules, ReplayFrom::Sequence(3), None, async {
+        tokio::time::sleep(Duration::from_secs(2)).await
+    })
+    .await;
     assert_eq!(printed, 1);
     assert!(
-        String::from_utf8(out)
-            .unwrap()
-            .starts_with("notify-cd: POST "),
+        out.starts_with("notify-cd: POST "),
         "only the upgraded event, the third stored"
     );
     // The rule's consumer still has the event for it: the dry runs took nothing.

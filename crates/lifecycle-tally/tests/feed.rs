@@ -12,23 +12,12 @@ use lifecycle_core::{
     WatcherState,
 };
 use lifecycle_tally::{Limits, Tally, TallyOptions, router, serve};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, encode_query};
 use tokio::sync::oneshot;
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn events_url(base: &str, filter: Option<&str>) -> String {
     match filter {
-        Some(filter) => format!("{base}/api/v1/events?filter={}", encode(filter)),
+        Some(filter) => format!("{base}/api/v1/events?filter={}", encode_query(filter)),
         None => format!("{base}/api/v1/events"),
     }
 }

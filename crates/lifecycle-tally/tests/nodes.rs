@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{get, serve_tally};
 use lifecycle_core::{AnyEvent, Event, EventType};
 use lifecycle_tally::{NodeInfo, NodePage, NodeState, Status, Tally, TallyOptions};
+use lifecycle_testsupport::encode_query;
 
 const START: i64 = 1_700_000_000;
 const MAX_AGE: i64 = 80 * 60;
@@ -269,7 +270,7 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
     }
     tally.expire(); // old1 is lost
     let filtered = async |filter: &str, state: &str| {
-        let query = format!("state={state}&filter={}", encode(filter));
+        let query = format!("state={state}&filter={}", encode_query(filter));
         listed(base, &query).await
     };
     // Versions compare as versions: 0.100.0 is not below 0.30.0.
@@ -305,14 +306,21 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
     assert_eq!(
         listed(
             base,
-            &format!("component=server&filter={}", encode(".version>=0.30.0"))
+            &format!(
+                "component=server&filter={}",
+                encode_query(".version>=0.30.0")
+            )
         )
         .await,
         up(&["web2", "web3"])
     );
 
     // Refused, saying what and where.
-    let (status, body) = get(base, &format!("/api/v1/nodes?filter={}", encode("foo=bar"))).await;
+    let (status, body) = get(
+        base,
+        &format!("/api/v1/nodes?filter={}", encode_query("foo=bar")),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(
         body.starts_with("invalid filter: ")
@@ -325,16 +333,4 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
         (status, body.as_str()),
         (400, "invalid state 'gone' (expected up, lost or all)\n")
     );
-}
-
-/// `text` as a query value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

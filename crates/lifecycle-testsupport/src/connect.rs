@@ -33,6 +33,20 @@ pub async fn connect_with_events(server: &NatsServer) -> Connection {
     connection
 }
 
+/// A server started with JetStream and a connection to it.
+pub async fn started() -> (NatsServer, Connection) {
+    let server = NatsServer::start();
+    let connection = connect(&server).await;
+    (server, connection)
+}
+
+/// A server started with JetStream and a connection to it on which `CHORIA_EVENTS` exists.
+pub async fn started_with_events() -> (NatsServer, Connection) {
+    let server = NatsServer::start();
+    let connection = connect_with_events(&server).await;
+    (server, connection)
+}
+
 /// A current-thread runtime and a connection made on it: for tests that are not async
 /// themselves. The connection is served only while the runtime runs (in `block_on`).
 #[derive(Debug)]

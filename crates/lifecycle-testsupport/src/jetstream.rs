@@ -16,6 +16,24 @@ pub async fn publish(connection: &Connection, events: &[Event]) {
     publisher.flush().await.expect("flush");
 }
 
+/// Publishes each `(subject, payload)` as it is, whether an event or not, and flushes.
+pub async fn publish_raw<S: AsRef<str>, P: AsRef<[u8]>>(
+    connection: &Connection,
+    messages: impl IntoIterator<Item = (S, P)>,
+) {
+    for (subject, payload) in messages {
+        connection
+            .client()
+            .publish(
+                subject.as_ref().to_owned(),
+                payload.as_ref().to_vec().into(),
+            )
+            .await
+            .expect("publish");
+    }
+    connection.client().flush().await.expect("flush");
+}
+
 /// Waits until `CHORIA_EVENTS` holds at least `n` messages: a core publish is stored a
 /// moment after its flush returns, later still on a loaded machine.
 pub async fn stored(connection: &Connection, n: u64) {

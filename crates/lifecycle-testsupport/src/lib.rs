@@ -25,20 +25,24 @@ mod receiver;
 mod reference;
 mod scripts;
 mod server;
+mod text;
 mod wait;
 
 pub use appended::{complete_lines, complete_text};
 pub use certs::TestCerts;
-pub use connect::{BlockingConnection, connect, connect_with, connect_with_events};
+pub use connect::{
+    BlockingConnection, connect, connect_with, connect_with_events, started, started_with_events,
+};
 pub use events::{
     VERSION, alive, by_identity, event, fleet, one_of_each, shutdown, startup, upgraded,
 };
 pub use jetstream::{
-    events_stream, publish, publish_stored, stored, wait_for_consumer, wait_settled,
+    events_stream, publish, publish_raw, publish_stored, stored, wait_for_consumer, wait_settled,
 };
 pub use process::{Logged, logs};
 pub use receiver::CloudEventsReceiver;
 pub use reference::{REFERENCE_ENV, go_choria_dir, reference_dir};
-pub use scripts::{RECORD, Scripts};
+pub use scripts::{RECORD, RECORD_ALL, Scripts};
 pub use server::{NatsServer, ServerOptions};
+pub use text::{encode_query, minify};
 pub use wait::{LIMIT, wait_until, wait_until_blocking, within};

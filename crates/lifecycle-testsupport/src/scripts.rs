@@ -14,6 +14,11 @@ use crate::events::by_identity;
 /// Appends the event id (`$2`) to a file named for the identity (`$1`).
 pub const RECORD: &str = "printf '%s\\n' \"$2\" >> \"$OUT/$1\"";
 
+/// [`RECORD`] after 20 ms, and the id appended to `$OUT/all` too: every run, in the order
+/// they ended.
+pub const RECORD_ALL: &str =
+    "sleep 0.02\nprintf '%s\\n' \"$2\" >> \"$OUT/$1\"\nprintf '%s\\n' \"$2\" >> \"$OUT/all\"";
+
 /// A temporary directory of scripts and their output, removed on drop.
 #[derive(Debug)]
 pub struct Scripts {
@@ -65,6 +70,16 @@ impl Scripts {
         format!(
             "[[rules]]\nname = \"record\"\nfilter = \"{filter}\"\nexec = [\"{}\", \"{{{{ identity }}}}\", \"{{{{ id }}}}\"]\n{extra}\n",
             program.display()
+        )
+    }
+
+    /// Writes `rules.toml` with the rule [`Scripts::record_rule`] for startup events, its
+    /// program the script `record` running `body`; `extra` lines added. Returns its path.
+    pub fn record_rules(&self, body: &str, extra: &str) -> PathBuf {
+        let program = self.script("record", body);
+        self.write(
+            "rules.toml",
+            &Scripts::record_rule(&program, "startup", extra),
         )
     }
 

@@ -8,8 +8,7 @@ use lifecycle_core::duration::Since;
 use lifecycle_core::{Event, Filter};
 use lifecycle_nats::Connection;
 use lifecycle_testsupport::{
-    NatsServer, alive, connect_with_events as connect, publish_stored as publish, shutdown,
-    upgraded,
+    alive, publish_stored as publish, shutdown, started_with_events, upgraded,
 };
 use lifecycle_watch::{
     Events, Gate, PassTemplate, Step, Target, TemplateWait, Watch, catch_up, wait_for,
@@ -36,8 +35,7 @@ fn versions(nodes: Vec<&lifecycle_watch::Node>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rollout_with_a_rollback_and_a_shutdown() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let fleet: Vec<Event> = (1..=5).map(|n| alive(&format!("n{n}"), "0.29.4")).collect();
     publish(&connection, &fleet, 5).await;
     let mut gate = Gate::new(Filter::parse(".version>=0.30.0").unwrap(), Target::All);
@@ -103,8 +101,7 @@ async fn a_rollout_with_a_rollback_and_a_shutdown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fraction_of_the_fleet_counts_the_nodes_known_now() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let fleet: Vec<Event> = (1..=4).map(|n| alive(&format!("n{n}"), "0.29.4")).collect();
     publish(&connection, &fleet, 4).await;
     let half = Target::Fraction("0.5".parse().unwrap());
@@ -141,8 +138,7 @@ const THREE_UP: &str = r#"{% if pass_set(identity, version == "0.30.0") %}{% if 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pass_template_waits_for_three_nodes_up() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let mut wait = TemplateWait::new(PassTemplate::new(THREE_UP).unwrap());
     let mut events = open(&connection, "alive").await;
     // Nothing stored: caught up at once.

@@ -2,26 +2,22 @@
 //! whatever the filter makes of the last stored message, deadlines and stop signals end it,
 //! and a state the fleet only passed through during the replay does not meet a gate.
 
+mod common;
+
 use std::time::Duration;
 
+use common::steps;
 use lifecycle_core::duration::Since;
 use lifecycle_core::{Event, Filter};
 use lifecycle_nats::{Connection, Received};
-use lifecycle_testsupport::{NatsServer, alive, connect_with_events as connect};
-use lifecycle_watch::{Events, Gate, Step, Stop, Target, Watch, wait_for};
+use lifecycle_testsupport::{alive, started_with_events};
+use lifecycle_watch::{Gate, Stop, Target, Watch, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// Publishes `messages` (subject, payload) and waits until the stream holds `stored` in all.
 async fn store(connection: &Connection, messages: Vec<(String, Vec<u8>)>, stored: u64) {
-    for (subject, payload) in messages {
-        connection
-            .client()
-            .publish(subject, payload.into())
-            .await
-            .unwrap();
-    }
-    connection.client().flush().await.unwrap();
+    lifecycle_testsupport::publish_raw(connection, messages).await;
     lifecycle_testsupport::stored(connection, stored).await;
 }
 
@@ -29,19 +25,9 @@ fn message(event: &Event) -> (String, Vec<u8>) {
     (event.subject().unwrap(), event.to_json())
 }
 
-async fn steps(events: &mut Events, n: usize) -> Vec<String> {
-    let mut seen = Vec::new();
-    for _ in 0..n {
-        let step = tokio::time::timeout(LIMIT, events.step())
-            .await
-            .expect("a step in time");
-        seen.push(match step {
-            Ok(Step::Event(received)) => received.parsed.event().identity().to_owned(),
-            Ok(Step::CaughtUp) => "caught up".to_owned(),
-            Err(stop) => format!("{stop:?}"),
-        });
-    }
-    seen
+/// The identity, as the steps show an event here.
+fn identity(event: &lifecycle_core::AnyEvent) -> String {
+    event.identity().to_owned()
 }
 
 fn replay_from_start() -> Since {
@@ -50,8 +36,7 @@ fn replay_from_start() -> Since {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     store(
         &connection,
         vec![message(&alive("n1", "1")), message(&alive("n2", "1"))],
@@ -65,7 +50,7 @@ async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
         .await
         .unwrap();
     assert!(!events.is_caught_up());
-    assert_eq!(steps(&mut events, 2).await, ["n1", "caught up"]);
+    assert_eq!(steps(&mut events, 2, identity).await, ["n1", "caught up"]);
     assert!(events.is_caught_up());
 
     // The last stored is no event at all.
@@ -85,7 +70,7 @@ async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
         .await
         .unwrap();
     assert_eq!(
-        steps(&mut events, 4).await,
+        steps(&mut events, 4, identity).await,
         ["n1", "n2", "caught up", "Timeout"]
     );
 
@@ -95,19 +80,18 @@ async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
         .await
         .unwrap();
     assert!(events.is_caught_up());
-    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    assert_eq!(steps(&mut events, 1, identity).await, ["caught up"]);
     let mut events = Watch::new(Filter::default())
         .since(Since::Ago(Duration::ZERO))
         .open(&connection)
         .await
         .unwrap();
-    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    assert_eq!(steps(&mut events, 1, identity).await, ["caught up"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stop_signal_ends_the_events() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut events = Watch::new(Filter::default())
         .stop(async {
@@ -116,7 +100,7 @@ async fn the_stop_signal_ends_the_events() {
         .open(&connection)
         .await
         .unwrap();
-    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    assert_eq!(steps(&mut events, 1, identity).await, ["caught up"]);
     stop.send(()).unwrap();
     let next: Result<Received, Stop> = events.next().await;
     assert_eq!(next.unwrap_err(), Stop::Interrupted);
@@ -124,8 +108,7 @@ async fn the_stop_signal_ends_the_events() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_state_passed_through_during_the_replay_does_not_meet_a_gate() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     store(
         &connection,
         vec![

@@ -7,11 +7,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lifecycle_core::Event;
-use lifecycle_nats::{Received, Subscription};
+use lifecycle_core::{Event, Format};
+use lifecycle_nats::{Connection, ErrorKind, Interest, Received, Settings, Subscription};
 #[allow(unused_imports)] // each test binary uses its own part
 pub use lifecycle_testsupport::{
-    VERSION, alive, connect, connect_with, connect_with_events, one_of_each, stored,
+    VERSION, alive, connect, connect_with, connect_with_events, one_of_each, publish_raw, stored,
 };
 
 /// `node<n>.example.net`'s server is alive at [`VERSION`].
@@ -35,6 +35,31 @@ pub async fn take(subscription: &mut Subscription, n: usize) -> Vec<Received> {
         }
     }
     events
+}
+
+/// Publishes one event in `format` through `connection` and receives it back: the event
+/// sent and the one received.
+pub async fn round_trip(connection: &Connection, format: Format) -> (Event, Received) {
+    let mut events = connection.subscribe(&Interest::default()).await.unwrap();
+    connection.client().flush().await.unwrap();
+    let event = one_of_each("n1.example.net", "server").remove(0);
+    let publisher = connection.publisher(format);
+    publisher.publish(&event).await.unwrap();
+    publisher.flush().await.unwrap();
+    let got = within(60, "the event back", take(&mut events, 1)).await;
+    (event, got.into_iter().next().unwrap())
+}
+
+/// The error of connecting with `settings`, which the server refuses as unauthorized.
+pub async fn refused(settings: &Settings) -> lifecycle_nats::Error {
+    let err = within(60, "the refusal", Connection::connect(settings))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Unauthorized { .. }),
+        "{err:?}"
+    );
+    err
 }
 
 /// Asserts that nothing more arrives within a short while.
