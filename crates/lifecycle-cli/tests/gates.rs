@@ -34,6 +34,13 @@ impl Fleet {
         }
     }
 
+    /// A server holding CHORIA_EVENTS, and a fleet publishing to it.
+    fn started() -> (NatsServer, Fleet) {
+        let server = NatsServer::start();
+        let fleet = Fleet::new(&server);
+        (server, fleet)
+    }
+
     fn publish(&mut self, events: &[Event]) {
         self.stored += events.len() as u64;
         self.nats.publish_stored(events, self.stored);
@@ -227,8 +234,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
 /// are, not while one has gone back.
 #[test]
 fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let template = r#"{% if pass_set(identity, version == "0.30.0") %}{{ identity }} {{ pass_count() }}{% if set_success(pass_count() == 3) %}{% endif %}{% endif %}"#;
     let mut wait = Running::subscribed(
         &server,
@@ -320,8 +326,7 @@ fn counts(json_lines: &str) -> Vec<ComponentCount> {
 
 #[test]
 fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let mut simulation = Simulation::new(FleetSpec {
         nodes: 300,
         components: vec!["server".into(), "broker".into()],
@@ -425,8 +430,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
 /// `lifecycle nodes --tally` and `wait --tally` against a running `lifecycle tally`.
 #[test]
 fn the_tally_client_lists_and_gates_on_a_running_tally() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let tally = Serving::tally(&server, &[]);
     wait_until("the tally is ready", LIMIT, || {
         tally
@@ -510,8 +514,7 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
 /// `nodes --state lost`, and up again after its next alive; one that shut down is gone.
 #[test]
 fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let tally = Serving::tally(&server, &["--max-age", "2s"]);
     // Ready: connected and caught up, so that every listing below is answered.
     tally.wait_ready(LIMIT);

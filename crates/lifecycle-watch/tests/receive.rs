@@ -11,7 +11,7 @@ use lifecycle_core::duration::Since;
 use lifecycle_core::{Event, Filter};
 use lifecycle_nats::{Connection, Received};
 use lifecycle_testsupport::{alive, started_with_events};
-use lifecycle_watch::{Gate, Stop, Target, Watch, wait_for};
+use lifecycle_watch::{Events, Gate, Stop, Target, Watch, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -28,6 +28,16 @@ fn message(event: &Event) -> (String, Vec<u8>) {
 /// The identity, as the steps show an event here.
 fn identity(event: &lifecycle_core::AnyEvent) -> String {
     event.identity().to_owned()
+}
+
+/// Every event from the stream's start, then live ones, until `timeout`.
+async fn replay_all(connection: &Connection, timeout: Duration) -> Events {
+    Watch::new(Filter::default())
+        .since(replay_from_start())
+        .timeout(timeout)
+        .open(connection)
+        .await
+        .unwrap()
 }
 
 fn replay_from_start() -> Since {
@@ -63,12 +73,7 @@ async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
         3,
     )
     .await;
-    let mut events = Watch::new(Filter::default())
-        .since(replay_from_start())
-        .timeout(Duration::from_millis(500))
-        .open(&connection)
-        .await
-        .unwrap();
+    let mut events = replay_all(&connection, Duration::from_millis(500)).await;
     assert_eq!(
         steps(&mut events, 4, identity).await,
         ["n1", "n2", "caught up", "Timeout"]
@@ -120,12 +125,7 @@ async fn a_state_passed_through_during_the_replay_does_not_meet_a_gate() {
     .await;
     let until = Filter::parse(".version>=0.30.0").unwrap();
     let mut gate = Gate::new(until.clone(), Target::Count(1));
-    let mut events = Watch::new(Filter::default())
-        .since(replay_from_start())
-        .timeout(Duration::from_millis(1500))
-        .open(&connection)
-        .await
-        .unwrap();
+    let mut events = replay_all(&connection, Duration::from_millis(1500)).await;
     let result = wait_for(&mut events, &mut gate, |_| {}).await;
     assert_eq!(result, Err(Stop::Timeout));
     assert_eq!(gate.to_string(), "0/1 nodes pass");
@@ -134,12 +134,7 @@ async fn a_state_passed_through_during_the_replay_does_not_meet_a_gate() {
     // Once it is the present state, it is met at once.
     store(&connection, vec![message(&alive("n1", "0.30.1"))], 3).await;
     let mut gate = Gate::new(until, Target::All);
-    let mut events = Watch::new(Filter::default())
-        .since(replay_from_start())
-        .timeout(LIMIT)
-        .open(&connection)
-        .await
-        .unwrap();
+    let mut events = replay_all(&connection, LIMIT).await;
     let mut shown = Vec::new();
     let result = wait_for(&mut events, &mut gate, |gate| shown.push(gate.to_string())).await;
     assert_eq!(result, Ok(()));
