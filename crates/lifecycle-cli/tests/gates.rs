@@ -236,18 +236,14 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
 fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
     let (server, mut fleet) = Fleet::started();
     let template = r#"{% if pass_set(identity, version == "0.30.0") %}{{ identity }} {{ pass_count() }}{% if set_success(pass_count() == 3) %}{% endif %}{% endif %}"#;
-    let mut wait = Running::subscribed(
-        &server,
-        &[
-            "wait",
-            "--filter",
-            "alive,component=server",
-            "--template",
-            template,
-            "--timeout",
-            "120s",
-        ],
-    );
+    let three_up = [
+        "wait",
+        "--filter",
+        "alive,component=server",
+        "--template",
+        template,
+    ];
+    let mut wait = Running::subscribed(&server, &[&three_up[..], &["--timeout", "120s"]].concat());
     fleet.publish(&[
         alive("n1", "0.30.0"),
         alive("n2", "0.30.0"),
@@ -269,20 +265,8 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
         out.stderr
     );
     // Replayed, the fleet is in the state now: met at once.
-    let out = run(
-        &server,
-        &[
-            "wait",
-            "--filter",
-            "alive,component=server",
-            "--template",
-            template,
-            "--since",
-            "10m",
-            "--timeout",
-            "120s",
-        ],
-    );
+    let since = ["--since", "10m", "--timeout", "120s"];
+    let out = run(&server, &[&three_up[..], &since].concat());
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     // Without set_success, it times out with 1.
     let out = run(

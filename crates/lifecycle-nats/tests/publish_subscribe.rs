@@ -9,7 +9,7 @@ use common::*;
 use futures_util::StreamExt;
 use lifecycle_core::{AnyEvent, EventType, Format, parse};
 use lifecycle_nats::{ConnectOptions, Interest, ReceiveError};
-use lifecycle_testsupport::{NatsServer, started};
+use lifecycle_testsupport::{NatsServer, docker_check, started};
 
 /// A plain async-nats subscriber sees every event on exactly its Choria subject, in both
 /// formats, and the payload parses back to the event sent.
@@ -118,7 +118,7 @@ async fn invalid_messages_are_reported_with_their_subject() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn machine_events_can_be_subscribed() {
-    use lifecycle_core::{ExecState, MachineEvent, Transition, WatcherState};
+    use lifecycle_core::{MachineEvent, Transition};
     let (_server, connection) = started().await;
     let interest = Interest {
         lifecycle: false,
@@ -136,19 +136,7 @@ async fn machine_events_can_be_subscribed() {
         "absent",
         "deployed",
     )));
-    let state = AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
-        "n1",
-        "inst",
-        "1.0.0",
-        1_700_000_000,
-        "Docker",
-        "check",
-        ExecState {
-            command: "/bin/true".into(),
-            previous_outcome: "success".into(),
-            previous_run_time: 1_500_000,
-        },
-    )));
+    let state = docker_check("n1", "inst", 1_700_000_000, "success", 1_500_000);
     let publisher = connection.publisher(Format::CloudEvents);
     publisher.publish_any(&transition).await.unwrap();
     publisher.publish_any(&state).await.unwrap();

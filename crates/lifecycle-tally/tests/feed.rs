@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use common::{connect, get, serve_tally, within};
 use lifecycle_core::{
-    AnyEvent, Event, EventType, ExecState, Format, GovernorEventType, MachineEvent, Transition,
-    WatcherState,
+    AnyEvent, Event, EventType, Format, GovernorEventType, MachineEvent, Transition,
 };
 use lifecycle_tally::{Limits, Tally, TallyOptions, router, serve};
-use lifecycle_testsupport::{NatsServer, encode_query};
+use lifecycle_testsupport::{NatsServer, docker_check, encode_query};
 use tokio::sync::oneshot;
 
 fn events_url(base: &str, filter: Option<&str>) -> String {
@@ -177,19 +176,13 @@ fn mixed() -> Vec<AnyEvent> {
             "running",
         ))),
         /* 8 */
-        AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
+        docker_check(
             "db1.example.net",
             "m-2",
-            "1.0.0",
             1_700_000_000,
-            "Docker",
-            "check",
-            ExecState {
-                command: "/bin/true".into(),
-                previous_outcome: "success".into(),
-                previous_run_time: 2_000_000,
-            },
-        ))),
+            "success",
+            2_000_000,
+        ),
         /* 9 */ lifecycle(Alive, "web10.example.net", "server", Some("0.100.0")),
         /* 10: the sentinel, which every filter below passes */
         lifecycle(Alive, "web9.example.net", "server", Some("0.29.4")),

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use lifecycle_core::{Event, EventType, GovernorEventType};
+use lifecycle_core::{
+    AnyEvent, Event, EventType, ExecState, GovernorEventType, MachineEvent, WatcherState,
+};
 
 /// The version a test's node runs unless it says otherwise.
 pub const VERSION: &str = "0.29.4";
@@ -73,6 +75,31 @@ pub fn one_of_each(identity: &str, component: &str) -> Vec<Event> {
                 .expect("a valid event")
         })
         .collect()
+}
+
+/// The state of the exec watcher `check` of the machine `Docker` (instance `id`, version
+/// 1.0.0) on `identity` at `timestamp`: its `/bin/true` ended with `outcome` after
+/// `run_time` nanoseconds.
+pub fn docker_check(
+    identity: &str,
+    id: &str,
+    timestamp: i64,
+    outcome: &str,
+    run_time: i64,
+) -> AnyEvent {
+    AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
+        identity,
+        id,
+        "1.0.0",
+        timestamp,
+        "Docker",
+        "check",
+        ExecState {
+            command: "/bin/true".into(),
+            previous_outcome: outcome.into(),
+            previous_run_time: run_time,
+        },
+    )))
 }
 
 /// Each identity's event ids, in the order of `events`.
