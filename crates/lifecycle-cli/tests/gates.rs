@@ -342,31 +342,18 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
         .filter(|(version, _)| *version != "0.30.0")
         .map(|(_, n)| n)
         .sum();
-    let out = run(
-        &server,
-        &[
-            "nodes",
-            "--since",
-            "10m",
-            "--filter",
-            "component=server,.version<0.30.0",
-            "--count",
-        ],
-    );
+    let nodes = |filter: &[&str]| {
+        run(
+            &server,
+            &[&["nodes", "--since", "10m"][..], filter].concat(),
+        )
+    };
+    let out = nodes(&["--filter", "component=server,.version<0.30.0", "--count"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, format!("{server_behind}\n"));
 
     // The table: a header, then a line per node, by identity then component.
-    let out = run(
-        &server,
-        &[
-            "nodes",
-            "--since",
-            "10m",
-            "--filter",
-            "identity=node000001.*",
-        ],
-    );
+    let out = nodes(&["--filter", "identity=node000001.*"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("IDENTITY "), "{}", out.stdout);

@@ -538,17 +538,7 @@ async fn handler_only(rules: &str, concurrency: usize, count: usize) -> f64 {
     let action = std::sync::Arc::new(rules.rules[0].action.clone());
     let received: Vec<Received> = fleet(count, IDENTITIES)
         .iter()
-        .map(|event| {
-            let payload = event.to_json();
-            Received {
-                subject: event.subject().unwrap().into(),
-                parsed: lifecycle_core::parse(&payload).unwrap(),
-                payload: payload.into(),
-                stream_sequence: None,
-                pending: None,
-                stored: None,
-            }
-        })
+        .map(lifecycle_testsupport::received)
         .collect();
     let start = Instant::now();
     let mut running = JoinSet::new();

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use lifecycle_core::{
     AnyEvent, Event, EventType, ExecState, GovernorEventType, MachineEvent, WatcherState,
 };
+use lifecycle_nats::Received;
 
 /// The version a test's node runs unless it says otherwise.
 pub const VERSION: &str = "0.29.4";
@@ -100,6 +101,20 @@ pub fn docker_check(
             previous_run_time: run_time,
         },
     )))
+}
+
+/// `event` as a subscription hands it over: its subject, its JSON and that parsed; not from
+/// a stream.
+pub fn received(event: &Event) -> Received {
+    let payload = event.to_json();
+    Received {
+        subject: event.subject().expect("a valid subject").into(),
+        parsed: lifecycle_core::parse(&payload).expect("our own JSON parses"),
+        payload: payload.into(),
+        stream_sequence: None,
+        pending: None,
+        stored: None,
+    }
 }
 
 /// Each identity's event ids, in the order of `events`.

@@ -34,8 +34,8 @@ pub use connect::{
     BlockingConnection, connect, connect_with, connect_with_events, started, started_with_events,
 };
 pub use events::{
-    VERSION, alive, by_identity, docker_check, event, fleet, one_of_each, shutdown, startup,
-    upgraded,
+    VERSION, alive, by_identity, docker_check, event, fleet, one_of_each, received, shutdown,
+    startup, upgraded,
 };
 pub use jetstream::{
     events_stream, publish, publish_raw, publish_stored, stored, wait_for_consumer, wait_settled,

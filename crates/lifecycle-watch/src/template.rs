@@ -227,16 +227,7 @@ mod tests {
         if let Some(version) = version {
             builder = builder.version(version);
         }
-        let event = builder.build().unwrap();
-        let payload = event.to_json();
-        Received {
-            subject: event.subject().unwrap().into(),
-            parsed: lifecycle_core::parse(&payload).unwrap(),
-            payload: payload.into(),
-            stream_sequence: None,
-            pending: None,
-            stored: None,
-        }
+        lifecycle_testsupport::received(&builder.build().unwrap())
     }
 
     fn alive(identity: &str, version: &str) -> Received {
