@@ -226,12 +226,7 @@ fn check_names_the_rule_and_the_line_of_every_problem() {
          [[rules]]\nname = \"notify-cd\"\nfilter = \"upgraded\"\nhttp = { url = \"https://cd.example.net/\" }\n",
     );
     let check = |path: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .arg("react")
-            .arg("--check")
-            .arg(path)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
+        common::bare(&["react", "--check", path.to_str().unwrap()])
             .output()
             .unwrap()
     };
@@ -293,15 +288,9 @@ fn without_jetstream_the_error_names_choria_events() {
         "rules.toml",
         "[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\n",
     );
+    let rules = rules.to_str().unwrap();
     let react = |server: &NatsServer| {
-        Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .arg("react")
-            .arg("--rules")
-            .arg(&rules)
-            .args(["--durable", "react", "--server", &server.url()])
-            .env_remove("RUST_LOG")
-            .env_remove("NATS_URL")
-            .stdin(Stdio::null())
+        common::lifecycle(server, &["react", "--rules", rules, "--durable", "react"])
             .output()
             .unwrap()
     };

@@ -82,6 +82,14 @@ async fn publish_alive(connection: &Connection) {
     publish(connection, &[alive("node1.example.net", VERSION)]).await;
 }
 
+/// `output` is exit status `code`, nothing on stdout and exactly `stderr`, for `url`.
+fn assert_refused(output: &Output, code: i32, stderr: &str, url: &str) {
+    let (out, err) = text(output);
+    assert_eq!(output.status.code(), Some(code), "{url}: {err}");
+    assert_eq!(out, "");
+    assert_eq!(err, stderr, "{url}");
+}
+
 #[test]
 fn forward_refuses_an_invalid_url_saying_why_and_never_echoing_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,14 +102,8 @@ fn forward_refuses_an_invalid_url_saying_why_and_never_echoing_it() {
             run(&["forward", "-vv", "--to-file", file], &[]),
             run(&["forward", "-vv"], &[("LIFECYCLE_FORWARD_TO", url)]),
         ] {
-            let (stdout, stderr) = text(&output);
-            assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
-            assert_eq!(stdout, "");
-            assert_eq!(
-                stderr,
-                format!("lifecycle: invalid receiver URL: {reason}\n"),
-                "{url}"
-            );
+            let expected = format!("lifecycle: invalid receiver URL: {reason}\n");
+            assert_refused(&output, 2, &expected, url);
         }
     }
 }
@@ -178,14 +180,8 @@ fn react_check_reports_an_invalid_url_without_echoing_it() {
     for (url, reason) in INVALID {
         let path = rules(dir.path(), url);
         let output = run(&["react", "-vv", "--check", &path], &[]);
-        let (stdout, stderr) = text(&output);
-        assert_eq!(output.status.code(), Some(1), "{url}: {stderr}");
-        assert_eq!(stdout, "");
-        assert_eq!(
-            stderr,
-            format!("{path}:4: rule 'hook': http.url: invalid receiver URL: {reason}\n"),
-            "{url}"
-        );
+        let expected = format!("{path}:4: rule 'hook': http.url: invalid receiver URL: {reason}\n");
+        assert_refused(&output, 1, &expected, url);
     }
     for (url, _) in valid(9) {
         let path = rules(dir.path(), &url);

@@ -13,9 +13,11 @@
 //! - [`CloudEventsReceiver`] runs a CloudEvents HTTP receiver built on the Python SDK.
 //! - [`within`], [`wait_until`] wait for a condition, never for a fixed time.
 //! - [`complete_lines`] reads what another process appends to a file, a whole line at a time.
+//! - [`arg`], [`flag`] and [`memory_mib`]: what a bench reads about itself.
 //! - [`reference_dir`] finds Choria's reference events for the interoperability suite.
 
 mod appended;
+mod bench;
 mod certs;
 mod connect;
 mod events;
@@ -29,6 +31,7 @@ mod text;
 mod wait;
 
 pub use appended::{complete_lines, complete_text};
+pub use bench::{arg, flag, memory_mib};
 pub use certs::TestCerts;
 pub use connect::{
     BlockingConnection, connect, connect_with, connect_with_events, started, started_with_events,
