@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, metric, scrape_until};
+use common::{Running, free_port, metric, scrape_until};
 use lifecycle_testsupport::{
     Logged, NatsServer, RECORD_ALL, Scripts, events_stream, fleet, publish, shutdown,
     started_with_events, startup, upgraded, wait_for_consumer, wait_settled,
@@ -226,14 +226,12 @@ fn check_names_the_rule_and_the_line_of_every_problem() {
          [[rules]]\nname = \"notify-cd\"\nfilter = \"upgraded\"\nhttp = { url = \"https://cd.example.net/\" }\n",
     );
     let check = |path: &Path| {
-        common::bare(&["react", "--check", path.to_str().unwrap()])
-            .output()
-            .unwrap()
+        Running::spawn(common::bare(&["react", "--check", path.to_str().unwrap()])).finish()
     };
     let output = check(&good);
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.code(), Some(0));
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        output.stdout,
         format!("{}: 2 rules, valid\n", good.display())
     );
 
@@ -245,9 +243,9 @@ fn check_names_the_rule_and_the_line_of_every_problem() {
         "[[rules]]\nname = \"provision\"\nfilter = \"startup,version>>1\"\nexec = [\"/bin/true\"]\nkey = \"node\"\n",
     );
     let output = check(&bad);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.code(), Some(1));
     let file = bad.display();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = &output.stderr;
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
@@ -266,8 +264,8 @@ fn check_names_the_rule_and_the_line_of_every_problem() {
         "[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\nconcurency = 3\n",
     );
     let output = check(&broken);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.code(), Some(1));
+    let stderr = &output.stderr;
     assert!(
         stderr.starts_with(&format!(
             "{}:5: unknown field `concurency`",
@@ -288,25 +286,25 @@ fn without_jetstream_the_error_names_choria_events() {
         "rules.toml",
         "[[rules]]\nname = \"x\"\nfilter = \"alive\"\nexec = [\"/bin/true\"]\n",
     );
-    let rules = rules.to_str().unwrap();
-    let react = |server: &NatsServer| {
-        common::lifecycle(server, &["react", "--rules", rules, "--durable", "react"])
-            .output()
-            .unwrap()
-    };
-    let output = react(&server);
-    assert_eq!(output.status.code(), Some(2));
+    let react = [
+        "react",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--durable",
+        "react",
+    ];
+    let output = common::run(&server, &react);
+    assert_eq!(output.code(), Some(2));
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        output.stderr,
         "lifecycle: react consumes the JetStream stream CHORIA_EVENTS, and the NATS server has no \
          JetStream: enable it, then create the stream with `lifecycle streams create`\n"
     );
 
-    let with_jetstream = NatsServer::start();
-    let output = react(&with_jetstream);
-    assert_eq!(output.status.code(), Some(2));
+    let output = common::run(&NatsServer::start(), &react);
+    assert_eq!(output.code(), Some(2));
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        output.stderr,
         "lifecycle: rule x: cannot consume CHORIA_EVENTS with the durable consumer 'react-x': \
          the JetStream stream CHORIA_EVENTS does not exist on the NATS server: create it with \
          `lifecycle streams create`\n"
