@@ -25,6 +25,12 @@ const METRICS_WITHIN: Duration = Duration::from_secs(30);
 /// A running `lifecycle forward`.
 type Forward = Logged;
 
+/// A free loopback port for `--metrics`, and the address to give it.
+fn metrics_address() -> (u16, String) {
+    let port = free_port();
+    (port, format!("127.0.0.1:{port}"))
+}
+
 fn start_forward(server: &NatsServer, to: &str, durable: &str, extra: &[&str]) -> Forward {
     run_forward(
         server,
@@ -95,8 +101,7 @@ async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
     let (server, connection) = started_with_events().await;
     let mut receiver = CloudEventsReceiver::start();
     receiver.stop();
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
+    let (port, metrics) = metrics_address();
     let forward = start_forward(
         &server,
         &receiver.url(),
@@ -382,8 +387,7 @@ fn dead_letter_lines(forward: &Forward) -> Vec<String> {
 async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_order() {
     let (server, connection) = started_with_events().await;
     let receiver = CloudEventsReceiver::start();
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
+    let (port, metrics) = metrics_address();
     let forward = start_forward(
         &server,
         &receiver.url(),
@@ -459,19 +463,10 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
 async fn a_poison_event_does_not_stall_live_forwarding() {
     let (server, connection) = started().await;
     let receiver = CloudEventsReceiver::start();
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
-    let forward = run_forward(
-        &server,
-        &[
-            "--to",
-            &receiver.url(),
-            "--metrics",
-            &metrics,
-            "--dead-letter",
-            DEAD,
-        ],
-    );
+    let (port, metrics) = metrics_address();
+    let url = receiver.url();
+    let args = ["--to", &url, "--metrics", &metrics, "--dead-letter", DEAD];
+    let forward = run_forward(&server, &args);
     forward.logged("receiving events").await;
     let mut letters = dead_letters(&connection).await;
     let (bad, good) = publish_poison_then_twenty(&connection).await;
@@ -515,8 +510,7 @@ async fn refused_by_the_receiver(
         .collect();
     let refused = events[index].id().to_owned();
     let receiver = CloudEventsReceiver::start_answering(&[(&refused, status)]);
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
+    let (port, metrics) = metrics_address();
     let forward = start_forward(
         &server,
         &receiver.url(),
