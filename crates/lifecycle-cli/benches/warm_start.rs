@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ConnectOptions, Connection, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, started};
 
 struct Options {
     rounds: usize,
@@ -33,15 +33,9 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-    };
+    use lifecycle_testsupport::{arg as value, flag};
     // `cargo test --benches` runs this with --test: a small smoke run.
-    if args.iter().any(|a| a == "--test") {
+    if flag("--test") {
         return Options {
             rounds: 1,
             nodes: 2_000,
@@ -219,13 +213,7 @@ fn until_ready(
 
 /// `VmHWM` of process `pid`, in MiB.
 fn peak_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("Linux /proc");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib / 1024.0
+    lifecycle_testsupport::memory_mib(&pid.to_string(), "VmHWM")
 }
 
 /// Stops a tally cleanly (SIGTERM), so it writes its snapshot; waits for it.
@@ -267,8 +255,7 @@ async fn main() {
             .unwrap_or_default()
             .trim()
     );
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     connection
         .ensure_events_stream(Duration::from_secs(24 * 3600))
         .await

@@ -1,6 +1,8 @@
 //! Values on the command line that are out of range are one clear line on stderr and exit
 //! 2, before anything connects: never a panic. Nothing listens on the server given.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -213,7 +215,7 @@ fn emit_refuses_identities_with_control_characters() {
         ("web1\r\n[alive] forged", r"web1\r\n[alive] forged"),
         ("web1\u{9b}", r"web1\u{9b}"),
     ] {
-        let (code, stderr) = run(&[
+        let args = [
             "emit",
             "alive",
             "-i",
@@ -222,7 +224,8 @@ fn emit_refuses_identities_with_control_characters() {
             "server",
             "--version",
             "1.0",
-        ]);
+        ];
+        let (code, stderr) = run(&args);
         assert_eq!(code, Some(2), "{stderr}");
         assert_eq!(
             stderr,

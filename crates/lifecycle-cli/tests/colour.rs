@@ -15,9 +15,14 @@ const ARGS: [&str; 5] = [
 
 fn lifecycle(extra: &[&str], no_color: Option<&str>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+    command.args(ARGS).args(extra);
+    environment(command, no_color)
+}
+
+/// `command` with nothing from the environment that would change it, and `NO_COLOR` set to
+/// `no_color` if given.
+fn environment(mut command: Command, no_color: Option<&str>) -> Command {
     command
-        .args(ARGS)
-        .args(extra)
         .env_remove("RUST_LOG")
         .env_remove("NATS_URL")
         .env_remove("NO_COLOR")
@@ -44,16 +49,8 @@ fn on_a_terminal(extra: &[&str], no_color: Option<&str>) -> Vec<u8> {
         line.push_str(arg);
     }
     let mut command = Command::new("script");
-    command
-        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
-        .env_remove("RUST_LOG")
-        .env_remove("NATS_URL")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null());
-    if let Some(value) = no_color {
-        command.env("NO_COLOR", value);
-    }
-    let out: Output = command.output().unwrap_or_else(|e| {
+    command.args(["--quiet", "--return", "--command", &line, "/dev/null"]);
+    let out: Output = environment(command, no_color).output().unwrap_or_else(|e| {
         panic!("util-linux `script` is needed to give the command a terminal: {e}")
     });
     assert!(

@@ -7,10 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Finished, Running, lifecycle as command, lines_of, run};
+use common::{Finished, Running, emit_args, hostile_alive, lifecycle as command, lines_of, run};
 
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{BlockingConnection, NatsServer};
 
 /// Emits one event; returns the JSON it sent.
 fn emit(server: &NatsServer, args: &[&str]) -> serde_json::Value {
@@ -24,22 +23,7 @@ fn emit(server: &NatsServer, args: &[&str]) -> serde_json::Value {
 /// A server holding Choria's CHORIA_EVENTS stream, as a Choria broker does.
 fn server_with_stream() -> NatsServer {
     let server = NatsServer::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(DEFAULT_RETENTION)
-            .await
-            .unwrap();
-    });
+    drop(BlockingConnection::connect_with_events(&server));
     server
 }
 
@@ -57,18 +41,7 @@ fn clock(event: &serde_json::Value) -> String {
 fn emit_then_view_count_prints_the_lines() {
     let server = NatsServer::start();
     let view = Running::subscribed(&server, &["view", "--count", "3", "--timeout", "120s"]);
-    let alive = emit(
-        &server,
-        &[
-            "alive",
-            "-i",
-            "n1.example.net",
-            "-c",
-            "server",
-            "--version",
-            "0.29.4",
-        ],
-    );
+    let alive = emit(&server, &emit_args("alive", "n1.example.net", "0.29.4"));
     let upgraded = emit(
         &server,
         &[
@@ -128,10 +101,7 @@ fn emit_then_view_count_prints_the_lines() {
 fn view_json_parses_and_keeps_choria_order() {
     let server = server_with_stream();
     let sent = [
-        emit(
-            &server,
-            &["startup", "-i", "a", "-c", "server", "--version", "1.0"],
-        ),
+        emit(&server, &emit_args("startup", "a", "1.0")),
         emit(
             &server,
             &[
@@ -186,18 +156,7 @@ fn a_version_filter_selects_exactly_the_right_events() {
         ("newer", "0.30.1"),
         ("newest", "0.100.0"),
     ] {
-        emit(
-            &server,
-            &[
-                "alive",
-                "-i",
-                identity,
-                "-c",
-                "server",
-                "--version",
-                version,
-            ],
-        );
+        emit(&server, &emit_args("alive", identity, version));
     }
     emit(&server, &["shutdown", "-i", "gone", "-c", "server"]);
     let out = run(
@@ -244,18 +203,7 @@ fn wait_exits_0_once_enough_distinct_identities_matched() {
         ],
     );
     let alive = |identity: &str, version: &str| {
-        emit(
-            &server,
-            &[
-                "alive",
-                "-i",
-                identity,
-                "-c",
-                "server",
-                "--version",
-                version,
-            ],
-        );
+        emit(&server, &emit_args("alive", identity, version));
     };
     alive("n1", "0.29.4");
     alive("n1", "0.29.4");
@@ -291,18 +239,7 @@ fn wait_exits_1_on_timeout() {
 fn wait_since_counts_events_published_before_it_started() {
     let server = server_with_stream();
     for identity in ["n1", "n2", "n3"] {
-        emit(
-            &server,
-            &[
-                "startup",
-                "-i",
-                identity,
-                "-c",
-                "server",
-                "--version",
-                "0.29.4",
-            ],
-        );
+        emit(&server, &emit_args("startup", identity, "0.29.4"));
     }
     let out = run(
         &server,
@@ -381,18 +318,9 @@ fn completions_are_generated() {
 /// Publishes a machine transition through the library, as an autonomous agent would.
 fn publish_transition(server: &NatsServer) {
     use lifecycle_core::{AnyEvent, Format, MachineEvent, Transition};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        let publisher = connection.publisher(Format::CloudEvents);
+    let nats = BlockingConnection::connect(server);
+    nats.block_on(async {
+        let publisher = nats.connection.publisher(Format::CloudEvents);
         let transition = AnyEvent::from(MachineEvent::Transition(Transition::new(
             "n1.example.net",
             "m-1",
@@ -532,18 +460,6 @@ fn publish_raw(server: &NatsServer, messages: &[(&str, Vec<u8>)]) {
     });
 }
 
-fn hostile_alive(identity: &str, version: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "protocol": "io.choria.lifecycle.v1.alive",
-        "id": "6b0b2a6e-1f0e-4c1a-9d2e-000000000007",
-        "identity": identity,
-        "component": "server",
-        "timestamp": 1_700_000_000,
-        "version": version,
-    }))
-    .unwrap()
-}
-
 /// What `view` writes holds no ESC, no CR and no C1 control, one line per event, whatever
 /// the events hold: display lines and the values a template prints are escaped (the
 /// template's own tab is not), log lines too; --json escapes as JSON does; --debug into a
@@ -653,10 +569,7 @@ fn view_escapes_control_characters_from_events() {
 #[test]
 fn view_since_takes_a_time_and_the_longest_duration() {
     let server = server_with_stream();
-    emit(
-        &server,
-        &["startup", "-i", "n1", "-c", "server", "--version", "1.0"],
-    );
+    emit(&server, &emit_args("startup", "n1", "1.0"));
     for since in [
         "2000-01-01T00:00:00Z",
         "2000-01-01T01:00:00+01:00",

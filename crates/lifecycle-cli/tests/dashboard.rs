@@ -31,7 +31,7 @@ use common::{Process, Serving, get};
 use fantoccini::{Client, ClientBuilder, Locator, key::Key};
 use lifecycle_core::compare_versions;
 use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, encode_query};
 use serde_json::{Value, json};
 
 const NODES: u64 = 3000;
@@ -288,18 +288,6 @@ fn api_nodes(tally: &str, query: &str) -> (Vec<(String, String, String)>, Option
         })
         .collect();
     (nodes, page["next_cursor"].as_str().map(str::to_owned))
-}
-
-/// `text` as a query value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -587,7 +575,7 @@ async fn the_dashboard_shows_a_rollout_the_tallys_state_nodes_and_a_moving_feed(
     click_for_nodes(&client, &version_element("server", Some(&listed))).await;
     let query = format!(
         "component=server&version={}&state=up&limit={PAGE}",
-        encode(&listed)
+        encode_query(&listed)
     );
     let (first, next) = api_nodes(&tally, &query);
     assert_eq!(first.len() as u64, PAGE);

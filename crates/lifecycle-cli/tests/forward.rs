@@ -9,21 +9,27 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Logged, free_port, metric, scrape_until, wait_for_consumer, wait_settled};
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
-use lifecycle_testsupport::{CloudEventsReceiver, NatsServer};
+use common::{free_port, metric, scrape_until};
+use lifecycle_core::{Event, EventType};
+use lifecycle_nats::Connection;
+use lifecycle_testsupport::{
+    CloudEventsReceiver, Logged, NatsServer, VERSION, alive, connect_with_events, event, publish,
+    started, started_with_events, wait_for_consumer, wait_settled,
+};
 
 const EVENTS: usize = 1000;
 
-/// How long a forwarder may take to make its consumer, and to settle what it was given.
-const CONSUMER_WITHIN: Duration = Duration::from_secs(20);
-const SETTLED_WITHIN: Duration = Duration::from_secs(60);
 /// How long a forwarder may take to count what it did (after the receiver saw it).
 const METRICS_WITHIN: Duration = Duration::from_secs(30);
 
 /// A running `lifecycle forward`.
 type Forward = Logged;
+
+/// A free loopback port for `--metrics`, and the address to give it.
+fn metrics_address() -> (u16, String) {
+    let port = free_port();
+    (port, format!("127.0.0.1:{port}"))
+}
 
 fn start_forward(server: &NatsServer, to: &str, durable: &str, extra: &[&str]) -> Forward {
     run_forward(
@@ -46,29 +52,12 @@ fn run_forward(server: &NatsServer, args: &[&str]) -> Forward {
     Logged::spawn(command)
 }
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    Connection::connect(&settings).await.unwrap()
-}
-
-async fn publish(connection: &Connection) -> Vec<String> {
+/// Publishes [`EVENTS`] alive events of ten nodes; their ids in order.
+async fn publish_thousand(connection: &Connection) -> Vec<String> {
     let events: Vec<Event> = (0..EVENTS)
-        .map(|i| {
-            Event::builder(EventType::Alive)
-                .identity(format!("node{}.example.net", i % 10))
-                .component("server")
-                .version(format!("0.29.{i}"))
-                .build()
-                .unwrap()
-        })
+        .map(|i| alive(&format!("node{}.example.net", i % 10), &format!("0.29.{i}")))
         .collect();
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(&events).await.unwrap();
-    publisher.flush().await.unwrap();
+    publish(connection, &events).await;
     events.iter().map(|e| e.id().to_owned()).collect()
 }
 
@@ -109,25 +98,19 @@ async fn wait_for(receiver: &CloudEventsReceiver, at_least: usize, what: &[&Forw
 
 #[tokio::test(flavor = "multi_thread")]
 async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
+    let (server, connection) = started_with_events().await;
     let mut receiver = CloudEventsReceiver::start();
     receiver.stop();
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
+    let (port, metrics) = metrics_address();
     let forward = start_forward(
         &server,
         &receiver.url(),
         "down",
         &["--metrics", &metrics, "--mode", "structured"],
     );
-    wait_for_consumer(&connection, "down", CONSUMER_WITHIN, &[&forward]).await;
+    wait_for_consumer(&connection, "down", &[&forward]).await;
 
-    let published = publish(&connection).await;
+    let published = publish_thousand(&connection).await;
     let before = scrape_until(port, "a retry", METRICS_WITHIN, |m| {
         metric(m, "lifecycle_forward_retried_total") > 0
     });
@@ -137,7 +120,7 @@ async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
     receiver.start_again();
     wait_for(&receiver, EVENTS, &[&forward]).await;
     // Settled: nothing left to deliver, so nothing more can arrive.
-    wait_settled(&connection, "down", SETTLED_WITHIN, &[&forward]).await;
+    wait_settled(&connection, "down", &[&forward]).await;
     assert_eq!(received_ids(&receiver), published, "all, once, in order");
     let after = scrape_until(port, "every success counted", METRICS_WITHIN, |m| {
         metric(m, "lifecycle_forward_succeeded_total") == EVENTS as u64
@@ -147,12 +130,7 @@ async fn receiver_down_while_a_thousand_are_published_misses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
+    let (server, connection) = started_with_events().await;
     // Slow to answer, so that the kill below most likely comes between the receiver
     // recording an event and the forwarder acknowledging it.
     let mut receiver = CloudEventsReceiver::start_slow(Duration::from_millis(5));
@@ -160,14 +138,10 @@ async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
 
     // Receiver down while the events are published; the forwarder is killed meanwhile.
     let mut first = start_forward(&server, &receiver.url(), "restart", &[]);
-    wait_for_consumer(&connection, "restart", CONSUMER_WITHIN, &[&first]).await;
-    let published = publish(&connection).await;
+    wait_for_consumer(&connection, "restart", &[&first]).await;
+    let published = publish_thousand(&connection).await;
     // Killed once it has tried the receiver (and failed), holding events unacknowledged.
-    let deadline = Instant::now() + CONSUMER_WITHIN;
-    while !first.log().contains("retrying") {
-        assert!(Instant::now() < deadline, "no retry:\n{}", first.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    first.logged("retrying").await;
     first.kill();
 
     // Back up, and killed again in the middle of delivering.
@@ -196,7 +170,7 @@ async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    wait_settled(&connection, "restart", SETTLED_WITHIN, &[&third]).await;
+    wait_settled(&connection, "restart", &[&third]).await;
     let got = received_ids(&receiver);
 
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -233,30 +207,14 @@ async fn forwarder_restarts_lose_nothing_and_repeat_only_the_event_in_flight() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn live_forwarding_applies_the_filter() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     let receiver = CloudEventsReceiver::start();
     let forward = run_forward(
         &server,
         &["--to", &receiver.url(), "--filter", "startup,identity=web*"],
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !forward.log().contains("receiving events") {
-        assert!(
-            Instant::now() < deadline,
-            "not subscribed:\n{}",
-            forward.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let event = |t: EventType, identity: &str| {
-        Event::builder(t)
-            .identity(identity)
-            .component("server")
-            .version("0.29.4")
-            .build()
-            .unwrap()
-    };
+    forward.logged("receiving events").await;
+    let event = |t: EventType, identity: &str| event(t, identity, "server", VERSION);
     let wanted = event(EventType::Startup, "web1.example.net");
     // Forwarded one at a time in order: once the last one is there, any of those before it
     // that the filter let through would be too.
@@ -267,9 +225,7 @@ async fn live_forwarding_applies_the_filter() {
         wanted.clone(),
         last.clone(),
     ];
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(&events).await.unwrap();
-    publisher.flush().await.unwrap();
+    publish(&connection, &events).await;
     wait_for(&receiver, 2, &[&forward]).await;
     assert_eq!(
         received_ids(&receiver),
@@ -287,8 +243,7 @@ async fn live_forwarding_applies_the_filter() {
 /// event.
 #[tokio::test(flavor = "multi_thread")]
 async fn live_forwarding_behind_a_receiver_that_never_answers_counts_its_drops() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     // Accepts connections (the kernel does) and never reads a request.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free_port();
@@ -301,25 +256,12 @@ async fn live_forwarding_behind_a_receiver_that_never_answers_counts_its_drops()
             &format!("127.0.0.1:{port}"),
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !forward.log().contains("receiving events") {
-        assert!(Instant::now() < deadline, "{}", forward.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    forward.logged("receiving events").await;
     // More than a subscription holds (async-nats buffers 65,536 messages).
     let events: Vec<Event> = (0..100_000)
-        .map(|n| {
-            Event::builder(EventType::Alive)
-                .identity(format!("n{n}"))
-                .component("server")
-                .version("0.29.4")
-                .build()
-                .unwrap()
-        })
+        .map(|n| alive(&format!("n{n}"), VERSION))
         .collect();
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(&events).await.unwrap();
-    publisher.flush().await.unwrap();
+    publish(&connection, &events).await;
     let scraped = scrape_until(port, "a drop", METRICS_WITHIN, |m| {
         metric(m, "lifecycle_forward_dropped_total") > 0
     });
@@ -349,18 +291,14 @@ fn a_bad_receiver_url_is_one_clear_line_and_exit_2() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broker_restart_loses_nothing() {
     let mut server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
+    let connection = connect_with_events(&server).await;
     let receiver = CloudEventsReceiver::start();
     let forward = start_forward(&server, &receiver.url(), "broker", &[]);
-    wait_for_consumer(&connection, "broker", CONSUMER_WITHIN, &[&forward]).await;
-    let mut published = publish(&connection).await;
+    wait_for_consumer(&connection, "broker", &[&forward]).await;
+    let mut published = publish_thousand(&connection).await;
     wait_for(&receiver, 100, &[&forward]).await;
     server.restart();
-    published.extend(publish(&connection).await);
+    published.extend(publish_thousand(&connection).await);
 
     let deadline = Instant::now() + Duration::from_secs(90);
     let distinct = |ids: &[String]| ids.iter().collect::<std::collections::HashSet<_>>().len();
@@ -374,7 +312,7 @@ async fn a_broker_restart_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    wait_settled(&connection, "broker", SETTLED_WITHIN, &[&forward]).await;
+    wait_settled(&connection, "broker", &[&forward]).await;
     // A broker killed outright may lose its latest record of acknowledgements: the events
     // after the last one it kept come again. At least once, then, and in order: the first
     // arrival of each event is in the order published.
@@ -390,27 +328,22 @@ async fn a_broker_restart_loses_nothing() {
 
 const DEAD: &str = "lifecycle.dead.forward";
 
-fn alive(identity: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap()
-}
-
 /// An event whose identity holds a newline: it cannot be a `ce-subject` header. Our own
 /// builder refuses to make one, so it is written as an attacker would publish it.
 fn poison() -> Event {
-    let mut json = serde_json::to_value(alive("bad.node.example.net")).unwrap();
+    let mut json = serde_json::to_value(alive("bad.node.example.net", VERSION)).unwrap();
     json["identity"] = "bad\nnode.example.net".into();
     Event::from_json(&serde_json::to_vec(&json).unwrap()).unwrap()
 }
 
-async fn publish_these(connection: &Connection, events: &[Event]) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
+/// Publishes [`poison`], then twenty good events: all of them.
+async fn publish_poison_then_twenty(connection: &Connection) -> (Event, Vec<Event>) {
+    let bad = poison();
+    let good: Vec<Event> = (0..20)
+        .map(|i| alive(&format!("node{i}.example.net"), VERSION))
+        .collect();
+    publish(connection, &[vec![bad.clone()], good.clone()].concat()).await;
+    (bad, good)
 }
 
 /// Subscribes to the dead-letter subject.
@@ -452,29 +385,19 @@ fn dead_letter_lines(forward: &Forward) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_order() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
+    let (server, connection) = started_with_events().await;
     let receiver = CloudEventsReceiver::start();
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
+    let (port, metrics) = metrics_address();
     let forward = start_forward(
         &server,
         &receiver.url(),
         "poison",
         &["--metrics", &metrics, "--dead-letter", DEAD],
     );
-    wait_for_consumer(&connection, "poison", CONSUMER_WITHIN, &[&forward]).await;
+    wait_for_consumer(&connection, "poison", &[&forward]).await;
     let mut letters = dead_letters(&connection).await;
 
-    let bad = poison();
-    let good: Vec<Event> = (0..20)
-        .map(|i| alive(&format!("node{i}.example.net")))
-        .collect();
-    publish_these(&connection, &[vec![bad.clone()], good.clone()].concat()).await;
+    let (bad, good) = publish_poison_then_twenty(&connection).await;
 
     wait_for(&receiver, 20, &[&forward]).await;
     let letter = next_dead_letter(&mut letters, &forward).await;
@@ -512,7 +435,7 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
         "1"
     );
 
-    wait_settled(&connection, "poison", SETTLED_WITHIN, &[&forward]).await;
+    wait_settled(&connection, "poison", &[&forward]).await;
     let ids: Vec<String> = good.iter().map(|e| e.id().to_owned()).collect();
     assert_eq!(received_ids(&receiver), ids, "all, once, in order");
     let scraped = scrape_until(port, "every event counted", METRICS_WITHIN, |m| {
@@ -538,37 +461,15 @@ async fn a_poison_event_is_dead_lettered_and_the_twenty_behind_it_arrive_in_orde
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_poison_event_does_not_stall_live_forwarding() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     let receiver = CloudEventsReceiver::start();
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
-    let forward = run_forward(
-        &server,
-        &[
-            "--to",
-            &receiver.url(),
-            "--metrics",
-            &metrics,
-            "--dead-letter",
-            DEAD,
-        ],
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !forward.log().contains("receiving events") {
-        assert!(
-            Instant::now() < deadline,
-            "not subscribed:\n{}",
-            forward.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (port, metrics) = metrics_address();
+    let url = receiver.url();
+    let args = ["--to", &url, "--metrics", &metrics, "--dead-letter", DEAD];
+    let forward = run_forward(&server, &args);
+    forward.logged("receiving events").await;
     let mut letters = dead_letters(&connection).await;
-    let bad = poison();
-    let good: Vec<Event> = (0..20)
-        .map(|i| alive(&format!("node{i}.example.net")))
-        .collect();
-    publish_these(&connection, &[vec![bad.clone()], good.clone()].concat()).await;
+    let (bad, good) = publish_poison_then_twenty(&connection).await;
     // Dead-lettered at its first attempt (never retried, see the metrics below), so the
     // twenty behind it are not held up.
     wait_for(&receiver, 20, &[&forward]).await;
@@ -593,40 +494,45 @@ async fn a_poison_event_does_not_stall_live_forwarding() {
     assert_eq!(dead_letter_lines(&forward).len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_event_the_receiver_refuses_with_400_is_dead_lettered_once_and_the_rest_arrive() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    let events: Vec<Event> = (0..10)
-        .map(|i| alive(&format!("node{i}.example.net")))
+/// A durable forward of `count` events to a receiver that answers `status` for the one at
+/// `index`, with `args` added: that one is dead-lettered after `attempts` (each refusal
+/// recorded by the receiver), the others arrive in order.
+async fn refused_by_the_receiver(
+    count: usize,
+    index: usize,
+    status: u16,
+    args: &[&str],
+    attempts: u64,
+) {
+    let (server, connection) = started_with_events().await;
+    let events: Vec<Event> = (0..count)
+        .map(|i| alive(&format!("node{i}.example.net"), VERSION))
         .collect();
-    let refused = events[4].id().to_owned();
-    let receiver = CloudEventsReceiver::start_answering(&[(&refused, 400)]);
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
+    let refused = events[index].id().to_owned();
+    let receiver = CloudEventsReceiver::start_answering(&[(&refused, status)]);
+    let (port, metrics) = metrics_address();
     let forward = start_forward(
         &server,
         &receiver.url(),
         "refusing",
-        &["--metrics", &metrics, "--dead-letter", DEAD],
+        &[&["--metrics", &metrics, "--dead-letter", DEAD], args].concat(),
     );
-    wait_for_consumer(&connection, "refusing", CONSUMER_WITHIN, &[&forward]).await;
+    wait_for_consumer(&connection, "refusing", &[&forward]).await;
     let mut letters = dead_letters(&connection).await;
-    publish_these(&connection, &events).await;
+    publish(&connection, &events).await;
 
-    wait_for(&receiver, 9, &[&forward]).await;
+    wait_for(&receiver, count - 1, &[&forward]).await;
     let letter = next_dead_letter(&mut letters, &forward).await;
     assert_eq!(header(&letter, "Lifecycle-Event-Id"), refused);
     assert_eq!(
         header(&letter, "Lifecycle-Dead-Letter-Reason"),
-        "receiver answered HTTP 400"
+        format!("receiver answered HTTP {status}")
     );
-    assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Attempts"), "1");
-    wait_settled(&connection, "refusing", SETTLED_WITHIN, &[&forward]).await;
+    assert_eq!(
+        header(&letter, "Lifecycle-Dead-Letter-Attempts"),
+        attempts.to_string()
+    );
+    wait_settled(&connection, "refusing", &[&forward]).await;
     let expected: Vec<String> = events
         .iter()
         .map(|e| e.id().to_owned())
@@ -635,69 +541,28 @@ async fn an_event_the_receiver_refuses_with_400_is_dead_lettered_once_and_the_re
     assert_eq!(received_ids(&receiver), expected, "the rest, in order");
     assert_eq!(
         receiver.refused(),
-        [format!("{{\"id\": \"{refused}\", \"status\": 400}}")],
-        "refused once, never retried"
+        vec![format!("{{\"id\": \"{refused}\", \"status\": {status}}}"); attempts as usize],
+        "refused at each attempt, no more"
     );
     let scraped = scrape_until(port, "every event counted", METRICS_WITHIN, |m| {
-        metric(m, "lifecycle_forward_succeeded_total") == 9
+        metric(m, "lifecycle_forward_succeeded_total") == count as u64 - 1
     });
     assert_eq!(metric(&scraped, "lifecycle_forward_dead_lettered_total"), 1);
-    assert_eq!(metric(&scraped, "lifecycle_forward_retried_total"), 0);
+    assert_eq!(
+        metric(&scraped, "lifecycle_forward_retried_total"),
+        attempts - 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_the_receiver_refuses_with_400_is_dead_lettered_once_and_the_rest_arrive() {
+    // A 400 is permanent: never retried.
+    refused_by_the_receiver(10, 4, 400, &[], 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn max_attempts_three_with_a_receiver_answering_503_dead_letters_after_exactly_three() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    let events: Vec<Event> = (0..3)
-        .map(|i| alive(&format!("node{i}.example.net")))
-        .collect();
-    let failing = events[0].id().to_owned();
-    let receiver = CloudEventsReceiver::start_answering(&[(&failing, 503)]);
-    let port = free_port();
-    let metrics = format!("127.0.0.1:{port}");
-    let forward = start_forward(
-        &server,
-        &receiver.url(),
-        "unavailable",
-        &[
-            "--metrics",
-            &metrics,
-            "--dead-letter",
-            DEAD,
-            "--max-attempts",
-            "3",
-        ],
-    );
-    wait_for_consumer(&connection, "unavailable", CONSUMER_WITHIN, &[&forward]).await;
-    let mut letters = dead_letters(&connection).await;
-    publish_these(&connection, &events).await;
-
-    wait_for(&receiver, 2, &[&forward]).await;
-    let letter = next_dead_letter(&mut letters, &forward).await;
-    assert_eq!(header(&letter, "Lifecycle-Event-Id"), failing);
-    assert_eq!(
-        header(&letter, "Lifecycle-Dead-Letter-Reason"),
-        "receiver answered HTTP 503"
-    );
-    assert_eq!(header(&letter, "Lifecycle-Dead-Letter-Attempts"), "3");
-    wait_settled(&connection, "unavailable", SETTLED_WITHIN, &[&forward]).await;
-    assert_eq!(
-        receiver.refused(),
-        vec![format!("{{\"id\": \"{failing}\", \"status\": 503}}"); 3],
-        "exactly three attempts"
-    );
-    let expected: Vec<String> = events[1..].iter().map(|e| e.id().to_owned()).collect();
-    assert_eq!(received_ids(&receiver), expected);
-    let scraped = scrape_until(port, "every event counted", METRICS_WITHIN, |m| {
-        metric(m, "lifecycle_forward_succeeded_total") == 2
-    });
-    assert_eq!(metric(&scraped, "lifecycle_forward_dead_lettered_total"), 1);
-    assert_eq!(metric(&scraped, "lifecycle_forward_retried_total"), 2);
+    refused_by_the_receiver(3, 0, 503, &["--max-attempts", "3"], 3).await;
 }
 
 #[test]

@@ -5,16 +5,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Running, Serving, run, wait_until};
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{
-    ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Publisher, Settings,
-};
+use common::{ROLLOUT_GATE, Running, Serving, run, wait_until};
+use lifecycle_core::{Event, EventType};
+use lifecycle_nats::EVENTS_STREAM;
 use lifecycle_simulate::{FleetSpec, Simulation, Step, Upgrade};
 use lifecycle_tally::ComponentCount;
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{BlockingConnection, NatsServer};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -24,57 +22,35 @@ const ROLLED_BACK_AT: i64 = 1_700_000_000;
 /// Publishes events to a server holding CHORIA_EVENTS, and waits until the stream holds
 /// them all.
 struct Fleet {
-    runtime: tokio::runtime::Runtime,
-    connection: Connection,
-    publisher: Publisher,
+    nats: BlockingConnection,
     stored: u64,
 }
 
 impl Fleet {
     fn new(server: &NatsServer) -> Fleet {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let connection = runtime.block_on(async {
-            let options = ConnectOptions {
-                servers: vec![server.url()],
-                ..Default::default()
-            };
-            let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-            let connection = Connection::connect(&settings).await.unwrap();
-            connection
-                .ensure_events_stream(DEFAULT_RETENTION)
-                .await
-                .unwrap();
-            connection
-        });
-        let publisher = connection.publisher(Format::Choria);
         Fleet {
-            runtime,
-            connection,
-            publisher,
+            nats: BlockingConnection::connect_with_events(server),
             stored: 0,
         }
     }
 
+    /// A server holding CHORIA_EVENTS, and a fleet publishing to it.
+    fn started() -> (NatsServer, Fleet) {
+        let server = NatsServer::start();
+        let fleet = Fleet::new(&server);
+        (server, fleet)
+    }
+
     fn publish(&mut self, events: &[Event]) {
         self.stored += events.len() as u64;
-        let stored = self.runtime.block_on(async {
-            self.publisher.publish_all(events).await.unwrap();
-            self.publisher.flush().await.unwrap();
-            let deadline = Instant::now() + LIMIT;
-            loop {
-                let state = self.connection.stream_state(EVENTS_STREAM).await.unwrap();
-                let messages = state.map_or(0, |s| s.messages);
-                if messages >= self.stored || Instant::now() > deadline {
-                    return messages;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
+        self.nats.publish_stored(events, self.stored);
+        let state = self
+            .nats
+            .block_on(self.nats.connection.stream_state(EVENTS_STREAM))
+            .unwrap();
         assert_eq!(
-            stored, self.stored,
+            state.map_or(0, |s| s.messages),
+            self.stored,
             "the stream holds every event published"
         );
     }
@@ -146,16 +122,10 @@ fn rolled_out_but_three(server: &NatsServer) -> (Fleet, [String; 3]) {
     (fleet, behind)
 }
 
-const UNTIL_ALL: [&str; 8] = [
-    "wait",
-    "--filter",
-    "component=server",
-    "--until",
-    ".version>=0.30.0",
-    "--all",
-    "--since",
-    "10m",
-];
+/// The rollout gate over every node a replay of the last ten minutes shows.
+fn until_all() -> Vec<&'static str> {
+    [&ROLLOUT_GATE[..], &["--all", "--since", "10m"]].concat()
+}
 
 #[test]
 fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
@@ -163,7 +133,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     let (mut fleet, behind) = rolled_out_but_three(&server);
 
     // Times out, listing exactly those three with their version and when last seen.
-    let mut args = UNTIL_ALL.to_vec();
+    let mut args = until_all();
     args.extend(["--timeout", "10s"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
@@ -207,7 +177,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     assert_eq!(listed, expected);
 
     // Running while any is behind; done once the last one upgrades again.
-    let mut args = UNTIL_ALL.to_vec();
+    let mut args = until_all();
     args.extend(["--timeout", "120s"]);
     let mut wait = Running::subscribed(&server, &args);
     // Caught up with the replay: the state now, three behind.
@@ -225,7 +195,7 @@ fn wait_until_all_lists_the_three_rolled_back_and_succeeds_once_they_upgrade() {
     assert_eq!(out.stdout, "");
 
     // And a wait started now succeeds from the replay alone.
-    let mut args = UNTIL_ALL.to_vec();
+    let mut args = until_all();
     args.extend(["--timeout", "120s"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -236,15 +206,7 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
     let server = NatsServer::start();
     let (_fleet, _) = rolled_out_but_three(&server);
     let gate = |extra: &[&str]| {
-        let mut args = vec![
-            "wait",
-            "--filter",
-            "component=server",
-            "--until",
-            ".version>=0.30.0",
-            "--since",
-            "10m",
-        ];
+        let mut args = [&ROLLOUT_GATE[..], &["--since", "10m"]].concat();
         args.extend_from_slice(extra);
         run(&server, &args)
     };
@@ -272,21 +234,16 @@ fn a_fraction_of_the_fleet_or_a_count_passes_with_three_behind() {
 /// are, not while one has gone back.
 #[test]
 fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let template = r#"{% if pass_set(identity, version == "0.30.0") %}{{ identity }} {{ pass_count() }}{% if set_success(pass_count() == 3) %}{% endif %}{% endif %}"#;
-    let mut wait = Running::subscribed(
-        &server,
-        &[
-            "wait",
-            "--filter",
-            "alive,component=server",
-            "--template",
-            template,
-            "--timeout",
-            "120s",
-        ],
-    );
+    let three_up = [
+        "wait",
+        "--filter",
+        "alive,component=server",
+        "--template",
+        template,
+    ];
+    let mut wait = Running::subscribed(&server, &[&three_up[..], &["--timeout", "120s"]].concat());
     fleet.publish(&[
         alive("n1", "0.30.0"),
         alive("n2", "0.30.0"),
@@ -308,20 +265,8 @@ fn opensvc_three_up_template_waits_for_three_and_removes_one_that_goes_back() {
         out.stderr
     );
     // Replayed, the fleet is in the state now: met at once.
-    let out = run(
-        &server,
-        &[
-            "wait",
-            "--filter",
-            "alive,component=server",
-            "--template",
-            template,
-            "--since",
-            "10m",
-            "--timeout",
-            "120s",
-        ],
-    );
+    let since = ["--since", "10m", "--timeout", "120s"];
+    let out = run(&server, &[&three_up[..], &since].concat());
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     // Without set_success, it times out with 1.
     let out = run(
@@ -365,8 +310,7 @@ fn counts(json_lines: &str) -> Vec<ComponentCount> {
 
 #[test]
 fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let mut simulation = Simulation::new(FleetSpec {
         nodes: 300,
         components: vec!["server".into(), "broker".into()],
@@ -398,31 +342,18 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
         .filter(|(version, _)| *version != "0.30.0")
         .map(|(_, n)| n)
         .sum();
-    let out = run(
-        &server,
-        &[
-            "nodes",
-            "--since",
-            "10m",
-            "--filter",
-            "component=server,.version<0.30.0",
-            "--count",
-        ],
-    );
+    let nodes = |filter: &[&str]| {
+        run(
+            &server,
+            &[&["nodes", "--since", "10m"][..], filter].concat(),
+        )
+    };
+    let out = nodes(&["--filter", "component=server,.version<0.30.0", "--count"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, format!("{server_behind}\n"));
 
     // The table: a header, then a line per node, by identity then component.
-    let out = run(
-        &server,
-        &[
-            "nodes",
-            "--since",
-            "10m",
-            "--filter",
-            "identity=node000001.*",
-        ],
-    );
+    let out = nodes(&["--filter", "identity=node000001.*"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("IDENTITY "), "{}", out.stdout);
@@ -435,11 +366,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
 
     // A tally of the same stream agrees: its API filters each node's state.
     let tally = Serving::tally(&server, &[]);
-    wait_until("the tally is ready", LIMIT, || {
-        tally
-            .get("/readyz")
-            .is_some_and(|(status, _)| status == 200)
-    });
+    tally.wait_ready(LIMIT);
     let url = format!("http://{}", tally.address);
     let out = run(&server, &["nodes", "--tally", &url, "--json"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -474,8 +401,7 @@ fn nodes_from_a_replay_agree_with_the_simulated_fleet() {
 /// `lifecycle nodes --tally` and `wait --tally` against a running `lifecycle tally`.
 #[test]
 fn the_tally_client_lists_and_gates_on_a_running_tally() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let tally = Serving::tally(&server, &[]);
     wait_until("the tally is ready", LIMIT, || {
         tally
@@ -535,16 +461,8 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
     );
 
     // The fleet is the tally's; live events move it.
-    let gate = [
-        "wait",
-        "--tally",
-        &url,
-        "--filter",
-        "component=server",
-        "--until",
-        ".version>=0.30.0",
-    ];
-    let mut args = gate.to_vec();
+    let gate = [&ROLLOUT_GATE[..], &["--tally", &url]].concat();
+    let mut args = gate.clone();
     args.extend(["--all", "--timeout", "10s", "--json"]);
     let out = run(&server, &args);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
@@ -567,15 +485,10 @@ fn the_tally_client_lists_and_gates_on_a_running_tally() {
 /// `nodes --state lost`, and up again after its next alive; one that shut down is gone.
 #[test]
 fn a_node_gone_quiet_is_listed_lost_then_up_again_when_it_reports() {
-    let server = NatsServer::start();
-    let mut fleet = Fleet::new(&server);
+    let (server, mut fleet) = Fleet::started();
     let tally = Serving::tally(&server, &["--max-age", "2s"]);
     // Ready: connected and caught up, so that every listing below is answered.
-    wait_until("the tally is ready", LIMIT, || {
-        tally
-            .get("/readyz")
-            .is_some_and(|(status, _)| status == 200)
-    });
+    tally.wait_ready(LIMIT);
     let url = format!("http://{}", tally.address);
     let shutdown = Event::builder(EventType::Shutdown)
         .identity("n2")

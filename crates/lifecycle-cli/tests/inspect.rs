@@ -1,5 +1,7 @@
 //! `lifecycle inspect`, run as a user runs it: the built binary, real files, real stdin.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -16,22 +18,7 @@ fn example(name: &str) -> PathBuf {
 fn compact(name: &str) -> String {
     let text = std::fs::read_to_string(example(name)).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut out = String::new();
-    let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-        } else if !c.is_whitespace() {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
+    let out = lifecycle_testsupport::minify(&text);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap(),
         value
@@ -236,15 +223,7 @@ fn usage_errors_exit_2() {
 fn control_characters_in_events_and_errors_are_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let alive = |identity: &str, version: &str| {
-        serde_json::json!({
-            "protocol": "io.choria.lifecycle.v1.alive",
-            "id": "6b0b2a6e-1f0e-4c1a-9d2e-000000000007",
-            "identity": identity,
-            "component": "server",
-            "timestamp": 1_700_000_000,
-            "version": version,
-        })
-        .to_string()
+        String::from_utf8(common::hostile_alive(identity, version)).unwrap()
     };
     let inputs = [
         ("clear.json", alive("\u{1b}[2J", "0.29.4")),

@@ -13,10 +13,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Logged, free_port};
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_testsupport::{NatsServer, ServerOptions};
+use common::free_port;
+use lifecycle_nats::Connection;
+use lifecycle_testsupport::{Logged, NatsServer, ServerOptions, VERSION, alive, publish, started};
 
 const SECRETS: [&str; 4] = ["TOKEN", "PASS", "ABC", "FRAG"];
 
@@ -79,26 +78,16 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
+async fn publish_alive(connection: &Connection) {
+    publish(connection, &[alive("node1.example.net", VERSION)]).await;
 }
 
-async fn publish_alive(connection: &Connection) {
-    let event = Event::builder(EventType::Alive)
-        .identity("node1.example.net")
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap();
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish(&event).await.unwrap();
-    publisher.flush().await.unwrap();
+/// `output` is exit status `code`, nothing on stdout and exactly `stderr`, for `url`.
+fn assert_refused(output: &Output, code: i32, stderr: &str, url: &str) {
+    let (out, err) = text(output);
+    assert_eq!(output.status.code(), Some(code), "{url}: {err}");
+    assert_eq!(out, "");
+    assert_eq!(err, stderr, "{url}");
 }
 
 #[test]
@@ -113,14 +102,8 @@ fn forward_refuses_an_invalid_url_saying_why_and_never_echoing_it() {
             run(&["forward", "-vv", "--to-file", file], &[]),
             run(&["forward", "-vv"], &[("LIFECYCLE_FORWARD_TO", url)]),
         ] {
-            let (stdout, stderr) = text(&output);
-            assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
-            assert_eq!(stdout, "");
-            assert_eq!(
-                stderr,
-                format!("lifecycle: invalid receiver URL: {reason}\n"),
-                "{url}"
-            );
+            let expected = format!("lifecycle: invalid receiver URL: {reason}\n");
+            assert_refused(&output, 2, &expected, url);
         }
     }
 }
@@ -129,8 +112,7 @@ fn forward_refuses_an_invalid_url_saying_why_and_never_echoing_it() {
 async fn forward_logs_and_dead_letters_show_the_receiver_redacted() {
     use futures_util::StreamExt;
     const DEAD: &str = "lifecycle.dead.redaction";
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     for (url, shown) in valid(free_port()) {
         let mut letters = connection.client().subscribe(DEAD).await.unwrap();
         connection.client().flush().await.unwrap();
@@ -198,14 +180,8 @@ fn react_check_reports_an_invalid_url_without_echoing_it() {
     for (url, reason) in INVALID {
         let path = rules(dir.path(), url);
         let output = run(&["react", "-vv", "--check", &path], &[]);
-        let (stdout, stderr) = text(&output);
-        assert_eq!(output.status.code(), Some(1), "{url}: {stderr}");
-        assert_eq!(stdout, "");
-        assert_eq!(
-            stderr,
-            format!("{path}:4: rule 'hook': http.url: invalid receiver URL: {reason}\n"),
-            "{url}"
-        );
+        let expected = format!("{path}:4: rule 'hook': http.url: invalid receiver URL: {reason}\n");
+        assert_refused(&output, 1, &expected, url);
     }
     for (url, _) in valid(9) {
         let path = rules(dir.path(), &url);
@@ -219,30 +195,20 @@ fn react_check_reports_an_invalid_url_without_echoing_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn react_dry_run_shows_the_receiver_redacted() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     let dir = tempfile::tempdir().unwrap();
     for (url, shown) in valid(9) {
         let path = rules(dir.path(), &url);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args([
-                "react",
-                "-vv",
-                "--rules",
-                &path,
-                "--dry-run",
-                "--count",
-                "1",
-            ])
-            .args(["--server", &server.url()])
-            .env_remove("NATS_URL")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let args = [
+            "react",
+            "-vv",
+            "--rules",
+            &path,
+            "--dry-run",
+            "--count",
+            "1",
+        ];
+        let mut child = common::lifecycle(&server, &args).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while child.try_wait().unwrap().is_none() {
             if Instant::now() > deadline {
@@ -369,12 +335,7 @@ fn nats_secrets_come_from_files_or_systemd_credentials() {
     );
     assert_eq!(code, Some(0), "the nats-token credential: {stderr}");
 
-    let password = NatsServer::with_options(ServerOptions {
-        args: ["--user", "alice", "--pass", "s3cret"]
-            .map(String::from)
-            .into(),
-        ..Default::default()
-    });
+    let password = NatsServer::with_password("alice", "s3cret");
     let with_password = format!("nats://alice:s3cret@127.0.0.1:{}\n", password.port());
     let servers = dir.path().join("servers");
     std::fs::write(&servers, &with_password).unwrap();

@@ -1,9 +1,11 @@
 //! No secret reaches `--help`, an error or the log: NATS_CREDS and NATS_TOKEN values stay
 //! out of the help of every command, and a refused password stays out of stderr at `-vv`.
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 
-use lifecycle_testsupport::{NatsServer, ServerOptions};
+use lifecycle_testsupport::NatsServer;
 
 fn lifecycle(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lifecycle"))
@@ -43,25 +45,18 @@ fn help_never_shows_the_values_of_nats_creds_or_nats_token() {
     }
 }
 
+/// `lifecycle view -vvv` for a second against `url`, nothing from the environment.
+fn view(url: &str) -> Output {
+    common::bare(&["view", "-vvv", "--timeout", "1s", "--server", url])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_refused_password_is_an_error_naming_the_server_and_is_never_printed() {
-    let server = NatsServer::with_options(ServerOptions {
-        args: ["--user", "alice", "--pass", "s3cret"]
-            .map(String::from)
-            .into(),
-        ..Default::default()
-    });
+    let server = NatsServer::with_password("alice", "s3cret");
     let wrong = format!("nats://alice:not-s3cret@127.0.0.1:{}", server.port());
-    let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args(["view", "-vvv", "--timeout", "1s", "--server", &wrong])
-        .env_remove("NATS_URL")
-        .env_remove("NATS_CREDS")
-        .env_remove("NATS_TOKEN")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = view(&wrong);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
@@ -76,16 +71,7 @@ fn a_refused_password_is_an_error_naming_the_server_and_is_never_printed() {
     );
 
     let right = format!("nats://alice:s3cret@127.0.0.1:{}", server.port());
-    let output = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args(["view", "-vvv", "--timeout", "1s", "--server", &right])
-        .env_remove("NATS_URL")
-        .env_remove("NATS_CREDS")
-        .env_remove("NATS_TOKEN")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = view(&right);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("NATS connection ready"), "{stderr}");

@@ -10,10 +10,9 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Running, Serving, lifecycle, run};
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::{CloudEventsReceiver, NatsServer};
+use common::{ROLLOUT_GATE, Running, Serving, emit_args, lifecycle, run};
+use lifecycle_core::Event;
+use lifecycle_testsupport::{BlockingConnection, CloudEventsReceiver, NatsServer, VERSION, alive};
 
 /// SIGINT, then SIGTERM, with the exit status a shell reports for each.
 const SIGNALS: [(&str, i32); 2] = [("-INT", 130), ("-TERM", 143)];
@@ -31,45 +30,12 @@ fn emit(server: &NatsServer, args: &[&str]) {
     assert_eq!(out.code(), Some(0), "emit {args:?}: {}", out.stderr);
 }
 
-/// A current-thread runtime and a connection to `server`, where CHORIA_EVENTS exists.
-fn connect(server: &NatsServer) -> (tokio::runtime::Runtime, Connection) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let connection = runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(DEFAULT_RETENTION)
-            .await
-            .unwrap();
-        connection
-    });
-    (runtime, connection)
-}
-
 #[test]
 fn view_ends_with_130_on_sigint_and_143_on_sigterm_its_lines_whole() {
     let server = NatsServer::start();
     for (signal, code) in SIGNALS {
         let mut view = Running::subscribed(&server, &["view"]);
-        emit(
-            &server,
-            &[
-                "alive",
-                "-i",
-                "node1",
-                "-c",
-                "server",
-                "--version",
-                "0.29.4",
-            ],
-        );
+        emit(&server, &emit_args("alive", "node1", "0.29.4"));
         view.printed("[alive] node1: server version 0.29.4");
         send(&view, signal);
         let out = view.finish();
@@ -89,35 +55,14 @@ fn view_ends_with_130_on_sigint_and_143_on_sigterm_its_lines_whole() {
 #[test]
 fn wait_until_lists_the_nodes_that_do_not_pass_on_sigterm_as_on_sigint() {
     let server = NatsServer::start();
-    drop(connect(&server));
+    drop(BlockingConnection::connect_with_events(&server));
     for (identity, version) in [("behind", "0.29.4"), ("ahead", "0.30.0")] {
-        emit(
-            &server,
-            &[
-                "startup",
-                "-i",
-                identity,
-                "-c",
-                "server",
-                "--version",
-                version,
-            ],
-        );
+        emit(&server, &emit_args("startup", identity, version));
     }
     for (signal, code) in SIGNALS {
         let mut wait = Running::subscribed(
             &server,
-            &[
-                "wait",
-                "--filter",
-                "component=server",
-                "--until",
-                ".version>=0.30.0",
-                "--since",
-                "1h",
-                "--timeout",
-                "120s",
-            ],
+            &[&ROLLOUT_GATE[..], &["--since", "1h", "--timeout", "120s"]].concat(),
         );
         // The replay caught up: the state is the fleet's.
         wait.logged("1/2 nodes pass");
@@ -158,32 +103,12 @@ fn wait_for_events_ends_with_143_on_sigterm_saying_how_far_it_got() {
 #[test]
 fn nodes_ends_with_143_on_sigterm_before_the_replay_caught_up() {
     let server = NatsServer::start();
-    let (runtime, connection) = connect(&server);
+    let nats = BlockingConnection::connect_with_events(&server);
     const STORED: u64 = 50_000;
-    runtime.block_on(async {
-        let events: Vec<Event> = (0..STORED)
-            .map(|n| {
-                Event::builder(EventType::Alive)
-                    .identity(format!("n{n}"))
-                    .component("server")
-                    .version("0.29.4")
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let publisher = connection.publisher(Format::Choria);
-        publisher.publish_all(&events).await.unwrap();
-        publisher.flush().await.unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= STORED) {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "not all stored");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    let events: Vec<Event> = (0..STORED)
+        .map(|n| alive(&format!("n{n}"), VERSION))
+        .collect();
+    nats.publish_stored(&events, STORED);
     // At -vv every replayed event is logged: the replay takes a while.
     let nodes = Running::subscribed(&server, &["nodes", "--since", "1h"]);
     send(&nodes, "-TERM");
@@ -238,18 +163,7 @@ fn a_live_forward_stopped_while_its_receiver_refuses_says_what_it_dropped() {
     let mut forward = Running::spawn(lifecycle(&server, &["forward", "--to", &url, "-v"]));
     forward.logged("receiving events");
     for identity in ["n1", "n2", "n3"] {
-        emit(
-            &server,
-            &[
-                "alive",
-                "-i",
-                identity,
-                "-c",
-                "server",
-                "--version",
-                "0.29.4",
-            ],
-        );
+        emit(&server, &emit_args("alive", identity, "0.29.4"));
     }
     forward.logged("action failed, retrying");
     send(&forward, "-TERM");
@@ -271,7 +185,7 @@ fn a_live_forward_stopped_while_its_receiver_refuses_says_what_it_dropped() {
 #[test]
 fn react_exits_0_on_sigint_and_sigterm() {
     let server = NatsServer::start();
-    drop(connect(&server));
+    drop(BlockingConnection::connect_with_events(&server));
     let mut rules = tempfile::NamedTempFile::new().unwrap();
     writeln!(
         rules,

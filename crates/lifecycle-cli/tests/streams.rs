@@ -108,12 +108,14 @@ fn create_makes_both_streams_once_and_then_replay_works() {
     let after = lifecycle(&server, &["streams", "--json"]);
     assert_eq!(after.status.code(), Some(0));
     let streams = json_lines(&after);
-    assert_eq!(streams[0]["name"], "CHORIA_EVENTS");
-    assert_eq!(
-        streams[0]["subjects"],
-        serde_json::json!(["choria.lifecycle.>"])
-    );
-    assert_eq!(streams[0]["retention_seconds"], 3 * 3600);
+    for (stream, name, subjects, retention) in [
+        (&streams[0], "CHORIA_EVENTS", "choria.lifecycle.>", 3 * 3600),
+        (&streams[1], "CHORIA_MACHINE", "choria.machine.>", 24 * 3600),
+    ] {
+        assert_eq!(stream["name"], name);
+        assert_eq!(stream["subjects"], serde_json::json!([subjects]));
+        assert_eq!(stream["retention_seconds"], retention);
+    }
     assert_eq!(streams[0]["replicas"], 1);
     assert_eq!(streams[0]["storage"], "file");
     assert_eq!(streams[0]["messages"], 1);
@@ -124,12 +126,6 @@ fn create_makes_both_streams_once_and_then_replay_works() {
             .is_some_and(|t| t.ends_with('Z'))
     );
     assert_eq!(streams[0]["first"], streams[0]["last"]);
-    assert_eq!(streams[1]["name"], "CHORIA_MACHINE");
-    assert_eq!(
-        streams[1]["subjects"],
-        serde_json::json!(["choria.machine.>"])
-    );
-    assert_eq!(streams[1]["retention_seconds"], 24 * 3600);
     assert_eq!(streams[1]["messages"], 0);
     assert_eq!(streams[1]["first"], serde_json::Value::Null);
     assert_eq!(streams[2]["name"], "LIFECYCLE_DEAD_LETTERS");

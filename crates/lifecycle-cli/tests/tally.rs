@@ -2,16 +2,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Process, Serving, wait_until};
+use common::{Serving, wait_until};
 
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_core::{Event, EventType};
+use lifecycle_testsupport::{BlockingConnection, NatsServer, event, events_stream};
 
 /// The value of this tally's gauge `name` (`lifecycle_tally_leader`, say); `None` until it
 /// answers.
@@ -48,38 +45,18 @@ fn active(tally: &Serving) -> Option<bool> {
 }
 
 fn publish(server: &NatsServer, events: &[Event]) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let publisher = Connection::connect(&settings)
-            .await
-            .unwrap()
-            .publisher(Format::Choria);
-        publisher.publish_all(events).await.unwrap();
-        publisher.flush().await.unwrap();
-    });
+    BlockingConnection::connect(server).publish(events);
 }
 
 fn alive(identity: &str, component: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component(component)
-        .version(version)
-        .build()
-        .unwrap()
+    event(EventType::Alive, identity, component, version)
 }
 
 #[test]
 fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     let server = NatsServer::start();
     let mut tally = Serving::tally(&server, &["--component", "server", "--prefix", "fleet"]);
-    wait_until("readiness", Duration::from_secs(20), || {
-        tally.get("/readyz").is_some_and(|(s, _)| s == 200)
-    });
+    tally.wait_ready(Duration::from_secs(20));
     publish(
         &server,
         &[
@@ -90,11 +67,7 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
         ],
     );
     let want = r#"[{"component":"server","nodes":3,"versions":{"0.28.0":1,"0.29.4":2}}]"#;
-    wait_until("the counts", Duration::from_secs(20), || {
-        tally
-            .get("/api/v1/components")
-            .is_some_and(|(_, body)| body == want)
-    });
+    tally.wait_for_body("/api/v1/components", want, Duration::from_secs(20));
     let (_, metrics) = tally.get("/metrics").unwrap();
     assert!(
         metrics.contains("fleet_versions{component=\"server\",version=\"0.29.4\",active=\"1\"} 2"),
@@ -117,52 +90,12 @@ fn counts_the_asked_components_and_stops_cleanly_on_sigterm() {
     );
 }
 
-/// `lifecycle tally ARGS` with its stderr kept line by line, at the address it announced.
-fn tally_with_stderr(
-    server: &NatsServer,
-    extra: &[&str],
-) -> (Process, String, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args([
-            "tally",
-            "--listen",
-            "127.0.0.1:0",
-            "--server",
-            &server.url(),
-        ])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let process = Process(child);
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let (announced, address) = std::sync::mpsc::channel();
-    let kept = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("lifecycle tally: serving http://") {
-                let _ = announced.send(rest.split('/').next().unwrap_or_default().to_owned());
-            }
-            kept.lock().unwrap().push(line);
-        }
-    });
-    let address = address
-        .recv_timeout(Duration::from_secs(20))
-        .expect("lifecycle tally never said where it serves");
-    (process, address, lines)
-}
-
 #[test]
 fn refused_events_are_counted_by_reason_and_warned_about_once_not_per_event() {
     let server = NatsServer::start();
-    let (_process, address, stderr) =
-        tally_with_stderr(&server, &["--max-components", "2", "--max-versions", "3"]);
-    wait_until("readiness", Duration::from_secs(20), || {
-        common::get(&address, "/readyz").is_some_and(|(s, _)| s == 200)
-    });
+    let tally = Serving::tally(&server, &["--max-components", "2", "--max-versions", "3"]);
+    let (address, stderr) = (tally.address.clone(), tally.stderr.clone());
+    tally.wait_ready(Duration::from_secs(20));
     // 100 events over 50 components, then 100 over 50 versions of the server.
     let mut events: Vec<Event> = (0..100)
         .map(|i| alive(&format!("n{i}"), &format!("c{:02}", i % 50), "1.0.0"))
@@ -271,11 +204,8 @@ fn with_an_election_exactly_one_is_active_and_the_other_takes_over() {
     let a = Serving::tally(&server, &["--election", "tally"]);
     let b = Serving::tally(&server, &["--election", "tally"]);
     // Ready means subscribed: only then is the event sure to reach both.
-    wait_until("readiness", Duration::from_secs(20), || {
-        [&a, &b]
-            .iter()
-            .all(|t| t.get("/readyz").is_some_and(|(s, _)| s == 200))
-    });
+    a.wait_ready(Duration::from_secs(20));
+    b.wait_ready(Duration::from_secs(20));
     publish(&server, &[alive("n1", "server", "0.29.4")]);
     // Each reports its versions gauge, labelled with whether it leads.
     wait_until(
@@ -321,7 +251,8 @@ fn serves_from_the_start_and_is_ready_once_the_broker_comes() {
     let mut server = NatsServer::start();
     server.stop();
     let started = Instant::now();
-    let (_process, address, stderr) = tally_with_stderr(&server, &[]);
+    let tally = Serving::tally(&server, &[]);
+    let (address, stderr) = (tally.address.clone(), tally.stderr.clone());
     // Served at once: alive, not ready, saying why and naming the server.
     assert_eq!(
         common::get(&address, "/healthz"),
@@ -371,57 +302,21 @@ fn serves_from_the_start_and_is_ready_once_the_broker_comes() {
         "{metrics}"
     );
     server.start_again();
-    wait_until("readiness again", Duration::from_secs(20), || {
-        common::get(&address, "/readyz").is_some_and(|(status, _)| status == 200)
-    });
+    tally.wait_ready(Duration::from_secs(20));
 }
 
 #[test]
 fn a_tally_started_after_the_events_counts_them_from_jetstream() {
     let server = NatsServer::start();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(Duration::from_secs(3600))
-            .await
-            .unwrap();
-    });
-    publish(
-        &server,
+    let nats = BlockingConnection::connect_with_events(&server);
+    // Stored before the tally starts (a core publish is stored a moment after its flush).
+    nats.publish_stored(
         &[
             alive("n1", "server", "0.29.4"),
             alive("n2", "server", "0.28.0"),
         ],
+        2,
     );
-    // Stored before the tally starts (a core publish is stored a moment after its flush).
-    runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while connection
-            .stream_state(lifecycle_nats::EVENTS_STREAM)
-            .await
-            .unwrap()
-            .map_or(0, |state| state.messages)
-            < 2
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the stream never held both events"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
     let tally = Serving::tally(&server, &[]);
     // Its first answer other than "warming up" already holds the stored events.
     let mut first = None;
@@ -449,11 +344,7 @@ fn components(tally: &Serving) -> Option<serde_json::Value> {
 fn the_tally_ends_with_exactly_the_fleet_lifecycle_simulate_says_it_simulated() {
     let server = NatsServer::start();
     let tally = Serving::tally(&server, &[]);
-    wait_until("the tally is ready", Duration::from_secs(20), || {
-        tally
-            .get("/readyz")
-            .is_some_and(|(status, _)| status == 200)
-    });
+    tally.wait_ready(Duration::from_secs(20));
     let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
         .args(["simulate", "--server", &server.url(), "--nodes", "20000"])
         .args([
@@ -539,24 +430,9 @@ fn simulate_counts_in_process_without_a_broker() {
 #[test]
 fn a_tally_stopped_cleanly_starts_again_from_its_snapshot() {
     let server = NatsServer::start();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let connection = runtime.block_on(async {
-        let options = ConnectOptions {
-            servers: vec![server.url()],
-            ..Default::default()
-        };
-        let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-        let connection = Connection::connect(&settings).await.unwrap();
-        connection
-            .ensure_events_stream(Duration::from_secs(3600))
-            .await
-            .unwrap();
-        connection
-    });
+    let nats = BlockingConnection::connect_with_events(&server);
     let mut first = Serving::tally(&server, &["--snapshot", "cli"]);
-    wait_until("readiness", Duration::from_secs(60), || {
-        first.get("/readyz").is_some_and(|(s, _)| s == 200)
-    });
+    first.wait_ready(Duration::from_secs(60));
     publish(
         &server,
         &[
@@ -565,34 +441,19 @@ fn a_tally_stopped_cleanly_starts_again_from_its_snapshot() {
         ],
     );
     let want = r#"[{"component":"server","nodes":2,"versions":{"0.29.4":1,"0.30.0":1}}]"#;
-    wait_until("the counts", Duration::from_secs(60), || {
-        first
-            .get("/api/v1/components")
-            .is_some_and(|(_, body)| body == want)
-    });
+    first.wait_for_body("/api/v1/components", want, Duration::from_secs(60));
     first.process.signal("-TERM");
     assert_eq!(first.process.wait(Duration::from_secs(60)), Some(0));
-    runtime.block_on(async {
-        let js = async_nats::jetstream::new(connection.client().clone());
-        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    nats.block_on(async {
+        let stream = events_stream(&nats.connection).await;
         stream.purge().await.unwrap();
     });
 
     let second = Serving::tally(&server, &["--snapshot", "cli"]);
-    wait_until(
-        "the counts from the snapshot",
-        Duration::from_secs(60),
-        || {
-            second
-                .get("/api/v1/components")
-                .is_some_and(|(_, body)| body == want)
-        },
-    );
+    second.wait_for_body("/api/v1/components", want, Duration::from_secs(60));
     // Without it, nothing to count.
     let third = Serving::tally(&server, &["--no-snapshot"]);
-    wait_until("readiness", Duration::from_secs(60), || {
-        third.get("/readyz").is_some_and(|(s, _)| s == 200)
-    });
+    third.wait_ready(Duration::from_secs(60));
     assert_eq!(
         third.get("/api/v1/components"),
         Some((200, "[]".to_owned()))

@@ -1,30 +1,23 @@
 //! `lifecycle view` given a flood of messages that are not events: a couple of warning lines
 //! with the total, not one line per message.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, VERSION, alive, connect, publish_raw};
 
 const INVALID: usize = 2000;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_thousand_invalid_messages_make_at_most_a_couple_of_warnings_with_the_total() {
     let server = NatsServer::start();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .args(["view", "-v", "--count", "1", "--timeout", "60s"])
-        .args(["--server", &server.url()])
-        .env_remove("NATS_URL")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = ["view", "-v", "--count", "1", "--timeout", "60s"];
+    let mut command = common::lifecycle(&server, &args);
+    let mut child = command.stdout(Stdio::null()).spawn().unwrap();
     let (send, lines) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -39,13 +32,7 @@ async fn two_thousand_invalid_messages_make_at_most_a_couple_of_warnings_with_th
         log.push(lines.recv_timeout(left).expect("view subscribes"));
     }
 
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let connection = Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap();
+    let connection = connect(&server).await;
     for i in 0..INVALID {
         connection
             .client()
@@ -57,21 +44,12 @@ async fn two_thousand_invalid_messages_make_at_most_a_couple_of_warnings_with_th
             .unwrap();
     }
     // Then one event: view ends after it (--count 1), so it has seen every message before.
-    let event = lifecycle_core::Event::builder(lifecycle_core::EventType::Alive)
-        .identity("n1")
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap();
-    connection
-        .client()
-        .publish(
-            "choria.lifecycle.event.alive.server",
-            event.to_json().into(),
-        )
-        .await
-        .unwrap();
-    connection.client().flush().await.unwrap();
+    let event = alive("n1", VERSION);
+    publish_raw(
+        &connection,
+        [("choria.lifecycle.event.alive.server", event.to_json())],
+    )
+    .await;
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {

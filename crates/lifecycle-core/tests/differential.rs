@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{Members, parse_checked};
+use common::{MEMBERS, Members, parse_checked};
 
 use lifecycle_core::{ErrorKind, Event, EventType, Format, GovernorEventType, Parsed};
 use proptest::prelude::*;
@@ -608,43 +608,12 @@ proptest! {
 
 // (c) Layouts of every kind, held to serde_json.
 
-/// Every member name an event format defines.
-const KNOWN: [&str; 27] = [
-    "protocol",
-    "id",
-    "identity",
-    "component",
-    "timestamp",
-    "version",
-    "new_version",
-    "governor",
-    "sequence",
-    "event_type",
-    "machine",
-    "transition",
-    "from_state",
-    "to_state",
-    "type",
-    "name",
-    "command",
-    "previous_outcome",
-    "previous_run_time",
-    "specversion",
-    "source",
-    "subject",
-    "datacontenttype",
-    "dataschema",
-    "time",
-    "data",
-    "data_base64",
-];
-
 /// A member name as JSON text: one an event format defines (so perhaps a repeated one),
 /// prefixes and near misses of those, unknown ones, or names spelt with escapes.
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
-        3 => prop::sample::select(KNOWN.to_vec()).prop_map(json),
-        1 => (prop::sample::select(KNOWN.to_vec()), 0..12usize, "[a-z_\"]?")
+        3 => prop::sample::select(MEMBERS.to_vec()).prop_map(json),
+        1 => (prop::sample::select(MEMBERS.to_vec()), 0..12usize, "[a-z_\"]?")
             .prop_map(|(known, len, more)| json(&format!("{}{more}", &known[..len.min(known.len())]))),
         2 => "[a-z0-9_]{0,10}".prop_map(|name| json(&name)),
         1 => any::<String>().prop_map(|name| json(&name)),

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::Members;
+use common::{MEMBERS, Members};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -163,34 +163,11 @@ fn apply(reference: &[u8], edit: &Edit) -> Vec<u8> {
     bytes
 }
 
-/// The keys Choria's formats use, and a few others.
+/// The keys Choria's formats use, and others.
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec![
-            "protocol",
-            "id",
-            "identity",
-            "component",
-            "timestamp",
-            "version",
-            "new_version",
-            "governor",
-            "sequence",
-            "event_type",
-            "specversion",
-            "source",
-            "type",
-            "subject",
-            "datacontenttype",
-            "time",
-            "data",
-            "data_base64",
-            "machine",
-            "name",
-            "command",
-            "previous_run_time",
-        ])
-        .prop_map(str::to_owned),
+        // Every member name an event format defines.
+        prop::sample::select(MEMBERS.to_vec()).prop_map(str::to_owned),
         "[a-z_]{1,10}",
         any::<String>(),
     ]

@@ -3,10 +3,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lifecycle_core::{Event, EventType, Filter, Format};
+use lifecycle_core::{Event, Filter};
 use lifecycle_deliver::{Engine, Failure, Handler, Settings, Stopped};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Received};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_nats::{Connection, Received};
+use lifecycle_testsupport::{
+    events_stream, publish, started_with_events, startup, wait_settled, wait_until,
+};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// One event's identity and id.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,75 +56,41 @@ impl Handler for Record {
     }
 }
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = lifecycle_nats::Settings::resolve_with(&options, None, &[]).unwrap();
-    let connection = Connection::connect(&settings).await.unwrap();
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    connection
-}
-
-fn startup(identity: &str) -> Event {
-    Event::builder(EventType::Startup)
-        .identity(identity)
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap()
-}
-
-async fn publish(connection: &Connection, events: &[Event]) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
+/// Waits until the durable consumer `name` exists.
 async fn consumer_exists(connection: &Connection, name: &str) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while stream.consumer_info(name).await.is_err() {
-        assert!(Instant::now() < deadline, "no consumer {name}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    lifecycle_testsupport::wait_for_consumer(connection, name, &[]).await;
+}
+
+/// `engine` run on the durable consumer `name` in a task, and the sender that stops it.
+fn run_durable<H: Handler>(
+    engine: Engine<H>,
+    connection: &Connection,
+    name: &'static str,
+    ack_wait: Duration,
+) -> (oneshot::Sender<()>, JoinHandle<Stopped>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let connection = connection.clone();
+    let task = tokio::spawn(async move {
+        engine
+            .run_durable(&connection, name, ack_wait, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap()
+    });
+    (stop, task)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let record = Record::default();
     let mut settings = Settings::new("test");
     settings.concurrency = 4;
     settings.in_flight = 16;
     settings.grace = Duration::from_millis(300);
     let engine = Engine::new(record.clone(), settings.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let first = {
-        let connection = connection.clone();
-        tokio::spawn(async move {
-            engine
-                .run_durable(&connection, "stop", Duration::from_secs(1), async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap()
-        })
-    };
+    let (stop, first) = run_durable(engine, &connection, "stop", Duration::from_secs(1));
     consumer_exists(&connection, "stop").await;
     // stuck0's event never finishes; the others of stuck0 wait behind it.
     let events: Vec<Event> = (0..12)
@@ -147,18 +117,7 @@ async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
     let again = Record::default();
     let unstuck = Unstuck(again.clone());
     let engine = Engine::new(unstuck, settings);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let second = {
-        let connection = connection.clone();
-        tokio::spawn(async move {
-            engine
-                .run_durable(&connection, "stop", Duration::from_secs(1), async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap()
-        })
-    };
+    let (stop, second) = run_durable(engine, &connection, "stop", Duration::from_secs(1));
     wait_until("the rest handled", || again.handled().len() == 4).await;
     let ids: Vec<String> = again.handled().into_iter().map(|Job(_, id)| id).collect();
     let expected: Vec<String> = events
@@ -176,8 +135,7 @@ async fn a_stop_leaves_what_was_not_settled_to_the_next_run() {
 /// not taken).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_live_run_counts_what_it_did_not_deliver_as_dropped() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let record = Record::default();
     let mut settings = Settings::new("live");
     settings.concurrency = 2;
@@ -251,8 +209,7 @@ impl Handler for Unstuck {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let record = Record::default();
     let mut settings = Settings::new("dedupe");
     // Types go into the subjects; the identity glob is applied here.
@@ -260,19 +217,9 @@ async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
     settings.dedupe = Some(Duration::from_secs(3600));
     settings.concurrency = 2;
     settings.in_flight = 8;
-    let engine = Arc::new(Engine::new(record.clone(), settings));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = {
-        let (connection, engine) = (connection.clone(), engine.clone());
-        tokio::spawn(async move {
-            engine
-                .run_durable(&connection, "dedupe", Duration::from_secs(5), async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap()
-        })
-    };
+    let engine = Engine::new(record.clone(), settings);
+    let metrics = engine.metrics().clone();
+    let (stop, running) = run_durable(engine, &connection, "dedupe", Duration::from_secs(5));
     consumer_exists(&connection, "dedupe").await;
     let events = [
         startup("node1"),
@@ -288,22 +235,11 @@ async fn filtered_out_events_are_acknowledged_and_dedupe_acts_once_per_key() {
         .publish("choria.lifecycle.event.startup.server", "{\"id\":".into())
         .await
         .unwrap();
-    let metrics = engine.metrics().clone();
     wait_until("all settled", || {
         metrics.succeeded() + metrics.deduplicated() == 4 && metrics.invalid() == 1
     })
     .await;
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let info = stream.consumer_info("dedupe").await.unwrap();
-        if info.num_ack_pending == 0 && info.num_pending == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{info:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_settled(&connection, "dedupe", &[]).await;
     let handled: Vec<String> = record.handled().into_iter().map(|Job(_, id)| id).collect();
     assert_eq!(handled.len(), 2);
     assert!(handled.contains(&events[0].id().to_owned()));
@@ -350,45 +286,25 @@ impl Handler for OneAtATime {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn many_at_once_each_key_keeps_its_order_and_every_acknowledgement_is_confirmed() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let handler = OneAtATime::default();
     let mut settings = Settings::new("order");
     settings.concurrency = 16;
     settings.in_flight = 64;
-    let engine = Arc::new(Engine::new(handler.clone(), settings));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = {
-        let (connection, engine) = (connection.clone(), engine.clone());
-        tokio::spawn(async move {
-            engine
-                .run_durable(&connection, "order", Duration::from_secs(30), async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap()
-        })
-    };
+    let engine = Engine::new(handler.clone(), settings);
+    let metrics = engine.metrics().clone();
+    let (stop, running) = run_durable(engine, &connection, "order", Duration::from_secs(30));
     consumer_exists(&connection, "order").await;
     let events: Vec<Event> = (0..500)
         .map(|i| startup(&format!("node{}", i % 20)))
         .collect();
     publish(&connection, &events).await;
-    let metrics = engine.metrics().clone();
     wait_until("all handled", || metrics.succeeded() == 500).await;
     // Every acknowledgement confirmed: nothing left pending on the server.
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let info = stream.consumer_info("order").await.unwrap();
-        if info.num_ack_pending == 0 && info.num_pending == 0 {
-            assert_eq!(info.num_redelivered, 0);
-            break;
-        }
-        assert!(Instant::now() < deadline, "{info:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_settled(&connection, "order", &[]).await;
+    let stream = events_stream(&connection).await;
+    let info = stream.consumer_info("order").await.unwrap();
+    assert_eq!(info.num_redelivered, 0);
     assert!(
         handler.overlapping.lock().unwrap().is_empty(),
         "one at a time per key"

@@ -8,17 +8,8 @@ use std::time::Duration;
 use common::*;
 use futures_util::StreamExt;
 use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{Connection, Delivery, Durable, Interest, ReceiveError};
-use lifecycle_testsupport::NatsServer;
-
-fn numbered(n: usize) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(format!("node{n}.example.net"))
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap()
-}
+use lifecycle_nats::{Delivery, Durable, Interest, ReceiveError};
+use lifecycle_testsupport::{started, started_with_events};
 
 async fn next(durable: &mut Durable) -> Delivery {
     match within(60, "a delivery", durable.next()).await {
@@ -28,19 +19,9 @@ async fn next(durable: &mut Durable) -> Delivery {
     }
 }
 
-async fn setup(server: &NatsServer) -> Connection {
-    let connection = connect(server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
-    connection
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_in_order_redelivered_when_not_and_resumed_by_name() {
-    let server = NatsServer::start();
-    let connection = setup(&server).await;
+    let (server, connection) = started_with_events().await;
     let interest = Interest::default().types([EventType::Alive]);
     let mut durable = connection
         .durable("forward", &interest, Duration::from_secs(1))
@@ -109,28 +90,18 @@ async fn acknowledged_in_order_redelivered_when_not_and_resumed_by_name() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_messages_are_reported_and_do_not_block() {
-    let server = NatsServer::start();
-    let connection = setup(&server).await;
+    let (server, connection) = started_with_events().await;
     let mut durable = connection
         .durable("invalid", &Interest::default(), Duration::from_secs(30))
         .await
         .unwrap();
-    let client = connect(&server).await;
-    client
-        .client()
-        .publish("choria.lifecycle.event.alive.server", "not json".into())
-        .await
-        .unwrap();
     let event = numbered(1);
-    client
-        .client()
-        .publish(
-            "choria.lifecycle.event.alive.server",
-            event.to_json().into(),
-        )
-        .await
-        .unwrap();
-    client.client().flush().await.unwrap();
+    let subject = "choria.lifecycle.event.alive.server";
+    publish_raw(
+        &connect(&server).await,
+        [(subject, b"not json".to_vec()), (subject, event.to_json())],
+    )
+    .await;
     match within(60, "the invalid message", durable.next()).await {
         Some(Err(ReceiveError::Invalid(invalid))) => {
             assert_eq!(&invalid.payload[..], b"not json")
@@ -143,32 +114,22 @@ async fn invalid_messages_are_reported_and_do_not_block() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_names_and_missing_streams_are_errors() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    let error = connection
-        .durable("a", &Interest::default(), Duration::from_secs(1))
-        .await
-        .unwrap_err();
-    assert!(
-        lifecycle_core::ErrorChain(&error)
-            .to_string()
-            .contains("CHORIA_EVENTS does not exist"),
-        "{error}"
-    );
+    let (_server, connection) = started().await;
+    // The error of a durable consumer named `name`, with every cause, holds `text`.
+    let refused = async |name: &str, text: &str| {
+        let error = connection
+            .durable(name, &Interest::default(), Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        let chain = lifecycle_core::ErrorChain(&error).to_string();
+        assert!(chain.contains(text), "{error}");
+    };
+    refused("a", "CHORIA_EVENTS does not exist").await;
     connection
         .ensure_events_stream(Duration::from_secs(60))
         .await
         .unwrap();
-    let error = connection
-        .durable("a.b", &Interest::default(), Duration::from_secs(1))
-        .await
-        .unwrap_err();
-    assert!(
-        lifecycle_core::ErrorChain(&error)
-            .to_string()
-            .contains("'a.b'"),
-        "{error}"
-    );
+    refused("a.b", "'a.b'").await;
 }
 
 /// Events left unacknowledged come back in the order their waits lapse, not the stream's:
@@ -176,8 +137,7 @@ async fn bad_names_and_missing_streams_are_errors() {
 /// again holds what comes until all three are back, and lets them out in stream order.
 #[tokio::test(flavor = "multi_thread")]
 async fn events_left_unacknowledged_come_back_in_stream_order() {
-    let server = NatsServer::start();
-    let connection = setup(&server).await;
+    let (_server, connection) = started_with_events().await;
     let interest = Interest::default();
     let ack_wait = Duration::from_secs(1);
     let mut durable = connection

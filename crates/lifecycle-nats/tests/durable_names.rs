@@ -5,18 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::*;
 use lifecycle_nats::Interest;
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::started_with_events;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn durable_names_that_are_not_subject_tokens_are_refused() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let (_server, connection) = started_with_events().await;
     let interest = Interest::default();
     let cases = [
         (

@@ -9,7 +9,7 @@ use common::*;
 use futures_util::StreamExt;
 use lifecycle_core::{AnyEvent, EventType, Format, parse};
 use lifecycle_nats::{ConnectOptions, Interest, ReceiveError};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, docker_check, started};
 
 /// A plain async-nats subscriber sees every event on exactly its Choria subject, in both
 /// formats, and the payload parses back to the event sent.
@@ -41,8 +41,7 @@ async fn every_type_arrives_on_its_subject_in_both_formats() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn type_and_component_filters_deliver_exactly_the_matching_events() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started().await;
     let interest = Interest::default()
         .types([EventType::Alive, EventType::Upgraded])
         .components(["server", "broker"]);
@@ -87,8 +86,7 @@ async fn type_and_component_filters_deliver_exactly_the_matching_events() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_messages_are_reported_with_their_subject() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     let mut events = connection.subscribe(&Interest::default()).await.unwrap();
     connection.client().flush().await.unwrap();
     let plain = async_nats::connect(server.url()).await.unwrap();
@@ -120,9 +118,8 @@ async fn invalid_messages_are_reported_with_their_subject() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn machine_events_can_be_subscribed() {
-    use lifecycle_core::{ExecState, MachineEvent, Transition, WatcherState};
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    use lifecycle_core::{MachineEvent, Transition};
+    let (_server, connection) = started().await;
     let interest = Interest {
         lifecycle: false,
         ..Interest::default().with_machine_events()
@@ -139,19 +136,7 @@ async fn machine_events_can_be_subscribed() {
         "absent",
         "deployed",
     )));
-    let state = AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
-        "n1",
-        "inst",
-        "1.0.0",
-        1_700_000_000,
-        "Docker",
-        "check",
-        ExecState {
-            command: "/bin/true".into(),
-            previous_outcome: "success".into(),
-            previous_run_time: 1_500_000,
-        },
-    )));
+    let state = docker_check("n1", "inst", 1_700_000_000, "success", 1_500_000);
     let publisher = connection.publisher(Format::CloudEvents);
     publisher.publish_any(&transition).await.unwrap();
     publisher.publish_any(&state).await.unwrap();
@@ -204,8 +189,7 @@ async fn a_slow_consumer_is_counted_not_silent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_without_component_cannot_be_published() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started().await;
     // The builder refuses such an event; one received from elsewhere can lack it.
     let event = lifecycle_core::Event::from_json(
         br#"{"protocol":"io.choria.lifecycle.v1.upgraded","id":"1","identity":"n1","timestamp":1,"version":"1","new_version":"2"}"#,
@@ -228,8 +212,7 @@ async fn an_event_without_component_cannot_be_published() {
 async fn a_filtered_subscription_passes_exactly_what_the_filter_passes() {
     use lifecycle_core::{Event, Filter};
 
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started().await;
     let filter = Filter::parse("alive,component=server,.version>=0.29.10").unwrap();
     let mut subscription = connection
         .subscribe(&Interest::from_filter(&filter))

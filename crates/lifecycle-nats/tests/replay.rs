@@ -8,22 +8,12 @@ use common::*;
 use futures_util::StreamExt;
 use lifecycle_core::{Event, EventType, Format};
 use lifecycle_nats::{ErrorKind, Interest, ReplayFrom};
-use lifecycle_testsupport::{NatsServer, ServerOptions};
-
-fn numbered(n: usize) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(format!("node{n}.example.net"))
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap()
-}
+use lifecycle_testsupport::{NatsServer, ServerOptions, started, started_with_events};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_before_and_after_arrive_once_in_order() {
     const HALF: usize = 10_000;
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (server, connection) = started().await;
     assert!(
         connection
             .ensure_events_stream(Duration::from_secs(3600))
@@ -69,12 +59,7 @@ async fn ten_thousand_before_and_after_arrive_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_from_a_time_and_with_filters() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let (_server, connection) = started_with_events().await;
     let publisher = connection.publisher(Format::CloudEvents);
     publisher
         .publish_all(&one_of_each("old", "server"))
@@ -147,8 +132,7 @@ async fn without_jetstream_replay_is_a_clear_error_and_live_still_works() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_without_the_stream_says_which_stream_is_missing() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started().await;
     let err = connection
         .replay(&Interest::default(), ReplayFrom::Start)
         .await

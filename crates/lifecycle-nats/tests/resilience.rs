@@ -6,18 +6,9 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::StreamExt;
-use lifecycle_core::{Event, EventType, Format};
+use lifecycle_core::{Event, Format};
 use lifecycle_nats::{Interest, ReplayFrom};
 use lifecycle_testsupport::NatsServer;
-
-fn alive(identity: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component("server")
-        .version("0.29.4")
-        .build()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subscriber_and_publisher_resume_after_a_broker_restart() {
@@ -27,7 +18,7 @@ async fn subscriber_and_publisher_resume_after_a_broker_restart() {
     connection.client().flush().await.unwrap();
     let publisher = connect(&server).await.publisher(Format::Choria);
 
-    publisher.publish(&alive("before")).await.unwrap();
+    publisher.publish(&alive("before", VERSION)).await.unwrap();
     publisher.flush().await.unwrap();
     let got = within(60, "the event before the restart", take(&mut events, 1)).await;
     assert_eq!(got[0].parsed.event().identity(), "before");
@@ -37,7 +28,7 @@ async fn subscriber_and_publisher_resume_after_a_broker_restart() {
     // Both clients reconnect on their own; probe until the subscription is back.
     within(30, "the subscription to resume", async {
         loop {
-            let _ = publisher.publish(&alive("probe")).await;
+            let _ = publisher.publish(&alive("probe", VERSION)).await;
             if let Ok(Some(Ok(_))) =
                 tokio::time::timeout(Duration::from_millis(250), events.next()).await
             {
@@ -46,7 +37,9 @@ async fn subscriber_and_publisher_resume_after_a_broker_restart() {
         }
     })
     .await;
-    let after: Vec<Event> = (0..100).map(|i| alive(&format!("after-{i}"))).collect();
+    let after: Vec<Event> = (0..100)
+        .map(|i| alive(&format!("after-{i}"), VERSION))
+        .collect();
     publisher.publish_all(&after).await.unwrap();
     publisher.flush().await.unwrap();
     let mut seen = Vec::new();
@@ -67,15 +60,13 @@ async fn subscriber_and_publisher_resume_after_a_broker_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_survives_a_broker_restart() {
     let mut server = NatsServer::start();
-    let connection = connect(&server).await;
-    assert!(
-        connection
-            .ensure_events_stream(Duration::from_secs(3600))
-            .await
-            .unwrap()
-    );
+    // That this makes the stream (ensure_events_stream says true) is replay.rs's
+    // ten_thousand_before_and_after_arrive_once_in_order.
+    let connection = connect_with_events(&server).await;
     let publisher = connection.publisher(Format::Choria);
-    let first: Vec<Event> = (0..50).map(|i| alive(&format!("first-{i}"))).collect();
+    let first: Vec<Event> = (0..50)
+        .map(|i| alive(&format!("first-{i}"), VERSION))
+        .collect();
     publisher.publish_all(&first).await.unwrap();
     publisher.flush().await.unwrap();
     let mut replay = connection
@@ -87,7 +78,9 @@ async fn replay_survives_a_broker_restart() {
 
     server.restart();
 
-    let second: Vec<Event> = (0..50).map(|i| alive(&format!("second-{i}"))).collect();
+    let second: Vec<Event> = (0..50)
+        .map(|i| alive(&format!("second-{i}"), VERSION))
+        .collect();
     within(60, "the replay to resume after the restart", async {
         // Publishing before the reconnect is buffered by the client; JetStream stores it
         // once it arrives, and the ordered consumer picks up where it left off.

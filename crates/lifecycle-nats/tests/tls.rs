@@ -6,7 +6,7 @@ use std::path::Path;
 
 use common::*;
 use lifecycle_core::{AnyEvent, Format};
-use lifecycle_nats::{ConnectOptions, Connection, ErrorKind, Interest, Settings};
+use lifecycle_nats::{ConnectOptions, Connection, ErrorKind, Settings};
 use lifecycle_testsupport::{NatsServer, ServerOptions, TestCerts};
 
 fn choria_config(
@@ -62,14 +62,8 @@ async fn connects_with_the_file_security_provider() {
     let connection = within(60, "a TLS connection", Connection::connect(&settings))
         .await
         .unwrap();
-    let mut events = connection.subscribe(&Interest::default()).await.unwrap();
-    connection.client().flush().await.unwrap();
-    let event = one_of_each("n1", "server").remove(0);
-    let publisher = connection.publisher(Format::CloudEvents);
-    publisher.publish(&event).await.unwrap();
-    publisher.flush().await.unwrap();
-    let got = within(60, "the event over TLS", take(&mut events, 1)).await;
-    assert_eq!(got[0].parsed.event(), &AnyEvent::Lifecycle(event));
+    let (event, got) = round_trip(&connection, Format::CloudEvents).await;
+    assert_eq!(got.parsed.event(), &AnyEvent::Lifecycle(event));
 }
 
 #[tokio::test(flavor = "multi_thread")]

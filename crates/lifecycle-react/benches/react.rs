@@ -49,11 +49,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use lifecycle_cloudevents::{Forwarder, Mode, to_cloudevent};
-use lifecycle_core::{Event, EventType, Format};
+use lifecycle_core::EventType;
 use lifecycle_deliver::{Engine, Handler, Metrics, RuleMetrics};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Interest, Received, Settings};
+use lifecycle_nats::{Connection, Interest, Received};
 use lifecycle_react::{Options, Rules, consumer_name, run, settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{events_stream, fleet, publish, started_with_events};
+
+/// Waits until the durable consumer `name` exists.
+async fn wait_for_consumer(connection: &Connection, name: &str) {
+    lifecycle_testsupport::wait_for_consumer(connection, name, &[]).await;
+}
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
@@ -123,12 +128,7 @@ async fn main() {
     if smoke {
         runs = 1;
     }
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
+    let (_server, connection) = started_with_events().await;
     let bench = Bench {
         receiver: Receiver::start().await,
         connection,
@@ -410,7 +410,7 @@ impl Bench {
         wait_for_consumer(&self.connection, &consumer).await;
         let js = async_nats::jetstream::new(self.connection.client().clone());
         let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-        let sent = events(count);
+        let sent = fleet(count, IDENTITIES);
         let start = Instant::now();
         publish(&self.connection, &sent).await;
         loop {
@@ -459,7 +459,7 @@ impl Bench {
         // Nothing says when the subscription is in place: probe events until one is
         // handled, then give the others a moment to be handled (or to have been missed).
         while metrics.succeeded() == 0 {
-            publish(&self.connection, &events(1)).await;
+            publish(&self.connection, &fleet(1, IDENTITIES)).await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -482,7 +482,7 @@ impl Bench {
             .durable(&format!("before_{n}"), &interest, Duration::from_secs(30))
             .await
             .unwrap();
-        let sent = events(count);
+        let sent = fleet(count, IDENTITIES);
         let start = Instant::now();
         publish(&self.connection, &sent).await;
         for _ in 0..count {
@@ -536,19 +536,9 @@ async fn bare_spawn(concurrency: usize, argument: bool, count: usize) -> f64 {
 async fn handler_only(rules: &str, concurrency: usize, count: usize) -> f64 {
     let rules = Rules::parse(rules, std::path::Path::new("bench.toml")).unwrap();
     let action = std::sync::Arc::new(rules.rules[0].action.clone());
-    let received: Vec<Received> = events(count)
+    let received: Vec<Received> = fleet(count, IDENTITIES)
         .iter()
-        .map(|event| {
-            let payload = event.to_json();
-            Received {
-                subject: event.subject().unwrap().into(),
-                parsed: lifecycle_core::parse(&payload).unwrap(),
-                payload: payload.into(),
-                stream_sequence: None,
-                pending: None,
-                stored: None,
-            }
-        })
+        .map(lifecycle_testsupport::received)
         .collect();
     let start = Instant::now();
     let mut running = JoinSet::new();
@@ -571,7 +561,7 @@ async fn handler_only(rules: &str, concurrency: usize, count: usize) -> f64 {
 /// Publishes `count` events and waits until `metrics` counted them succeeded (on top of
 /// `before`): events per second from the first publish.
 async fn timed(connection: &Connection, metrics: &RuleMetrics, before: u64, count: usize) -> f64 {
-    let sent = events(count);
+    let sent = fleet(count, IDENTITIES);
     let start = Instant::now();
     publish(connection, &sent).await;
     let target = before + count as u64;
@@ -580,16 +570,6 @@ async fn timed(connection: &Connection, metrics: &RuleMetrics, before: u64, coun
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     count as f64 / start.elapsed().as_secs_f64()
-}
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
 }
 
 /// The HTTP receiver: test equipment standing for a webhook that takes 10 ms. A plain hyper
@@ -678,35 +658,6 @@ impl Receiver {
     }
 }
 
-fn events(count: usize) -> Vec<Event> {
-    (0..count)
-        .map(|i| {
-            Event::builder(EventType::Startup)
-                .identity(format!("node{}.example.net", i % IDENTITIES))
-                .component("server")
-                .version("0.29.4")
-                .build()
-                .unwrap()
-        })
-        .collect()
-}
-
-async fn publish(connection: &Connection, events: &[Event]) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-}
-
-async fn wait_for_consumer(connection: &Connection, name: &str) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while stream.consumer_info(name).await.is_err() {
-        assert!(Instant::now() < deadline, "no consumer {name}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// CPU time used, in microseconds (per event once divided): by this process (engine,
 /// handlers, publisher, HTTP receiver), by the programs it ran and waited for, and by
 /// nats-server. Where the time goes, and whether a case is bound by CPU.
@@ -786,8 +737,7 @@ fn nats_server_pid() -> u32 {
 /// A run's consumer goes once it is done: the server would otherwise keep every earlier
 /// run's consumer up to date with each event published in later runs.
 async fn delete_consumer(connection: &Connection, name: &str) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
+    let stream = events_stream(connection).await;
     stream.delete_consumer(name).await.unwrap();
 }
 

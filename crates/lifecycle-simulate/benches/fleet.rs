@@ -24,10 +24,9 @@
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_simulate::{FleetSpec, RunOptions, Simulation, Stats, Step, Upgrade, run};
 use lifecycle_tally::{ComponentCount, Tally, TallyOptions};
-use lifecycle_testsupport::{NatsServer, ServerOptions};
+use lifecycle_testsupport::{NatsServer, ServerOptions, connect, connect_with_events};
 
 const NODES: usize = 100_000;
 const SECONDS: u64 = 10;
@@ -138,11 +137,7 @@ async fn round(tallying: Tallying, seconds: u64, publisher: Publisher) -> Round 
         ..Default::default()
     });
     if jetstream {
-        connect(&server)
-            .await
-            .ensure_events_stream(Duration::from_secs(3600))
-            .await
-            .unwrap();
+        connect_with_events(&server).await;
     }
     let tally = Tally::new(TallyOptions::default());
     let ingest = if tallying == Tallying::None {
@@ -289,14 +284,4 @@ async fn bare_publish(server: &NatsServer, seconds: u64, serialise: bool) -> u64
     }
     client.flush().await.unwrap();
     sent
-}
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
 }

@@ -5,24 +5,26 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{Event, Format};
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
-use lifecycle_simulate::{FleetSpec, FnSink, RunOptions, Simulation, Stats, Upgrade, run};
-use lifecycle_tally::{ComponentCount, Tally, TallyOptions};
-use lifecycle_testsupport::NatsServer;
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
-}
+use lifecycle_simulate::{
+    FleetSpec, FnSink, RunOptions, Simulation, Sink, SpecError, Stats, Summary, Upgrade, run,
+};
+use lifecycle_tally::{ComponentCount, Tally, TallyOptions};
+use lifecycle_testsupport::{NatsServer, connect, connect_with_events};
 
 /// A tally fed in this process, as `lifecycle simulate --tally` feeds it.
 fn in_process(tally: &Tally) -> FnSink<impl FnMut(Event) + Send + '_> {
     FnSink(move |event: Event| tally.observe(&event.into()))
+}
+
+/// `run` until the simulation ends or fails, never stopped.
+async fn run_to_end<S: Sink>(
+    simulation: &mut Simulation,
+    sink: &mut S,
+    options: &RunOptions,
+    stats: &Stats,
+) -> Result<Summary, SpecError> {
+    run(simulation, sink, options, stats, std::future::pending()).await
 }
 
 /// Waits until the tally has the simulated fleet, or fails showing both.
@@ -44,11 +46,7 @@ async fn assert_tally_matches(tally: &Tally, simulation: &Simulation) {
 
 async fn simulate_through_nats(format: Format, spec: FleetSpec, options: RunOptions) {
     let server = NatsServer::start();
-    connect(&server)
-        .await
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    connect_with_events(&server).await;
     let tally = Tally::new(TallyOptions::default());
     let ingest = {
         let tally = tally.clone();
@@ -64,15 +62,9 @@ async fn simulate_through_nats(format: Format, spec: FleetSpec, options: RunOpti
     let mut simulation = Simulation::new(spec).unwrap();
     let mut publisher = connect(&server).await.publisher(format);
     let stats = Stats::default();
-    let summary = run(
-        &mut simulation,
-        &mut publisher,
-        &options,
-        &stats,
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let summary = run_to_end(&mut simulation, &mut publisher, &options, &stats)
+        .await
+        .unwrap();
     assert_eq!(summary.errors, 0);
     // How much of the fleet got through in the time given depends on the machine's load (a
     // loaded CI machine did not finish a 100,000-node startup storm in 6 s): what must hold
@@ -140,12 +132,11 @@ async fn a_rate_limit_holds() {
         duration: Some(Duration::from_secs(1)),
         ..Default::default()
     };
-    let summary = run(
+    let summary = run_to_end(
         &mut simulation,
         &mut in_process(&tally),
         &options,
         &Stats::default(),
-        std::future::pending(),
     )
     .await
     .unwrap();
@@ -211,14 +202,9 @@ async fn a_rate_that_is_not_a_rate_is_refused_before_anything_is_sent() {
         };
         let stats = Stats::default();
         let mut sink = in_process(&tally);
-        let refused = run(
-            &mut simulation,
-            &mut sink,
-            &options,
-            &stats,
-            std::future::pending(),
-        );
-        let error = refused.await.unwrap_err();
+        let error = run_to_end(&mut simulation, &mut sink, &options, &stats)
+            .await
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             format!("invalid rate {rate:?}: it must be a number a second from 0.001 to 1000000")

@@ -6,13 +6,7 @@ use lifecycle_core::{AnyEvent, Event, EventType};
 use lifecycle_tally::{Tally, TallyOptions};
 
 fn resident_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status");
-    kib / 1024.0
+    lifecycle_testsupport::memory_mib("self", "VmRSS")
 }
 
 fn main() {

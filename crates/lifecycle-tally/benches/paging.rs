@@ -27,16 +27,10 @@ struct Settings {
 
 impl Settings {
     fn from_args() -> Settings {
-        let args: Vec<String> = std::env::args().collect();
-        let value = |name: &str| {
-            args.iter()
-                .position(|a| a == name)
-                .and_then(|i| args.get(i + 1))
-                .and_then(|v| v.parse::<u64>().ok())
-        };
+        let value = lifecycle_testsupport::arg::<u64>;
         // `cargo bench` passes --bench; `cargo test --benches` does not, and there a small
         // fleet is enough to show the harness works.
-        if !args.iter().any(|a| a == "--bench") {
+        if !lifecycle_testsupport::flag("--bench") {
             return Settings {
                 nodes: 20_000,
                 runs: 1,

@@ -439,7 +439,8 @@ impl Tally {
 
 #[cfg(test)]
 mod tests {
-    use lifecycle_core::{ExecState, MachineEvent, Transition, WatcherState};
+    use lifecycle_core::{MachineEvent, Transition};
+    use lifecycle_testsupport::docker_check;
 
     use super::*;
 
@@ -451,19 +452,7 @@ mod tests {
     }
 
     fn exec(outcome: &str, nanos: i64) -> AnyEvent {
-        AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
-            "n1",
-            "i",
-            "1.0.0",
-            1,
-            "Docker",
-            "check",
-            ExecState {
-                command: "/bin/true".into(),
-                previous_outcome: outcome.into(),
-                previous_run_time: nanos,
-            },
-        )))
+        docker_check("n1", "i", 1, outcome, nanos)
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{connect, within};
 use lifecycle_core::{Event, EventType, Format, NodeState};
 use lifecycle_tally::{NodeQuery, StateSelection, Tally, TallyOptions};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::started_with_events;
 
 const HOUR: i64 = 3_600;
 
@@ -24,12 +24,7 @@ async fn clocks_ahead_behind_and_absurd_are_neither_lost_at_once_nor_kept_foreve
         ("negative", -86_400),
         ("far-future", 32_503_680_000), // the year 3000
     ];
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(24 * 3600))
-        .await
-        .unwrap();
+    let (server, connection) = started_with_events().await;
     let clock = Arc::new(AtomicI64::new(now));
     let reading = clock.clone();
     let tally = Tally::new(TallyOptions {

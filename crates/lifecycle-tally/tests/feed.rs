@@ -8,27 +8,15 @@ use std::time::Duration;
 
 use common::{connect, get, serve_tally, within};
 use lifecycle_core::{
-    AnyEvent, Event, EventType, ExecState, Format, GovernorEventType, MachineEvent, Transition,
-    WatcherState,
+    AnyEvent, Event, EventType, Format, GovernorEventType, MachineEvent, Transition,
 };
 use lifecycle_tally::{Limits, Tally, TallyOptions, router, serve};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, docker_check, encode_query};
 use tokio::sync::oneshot;
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn events_url(base: &str, filter: Option<&str>) -> String {
     match filter {
-        Some(filter) => format!("{base}/api/v1/events?filter={}", encode(filter)),
+        Some(filter) => format!("{base}/api/v1/events?filter={}", encode_query(filter)),
         None => format!("{base}/api/v1/events"),
     }
 }
@@ -188,19 +176,13 @@ fn mixed() -> Vec<AnyEvent> {
             "running",
         ))),
         /* 8 */
-        AnyEvent::from(MachineEvent::WatcherState(WatcherState::exec(
+        docker_check(
             "db1.example.net",
             "m-2",
-            "1.0.0",
             1_700_000_000,
-            "Docker",
-            "check",
-            ExecState {
-                command: "/bin/true".into(),
-                previous_outcome: "success".into(),
-                previous_run_time: 2_000_000,
-            },
-        ))),
+            "success",
+            2_000_000,
+        ),
         /* 9 */ lifecycle(Alive, "web10.example.net", "server", Some("0.100.0")),
         /* 10: the sentinel, which every filter below passes */
         lifecycle(Alive, "web9.example.net", "server", Some("0.29.4")),

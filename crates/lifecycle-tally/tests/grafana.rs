@@ -8,12 +8,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use lifecycle_core::{
-    AnyEvent, Event, EventType, ExecState, GovernorEventType, MachineEvent, Transition,
-    WatcherState,
-};
+use lifecycle_core::{AnyEvent, Event, EventType, GovernorEventType, MachineEvent, Transition};
 use lifecycle_http::prometheus_text;
 use lifecycle_tally::{DEFAULT_PREFIX, Tally, TallyOptions};
+use lifecycle_testsupport::docker_check;
 use serde_json::Value;
 
 const DASHBOARD: &str = concat!(
@@ -137,20 +135,7 @@ fn lifecycle(kind: EventType, identity: &str, version: &str, timestamp: i64) -> 
 }
 
 fn exec(outcome: &str) -> AnyEvent {
-    MachineEvent::WatcherState(WatcherState::exec(
-        "n1",
-        "i",
-        "1.0.0",
-        1,
-        "Docker",
-        "check",
-        ExecState {
-            command: "/bin/true".into(),
-            previous_outcome: outcome.into(),
-            previous_run_time: 2_000_000_000,
-        },
-    ))
-    .into()
+    docker_check("n1", "i", 1, outcome, 2_000_000_000)
 }
 
 /// The Prometheus text a tally exports after events of every kind, an expiry and a

@@ -44,11 +44,7 @@ async fn status(base: &str) -> Status {
 async fn ready_only_while_the_broker_is_there() {
     let mut server = NatsServer::start();
     // With the stream, so the tally replays and then follows it through the outage.
-    common::connect(&server)
-        .await
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    common::connect_with_events(&server).await;
     server.stop();
     let url = server.url();
     let tally = Tally::new(TallyOptions::default());

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use common::{get, serve_tally};
+use common::{Served, get, serve_tally};
 use lifecycle_core::{AnyEvent, Event, EventType};
 use lifecycle_tally::{Node, NodePage, NodeState, Status, Tally, TallyOptions};
+use lifecycle_testsupport::encode_query;
 
 const START: i64 = 1_700_000_000;
 const MAX_AGE: i64 = 80 * 60;
@@ -91,11 +92,17 @@ fn up(identities: &[&str]) -> Vec<(String, NodeState)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_version_reads_zero_after_its_last_node_left_then_goes_after_max_age() {
+/// A tally on a clock set at `START`, served: the clock, the tally, where it is served.
+async fn served() -> (Arc<AtomicI64>, Tally, Served) {
     let clock = Arc::new(AtomicI64::new(START));
     let tally = tally(&clock);
     let served = serve_tally(&tally, "lifecycle_tally").await;
+    (clock, tally, served)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_reads_zero_after_its_last_node_left_then_goes_after_max_age() {
+    let (clock, tally, served) = served().await;
     tally.observe(&alive("n1", "server", "0.29.4", START));
     tally.observe(&alive("n2", "server", "0.29.4", START));
     // Both upgrade: the last node leaves 0.29.4 at START + 60.
@@ -132,9 +139,7 @@ async fn a_version_reads_zero_after_its_last_node_left_then_goes_after_max_age()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_gone_quiet_is_lost_until_it_reports_or_the_retention_ends() {
-    let clock = Arc::new(AtomicI64::new(START));
-    let tally = tally(&clock);
-    let served = serve_tally(&tally, "lifecycle_tally").await;
+    let (clock, tally, served) = served().await;
     let base = &served.base;
     for identity in ["n1", "n2", "n3", "n4"] {
         tally.observe(&alive(identity, "server", "0.29.4", START));
@@ -244,9 +249,7 @@ async fn a_node_gone_quiet_is_lost_until_it_reports_or_the_retention_ends() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
-    let clock = Arc::new(AtomicI64::new(START));
-    let tally = tally(&clock);
-    let served = serve_tally(&tally, "lifecycle_tally").await;
+    let (clock, tally, served) = served().await;
     let base = &served.base;
     // Liveness is by receipt: old1 was received more than the max age ago; last_seen is
     // each event's own time.
@@ -269,7 +272,7 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
     }
     tally.expire(); // old1 is lost
     let filtered = async |filter: &str, state: &str| {
-        let query = format!("state={state}&filter={}", encode(filter));
+        let query = format!("state={state}&filter={}", encode_query(filter));
         listed(base, &query).await
     };
     // Versions compare as versions: 0.100.0 is not below 0.30.0.
@@ -305,14 +308,21 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
     assert_eq!(
         listed(
             base,
-            &format!("component=server&filter={}", encode(".version>=0.30.0"))
+            &format!(
+                "component=server&filter={}",
+                encode_query(".version>=0.30.0")
+            )
         )
         .await,
         up(&["web2", "web3"])
     );
 
     // Refused, saying what and where.
-    let (status, body) = get(base, &format!("/api/v1/nodes?filter={}", encode("foo=bar"))).await;
+    let (status, body) = get(
+        base,
+        &format!("/api/v1/nodes?filter={}", encode_query("foo=bar")),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(
         body.starts_with("invalid filter: ")
@@ -325,16 +335,4 @@ async fn nodes_are_filtered_by_the_filter_language_over_their_state() {
         (status, body.as_str()),
         (400, "invalid state 'gone' (expected up, lost or all)\n")
     );
-}
-
-/// `text` as a query value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

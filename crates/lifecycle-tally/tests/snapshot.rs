@@ -8,26 +8,11 @@ mod common;
 use std::time::Duration;
 
 use common::{connect, within};
-use lifecycle_core::{Event, EventType, Format};
+use lifecycle_core::{Event, EventType};
 use lifecycle_nats::{Connection, EVENTS_STREAM};
 use lifecycle_tally::{ComponentCount, SNAPSHOT_BUCKET, Tally, TallyOptions};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_testsupport::{NatsServer, alive, event, publish, started_with_events};
 use tokio::io::AsyncReadExt;
-
-fn alive(identity: &str, component: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component(component)
-        .version(version)
-        .build()
-        .unwrap()
-}
-
-async fn publish(connection: &Connection, events: &[Event]) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-}
 
 /// Waits until the stream has stored `n` messages in all.
 async fn stored(connection: &Connection, n: u64) {
@@ -43,6 +28,20 @@ async fn stored(connection: &Connection, n: u64) {
         }
     })
     .await;
+}
+
+/// The alive events of `n` servers, `node0.example.net` ..., at `version`.
+fn nodes(n: usize, version: &str) -> Vec<Event> {
+    (0..n)
+        .map(|i| alive(&format!("node{i}.example.net"), version))
+        .collect()
+}
+
+/// Publishes the alive events of `n` servers at 0.29.4 into an empty stream and waits until
+/// it holds them.
+async fn stored_nodes(connection: &Connection, n: usize) {
+    publish(connection, &nodes(n, "0.29.4")).await;
+    stored(connection, n as u64).await;
 }
 
 fn options(snapshot: &str) -> TallyOptions {
@@ -92,17 +91,8 @@ async fn purge_before(connection: &Connection, sequence: u64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tally_started_after_a_snapshot_counts_from_it_and_what_came_after() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
-    let first: Vec<Event> = (0..1_000)
-        .map(|i| alive(&format!("node{i}.example.net"), "server", "0.29.4"))
-        .collect();
-    publish(&connection, &first).await;
-    stored(&connection, 1_000).await;
+    let (server, connection) = started_with_events().await;
+    stored_nodes(&connection, 1_000).await;
     let before = ingesting(&server, options("t")).await;
     counts_reach(&before, &[count("server", &[("0.29.4", 1_000)])]).await;
     let written = before.save_snapshot(&connection).await.unwrap().unwrap();
@@ -110,9 +100,9 @@ async fn a_tally_started_after_a_snapshot_counts_from_it_and_what_came_after() {
 
     // Then 10 upgrades and a new node; and the stream forgets what the snapshot covers.
     let mut after: Vec<Event> = (0..10)
-        .map(|i| alive(&format!("node{i}.example.net"), "server", "0.30.0"))
+        .map(|i| alive(&format!("node{i}.example.net"), "0.30.0"))
         .collect();
-    after.push(alive("new.example.net", "broker", "1.0"));
+    after.push(event(EventType::Alive, "new.example.net", "broker", "1.0"));
     publish(&connection, &after).await;
     stored(&connection, 1_011).await;
     purge_before(&connection, 1_001).await;
@@ -152,24 +142,15 @@ async fn put_object(connection: &Connection, name: &str, bytes: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snapshot_that_cannot_be_trusted_is_ignored_for_a_full_replay() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
-    connection
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
-    let events: Vec<Event> = (0..100)
-        .map(|i| alive(&format!("node{i}"), "server", "0.29.4"))
-        .collect();
-    publish(&connection, &events).await;
-    stored(&connection, 100).await;
+    let (server, connection) = started_with_events().await;
+    stored_nodes(&connection, 100).await;
     let want = [count("server", &[("0.29.4", 100)])];
     // A snapshot of the fleet and a ghost the stream never saw: a tally that trusts it
     // counts the ghost, one that ignores it does not.
     let tally = ingesting(&server, options("good")).await;
     counts_reach(&tally, &want).await;
     tally.observe(&lifecycle_core::AnyEvent::Lifecycle(alive(
-        "ghost", "server", "9.9.9",
+        "ghost", "9.9.9",
     )));
     tally.save_snapshot(&connection).await.unwrap().unwrap();
     let good = object(&connection, "good").await;

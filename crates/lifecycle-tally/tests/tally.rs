@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{connect, within};
+use common::{connect, connect_with_events, within};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -335,11 +335,7 @@ fn promtool_check(metrics: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_tally_has_the_same_counts_at_its_first_scrape() {
     let server = NatsServer::start();
-    connect(&server)
-        .await
-        .ensure_events_stream(Duration::from_secs(3600))
-        .await
-        .unwrap();
+    connect_with_events(&server).await;
     let first = Running::start(&server).await;
     let publisher = connect(&server).await.publisher(Format::CloudEvents);
     let mut sent = script(&publisher).await;

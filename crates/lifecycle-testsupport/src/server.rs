@@ -30,6 +30,19 @@ impl NatsServer {
         NatsServer(started(LocalNats::start(options)))
     }
 
+    /// Starts a server that wants the user `user` with the password `password`.
+    pub fn with_password(user: &str, password: &str) -> NatsServer {
+        NatsServer::with_options(ServerOptions {
+            args: vec![
+                "--user".to_owned(),
+                user.to_owned(),
+                "--pass".to_owned(),
+                password.to_owned(),
+            ],
+            ..Default::default()
+        })
+    }
+
     /// `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         self.0.url()

@@ -5,74 +5,17 @@
 use std::time::Duration;
 
 use lifecycle_core::duration::Since;
-use lifecycle_core::{Event, EventType, Filter, Format};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_core::{Event, Filter};
+use lifecycle_nats::Connection;
+use lifecycle_testsupport::{
+    alive, publish_stored as publish, shutdown, started_with_events, upgraded,
+};
 use lifecycle_watch::{
     Events, Gate, PassTemplate, Step, Target, TemplateWait, Watch, catch_up, wait_for,
 };
 
 /// How long anything may take: generous, for a loaded machine.
 const WITHIN: Duration = Duration::from_secs(60);
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    let connection = Connection::connect(&settings).await.unwrap();
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    connection
-}
-
-/// Publishes `events` and waits until the stream holds `stored` messages in all.
-async fn publish(connection: &Connection, events: &[Event], stored: u64) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-    tokio::time::timeout(WITHIN, async {
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= stored) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the stream stores the events");
-}
-
-fn alive(identity: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component("server")
-        .version(version)
-        .build()
-        .unwrap()
-}
-
-fn upgraded(identity: &str, from: &str, to: &str) -> Event {
-    Event::builder(EventType::Upgraded)
-        .identity(identity)
-        .component("server")
-        .version(from)
-        .new_version(to)
-        .build()
-        .unwrap()
-}
-
-fn shutdown(identity: &str) -> Event {
-    Event::builder(EventType::Shutdown)
-        .identity(identity)
-        .component("server")
-        .build()
-        .unwrap()
-}
 
 async fn open(connection: &Connection, filter: &str) -> Events {
     Watch::new(Filter::parse(filter).unwrap())
@@ -92,8 +35,7 @@ fn versions(nodes: Vec<&lifecycle_watch::Node>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rollout_with_a_rollback_and_a_shutdown() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let fleet: Vec<Event> = (1..=5).map(|n| alive(&format!("n{n}"), "0.29.4")).collect();
     publish(&connection, &fleet, 5).await;
     let mut gate = Gate::new(Filter::parse(".version>=0.30.0").unwrap(), Target::All);
@@ -159,8 +101,7 @@ async fn a_rollout_with_a_rollback_and_a_shutdown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fraction_of_the_fleet_counts_the_nodes_known_now() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let fleet: Vec<Event> = (1..=4).map(|n| alive(&format!("n{n}"), "0.29.4")).collect();
     publish(&connection, &fleet, 4).await;
     let half = Target::Fraction("0.5".parse().unwrap());
@@ -197,8 +138,7 @@ const THREE_UP: &str = r#"{% if pass_set(identity, version == "0.30.0") %}{% if 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pass_template_waits_for_three_nodes_up() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let mut wait = TemplateWait::new(PassTemplate::new(THREE_UP).unwrap());
     let mut events = open(&connection, "alive").await;
     // Nothing stored: caught up at once.

@@ -2,81 +2,42 @@
 //! whatever the filter makes of the last stored message, deadlines and stop signals end it,
 //! and a state the fleet only passed through during the replay does not meet a gate.
 
+mod common;
+
 use std::time::Duration;
 
+use common::steps;
 use lifecycle_core::duration::Since;
-use lifecycle_core::{Event, EventType, Filter};
-use lifecycle_nats::{
-    ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Received, Settings,
-};
-use lifecycle_testsupport::NatsServer;
-use lifecycle_watch::{Events, Gate, Step, Stop, Target, Watch, wait_for};
+use lifecycle_core::{Event, Filter};
+use lifecycle_nats::{Connection, Received};
+use lifecycle_testsupport::{alive, started_with_events};
+use lifecycle_watch::{Events, Gate, Stop, Target, Watch, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    let connection = Connection::connect(&settings).await.unwrap();
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    connection
-}
-
-fn alive(identity: &str, version: &str) -> Event {
-    Event::builder(EventType::Alive)
-        .identity(identity)
-        .component("server")
-        .version(version)
-        .build()
-        .unwrap()
-}
-
 /// Publishes `messages` (subject, payload) and waits until the stream holds `stored` in all.
 async fn store(connection: &Connection, messages: Vec<(String, Vec<u8>)>, stored: u64) {
-    for (subject, payload) in messages {
-        connection
-            .client()
-            .publish(subject, payload.into())
-            .await
-            .unwrap();
-    }
-    connection.client().flush().await.unwrap();
-    tokio::time::timeout(LIMIT, async {
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= stored) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the stream stores the events");
+    lifecycle_testsupport::publish_raw(connection, messages).await;
+    lifecycle_testsupport::stored(connection, stored).await;
 }
 
 fn message(event: &Event) -> (String, Vec<u8>) {
     (event.subject().unwrap(), event.to_json())
 }
 
-async fn steps(events: &mut Events, n: usize) -> Vec<String> {
-    let mut seen = Vec::new();
-    for _ in 0..n {
-        let step = tokio::time::timeout(LIMIT, events.step())
-            .await
-            .expect("a step in time");
-        seen.push(match step {
-            Ok(Step::Event(received)) => received.parsed.event().identity().to_owned(),
-            Ok(Step::CaughtUp) => "caught up".to_owned(),
-            Err(stop) => format!("{stop:?}"),
-        });
-    }
-    seen
+/// The identity, as the steps show an event here.
+fn identity(event: &lifecycle_core::AnyEvent) -> String {
+    event.identity().to_owned()
+}
+
+/// Every event from the stream's start, then live ones, until `timeout`.
+async fn replay_all(connection: &Connection, timeout: Duration) -> Events {
+    Watch::new(Filter::default())
+        .since(replay_from_start())
+        .timeout(timeout)
+        .open(connection)
+        .await
+        .unwrap()
 }
 
 fn replay_from_start() -> Since {
@@ -85,8 +46,7 @@ fn replay_from_start() -> Since {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     store(
         &connection,
         vec![message(&alive("n1", "1")), message(&alive("n2", "1"))],
@@ -100,7 +60,7 @@ async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
         .await
         .unwrap();
     assert!(!events.is_caught_up());
-    assert_eq!(steps(&mut events, 2).await, ["n1", "caught up"]);
+    assert_eq!(steps(&mut events, 2, identity).await, ["n1", "caught up"]);
     assert!(events.is_caught_up());
 
     // The last stored is no event at all.
@@ -113,14 +73,9 @@ async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
         3,
     )
     .await;
-    let mut events = Watch::new(Filter::default())
-        .since(replay_from_start())
-        .timeout(Duration::from_millis(500))
-        .open(&connection)
-        .await
-        .unwrap();
+    let mut events = replay_all(&connection, Duration::from_millis(500)).await;
     assert_eq!(
-        steps(&mut events, 4).await,
+        steps(&mut events, 4, identity).await,
         ["n1", "n2", "caught up", "Timeout"]
     );
 
@@ -130,19 +85,18 @@ async fn a_replay_catches_up_whatever_the_filter_makes_of_the_last_message() {
         .await
         .unwrap();
     assert!(events.is_caught_up());
-    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    assert_eq!(steps(&mut events, 1, identity).await, ["caught up"]);
     let mut events = Watch::new(Filter::default())
         .since(Since::Ago(Duration::ZERO))
         .open(&connection)
         .await
         .unwrap();
-    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    assert_eq!(steps(&mut events, 1, identity).await, ["caught up"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stop_signal_ends_the_events() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut events = Watch::new(Filter::default())
         .stop(async {
@@ -151,7 +105,7 @@ async fn the_stop_signal_ends_the_events() {
         .open(&connection)
         .await
         .unwrap();
-    assert_eq!(steps(&mut events, 1).await, ["caught up"]);
+    assert_eq!(steps(&mut events, 1, identity).await, ["caught up"]);
     stop.send(()).unwrap();
     let next: Result<Received, Stop> = events.next().await;
     assert_eq!(next.unwrap_err(), Stop::Interrupted);
@@ -159,8 +113,7 @@ async fn the_stop_signal_ends_the_events() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_state_passed_through_during_the_replay_does_not_meet_a_gate() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     store(
         &connection,
         vec![
@@ -172,12 +125,7 @@ async fn a_state_passed_through_during_the_replay_does_not_meet_a_gate() {
     .await;
     let until = Filter::parse(".version>=0.30.0").unwrap();
     let mut gate = Gate::new(until.clone(), Target::Count(1));
-    let mut events = Watch::new(Filter::default())
-        .since(replay_from_start())
-        .timeout(Duration::from_millis(1500))
-        .open(&connection)
-        .await
-        .unwrap();
+    let mut events = replay_all(&connection, Duration::from_millis(1500)).await;
     let result = wait_for(&mut events, &mut gate, |_| {}).await;
     assert_eq!(result, Err(Stop::Timeout));
     assert_eq!(gate.to_string(), "0/1 nodes pass");
@@ -186,12 +134,7 @@ async fn a_state_passed_through_during_the_replay_does_not_meet_a_gate() {
     // Once it is the present state, it is met at once.
     store(&connection, vec![message(&alive("n1", "0.30.1"))], 3).await;
     let mut gate = Gate::new(until, Target::All);
-    let mut events = Watch::new(Filter::default())
-        .since(replay_from_start())
-        .timeout(LIMIT)
-        .open(&connection)
-        .await
-        .unwrap();
+    let mut events = replay_all(&connection, LIMIT).await;
     let mut shown = Vec::new();
     let result = wait_for(&mut events, &mut gate, |gate| shown.push(gate.to_string())).await;
     assert_eq!(result, Ok(()));

@@ -1,85 +1,36 @@
 //! `Watch` against a real nats-server: a replay, the caught-up signal, then live events; a
 //! deadline and a stop signal each end it, whatever else is going on.
 
+mod common;
+
 use std::time::Duration;
 
+use common::steps;
 use lifecycle_core::duration::Since;
 use lifecycle_core::{Event, EventType, Filter, Format};
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, EVENTS_STREAM, Settings};
-use lifecycle_testsupport::NatsServer;
-use lifecycle_watch::{ErrorKind, Events, Step, Stop, Watch};
+use lifecycle_testsupport::{VERSION, publish_stored as publish, shutdown, started_with_events};
+use lifecycle_watch::{ErrorKind, Step, Stop, Watch};
 use tokio::time::Instant;
 
 /// How long anything may take: generous, for a loaded machine.
 const WITHIN: Duration = Duration::from_secs(60);
 
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).unwrap();
-    let connection = Connection::connect(&settings).await.unwrap();
-    connection
-        .ensure_events_stream(DEFAULT_RETENTION)
-        .await
-        .unwrap();
-    connection
-}
-
+/// `identity`'s server's event of `event_type` (at 0.29.4, but for a shutdown).
 fn event(event_type: EventType, identity: &str) -> Event {
-    let builder = Event::builder(event_type)
-        .identity(identity)
-        .component("server");
     match event_type {
-        EventType::Shutdown => builder,
-        _ => builder.version("0.29.4"),
+        EventType::Shutdown => shutdown(identity),
+        _ => lifecycle_testsupport::event(event_type, identity, "server", VERSION),
     }
-    .build()
-    .unwrap()
 }
 
-/// Publishes `events` and waits until the stream holds `stored` messages in all.
-async fn publish(connection: &Connection, events: &[Event], stored: u64) {
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish_all(events).await.unwrap();
-    publisher.flush().await.unwrap();
-    tokio::time::timeout(WITHIN, async {
-        loop {
-            let state = connection.stream_state(EVENTS_STREAM).await.unwrap();
-            if state.is_some_and(|s| s.messages >= stored) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the stream stores the events");
-}
-
-/// The next `n` steps: `type identity` for an event, `caught up`, or why it stopped.
-async fn steps(events: &mut Events, n: usize) -> Vec<String> {
-    let mut seen = Vec::new();
-    for _ in 0..n {
-        let step = tokio::time::timeout(WITHIN, events.step())
-            .await
-            .expect("a step in time");
-        seen.push(match step {
-            Ok(Step::Event(received)) => {
-                let event = received.parsed.event();
-                format!("{} {}", event.type_name(), event.identity())
-            }
-            Ok(Step::CaughtUp) => "caught up".to_owned(),
-            Err(stop) => format!("{stop:?}"),
-        });
-    }
-    seen
+/// `type identity`, as the steps show an event here.
+fn type_and_identity(event: &lifecycle_core::AnyEvent) -> String {
+    format!("{} {}", event.type_name(), event.identity())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_then_the_caught_up_signal_then_live_events() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let stored = [
         event(EventType::Startup, "n1"),
         event(EventType::Alive, "n2"),
@@ -97,7 +48,7 @@ async fn a_replay_then_the_caught_up_signal_then_live_events() {
         .unwrap();
     assert!(!events.is_caught_up());
     assert_eq!(
-        steps(&mut events, 5).await,
+        steps(&mut events, 5, type_and_identity).await,
         [
             "startup n1",
             "alive n2",
@@ -118,13 +69,15 @@ async fn a_replay_then_the_caught_up_signal_then_live_events() {
         8,
     )
     .await;
-    assert_eq!(steps(&mut events, 2).await, ["alive n4", "startup n5"]);
+    assert_eq!(
+        steps(&mut events, 2, type_and_identity).await,
+        ["alive n4", "startup n5"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_starting_at_a_time_to_come_is_refused() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let future = std::time::SystemTime::now() + Duration::from_secs(3600);
     let error = Watch::new(Filter::default())
         .since(Since::Time(future))
@@ -145,8 +98,7 @@ async fn a_replay_starting_at_a_time_to_come_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deadline_ends_it_even_while_events_keep_coming() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let started = Instant::now();
     let deadline = started + Duration::from_millis(1500);
     let mut events = Watch::new(Filter::default())
@@ -201,8 +153,7 @@ async fn the_deadline_ends_it_even_while_events_keep_coming() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_signal_ends_a_watch_waiting_for_events() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     publish(&connection, &[event(EventType::Alive, "n1")], 1).await;
     let signal = std::sync::Arc::new(tokio::sync::Notify::new());
     let waiting = signal.clone();
@@ -213,7 +164,10 @@ async fn a_stop_signal_ends_a_watch_waiting_for_events() {
         .open(&connection)
         .await
         .unwrap();
-    assert_eq!(steps(&mut events, 2).await, ["alive n1", "caught up"]);
+    assert_eq!(
+        steps(&mut events, 2, type_and_identity).await,
+        ["alive n1", "caught up"]
+    );
     // The signal comes from elsewhere while the watch waits for the next event.
     let signaller = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -230,8 +184,7 @@ async fn a_stop_signal_ends_a_watch_waiting_for_events() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wait_on_a_replay_holds_once_caught_up_and_a_count_not_reached_times_out() {
     use lifecycle_watch::{Gate, Target, Wait, Waited};
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started_with_events().await;
     let fleet = [
         event(EventType::Alive, "n1"),
         event(EventType::Alive, "n2"),

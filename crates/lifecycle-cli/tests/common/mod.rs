@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,8 @@ pub(crate) struct Serving {
     pub(crate) process: Process,
     /// `host:port`.
     pub(crate) address: String,
+    /// Every line it wrote to stderr so far.
+    pub(crate) stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Serving {
@@ -62,25 +64,43 @@ impl Serving {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
+        let lines = child.stderr.take().unwrap();
         let process = Process(child);
         let wanted = announcement.to_owned();
         let (found, rx) = std::sync::mpsc::channel();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let kept = stderr.clone();
+        // Reads to the end, so the child never blocks on a full pipe.
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines();
-            for line in lines.by_ref().map_while(Result::ok) {
+            for line in BufReader::new(lines).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix(&wanted) {
                     let _ = found.send(rest.split('/').next().unwrap_or_default().to_owned());
-                    break;
                 }
+                kept.lock().unwrap().push(line);
             }
-            // Keep draining so the child never blocks on a full pipe.
-            for _ in lines {}
         });
         let address = rx
             .recv_timeout(RUN_LIMIT)
             .unwrap_or_else(|_| panic!("lifecycle {args:?} never said {announcement:?}"));
-        Serving { process, address }
+        Serving {
+            process,
+            address,
+            stderr,
+        }
+    }
+
+    /// Waits, at most `within`, until `/readyz` answers 200.
+    pub(crate) fn wait_ready(&self, within: Duration) {
+        wait_until("readiness", within, || {
+            self.get("/readyz").is_some_and(|(status, _)| status == 200)
+        });
+    }
+
+    /// Waits, at most `within`, until `path` answers with `body`.
+    pub(crate) fn wait_for_body(&self, path: &str, body: &str, within: Duration) {
+        wait_until(&format!("{path} to say {body}"), within, || {
+            self.get(path).is_some_and(|(_, got)| got == body)
+        });
     }
 
     /// `lifecycle tally` on a free port, counting from `server`.
@@ -146,10 +166,17 @@ const RUN_LIMIT: Duration = Duration::from_secs(30);
 /// `lifecycle ARGS --server URL` with nothing from the environment that would change it
 /// (`NATS_*`, `RUST_LOG`), its logs plain text, stdout and stderr piped.
 pub(crate) fn lifecycle(server: &NatsServer, args: &[&str]) -> Command {
+    let mut command = bare(args);
+    command.args(["--server", &server.url()]);
+    command
+}
+
+/// `lifecycle ARGS` with nothing from the environment that would change it (`NATS_*`,
+/// `RUST_LOG`), its logs plain text, stdout and stderr piped.
+pub(crate) fn bare(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
     command
         .args(args)
-        .args(["--server", &server.url()])
         .env_remove("NATS_URL")
         .env_remove("NATS_CREDS")
         .env_remove("NATS_TOKEN")
@@ -298,6 +325,34 @@ fn await_line(lines: &mpsc::Receiver<String>, read: &mut Vec<String>, needle: &s
     }
 }
 
+/// `wait` for every server of the fleet to run 0.30.0 or later: the rollout gate.
+pub(crate) const ROLLOUT_GATE: [&str; 5] = [
+    "wait",
+    "--filter",
+    "component=server",
+    "--until",
+    ".version>=0.30.0",
+];
+
+/// An alive event's JSON written by hand, as a hostile node could publish it: our builder
+/// refuses such an identity or version.
+pub(crate) fn hostile_alive(identity: &str, version: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "protocol": "io.choria.lifecycle.v1.alive",
+        "id": "6b0b2a6e-1f0e-4c1a-9d2e-000000000007",
+        "identity": identity,
+        "component": "server",
+        "timestamp": 1_700_000_000,
+        "version": version,
+    }))
+    .unwrap()
+}
+
+/// The arguments of `emit KIND` for `identity`'s server at `version`.
+pub(crate) fn emit_args<'a>(kind: &'a str, identity: &'a str, version: &'a str) -> [&'a str; 7] {
+    [kind, "-i", identity, "-c", "server", "--version", version]
+}
+
 pub(crate) fn run(server: &NatsServer, args: &[&str]) -> Finished {
     Running::spawn(lifecycle(server, args)).finish()
 }
@@ -347,105 +402,4 @@ pub(crate) fn metric(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
-/// A `lifecycle` process whose stderr goes to a file (plain text to search), killed
-/// (SIGKILL, no goodbye) on drop.
-pub(crate) struct Logged {
-    child: Child,
-    log: tempfile::NamedTempFile,
-}
-
-impl Logged {
-    /// Starts `command` with nothing from the environment that would change it (`NATS_URL`,
-    /// `RUST_LOG`), plain-text logs into a file, stdin and stdout closed.
-    pub(crate) fn spawn(mut command: Command) -> Logged {
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let child = command
-            .env_remove("NATS_URL")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("run lifecycle");
-        Logged { child, log }
-    }
-
-    pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// What it logged so far, in whole lines.
-    pub(crate) fn log(&self) -> String {
-        lifecycle_testsupport::complete_text(self.log.path())
-    }
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The logs of `processes`, for a failing assertion.
-fn logs(processes: &[&Logged]) -> String {
-    processes
-        .iter()
-        .map(|p| p.log())
-        .collect::<Vec<_>>()
-        .join("\n---\n")
-}
-
-/// Waits, at most `within`, until the durable consumer `name` on `CHORIA_EVENTS` exists (it
-/// starts with the events stored from then on).
-pub(crate) async fn wait_for_consumer(
-    connection: &lifecycle_nats::Connection,
-    name: &str,
-    within: Duration,
-    processes: &[&Logged],
-) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let deadline = Instant::now() + within;
-    loop {
-        let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-        if stream.consumer_info(name).await.is_ok() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no consumer {name}:\n{}",
-            logs(processes)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits, at most `within`, until the consumer `name` holds nothing unacknowledged and
-/// nothing pending.
-pub(crate) async fn wait_settled(
-    connection: &lifecycle_nats::Connection,
-    name: &str,
-    within: Duration,
-    processes: &[&Logged],
-) {
-    let js = async_nats::jetstream::new(connection.client().clone());
-    let stream = js.get_stream("CHORIA_EVENTS").await.unwrap();
-    let deadline = Instant::now() + within;
-    loop {
-        let info = stream.consumer_info(name).await.unwrap();
-        if info.num_ack_pending == 0 && info.num_pending == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} unacknowledged, {} pending:\n{}",
-            info.num_ack_pending,
-            info.num_pending,
-            logs(processes)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

@@ -133,3 +133,34 @@ pub fn compact(json: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Every member name an event format defines.
+pub const MEMBERS: [&str; 27] = [
+    "protocol",
+    "id",
+    "identity",
+    "component",
+    "timestamp",
+    "version",
+    "new_version",
+    "governor",
+    "sequence",
+    "event_type",
+    "machine",
+    "transition",
+    "from_state",
+    "to_state",
+    "type",
+    "name",
+    "command",
+    "previous_outcome",
+    "previous_run_time",
+    "specversion",
+    "source",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "time",
+    "data",
+    "data_base64",
+];

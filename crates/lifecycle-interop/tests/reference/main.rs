@@ -9,26 +9,7 @@ mod examples;
 mod python_sdk;
 mod sdk;
 
-/// JSON text without the white space outside strings, so a pretty file compares with
-/// compact output byte for byte: same values, same key order.
-pub(crate) fn minify(json: &str) -> String {
-    let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-        } else if !c.is_whitespace() {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
-    out
-}
+pub(crate) use lifecycle_testsupport::minify;
 
 /// Every `go_*.json` / `upstream_*.json` reference event, sorted by file name.
 pub(crate) fn reference_files() -> Vec<std::path::PathBuf> {

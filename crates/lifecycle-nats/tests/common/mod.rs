@@ -1,4 +1,5 @@
-//! Shared by the integration tests: connect to a test server, build events, wait bounded.
+//! Shared by the integration tests: what lifecycle-testsupport does not hold (waiting on a
+//! `Subscription`), and its fixtures under the names these tests use.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -6,63 +7,21 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lifecycle_core::{Event, EventType, GovernorEventType};
-use lifecycle_nats::{ConnectOptions, Connection, EVENTS_STREAM, Received, Settings, Subscription};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_core::{Event, Format};
+use lifecycle_nats::{Connection, ErrorKind, Interest, Received, Settings, Subscription};
+#[allow(unused_imports)] // each test binary uses its own part
+pub use lifecycle_testsupport::{
+    VERSION, alive, connect, connect_with, connect_with_events, one_of_each, publish_raw, stored,
+};
 
-pub async fn connect(server: &NatsServer) -> Connection {
-    connect_with(server, ConnectOptions::default()).await
-}
-
-pub async fn connect_with(server: &NatsServer, mut options: ConnectOptions) -> Connection {
-    options.servers = vec![server.url()];
-    let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
-    Connection::connect(&settings).await.expect("connect")
-}
-
-/// One event of each type for `component`, from `identity`.
-pub fn one_of_each(identity: &str, component: &str) -> Vec<Event> {
-    EventType::ALL
-        .into_iter()
-        .map(|t| {
-            Event::builder(t)
-                .identity(identity)
-                .component(component)
-                .version("0.28.0")
-                .new_version("0.29.4")
-                .governor("PUPPET")
-                .sequence(3)
-                .governor_event(GovernorEventType::Enter)
-                .timestamp(1_700_000_000)
-                .build()
-                .expect("valid event")
-        })
-        .collect()
+/// `node<n>.example.net`'s server is alive at [`VERSION`].
+pub fn numbered(n: usize) -> Event {
+    alive(&format!("node{n}.example.net"), VERSION)
 }
 
 /// Fails the test instead of hanging when `future` takes longer than `secs`.
 pub async fn within<T>(secs: u64, what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
-}
-
-/// Waits until `CHORIA_EVENTS` holds at least `n` messages: a core publish is stored a
-/// moment after its flush returns, later still on a loaded machine.
-pub async fn stored(connection: &Connection, n: u64) {
-    within(60, "the stream to store the events", async {
-        loop {
-            let state = connection
-                .stream_state(EVENTS_STREAM)
-                .await
-                .expect("stream state");
-            if state.map_or(0, |s| s.messages) >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
+    lifecycle_testsupport::within(Duration::from_secs(secs), what, future).await
 }
 
 /// The next `n` events, failing on anything that is not an event.
@@ -76,6 +35,31 @@ pub async fn take(subscription: &mut Subscription, n: usize) -> Vec<Received> {
         }
     }
     events
+}
+
+/// Publishes one event in `format` through `connection` and receives it back: the event
+/// sent and the one received.
+pub async fn round_trip(connection: &Connection, format: Format) -> (Event, Received) {
+    let mut events = connection.subscribe(&Interest::default()).await.unwrap();
+    connection.client().flush().await.unwrap();
+    let event = one_of_each("n1.example.net", "server").remove(0);
+    let publisher = connection.publisher(format);
+    publisher.publish(&event).await.unwrap();
+    publisher.flush().await.unwrap();
+    let got = within(60, "the event back", take(&mut events, 1)).await;
+    (event, got.into_iter().next().unwrap())
+}
+
+/// The error of connecting with `settings`, which the server refuses as unauthorized.
+pub async fn refused(settings: &Settings) -> lifecycle_nats::Error {
+    let err = within(60, "the refusal", Connection::connect(settings))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Unauthorized { .. }),
+        "{err:?}"
+    );
+    err
 }
 
 /// Asserts that nothing more arrives within a short while.

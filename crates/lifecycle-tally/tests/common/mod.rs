@@ -5,33 +5,21 @@
 
 use std::time::Duration;
 
-use lifecycle_nats::{ConnectOptions, Connection, Settings};
 use lifecycle_tally::{Limits, Tally, router, serve};
-use lifecycle_testsupport::NatsServer;
+#[allow(unused_imports)] // each test binary uses its own part
+pub(crate) use lifecycle_testsupport::{connect, connect_with_events};
 use tokio::sync::oneshot;
-
-/// A connection to `server` alone: no environment, no Choria configuration.
-pub(crate) async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..Default::default()
-    };
-    Connection::connect(&Settings::resolve_with(&options, None, &[]).unwrap())
-        .await
-        .unwrap()
-}
-
-pub(crate) async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
-}
 
 /// A tally served on a random port with the default limits, until dropped.
 pub(crate) struct Served {
     /// `http://host:port`.
     pub(crate) base: String,
     _stop: oneshot::Sender<()>,
+}
+
+/// Fails the test instead of hanging when `future` takes longer than `secs`.
+pub(crate) async fn within<T>(secs: u64, what: &str, future: impl Future<Output = T>) -> T {
+    lifecycle_testsupport::within(Duration::from_secs(secs), what, future).await
 }
 
 /// Serves `tally` with metric names under `prefix`.
