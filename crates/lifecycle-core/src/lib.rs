@@ -83,6 +83,7 @@ pub use parse::{is_json_content_type, parse};
 #[doc(hidden)]
 pub use parse::parse_with_serde_json;
 pub use parsed::{AnyEvent, Format, LIFECYCLE_SOURCE, MACHINE_SOURCE, MAX_EVENT_BYTES, Parsed};
+pub use reader::MEMBER_NAMES;
 pub use rfc3339::format_utc;
 pub use subject::{
     LIFECYCLE_EVENT_PREFIX, LifecycleSubject, MACHINE_EVENT_PREFIX, TokenProblem,

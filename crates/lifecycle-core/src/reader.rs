@@ -29,6 +29,10 @@ use crate::event::Extra;
 
 macro_rules! keys {
     ($($key:ident = $name:literal),* $(,)?) => {
+        /// Every member name the event formats define: Choria's fields and CloudEvents'
+        /// attributes.
+        pub const MEMBER_NAMES: &[&str] = &[$($name),*];
+
         /// Every member name the event formats define.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub(crate) enum Key { $($key),* }

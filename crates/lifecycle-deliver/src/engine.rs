@@ -308,7 +308,7 @@ impl<H: Handler> Engine<H> {
                 };
                 if let (Some(dedupe), Some(key)) = (&mut dedupe, &queued.key) {
                     if dedupe.seen(key, Instant::now()) {
-                        self.metrics.count_deduplicated();
+                        self.metrics.counters.deduplicated.inc();
                         let event = queued.message.received().parsed.event();
                         info!(rule = %settings.name, id = %TerminalSafe(event.id()), key = %TerminalSafe(key), "acted on this key within the dedupe window: skipped");
                         let Queued { key, message, .. } = queued;
@@ -341,7 +341,7 @@ impl<H: Handler> Engine<H> {
                 next = source.next(), if room && !source_ended => match next {
                     None => source_ended = true,
                     Some(Err(ReceiveError::Invalid(invalid_message))) => {
-                        self.metrics.count_invalid();
+                        self.metrics.counters.invalid.inc();
                         invalid.record(ReceiveError::Invalid(invalid_message));
                     }
                     Some(Err(failure)) => {
@@ -452,7 +452,7 @@ impl<H: Handler> Engine<H> {
         }
         let key = self.settings.key.map(|key| key.of(event));
         match schedule.push(key, message) {
-            Ok(()) => self.metrics.count_matched(),
+            Ok(()) => _ = self.metrics.counters.matched.inc(),
             Err(again) => {
                 // Its wait lapsed before a renewal arrived; the copy held here settles it.
                 debug!(sequence = ?again.sequence(), "delivered again while still held: ignored");
@@ -523,17 +523,17 @@ impl<H: Handler> Ctx<H> {
             };
             let failure = match result {
                 Ok(()) => {
-                    self.metrics.count_succeeded();
+                    self.metrics.counters.succeeded.inc();
                     debug!(rule = %self.settings.name, id = %TerminalSafe(event.id()), attempts, "handled");
                     return Ok(());
                 }
                 Err(failure) => failure,
             };
-            self.metrics.count_failed();
+            self.metrics.counters.failed.inc();
             if !failure.is_transient() || backoff.exhausted(attempts) {
                 break failure;
             }
-            self.metrics.count_retried();
+            self.metrics.counters.retried.inc();
             let delay = backoff.delay(attempts);
             warn!(
                 rule = %self.settings.name,
@@ -545,7 +545,7 @@ impl<H: Handler> Ctx<H> {
             );
             tokio::time::sleep(delay).await;
         };
-        self.metrics.count_dead_lettered();
+        self.metrics.counters.dead_lettered.inc();
         // The id and identity came from the network: their control characters are escaped.
         error!(
             rule = %self.settings.name,
@@ -598,7 +598,7 @@ impl<H: Handler> Ctx<H> {
                 debug!(id = %TerminalSafe(id), subject = letters.subject(), "dead letter kept")
             }
             Ok(Kept::Nowhere) => {
-                self.metrics.count_dead_letter_lost();
+                self.metrics.counters.dead_letters_lost.inc();
                 let mut lost = self
                     .lost_letters
                     .lock()
@@ -610,7 +610,7 @@ impl<H: Handler> Ctx<H> {
                 ));
             }
             Err(error) => {
-                self.metrics.count_dead_letter_lost();
+                self.metrics.counters.dead_letters_lost.inc();
                 warn!(
                     id = %TerminalSafe(id),
                     subject = letters.subject(),
@@ -626,7 +626,6 @@ impl<H: Handler> Ctx<H> {
 mod tests {
     use std::sync::Mutex;
 
-    use lifecycle_core::{Event, EventType};
     use tokio::sync::{mpsc, oneshot};
 
     use super::*;
@@ -669,21 +668,9 @@ mod tests {
 
     /// A durable event of `identity` at `sequence`, and what confirms its acknowledgement.
     fn durable(identity: &str, sequence: u64) -> (Message, oneshot::Sender<()>) {
-        let event = Event::builder(EventType::Alive)
-            .identity(identity)
-            .component("server")
-            .version("1")
-            .build()
-            .unwrap();
-        let payload = event.to_json();
-        let received = Received {
-            subject: "choria.lifecycle.event.alive.server".into(),
-            parsed: lifecycle_core::parse(&payload).unwrap(),
-            payload: payload.into(),
-            stream_sequence: Some(sequence),
-            pending: None,
-            stored: None,
-        };
+        let mut received =
+            lifecycle_testsupport::received(&lifecycle_testsupport::alive(identity, "1"));
+        received.stream_sequence = Some(sequence);
         let (confirm, confirmed) = oneshot::channel();
         (Message::Confirmed(Box::new(received), confirmed), confirm)
     }

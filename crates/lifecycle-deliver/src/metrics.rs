@@ -16,17 +16,54 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 16))
 }
 
+/// What every engine counts, as counters (one engine) or families of them (several).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters<C> {
+    pub(crate) matched: C,
+    pub(crate) succeeded: C,
+    pub(crate) failed: C,
+    pub(crate) retried: C,
+    pub(crate) dead_lettered: C,
+    pub(crate) deduplicated: C,
+    pub(crate) invalid: C,
+    pub(crate) dead_letters_lost: C,
+}
+
+impl<C: Clone> Counters<C> {
+    /// Each, in [`COUNTERS`]' order.
+    fn all(&self) -> [C; 8] {
+        [
+            self.matched.clone(),
+            self.succeeded.clone(),
+            self.failed.clone(),
+            self.retried.clone(),
+            self.dead_lettered.clone(),
+            self.deduplicated.clone(),
+            self.invalid.clone(),
+            self.dead_letters_lost.clone(),
+        ]
+    }
+
+    /// Each made into another kind by `f`.
+    fn map<D>(&self, f: impl Fn(&C) -> D) -> Counters<D> {
+        Counters {
+            matched: f(&self.matched),
+            succeeded: f(&self.succeeded),
+            failed: f(&self.failed),
+            retried: f(&self.retried),
+            dead_lettered: f(&self.dead_lettered),
+            deduplicated: f(&self.deduplicated),
+            invalid: f(&self.invalid),
+            dead_letters_lost: f(&self.dead_letters_lost),
+        }
+    }
+}
+
 /// One engine's metrics. Cloning shares them.
 #[derive(Debug, Clone)]
 pub struct RuleMetrics {
-    matched: Counter,
-    succeeded: Counter,
-    failed: Counter,
-    retried: Counter,
-    dead_lettered: Counter,
-    deduplicated: Counter,
-    invalid: Counter,
-    dead_letters_lost: Counter,
+    /// Counted by the engine with `inc()`.
+    pub(crate) counters: Counters<Counter>,
     running: Gauge,
     duration: Histogram,
     dropped: Dropped,
@@ -35,14 +72,7 @@ pub struct RuleMetrics {
 impl Default for RuleMetrics {
     fn default() -> Self {
         RuleMetrics {
-            matched: Counter::default(),
-            succeeded: Counter::default(),
-            failed: Counter::default(),
-            retried: Counter::default(),
-            dead_lettered: Counter::default(),
-            deduplicated: Counter::default(),
-            invalid: Counter::default(),
-            dead_letters_lost: Counter::default(),
+            counters: Counters::default(),
             running: Gauge::default(),
             duration: duration_histogram(),
             dropped: Dropped::default(),
@@ -53,42 +83,42 @@ impl Default for RuleMetrics {
 impl RuleMetrics {
     /// Events the filter passed.
     pub fn matched(&self) -> u64 {
-        self.matched.get()
+        self.counters.matched.get()
     }
 
     /// Events handled successfully.
     pub fn succeeded(&self) -> u64 {
-        self.succeeded.get()
+        self.counters.succeeded.get()
     }
 
     /// Attempts that failed (transient or permanent).
     pub fn failed(&self) -> u64 {
-        self.failed.get()
+        self.counters.failed.get()
     }
 
     /// Attempts that failed and were tried again.
     pub fn retried(&self) -> u64 {
-        self.retried.get()
+        self.counters.retried.get()
     }
 
     /// Events given up on: failed permanently or out of attempts.
     pub fn dead_lettered(&self) -> u64 {
-        self.dead_lettered.get()
+        self.counters.dead_lettered.get()
     }
 
     /// Dead letters no stream stored: lost.
     pub fn dead_letters_lost(&self) -> u64 {
-        self.dead_letters_lost.get()
+        self.counters.dead_letters_lost.get()
     }
 
     /// Events skipped because their key was acted on within the dedupe window.
     pub fn deduplicated(&self) -> u64 {
-        self.deduplicated.get()
+        self.counters.deduplicated.get()
     }
 
     /// Messages that were no lifecycle event: terminated, so that they never come back.
     pub fn invalid(&self) -> u64 {
-        self.invalid.get()
+        self.counters.invalid.get()
     }
 
     /// Attempts running now.
@@ -115,38 +145,6 @@ impl RuleMetrics {
         self.dropped.stopped.inc_by(events);
     }
 
-    pub(crate) fn count_matched(&self) {
-        self.matched.inc();
-    }
-
-    pub(crate) fn count_succeeded(&self) {
-        self.succeeded.inc();
-    }
-
-    pub(crate) fn count_failed(&self) {
-        self.failed.inc();
-    }
-
-    pub(crate) fn count_retried(&self) {
-        self.retried.inc();
-    }
-
-    pub(crate) fn count_dead_lettered(&self) {
-        self.dead_lettered.inc();
-    }
-
-    pub(crate) fn count_dead_letter_lost(&self) {
-        self.dead_letters_lost.inc();
-    }
-
-    pub(crate) fn count_deduplicated(&self) {
-        self.deduplicated.inc();
-    }
-
-    pub(crate) fn count_invalid(&self) {
-        self.invalid.inc();
-    }
-
     /// Counts an attempt as running until the guard is dropped, then records how long it
     /// took.
     pub(crate) fn attempt(&self) -> Running<'_> {
@@ -164,16 +162,7 @@ impl RuleMetrics {
     pub fn register(&self, registry: &mut Registry) {
         register_common(
             registry,
-            [
-                self.matched.clone(),
-                self.succeeded.clone(),
-                self.failed.clone(),
-                self.retried.clone(),
-                self.dead_lettered.clone(),
-                self.deduplicated.clone(),
-                self.invalid.clone(),
-                self.dead_letters_lost.clone(),
-            ],
+            &self.counters,
             self.running.clone(),
             self.duration.clone(),
         );
@@ -204,37 +193,13 @@ impl Drop for Running<'_> {
 /// Registers what every engine counts, named and described once for its two kinds of
 /// metrics: the counters matched, succeeded, failed, retried, dead-lettered, deduplicated,
 /// invalid and dead letters lost, then the running gauge and the duration histogram.
-fn register_common<C: Metric, G: Metric, H: Metric>(
+fn register_common<C: Metric + Clone, G: Metric, H: Metric>(
     registry: &mut Registry,
-    counters: [C; 8],
+    counters: &Counters<C>,
     running: G,
     duration: H,
 ) {
-    const COUNTERS: [(&str, &str); 8] = [
-        ("matched", "Events the filter passed"),
-        ("succeeded", "Events handled successfully and acknowledged"),
-        ("failed", "Attempts that failed, transient or permanent"),
-        ("retried", "Attempts that failed and were tried again"),
-        (
-            "dead_lettered",
-            "Events given up on (failed permanently or out of attempts), dead-lettered and \
-             acknowledged",
-        ),
-        (
-            "deduplicated",
-            "Events skipped because their key was acted on within the dedupe window",
-        ),
-        (
-            "invalid",
-            "Messages that were no lifecycle event, terminated so that they never come back",
-        ),
-        (
-            "dead_letters_lost",
-            "Dead letters no stream stored, so lost (lifecycle streams create makes \
-             LIFECYCLE_DEAD_LETTERS for lifecycle.dead.>)",
-        ),
-    ];
-    for ((name, help), counter) in COUNTERS.into_iter().zip(counters) {
+    for ((name, help), counter) in COUNTERS.into_iter().zip(counters.all()) {
         registry.register(name, help, counter);
     }
     registry.register("running", "Attempts running now", running);
@@ -245,20 +210,39 @@ fn register_common<C: Metric, G: Metric, H: Metric>(
     );
 }
 
+/// The counters' names and help, in [`Counters::all`]' order.
+const COUNTERS: [(&str, &str); 8] = [
+    ("matched", "Events the filter passed"),
+    ("succeeded", "Events handled successfully and acknowledged"),
+    ("failed", "Attempts that failed, transient or permanent"),
+    ("retried", "Attempts that failed and were tried again"),
+    (
+        "dead_lettered",
+        "Events given up on (failed permanently or out of attempts), dead-lettered and \
+             acknowledged",
+    ),
+    (
+        "deduplicated",
+        "Events skipped because their key was acted on within the dedupe window",
+    ),
+    (
+        "invalid",
+        "Messages that were no lifecycle event, terminated so that they never come back",
+    ),
+    (
+        "dead_letters_lost",
+        "Dead letters no stream stored, so lost (lifecycle streams create makes \
+             LIFECYCLE_DEAD_LETTERS for lifecycle.dead.>)",
+    ),
+];
+
 type Label = Vec<(&'static str, String)>;
 
 /// The metrics of several engines, one series per engine under the label `rule`. Cloning
 /// shares them.
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    matched: Family<Label, Counter>,
-    succeeded: Family<Label, Counter>,
-    failed: Family<Label, Counter>,
-    retried: Family<Label, Counter>,
-    dead_lettered: Family<Label, Counter>,
-    deduplicated: Family<Label, Counter>,
-    invalid: Family<Label, Counter>,
-    dead_letters_lost: Family<Label, Counter>,
+    counters: Counters<Family<Label, Counter>>,
     running: Family<Label, Gauge>,
     duration: Family<Label, Histogram, fn() -> Histogram>,
 }
@@ -266,14 +250,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            matched: Family::default(),
-            succeeded: Family::default(),
-            failed: Family::default(),
-            retried: Family::default(),
-            dead_lettered: Family::default(),
-            deduplicated: Family::default(),
-            invalid: Family::default(),
-            dead_letters_lost: Family::default(),
+            counters: Counters::default(),
             running: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
         }
@@ -286,14 +263,9 @@ impl Metrics {
     pub fn rule(&self, rule: &str) -> RuleMetrics {
         let label: Label = vec![("rule", rule.to_owned())];
         RuleMetrics {
-            matched: self.matched.get_or_create(&label).clone(),
-            succeeded: self.succeeded.get_or_create(&label).clone(),
-            failed: self.failed.get_or_create(&label).clone(),
-            retried: self.retried.get_or_create(&label).clone(),
-            dead_lettered: self.dead_lettered.get_or_create(&label).clone(),
-            deduplicated: self.deduplicated.get_or_create(&label).clone(),
-            invalid: self.invalid.get_or_create(&label).clone(),
-            dead_letters_lost: self.dead_letters_lost.get_or_create(&label).clone(),
+            counters: self
+                .counters
+                .map(|family| family.get_or_create(&label).clone()),
             running: self.running.get_or_create(&label).clone(),
             duration: self.duration.get_or_create(&label).clone(),
             dropped: Dropped::default(),
@@ -306,16 +278,7 @@ impl Metrics {
     pub fn register(&self, registry: &mut Registry) {
         register_common(
             registry,
-            [
-                self.matched.clone(),
-                self.succeeded.clone(),
-                self.failed.clone(),
-                self.retried.clone(),
-                self.dead_lettered.clone(),
-                self.deduplicated.clone(),
-                self.invalid.clone(),
-                self.dead_letters_lost.clone(),
-            ],
+            &self.counters,
             self.running.clone(),
             self.duration.clone(),
         );
@@ -370,12 +333,12 @@ mod tests {
     #[test]
     fn one_engine_unlabelled() {
         let metrics = RuleMetrics::default();
-        metrics.count_matched();
-        metrics.count_matched();
-        metrics.count_succeeded();
-        metrics.count_failed();
-        metrics.count_retried();
-        metrics.count_dead_lettered();
+        metrics.counters.matched.inc();
+        metrics.counters.matched.inc();
+        metrics.counters.succeeded.inc();
+        metrics.counters.failed.inc();
+        metrics.counters.retried.inc();
+        metrics.counters.dead_lettered.inc();
         drop(metrics.attempt());
         let dropped = Arc::new(AtomicU64::new(0));
         let source = dropped.clone();
@@ -424,9 +387,9 @@ mod tests {
         let metrics = Metrics::default();
         let provision = metrics.rule("provision");
         let notify = metrics.rule("notify-cd");
-        provision.count_matched();
-        provision.count_succeeded();
-        notify.count_dead_lettered();
+        provision.counters.matched.inc();
+        provision.counters.succeeded.inc();
+        notify.counters.dead_lettered.inc();
         let _running = notify.attempt();
         assert_eq!(metrics.rule("provision").succeeded(), 1, "shared");
         let mut registry = Registry::default();

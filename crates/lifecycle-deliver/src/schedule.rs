@@ -122,25 +122,10 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lifecycle_core::{Event, EventType};
-    use lifecycle_nats::Received;
 
     fn message(identity: &str) -> Message {
-        let event = Event::builder(EventType::Alive)
-            .identity(identity)
-            .component("server")
-            .version("1")
-            .build()
-            .unwrap();
-        let payload = event.to_json();
-        Message::Live(Box::new(Received {
-            subject: "choria.lifecycle.event.alive.server".into(),
-            parsed: lifecycle_core::parse(&payload).unwrap(),
-            payload: payload.into(),
-            stream_sequence: None,
-            pending: None,
-            stored: None,
-        }))
+        let alive = lifecycle_testsupport::alive(identity, "1");
+        Message::Live(Box::new(lifecycle_testsupport::received(&alive)))
     }
 
     fn identity(queued: &Queued) -> &str {

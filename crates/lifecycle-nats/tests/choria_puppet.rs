@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 use lifecycle_core::{AnyEvent, Format};
 use lifecycle_nats::{
-    ChoriaEnvironment, ConnectOptions, Connection, Environment, Interest, Settings, TlsFiles,
+    ChoriaEnvironment, ConnectOptions, Connection, Environment, Settings, TlsFiles,
 };
 use lifecycle_testsupport::{NatsServer, ServerOptions, TestCerts};
 
@@ -49,18 +49,6 @@ fn tls_server(dir: &Path) -> (NatsServer, TestCerts) {
     (server, certs)
 }
 
-/// Publishes an event over `connection` and receives it back.
-async fn round_trip(connection: &Connection) {
-    let mut events = connection.subscribe(&Interest::default()).await.unwrap();
-    connection.client().flush().await.unwrap();
-    let event = one_of_each("n1", "server").remove(0);
-    let publisher = connection.publisher(Format::Choria);
-    publisher.publish(&event).await.unwrap();
-    publisher.flush().await.unwrap();
-    let got = within(60, "the event over TLS", take(&mut events, 1)).await;
-    assert_eq!(got[0].parsed.event(), &AnyEvent::Lifecycle(event));
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn connects_with_the_ssl_directory_of_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,7 +85,8 @@ async fn connects_with_the_ssl_directory_of_the_configuration() {
     let connection = within(60, "a TLS connection", Connection::connect(&settings))
         .await
         .unwrap();
-    round_trip(&connection).await;
+    let (event, got) = round_trip(&connection, Format::Choria).await;
+    assert_eq!(got.parsed.event(), &AnyEvent::Lifecycle(event));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,7 +120,8 @@ async fn connects_with_a_users_default_ssl_directory_and_certname() {
     let connection = within(60, "a TLS connection", Connection::connect(&settings))
         .await
         .unwrap();
-    round_trip(&connection).await;
+    let (event, got) = round_trip(&connection, Format::Choria).await;
+    assert_eq!(got.parsed.event(), &AnyEvent::Lifecycle(event));
 
     // Named for USER instead, the certificate is not there: the error says which file.
     let err = resolve(

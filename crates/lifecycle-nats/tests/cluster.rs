@@ -3,50 +3,23 @@
 
 use std::time::Duration;
 
-use lifecycle_core::{Event, EventType, Format};
-use lifecycle_nats::{
-    ConnectOptions, Connection, EVENTS_STREAM, Settings, StreamChange, StreamSpec,
-};
-use lifecycle_testsupport::NatsCluster;
-
-async fn connect(cluster: &NatsCluster) -> Connection {
-    let options = ConnectOptions {
-        servers: cluster.urls(),
-        ..ConnectOptions::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
-    Connection::connect(&settings).await.expect("connect")
-}
+use lifecycle_nats::{EVENTS_STREAM, StreamChange, StreamSpec};
+use lifecycle_testsupport::{NatsCluster, connect_to_cluster, fleet, publish};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_r1_stream_is_raised_to_r3_and_outlives_its_leader() {
     let mut cluster = NatsCluster::start();
-    let connection = connect(&cluster).await;
+    let connection = connect_to_cluster(&cluster).await;
     let hour = Duration::from_secs(3600);
+    let ensure = |replicas| {
+        let spec = StreamSpec::events(hour, Some(replicas));
+        let connection = connection.clone();
+        async move { connection.ensure_stream(&spec).await.unwrap() }
+    };
+    assert_eq!(ensure(1).await, StreamChange::Created);
+    publish(&connection, &fleet(20, 20)).await;
     assert_eq!(
-        connection
-            .ensure_stream(&StreamSpec::events(hour, Some(1)))
-            .await
-            .unwrap(),
-        StreamChange::Created
-    );
-    let publisher = connection.publisher(Format::Choria);
-    for n in 0..20 {
-        let event = Event::builder(EventType::Alive)
-            .identity(format!("n{n}.example.net"))
-            .component("server")
-            .version("0.29.4")
-            .build()
-            .unwrap();
-        publisher.publish(&event).await.unwrap();
-    }
-    publisher.flush().await.unwrap();
-
-    assert_eq!(
-        connection
-            .ensure_stream(&StreamSpec::events(hour, Some(3)))
-            .await
-            .unwrap(),
+        ensure(3).await,
         StreamChange::Updated {
             retention: None,
             replicas: Some(1),
@@ -58,13 +31,7 @@ async fn an_r1_stream_is_raised_to_r3_and_outlives_its_leader() {
         .unwrap()
         .unwrap();
     assert_eq!((state.replicas, state.messages), (3, 20));
-    assert_eq!(
-        connection
-            .ensure_stream(&StreamSpec::events(hour, Some(3)))
-            .await
-            .unwrap(),
-        StreamChange::Unchanged
-    );
+    assert_eq!(ensure(3).await, StreamChange::Unchanged);
 
     // Once every server holds a copy, the leader killed, another takes over with every
     // message.

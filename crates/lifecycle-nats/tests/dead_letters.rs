@@ -5,24 +5,13 @@ use std::time::Duration;
 
 use lifecycle_core::{Event, EventType};
 use lifecycle_nats::{
-    ConnectOptions, Connection, DEAD_LETTER_STREAM, DeadLetter, Kept, Received, Settings,
-    StreamSpec, dead_letter_headers,
+    DEAD_LETTER_STREAM, DeadLetter, Kept, Received, StreamSpec, dead_letter_headers,
 };
-use lifecycle_testsupport::NatsServer;
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..ConnectOptions::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
-    Connection::connect(&settings).await.expect("connect")
-}
+use lifecycle_testsupport::started;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_letter_is_kept_only_where_a_stream_stores_it() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started().await;
     let event = Event::builder(EventType::Alive)
         .identity("n1.example.net")
         .component("server")

@@ -3,24 +3,12 @@
 
 use std::time::Duration;
 
-use lifecycle_nats::{
-    ConnectOptions, Connection, EVENTS_STREAM, ErrorKind, Settings, StreamChange, StreamSpec,
-};
-use lifecycle_testsupport::NatsServer;
-
-async fn connect(server: &NatsServer) -> Connection {
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..ConnectOptions::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
-    Connection::connect(&settings).await.expect("connect")
-}
+use lifecycle_nats::{EVENTS_STREAM, ErrorKind, StreamChange, StreamSpec};
+use lifecycle_testsupport::started;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_count_a_server_cannot_give_is_refused_naming_both_counts() {
-    let server = NatsServer::start();
-    let connection = connect(&server).await;
+    let (_server, connection) = started().await;
     let hour = Duration::from_secs(3600);
     let one = StreamSpec::events(hour, Some(1));
     assert_eq!(

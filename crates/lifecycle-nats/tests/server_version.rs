@@ -1,20 +1,12 @@
 //! The version a real server announces is read, and a feature that needs a newer one fails
 //! at once naming both versions.
 
-use lifecycle_nats::{
-    ConnectOptions, Connection, ErrorKind, JETSTREAM_MIN_VERSION, ServerVersion, Settings,
-};
-use lifecycle_testsupport::NatsServer;
+use lifecycle_nats::{ErrorKind, JETSTREAM_MIN_VERSION, ServerVersion};
+use lifecycle_testsupport::started;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_older_than_a_feature_needs_is_named_with_both_versions() {
-    let server = NatsServer::start();
-    let options = ConnectOptions {
-        servers: vec![server.url()],
-        ..ConnectOptions::default()
-    };
-    let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
-    let connection = Connection::connect(&settings).await.expect("connect");
+    let (_server, connection) = started().await;
 
     let announced = connection.client().server_info().version;
     let version = connection

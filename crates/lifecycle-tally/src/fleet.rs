@@ -336,6 +336,13 @@ impl List {
     };
 }
 
+/// One of the fleet's two lists of nodes by receipt.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Up,
+    Lost,
+}
+
 /// The fleet: every known node of every component.
 #[derive(Debug)]
 pub struct Fleet {
@@ -863,12 +870,8 @@ impl Fleet {
         mut expired: impl FnMut(&str),
     ) -> bool {
         let cutoff = self.receipt(cutoff);
-        let due = |fleet: &Fleet| {
-            let n = fleet.up_list.oldest;
-            n != NONE && fleet.nodes[n as usize].received < cutoff
-        };
         for _ in 0..limit {
-            if !due(self) {
+            if !self.oldest_before(Which::Up, cutoff) {
                 return false;
             }
             let n = self.up_list.oldest;
@@ -893,25 +896,31 @@ impl Fleet {
                 self.drop_node(self.lost_list.oldest, now);
             }
         }
-        due(self)
+        self.oldest_before(Which::Up, cutoff)
     }
 
     /// Forgets up to `limit` lost nodes whose last event the broker received before
     /// `cutoff`, oldest first; returns whether more remain.
     pub fn forget_lost(&mut self, cutoff: i64, limit: usize) -> bool {
         let cutoff = self.receipt(cutoff);
-        let due = |fleet: &Fleet| {
-            let n = fleet.lost_list.oldest;
-            n != NONE && fleet.nodes[n as usize].received < cutoff
-        };
         for _ in 0..limit {
-            if !due(self) {
+            if !self.oldest_before(Which::Lost, cutoff) {
                 return false;
             }
             // A lost node is no longer counted in its version: `now` is not used.
             self.drop_node(self.lost_list.oldest, i64::MIN);
         }
-        due(self)
+        self.oldest_before(Which::Lost, cutoff)
+    }
+
+    /// Whether the broker received the last event of the oldest node of `which` list
+    /// before `cutoff` (a receipt).
+    fn oldest_before(&self, which: Which, cutoff: u32) -> bool {
+        let list = match which {
+            Which::Up => &self.up_list,
+            Which::Lost => &self.lost_list,
+        };
+        list.oldest != NONE && self.nodes[list.oldest as usize].received < cutoff
     }
 
     /// Stops showing the versions whose last node left before `cutoff`: a walk of the
@@ -1266,14 +1275,21 @@ impl Fleet {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use lifecycle_core::{Event, EventType};
 
     use super::*;
 
-    fn event(kind: EventType, identity: &str, component: &str, version: &str, at: i64) -> Event {
+    /// An event of `kind` from `identity` about `component` at `version`, stamped `at`.
+    pub(crate) fn event(
+        kind: EventType,
+        identity: &str,
+        component: &str,
+        version: &str,
+        at: i64,
+    ) -> Event {
         Event::builder(kind)
             .identity(identity)
             .component(component)
@@ -1322,42 +1338,29 @@ mod tests {
         use EventType::*;
         let mut fleet = Fleet::new();
         let now = 10_000;
-        assert_eq!(
-            fleet.observe(&event(Startup, "a", "server", "1.0", 100), now),
-            Change::Added
-        );
-        assert_eq!(
-            fleet.observe(&event(Alive, "b", "server", "1.0", 110), now),
-            Change::Added
-        );
-        assert_eq!(
-            fleet.observe(&event(Alive, "c", "broker", "2.0", 120), now),
-            Change::Added
-        );
-        assert_eq!(
-            fleet.observe(&event(Alive, "a", "server", "1.0", 130), now),
-            Change::Refreshed
-        );
-        assert_eq!(
-            fleet.observe(&event(Alive, "b", "server", "1.1", 140), now),
-            Change::Moved { from: "1.0".into() }
-        );
-        assert_eq!(
-            fleet.observe(&upgraded("a", "1.0", "1.2", 150), now),
-            Change::Moved { from: "1.0".into() }
-        );
-        assert_eq!(
-            fleet.observe(&event(Provisioned, "d", "server", "", 150), now),
-            Change::Unchanged
-        );
-        assert_eq!(
-            fleet.observe(&event(Shutdown, "c", "broker", "", 160), now),
-            Change::Removed
-        );
-        assert_eq!(
-            fleet.observe(&event(Shutdown, "zz", "broker", "", 160), now),
-            Change::Unchanged
-        );
+        let steps = [
+            (event(Startup, "a", "server", "1.0", 100), Change::Added),
+            (event(Alive, "b", "server", "1.0", 110), Change::Added),
+            (event(Alive, "c", "broker", "2.0", 120), Change::Added),
+            (event(Alive, "a", "server", "1.0", 130), Change::Refreshed),
+            (
+                event(Alive, "b", "server", "1.1", 140),
+                Change::Moved { from: "1.0".into() },
+            ),
+            (
+                upgraded("a", "1.0", "1.2", 150),
+                Change::Moved { from: "1.0".into() },
+            ),
+            (
+                event(Provisioned, "d", "server", "", 150),
+                Change::Unchanged,
+            ),
+            (event(Shutdown, "c", "broker", "", 160), Change::Removed),
+            (event(Shutdown, "zz", "broker", "", 160), Change::Unchanged),
+        ];
+        for (event, change) in steps {
+            assert_eq!(fleet.observe(&event, now), change, "{event}");
+        }
         assert_eq!(fleet.len(), 2);
         let want: BTreeMap<(String, String), u64> = [
             (("server".into(), "1.1".into()), 1),

@@ -556,22 +556,12 @@ impl Fleet {
 
 #[cfg(test)]
 mod tests {
-    use lifecycle_core::{Event, EventType};
+    use lifecycle_core::EventType;
 
     use super::*;
     use crate::error::ErrorKind;
+    use crate::fleet::tests::event;
     use crate::fleet::{NodeView, StateSelection};
-
-    fn event(kind: EventType, identity: &str, component: &str, version: &str, at: i64) -> Event {
-        Event::builder(kind)
-            .identity(identity)
-            .component(component)
-            .version(version)
-            .new_version(version)
-            .timestamp(at)
-            .build()
-            .unwrap()
-    }
 
     /// Every node with all it holds, in a stable order.
     fn listing(fleet: &Fleet) -> Vec<(String, String, String, i64, i64, bool)> {

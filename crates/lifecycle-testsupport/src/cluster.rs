@@ -30,23 +30,66 @@ pub struct NatsCluster {
     members: Vec<Member>,
 }
 
-/// A free loopback port, released for a server to take: routes must know every server's
-/// port before any starts.
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+/// Ports below Linux's ephemeral range (32768 and up), where neither a server started on a
+/// random port nor a client connection's own port can take them between our choosing a
+/// port and the server binding it.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// `n` distinct free loopback ports below the ephemeral range, released for the servers to
+/// take: routes must know every server's port before any starts.
+fn free_ports(n: usize) -> Vec<u16> {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()) << 32;
+    let span = u64::from(PORTS.end - PORTS.start);
+    let mut next = seed;
+    // Held until all are chosen, so that none is chosen twice.
+    let mut held = Vec::with_capacity(n);
+    while held.len() < n {
+        next = next
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let port = PORTS.start + ((next >> 33) % span) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
+    held.iter()
+        .map(|l| l.local_addr().expect("a bound listener's address").port())
+        .collect()
 }
+
+/// How many times starting a cluster is tried with other ports, when one was taken anyway.
+const START_ATTEMPTS: u32 = 5;
 
 impl NatsCluster {
     /// Starts three servers (`n1`, `n2`, `n3`) and waits until JetStream has a meta leader.
     /// Fails the test, with an install hint, when `nats-server` is missing.
     pub fn start() -> NatsCluster {
-        let client: Vec<u16> = (0..CLUSTER_SIZE).map(|_| free_port()).collect();
-        let routes: Vec<u16> = (0..CLUSTER_SIZE).map(|_| free_port()).collect();
-        let monitor: Vec<u16> = (0..CLUSTER_SIZE).map(|_| free_port()).collect();
-        let members = (0..CLUSTER_SIZE)
+        let mut attempt = 1;
+        let members = loop {
+            match NatsCluster::try_start() {
+                Ok(members) => break members,
+                // Another process took a port between its choosing and its binding.
+                Err(e) if attempt < START_ATTEMPTS && e.contains("address already in use") => {
+                    attempt += 1;
+                }
+                Err(e) => {
+                    panic!("{e}. The cluster tests need a real NATS server (.ci/run installs it).")
+                }
+            }
+        };
+        let cluster = NatsCluster { members };
+        cluster.wait_for_meta_group(META_LEADER_WITHIN);
+        cluster
+    }
+
+    fn try_start() -> Result<Vec<Member>, String> {
+        let ports = free_ports(3 * CLUSTER_SIZE);
+        let (client, rest) = ports.split_at(CLUSTER_SIZE);
+        let (routes, monitor) = rest.split_at(CLUSTER_SIZE);
+        (0..CLUSTER_SIZE)
             .map(|i| {
                 let name = format!("n{}", i + 1);
                 let others: Vec<String> = (0..CLUSTER_SIZE)
@@ -66,20 +109,15 @@ impl NatsCluster {
                     dir_prefix: format!("lifecycle-cluster-{name}-"),
                     ..Options::default()
                 };
-                let server = LocalNats::start(options).unwrap_or_else(|e| {
-                    panic!("{e}. The cluster tests need a real NATS server (.ci/run installs it).")
-                });
-                Member {
+                let server = LocalNats::start(options).map_err(|e| e.to_string())?;
+                Ok(Member {
                     name,
                     monitor: monitor[i],
                     server,
                     running: true,
-                }
+                })
             })
-            .collect();
-        let cluster = NatsCluster { members };
-        cluster.wait_for_meta_group(META_LEADER_WITHIN);
-        cluster
+            .collect()
     }
 
     /// Waits until JetStream has a meta leader and every running server says it is healthy

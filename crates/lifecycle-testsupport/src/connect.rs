@@ -7,6 +7,7 @@ use std::future::Future;
 use lifecycle_core::Event;
 use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
 
+use crate::cluster::NatsCluster;
 use crate::jetstream::{publish, publish_stored};
 use crate::server::NatsServer;
 
@@ -18,6 +19,16 @@ pub async fn connect(server: &NatsServer) -> Connection {
 /// A connection to `server` with `options` (its `servers` replaced by `server`'s URL).
 pub async fn connect_with(server: &NatsServer, mut options: ConnectOptions) -> Connection {
     options.servers = vec![server.url()];
+    let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
+    Connection::connect(&settings).await.expect("connect")
+}
+
+/// A connection to every server of `cluster`, as a client given them all as seeds.
+pub async fn connect_to_cluster(cluster: &NatsCluster) -> Connection {
+    let options = ConnectOptions {
+        servers: cluster.urls(),
+        ..ConnectOptions::default()
+    };
     let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
     Connection::connect(&settings).await.expect("connect")
 }

@@ -106,15 +106,7 @@ pub fn docker_check(
 /// `event` as a subscription hands it over: its subject, its JSON and that parsed; not from
 /// a stream.
 pub fn received(event: &Event) -> Received {
-    let payload = event.to_json();
-    Received {
-        subject: event.subject().expect("a valid subject").into(),
-        parsed: lifecycle_core::parse(&payload).expect("our own JSON parses"),
-        payload: payload.into(),
-        stream_sequence: None,
-        pending: None,
-        stored: None,
-    }
+    Received::of(&event.clone().into()).expect("a valid subject")
 }
 
 /// Each identity's event ids, in the order of `events`.

@@ -38,7 +38,8 @@ pub use bench::{arg, flag, memory_mib};
 pub use certs::TestCerts;
 pub use cluster::{CLUSTER_SIZE, NatsCluster};
 pub use connect::{
-    BlockingConnection, connect, connect_with, connect_with_events, started, started_with_events,
+    BlockingConnection, connect, connect_to_cluster, connect_with, connect_with_events, started,
+    started_with_events,
 };
 pub use events::{
     VERSION, alive, by_identity, docker_check, event, fleet, one_of_each, received, shutdown,

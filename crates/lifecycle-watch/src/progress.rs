@@ -92,16 +92,9 @@ impl std::fmt::Display for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lifecycle_core::{Event, EventType};
 
     fn alive(identity: &str) -> AnyEvent {
-        Event::builder(EventType::Alive)
-            .identity(identity)
-            .component("server")
-            .version("1")
-            .build()
-            .unwrap()
-            .into()
+        lifecycle_testsupport::alive(identity, "1").into()
     }
 
     #[test]

@@ -114,30 +114,15 @@ fn old_glob_matches(pattern: &[u8], text: &[u8]) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// Names used for members and paths: the known fields of every event type, and a few more,
+/// Names used for members and paths: every member name the formats define, and a few more,
 /// so that paths often find something.
-const NAMES: &[&str] = &[
-    "protocol",
-    "id",
-    "identity",
-    "component",
-    "timestamp",
-    "version",
-    "new_version",
-    "governor",
-    "sequence",
-    "event_type",
-    "machine",
-    "transition",
-    "to_state",
-    "type",
-    "name",
-    "command",
-    "previous_run_time",
-    "a",
-    "b",
-    "x",
-];
+fn names() -> Vec<&'static str> {
+    crate::MEMBER_NAMES
+        .iter()
+        .copied()
+        .chain(["a", "b", "x"])
+        .collect()
+}
 
 /// Texts used for string values and operands, so that comparisons are often equal.
 const WORDS: &[&str] = &[
@@ -162,7 +147,7 @@ const WORDS: &[&str] = &[
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(vec!["a", "b", "version"]).prop_map(str::to_owned),
-        3 => prop::sample::select(NAMES).prop_map(str::to_owned),
+        3 => prop::sample::select(names()).prop_map(str::to_owned),
         1 => "[a-c]{1,2}",
     ]
 }

@@ -135,32 +135,4 @@ pub fn compact(json: &[u8]) -> Vec<u8> {
 }
 
 /// Every member name an event format defines.
-pub const MEMBERS: [&str; 27] = [
-    "protocol",
-    "id",
-    "identity",
-    "component",
-    "timestamp",
-    "version",
-    "new_version",
-    "governor",
-    "sequence",
-    "event_type",
-    "machine",
-    "transition",
-    "from_state",
-    "to_state",
-    "type",
-    "name",
-    "command",
-    "previous_outcome",
-    "previous_run_time",
-    "specversion",
-    "source",
-    "subject",
-    "datacontenttype",
-    "dataschema",
-    "time",
-    "data",
-    "data_base64",
-];
+pub const MEMBERS: &[&str] = lifecycle_core::MEMBER_NAMES;
