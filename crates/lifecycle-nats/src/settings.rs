@@ -264,6 +264,16 @@ mod tests {
         path
     }
 
+    /// What resolving with the configuration file `config` fails with, causes and all.
+    fn refused(config: &Path) -> String {
+        let options = ConnectOptions {
+            config: Some(config.to_owned()),
+            ..Default::default()
+        };
+        let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
+        lifecycle_core::ErrorChain(&err).to_string()
+    }
+
     #[test]
     fn servers_come_from_flags_then_env_then_config_then_default() {
         let temp = tempfile::tempdir().unwrap();
@@ -353,13 +363,8 @@ mod tests {
                 cert.display()
             ),
         );
-        let options = ConnectOptions {
-            config: Some(config.clone()),
-            ..Default::default()
-        };
-        let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
         assert_eq!(
-            lifecycle_core::ErrorChain(&err).to_string(),
+            refused(&config),
             format!(
                 "configuration file {}: plugin.security.file.key: file {} does not exist",
                 config.display(),
@@ -368,13 +373,8 @@ mod tests {
         );
 
         let config = write(dir, "bogus.conf", "plugin.security.provider = pkcs11\n");
-        let options = ConnectOptions {
-            config: Some(config.clone()),
-            ..Default::default()
-        };
-        let err = Settings::resolve_with(&options, None, &[]).unwrap_err();
         assert_eq!(
-            lifecycle_core::ErrorChain(&err).to_string(),
+            refused(&config),
             format!(
                 "configuration file {}: plugin.security.provider: 'pkcs11' is not supported; use \
                  'file' with certificate, key and ca, or 'puppet'",
