@@ -470,7 +470,7 @@ async fn handle<H: Handler>(ctx: Arc<Ctx<H>>, queued: Queued) -> Done {
     let Queued { key, message, .. } = queued;
     let sequence = message.sequence();
     let outcome = {
-        let mut work = pin!(ctx.work(message.received()));
+        let mut work = pin!(ctx.work(message.received(), message.delivered()));
         match ctx.keepalive {
             None => work.await,
             Some(every) => {
@@ -502,12 +502,15 @@ async fn handle<H: Handler>(ctx: Arc<Ctx<H>>, queued: Queued) -> Done {
 
 impl<H: Handler> Ctx<H> {
     /// Prepares the action once and attempts it until it succeeds, fails permanently or is
-    /// out of attempts, waiting between attempts as the backoff says.
-    async fn work(&self, received: &Received) -> Result<(), Undeliverable> {
+    /// out of attempts, waiting between attempts as the backoff says. Attempts count on
+    /// from the server's deliveries: an event delivered again (its handler killed, say)
+    /// starts at its delivery count, so that `LIFECYCLE_ATTEMPT` and `max_attempts` count
+    /// every try.
+    async fn work(&self, received: &Received, delivered: u32) -> Result<(), Undeliverable> {
         let event = received.parsed.event();
         let backoff = self.settings.backoff;
         let mut action: Option<H::Action> = None;
-        let mut attempts = 0u32;
+        let mut attempts = delivered.saturating_sub(1);
         let failure = loop {
             attempts = attempts.saturating_add(1);
             let result = match &action {

@@ -35,6 +35,14 @@ impl Message {
         }
     }
 
+    /// How many times the server delivered it (1 the first time, and always for a live one).
+    pub(crate) fn delivered(&self) -> u32 {
+        match self {
+            Message::Durable(delivery) => u32::try_from(delivery.delivered).unwrap_or(u32::MAX),
+            _ => 1,
+        }
+    }
+
     /// Restarts the server's acknowledgement timer, so it is not delivered again while
     /// still held here.
     pub(crate) async fn in_progress(&self) {
