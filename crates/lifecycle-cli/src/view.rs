@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use lifecycle_core::ErrorChain;
 use lifecycle_core::Filter;
 use lifecycle_core::duration::Since;
+use lifecycle_core::terminal::TerminalSafe;
 use lifecycle_nats::Shutdown;
-use lifecycle_watch::{EventTemplate, Stop, Style, Watch, show, view_filter};
+use lifecycle_watch::{ErrorKind, EventTemplate, Stop, Style, Watch, show, view_filter};
 
 use crate::connect::ConnectArgs;
 use crate::duration;
@@ -117,7 +119,17 @@ pub(crate) fn run(args: Args, colour: bool) -> anyhow::Result<ExitCode> {
         if let Some(timeout) = args.timeout {
             watch = watch.timeout(timeout);
         }
-        let mut events = watch.open(&connection).await?;
+        let mut events = match watch.open(&connection).await {
+            Ok(events) => events,
+            // JetStream never started the replay: said, then ended as events that stopped.
+            Err(error) => match error.kind() {
+                ErrorKind::Stopped { stop, .. } => {
+                    eprintln!("lifecycle: {}", TerminalSafe(ErrorChain(&error)));
+                    return Ok(ExitCode::from(crate::status(*stop, &shutdown)));
+                }
+                _ => return Err(error.into()),
+            },
+        };
         let mut out = io::stdout().lock();
         match show(&mut events, &style, args.count, &mut out).await {
             Ok(Some(Stop::Interrupted)) => {

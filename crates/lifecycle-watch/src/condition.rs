@@ -7,7 +7,7 @@ use lifecycle_core::duration::Since;
 use lifecycle_core::{Filter, Interest, KeyBy};
 use lifecycle_nats::{Connection, Received, Recurring};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::gate::{Gate, Target};
 use crate::progress::Progress;
 use crate::receive::{Events, Step, Stop, Watch};
@@ -174,7 +174,16 @@ pub async fn replay_nodes(
     if let Some(timeout) = timeout {
         watch = watch.timeout(timeout);
     }
-    let mut events = watch.open(connection).await?;
+    let mut events = match watch.open(connection).await {
+        Ok(events) => events,
+        Err(error) => match error.kind() {
+            ErrorKind::Stopped { stop, .. } => {
+                tracing::warn!("{}", lifecycle_core::ErrorChain(&error));
+                return Ok(Err(*stop));
+            }
+            _ => return Err(error),
+        },
+    };
     let mut fleet = Gate::new(Filter::default(), Target::All).key_by(KeyBy::IdentityComponent);
     if let Err(stop) = catch_up(&mut events, &mut fleet).await {
         return Ok(Err(stop));

@@ -83,6 +83,14 @@ pub enum ErrorKind {
     Render,
     /// Writing what was shown failed, other than its reader going away (the source says why).
     Write,
+    /// The deadline passed, or the stop signal came, while JetStream could not start the
+    /// replay (a stream electing its leader, say; the source is its last answer).
+    Stopped {
+        /// Which.
+        stop: crate::Stop,
+        /// What it waited for.
+        waiting_for: String,
+    },
 }
 
 impl Error {
@@ -140,6 +148,14 @@ impl fmt::Display for Error {
             }
             ErrorKind::Render => f.write_str("rendering the template"),
             ErrorKind::Write => f.write_str("writing the events"),
+            ErrorKind::Stopped { stop, waiting_for } => {
+                let why = match stop {
+                    crate::Stop::Timeout => "the timeout passed",
+                    crate::Stop::Interrupted => "asked to stop",
+                    crate::Stop::Closed => "the connection closed",
+                };
+                write!(f, "{why} while waiting for {waiting_for}")
+            }
         }
     }
 }

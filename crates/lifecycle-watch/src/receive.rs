@@ -131,11 +131,16 @@ impl Watch {
     }
 
     /// Subscribes (replaying first when asked) and logs "receiving events" at info once the
-    /// server knows the subscription.
+    /// server knows the subscription. A replay JetStream cannot start yet (a stream electing
+    /// its leader) is asked for again until it starts, the deadline passes or the stop
+    /// signal comes ([`ErrorKind::Stopped`], saying what it waited for).
     pub async fn open(self, connection: &Connection) -> Result<Events, Error> {
         let interest = self
             .interest
             .unwrap_or_else(|| Interest::from_filter(&self.filter));
+        let mut stop = self
+            .stop
+            .unwrap_or_else(|| Box::pin(std::future::pending()));
         let subscription = match self.since {
             Some(since) => {
                 let now = SystemTime::now();
@@ -144,7 +149,12 @@ impl Watch {
                         start: since_text(since),
                     })
                 })?;
-                connection.replay(&interest, ReplayFrom::Time(from)).await?
+                let replay = Patient {
+                    connection,
+                    deadline: self.deadline,
+                    stop: &mut stop,
+                };
+                replay.replay(&interest, from).await?
             }
             None => connection.subscribe(&interest).await?,
         };
@@ -155,9 +165,6 @@ impl Watch {
             .await
             .map_err(lifecycle_nats::Error::flush)?;
         info!(subjects = ?interest.subjects()?, "receiving events");
-        let stop = self
-            .stop
-            .unwrap_or_else(|| Box::pin(std::future::pending()));
         Ok(Events {
             connection: connection.clone(),
             subscription,
@@ -169,6 +176,73 @@ impl Watch {
             invalid: Recurring::new("invalid messages skipped"),
             report: tokio::time::interval_at(Instant::now() + WARNING_INTERVAL, WARNING_INTERVAL),
         })
+    }
+}
+
+/// A stop signal, boxed to be polled in place and handed on.
+type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Asks JetStream for a replay until it starts, the deadline passes or the stop signal
+/// comes: a stream electing its leader answers nothing, or 503, for a few seconds.
+struct Patient<'a> {
+    connection: &'a Connection,
+    deadline: Option<Instant>,
+    stop: &'a mut StopSignal,
+}
+
+/// The first pause before asking again, doubled up to [`MOST_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+const MOST_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Patient<'_> {
+    async fn replay(self, interest: &Interest, from: SystemTime) -> Result<Subscription, Error> {
+        let Patient {
+            connection,
+            deadline,
+            stop,
+        } = self;
+        let waiting_for = format!("the replay of {}", lifecycle_nats::EVENTS_STREAM);
+        let stopped = |stop: Stop, last: Option<lifecycle_nats::Error>| {
+            let kind = ErrorKind::Stopped {
+                stop,
+                waiting_for: waiting_for.clone(),
+            };
+            match last {
+                Some(error) => Error::with_source(kind, error),
+                None => Error::new(kind),
+            }
+        };
+        let expired = || async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut failures = Recurring::new(
+            "JetStream cannot start the replay yet (a stream electing its leader?), asking again",
+        );
+        let mut delay = FIRST_RETRY_DELAY;
+        let mut last = None;
+        loop {
+            tokio::select! {
+                replay = connection.replay(interest, ReplayFrom::Time(from)) => match replay {
+                    Ok(subscription) => return Ok(subscription),
+                    Err(error) if matches!(error.kind(), lifecycle_nats::ErrorKind::JetStream) => {
+                        failures.record(lifecycle_core::ErrorChain(&error));
+                        last = Some(error);
+                    }
+                    Err(error) => return Err(error.into()),
+                },
+                () = expired() => return Err(stopped(Stop::Timeout, last)),
+                () = stop.as_mut() => return Err(stopped(Stop::Interrupted, last)),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = expired() => return Err(stopped(Stop::Timeout, last)),
+                () = stop.as_mut() => return Err(stopped(Stop::Interrupted, last)),
+            }
+            delay = (delay * 2).min(MOST_RETRY_DELAY);
+        }
     }
 }
 

@@ -6,9 +6,10 @@ use lifecycle_core::duration::Since;
 use lifecycle_core::selection::StateSelection;
 use lifecycle_nats::Connection;
 use tokio::time::Instant;
+use tracing::warn;
 
 use crate::condition::{Condition, wait_for};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::receive::{Stop, Watch};
 use crate::tally::TallyClient;
 
@@ -75,7 +76,20 @@ impl Wait {
         condition: &mut C,
         mut changed: impl FnMut(&mut C),
     ) -> Result<Waited, Error> {
-        let mut events = self.watch.open(connection).await?;
+        let mut events = match self.watch.open(connection).await {
+            Ok(events) => events,
+            Err(error) => {
+                let ErrorKind::Stopped { stop, .. } = error.kind() else {
+                    return Err(error);
+                };
+                // What it waited for, since the wait ends as if its events had stopped.
+                warn!("{}", lifecycle_core::ErrorChain(&error));
+                return Ok(Waited {
+                    stop: Some(*stop),
+                    caught_up: false,
+                });
+            }
+        };
         if let Some((tally, filter)) = self.tally {
             let read = tally.nodes(&filter, StateSelection::Up);
             let nodes = match self.deadline {
