@@ -26,6 +26,9 @@ pub enum Readiness {
     Starting,
     /// A warm start is loading the tally's snapshot.
     LoadingSnapshot,
+    /// Counting stopped (the subscription or the replay failed: why) and the tally is
+    /// subscribing again.
+    Resubscribing(String),
 }
 
 impl Readiness {
@@ -47,6 +50,9 @@ impl fmt::Display for Readiness {
             Readiness::Starting => f.write_str("starting: connecting to the broker"),
             Readiness::LoadingSnapshot => {
                 f.write_str("warm start in progress: loading the snapshot")
+            }
+            Readiness::Resubscribing(why) => {
+                write!(f, "not counting: {why}; subscribing again")
             }
         }
     }
@@ -70,6 +76,8 @@ pub(crate) struct Health {
     backlog: AtomicU64,
     /// A snapshot is being loaded.
     loading: AtomicBool,
+    /// Why counting stopped, until the next replay starts.
+    stalled: Mutex<Option<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -127,8 +135,14 @@ impl Health {
         self.loading.store(loading, Ordering::Relaxed);
     }
 
+    /// Counting stopped, for `why`, until the next replay starts.
+    pub(crate) fn stalled(&self, why: String) {
+        *lock(&self.stalled) = Some(why);
+    }
+
     /// A replay of `backlog` events starts.
     pub(crate) fn replay_started(&self, backlog: u64) {
+        lock(&self.stalled).take();
         self.replayed.store(0, Ordering::Relaxed);
         self.backlog.store(backlog, Ordering::Relaxed);
     }
@@ -154,6 +168,9 @@ impl Health {
         }
         if self.caught_up.load(Ordering::Relaxed) {
             return Readiness::Ready;
+        }
+        if let Some(why) = lock(&self.stalled).clone() {
+            return Readiness::Resubscribing(why);
         }
         if !self.is_attached() {
             return Readiness::Starting;
@@ -196,6 +213,17 @@ mod tests {
             }
             .to_string(),
             "warm start in progress: replaying 3 of 10 events"
+        );
+        let failed = Health::default();
+        failed.stalled("JetStream request failed: timed out".into());
+        assert_eq!(
+            failed.readiness().to_string(),
+            "not counting: JetStream request failed: timed out; subscribing again"
+        );
+        failed.replay_started(5);
+        assert_ne!(
+            failed.readiness(),
+            Readiness::Resubscribing("JetStream request failed: timed out".into())
         );
     }
 }

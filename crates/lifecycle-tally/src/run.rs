@@ -203,7 +203,12 @@ impl Tally {
             };
             match self.ingest(connection, until).await {
                 Ok(()) => return,
-                Err(e) => failures.record(lifecycle_core::ErrorChain(&e)),
+                Err(e) => {
+                    // Until counting resumes, /readyz says why it stopped.
+                    self.health
+                        .stalled(lifecycle_core::ErrorChain(&e).to_string());
+                    failures.record(lifecycle_core::ErrorChain(&e));
+                }
             }
             self.set_ready(false);
             if pause(RESTART_DELAY, &mut stopped).await {
