@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lifecycle_nats::{EVENTS_STREAM, StreamSpec};
+use lifecycle_nats::EVENTS_STREAM;
 use lifecycle_tally::{ELECTION_BUCKET, Election};
-use lifecycle_testsupport::{NatsCluster, connect_to_cluster};
+use lifecycle_testsupport::{NatsCluster, connect_to_cluster, started_cluster_with_events};
 
 /// A candidate campaigning in its own task, connected to every server.
 struct Candidate {
@@ -57,12 +57,7 @@ async fn leader_within(a: &Candidate, b: &Candidate, patience: Duration) -> Dura
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_the_server_leading_the_election_bucket_leaves_one_leader() {
-    let mut cluster = NatsCluster::start();
-    let connection = connect_to_cluster(&cluster).await;
-    connection
-        .ensure_stream(&StreamSpec::events(Duration::from_secs(3600), Some(3)))
-        .await
-        .unwrap();
+    let (mut cluster, connection) = started_cluster_with_events().await;
     let ttl = Duration::from_secs(2);
     // The bound holds on a machine with time to spare; the wait leaves room for a loaded
     // one, and the takeover time is printed.

@@ -5,9 +5,9 @@
 use std::future::Future;
 
 use lifecycle_core::Event;
-use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings};
+use lifecycle_nats::{ConnectOptions, Connection, DEFAULT_RETENTION, Settings, StreamSpec};
 
-use crate::cluster::NatsCluster;
+use crate::cluster::{CLUSTER_SIZE, NatsCluster};
 use crate::jetstream::{publish, publish_stored};
 use crate::server::NatsServer;
 
@@ -31,6 +31,18 @@ pub async fn connect_to_cluster(cluster: &NatsCluster) -> Connection {
     };
     let settings = Settings::resolve_with(&options, None, &[]).expect("settings");
     Connection::connect(&settings).await.expect("connect")
+}
+
+/// A cluster started and a connection to it on which `CHORIA_EVENTS` exists on every server
+/// (R3), as on a Choria cluster.
+pub async fn started_cluster_with_events() -> (NatsCluster, Connection) {
+    let cluster = NatsCluster::start();
+    let connection = connect_to_cluster(&cluster).await;
+    connection
+        .ensure_stream(&StreamSpec::events(DEFAULT_RETENTION, Some(CLUSTER_SIZE)))
+        .await
+        .expect("create CHORIA_EVENTS on every server");
+    (cluster, connection)
 }
 
 /// A connection to `server` on which `CHORIA_EVENTS` exists (made with the default

@@ -39,7 +39,7 @@ pub use certs::TestCerts;
 pub use cluster::{CLUSTER_SIZE, NatsCluster};
 pub use connect::{
     BlockingConnection, connect, connect_to_cluster, connect_with, connect_with_events, started,
-    started_with_events,
+    started_cluster_with_events, started_with_events,
 };
 pub use events::{
     VERSION, alive, by_identity, docker_check, event, fleet, one_of_each, received, shutdown,

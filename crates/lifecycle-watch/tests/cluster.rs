@@ -6,18 +6,13 @@ use std::time::Duration;
 
 use lifecycle_core::Filter;
 use lifecycle_core::duration::Since;
-use lifecycle_nats::{EVENTS_STREAM, StreamSpec};
-use lifecycle_testsupport::{NatsCluster, connect_to_cluster, fleet, publish, within};
+use lifecycle_nats::EVENTS_STREAM;
+use lifecycle_testsupport::{fleet, publish, started_cluster_with_events, within};
 use lifecycle_watch::{ErrorKind, Stop, Watch};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_rides_out_the_election_of_its_stream_and_times_out_without_quorum() {
-    let mut cluster = NatsCluster::start();
-    let connection = connect_to_cluster(&cluster).await;
-    connection
-        .ensure_stream(&StreamSpec::events(Duration::from_secs(3600), Some(3)))
-        .await
-        .unwrap();
+    let (mut cluster, connection) = started_cluster_with_events().await;
     publish(&connection, &fleet(5, 5)).await;
     cluster.wait_for_stream_replicas(EVENTS_STREAM, Duration::from_secs(30));
 
